@@ -1,0 +1,1 @@
+"""The rules, their catalogues (data files) and the findings they produce."""

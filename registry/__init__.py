@@ -1,0 +1,1 @@
+"""The registry database: filed apps and accounts, adoptions, change log, scan history."""

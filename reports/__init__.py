@@ -1,0 +1,1 @@
+"""Renderers of scan results: HTML (per school and district index), JSON, CSV, XLSX."""

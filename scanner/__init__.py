@@ -1,0 +1,1 @@
+"""Intake of school submissions (CSV/XLSX) and acquisition and analysis of APKs."""
