@@ -1,0 +1,213 @@
+"""Registry files: reading imports, writing exports, and using an export as the registry.
+
+The registry knows its fields and values; the spreadsheet reader knows encodings and
+headers. This module is where the two meet, so neither has to import the other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from registry.index import EntryIndex
+from registry.records import (
+    ADOPTION_FIELDS,
+    ADOPTION_HEADERS_ZH,
+    ENTRY_FIELDS,
+    ENTRY_HEADERS_ZH,
+    AdoptionRecord,
+    EntryRecord,
+    parse_adoption,
+    parse_entry,
+)
+from registry.service import AdoptionView, resolve_adoption_entry
+from registry.snapshot import RegistryView
+from registry.values import InvalidValue, vocabulary
+from scanner.tables import (
+    Table,
+    TableError,
+    Vocabulary,
+    atomic_write,
+    csv_text,
+    read_table,
+    write_csv,
+    write_xlsx,
+)
+
+WHATS = ("entries", "adoptions")
+EXPORT_FORMATS = ("csv", "xlsx", "json")
+
+
+class RegistryFileError(Exception):
+    """A registry file that cannot be used as a whole; the message is fit for a user."""
+
+
+@dataclass
+class RegistryFile:
+    """A registry file opened for import: what it holds and its table."""
+
+    what: str
+    table: Table
+
+    def rows(self) -> Iterator[tuple[int, Mapping[str, str]]]:
+        for row in self.table.rows():
+            yield row.number, row.cells
+
+    @property
+    def row_label(self) -> str:
+        return self.table.row_label
+
+
+def entry_vocabulary() -> Vocabulary:
+    return Vocabulary.build(vocabulary().entry_fields)
+
+
+def adoption_vocabulary() -> Vocabulary:
+    return Vocabulary.build(vocabulary().adoption_fields)
+
+
+def open_registry_file(
+    path: Path, what: str | None = None, sheet: str | None = None
+) -> RegistryFile:
+    """Open an import file; without `what`, a 学校 column means adoptions, else entries."""
+    if what is not None and what not in WHATS:
+        raise RegistryFileError(f"--what must be one of {', '.join(WHATS)}, not {what!r}")
+    if what in (None, "adoptions"):
+        try:
+            table = read_table(path, adoption_vocabulary(), sheet=sheet)
+        except TableError:
+            if what == "adoptions":
+                raise
+        else:
+            names = table.columns
+            if what == "adoptions" or (
+                "school" in names and {"app", "filing_no", "identifier"} & set(names)
+            ):
+                return RegistryFile("adoptions", table)
+    table = read_table(path, entry_vocabulary(), sheet=sheet)
+    missing = {"name"} - set(table.columns)
+    if missing:
+        raise RegistryFileError(
+            f"{path.name}: no name (名称) column; found columns: {', '.join(table.headers)}"
+        )
+    return RegistryFile("entries", table)
+
+
+def load_view(paths: Sequence[Path]) -> RegistryView:
+    """A registry built in memory from export files, without any database.
+
+    Entries files are read first so that adoptions can name them. A bad row makes the
+    whole registry unusable: a scan against a half-read registry would mislead.
+    """
+    files = [open_registry_file(p) for p in paths]
+    entries: list[EntryRecord] = []
+    problems: list[str] = []
+    for file in (f for f in files if f.what == "entries"):
+        for number, cells in file.rows():
+            try:
+                record = parse_entry(cells)
+            except InvalidValue as error:
+                problems.append(f"{file.table.source} {file.row_label} {number}: {error}")
+                continue
+            entries.append(record.with_changes(id=len(entries) + 1))
+    index = EntryIndex(entries)
+    adoptions: list[AdoptionRecord] = []
+    for file in (f for f in files if f.what == "adoptions"):
+        for number, cells in file.rows():
+            try:
+                row = parse_adoption(cells)
+                entry = resolve_adoption_entry(index, row)
+            except InvalidValue as error:
+                problems.append(f"{file.table.source} {file.row_label} {number}: {error}")
+                continue
+            assert entry.id is not None
+            adoptions.append(
+                AdoptionRecord(
+                    school=row.school,
+                    school_code=row.school_code,
+                    is_district=row.is_district,
+                    entry_id=entry.id,
+                    decision_ref=row.decision_ref,
+                    decided_on=row.decided_on,
+                    audience=row.audience,
+                    note=row.note,
+                )
+            )
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RegistryFileError(f"registry file unusable: {problems[0]}{more}")
+    source = ", ".join(str(p) for p in paths)
+    return RegistryView.build(entries, adoptions, source=source)
+
+
+def export_format(path: Path | None, requested: str | None) -> str:
+    if requested:
+        if requested not in EXPORT_FORMATS:
+            raise RegistryFileError(f"--format must be one of {', '.join(EXPORT_FORMATS)}")
+        return requested
+    suffix = path.suffix.lower().lstrip(".") if path else ""
+    if suffix in EXPORT_FORMATS:
+        return suffix
+    if suffix == "tsv" or suffix == "txt":
+        return "csv"
+    raise RegistryFileError(
+        f"cannot tell the export format from {str(path)!r}; name it .csv, .xlsx or .json "
+        "or give --format"
+    )
+
+
+def entries_table(records: Sequence[EntryRecord], lang: str) -> tuple[list[str], list[list[str]]]:
+    header = [ENTRY_HEADERS_ZH[f] if lang == "zh" else f for f in ENTRY_FIELDS]
+    rows = []
+    for record in records:
+        cells = record.cells(lang)
+        rows.append([cells[f] for f in ENTRY_FIELDS])
+    return header, rows
+
+
+def adoptions_table(views: Sequence[AdoptionView], lang: str) -> tuple[list[str], list[list[str]]]:
+    header = [ADOPTION_HEADERS_ZH[f] if lang == "zh" else f for f in ADOPTION_FIELDS]
+    rows = []
+    for view in views:
+        cells = view.cells(lang)
+        rows.append([cells[f] for f in ADOPTION_FIELDS])
+    return header, rows
+
+
+def adoption_dicts(views: Sequence[AdoptionView]) -> list[dict[str, Any]]:
+    out = []
+    for view in views:
+        cells: dict[str, Any] = dict(view.cells("en"))
+        cells["audience"] = list(view.adoption.audience)
+        out.append(cells)
+    return out
+
+
+def write_export(
+    path: Path | None,
+    fmt: str,
+    header: list[str],
+    rows: list[list[str]],
+    objects: list[dict[str, Any]],
+    *,
+    sheet: str,
+) -> str | None:
+    """Write an export to `path`, or return its text when `path` is None (stdout)."""
+    if fmt == "json":
+        text = json.dumps(objects, ensure_ascii=False, indent=2) + "\n"
+        if path is None:
+            return text
+        atomic_write(path, lambda handle: handle.write(text), encoding="utf-8")
+        return None
+    if fmt == "xlsx":
+        if path is None:
+            raise RegistryFileError("an .xlsx export needs a file name, not standard output")
+        write_xlsx(path, header, rows, title=sheet)
+        return None
+    if path is None:
+        return csv_text(header, rows)
+    write_csv(path, header, rows)
+    return None

@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry schema, applied automatically on first use."""

@@ -1,0 +1,361 @@
+"""Registry entries and adoptions as plain values, and their parsing from spreadsheet cells."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from registry import values
+from registry.values import InvalidValue
+
+ENTRY_FIELDS = (
+    "name",
+    "kind",
+    "provider",
+    "filing_no",
+    "status",
+    "package",
+    "original_id",
+    "appid",
+    "wechat_id",
+    "channels_id",
+    "url",
+    "category",
+    "audience",
+    "signer_sha256",
+    "icp",
+    "mlps_level",
+    "note",
+)
+"""Canonical entry fields, in the order exports and `list --format json` use."""
+
+ENTRY_HEADERS_ZH = {
+    "name": "名称",
+    "kind": "类型",
+    "provider": "提供者",
+    "filing_no": "备案号",
+    "status": "备案状态",
+    "package": "包名",
+    "original_id": "原始ID",
+    "appid": "AppID",
+    "wechat_id": "微信号",
+    "channels_id": "视频号ID",
+    "url": "网址",
+    "category": "类别",
+    "audience": "使用对象",
+    "signer_sha256": "签名证书SHA256",
+    "icp": "ICP备案号",
+    "mlps_level": "等保级别",
+    "note": "备注",
+}
+
+ADOPTION_FIELDS = (
+    "school",
+    "school_code",
+    "app",
+    "kind",
+    "filing_no",
+    "identifier",
+    "decision_ref",
+    "decided_on",
+    "audience",
+    "note",
+)
+
+ADOPTION_HEADERS_ZH = {
+    "school": "学校",
+    "school_code": "学校标识码",
+    "app": "应用",
+    "kind": "类型",
+    "filing_no": "备案号",
+    "identifier": "标识",
+    "decision_ref": "决策依据",
+    "decided_on": "决策日期",
+    "audience": "对象",
+    "note": "备注",
+}
+
+# Which identifier fields belong to which kind; a URL may accompany any kind.
+KIND_IDENTIFIERS = {
+    "package": {"app"},
+    "original_id": {"official_account"},
+    "wechat_id": {"official_account"},
+    "appid": {"miniprogram"},
+    "channels_id": {"channels"},
+    "url": set(values.KINDS),
+}
+_KIND_FROM_IDENTIFIER = {
+    "package": "app",
+    "original_id": "official_account",
+    "wechat_id": "official_account",
+    "appid": "miniprogram",
+    "channels_id": "channels",
+    "url": "platform",
+}
+# Identifier shapes unmistakable enough to be filed under their own field when they turn
+# up in another identifier column; a bare word or a dotted name is not.
+_DISTINCT_SHAPES = {"original_id", "appid", "channels_id", "url"}
+_MLPS = {"1": "一级", "2": "二级", "3": "三级", "4": "四级", "5": "五级"}
+_CN_DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    """A registry entry as plain values, in canonical form."""
+
+    name: str
+    kind: str
+    provider: str = ""
+    filing_no: str = ""
+    status: str = "none"
+    package: str = ""
+    original_id: str = ""
+    appid: str = ""
+    wechat_id: str = ""
+    channels_id: str = ""
+    url: str = ""
+    category: str = ""
+    audience: tuple[str, ...] = ()
+    signer_sha256: tuple[str, ...] = ()
+    icp: str = ""
+    mlps_level: str = ""
+    note: str = ""
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def identifiers(self) -> dict[str, str]:
+        """The identifier fields that are set."""
+        return {f: getattr(self, f) for f in values.IDENTIFIER_FIELDS if getattr(self, f)}
+
+    @property
+    def educational(self) -> bool | None:
+        return values.is_educational(self.category)
+
+    @property
+    def filed(self) -> bool:
+        return bool(self.filing_no) and self.status == "active"
+
+    def to_dict(self, *, with_id: bool = False) -> dict[str, Any]:
+        """Canonical JSON form: lists for audience and signers, '' for empty text."""
+        out: dict[str, Any] = {"id": self.id} if with_id else {}
+        for name in ENTRY_FIELDS:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def cells(self, lang: str = "en") -> dict[str, str]:
+        """Spreadsheet form: multi-valued fields joined, kind and status as words of `lang`."""
+        out = {}
+        for name in ENTRY_FIELDS:
+            value = getattr(self, name)
+            if name == "audience":
+                value = "、".join(value)
+            elif name == "signer_sha256":
+                value = ";".join(value)
+            elif name == "status" and value == "none":
+                value = ""
+            elif name in ("kind", "status") and lang == "zh":
+                value = values.label(value, "zh")
+            out[name] = value
+        return out
+
+    def with_changes(self, **changes: Any) -> EntryRecord:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class AdoptionRecord:
+    """A school's adoption (选用) of an entry by collective decision, as plain values."""
+
+    school: str
+    entry_id: int
+    school_code: str = ""
+    is_district: bool = False
+    decision_ref: str = ""
+    decided_on: date | None = None
+    audience: tuple[str, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AdoptionRow:
+    """An adoption as a file states it: the app still to be found in the registry."""
+
+    school: str
+    app: str
+    school_code: str = ""
+    kind: str = ""
+    filing_no: str = ""
+    identifier: str = ""
+    decision_ref: str = ""
+    decided_on: date | None = None
+    audience: tuple[str, ...] = ()
+    note: str = ""
+
+    @property
+    def is_district(self) -> bool:
+        return values.is_district(self.school)
+
+
+def parse_entry(cells: Mapping[str, str]) -> EntryRecord:
+    """An entry from cells keyed by canonical field; InvalidValue lists every problem."""
+    problems: list[str] = []
+    out: dict[str, Any] = {}
+
+    def take(name: str, parse: Any) -> None:
+        raw = values.clean(cells.get(name, ""))
+        if not raw:
+            return
+        try:
+            out[name] = parse(raw)
+        except InvalidValue as error:
+            problems.append(str(error))
+
+    for name, normalise in values.NORMALISERS.items():
+        if name == "filing_no":
+            take(name, normalise)
+            continue
+        raw = values.clean(cells.get(name, ""))
+        if not raw:
+            continue
+        try:
+            out[name] = normalise(raw)
+        except InvalidValue as error:
+            # An account ID in the 包名 column and the like: file it where it belongs.
+            try:
+                which, value = values.classify_identifier(raw)
+            except InvalidValue:
+                which, value = "", ""
+            if which in _DISTINCT_SHAPES and out.get(which, value) == value:
+                out[which] = value
+            else:
+                problems.append(str(error))
+    identifier = values.clean(cells.get("identifier", ""))
+    kind_text = values.clean(cells.get("kind", ""))
+    take("kind", values.parse_kind)
+    if identifier:
+        try:
+            which, value = values.classify_identifier(identifier, out.get("kind", ""))
+        except InvalidValue as error:
+            problems.append(str(error))
+        else:
+            if out.get(which, value) != value:
+                problems.append(f"identifier {identifier!r} contradicts {which} {out[which]!r}")
+            out[which] = value
+    take("status", values.parse_status)
+    take("category", values.parse_category)
+    take("audience", values.parse_audience)
+    take("signer_sha256", _parse_signers)
+    take("mlps_level", _parse_mlps)
+    for name in ("name", "provider", "icp", "note"):
+        out[name] = values.clean(cells.get(name, ""))
+
+    if not out["name"]:
+        problems.append("the name (名称) is empty")
+    if "kind" not in out and not kind_text:
+        found = [_KIND_FROM_IDENTIFIER[f] for f in values.IDENTIFIER_FIELDS if f in out]
+        if found:
+            out["kind"] = found[0]
+        else:
+            problems.append("the kind (类型) is empty and no identifier tells it")
+    kind = out.get("kind")
+    if kind:
+        for name, kinds in KIND_IDENTIFIERS.items():
+            if name in out and kind not in kinds:
+                problems.append(
+                    f"{name} {out[name]!r} does not fit kind {kind} "
+                    f"({name} belongs to {'/'.join(sorted(kinds))})"
+                )
+    status = out.get("status")
+    if status is None:
+        out["status"] = "active" if out.get("filing_no") else "none"
+    elif status == "active" and not out.get("filing_no"):
+        problems.append("filing status 有效/active needs a filing number (备案号)")
+    if problems:
+        raise InvalidValue("; ".join(problems))
+    return EntryRecord(**out)
+
+
+def parse_adoption(cells: Mapping[str, str]) -> AdoptionRow:
+    """An adoption row from cells keyed by canonical field; InvalidValue lists every problem."""
+    problems: list[str] = []
+    school = values.clean(cells.get("school", ""))
+    app = values.clean(cells.get("app", ""))
+    filing_no = values.clean(cells.get("filing_no", ""))
+    identifier = values.clean(cells.get("identifier", ""))
+    kind = ""
+    decided_on = None
+    if not school:
+        problems.append("the school (学校) is empty")
+    if not (app or filing_no or identifier):
+        problems.append("no app is named (应用, 备案号 or 标识)")
+    if values.clean(cells.get("kind", "")):
+        try:
+            kind = values.parse_kind(cells["kind"])
+        except InvalidValue as error:
+            problems.append(str(error))
+    if filing_no:
+        try:
+            filing_no = values.normalise_filing_no(filing_no)
+        except InvalidValue as error:
+            problems.append(str(error))
+    if values.clean(cells.get("decided_on", "")):
+        try:
+            decided_on = parse_date(cells["decided_on"])
+        except InvalidValue as error:
+            problems.append(str(error))
+    if problems:
+        raise InvalidValue("; ".join(problems))
+    return AdoptionRow(
+        school=school,
+        app=app,
+        school_code=values.clean(cells.get("school_code", "")),
+        kind=kind,
+        filing_no=filing_no,
+        identifier=identifier,
+        decision_ref=values.clean(cells.get("decision_ref", "")),
+        decided_on=decided_on,
+        audience=values.parse_audience(cells.get("audience", "")),
+        note=values.clean(cells.get("note", "")),
+    )
+
+
+def parse_date(text: str) -> date:
+    """A date as people write it: 2024-05-09, 2024/5/9, 2024.5.9, 2024年5月9日, 20240509."""
+    value = values.clean(text)
+    match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", value)
+    if match is None:
+        match = re.fullmatch(r"(\d{4})(\d{2})(\d{2})", value)
+    if match is None:
+        match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})[ T][\d:.]+", value)
+    if match is not None:
+        try:
+            return date(*(int(g) for g in match.groups()))
+        except ValueError:
+            pass
+    elif re.fullmatch(r"\d{5}", value):
+        # An Excel serial day number that lost its date format on the way.
+        return (datetime(1899, 12, 30) + timedelta(days=int(value))).date()
+    raise InvalidValue(f"unreadable date {text!r} (expected e.g. 2024-05-09 or 2024年5月9日)")
+
+
+def _parse_signers(text: str) -> tuple[str, ...]:
+    found: list[str] = []
+    for part in re.split(r"[;,；，\s]+", text):
+        if part:
+            digest = values.normalise_sha256(part)
+            if digest not in found:
+                found.append(digest)
+    return tuple(found)
+
+
+def _parse_mlps(text: str) -> str:
+    value = re.sub(r"\s+", "", text)
+    match = re.fullmatch(r"(?:第|等保|level)?([1-5一二三四五])(?:级|level)?", value, re.IGNORECASE)
+    if match is None:
+        raise InvalidValue(f"unknown MLPS (等保) level {text!r} (expected 一级 … 五级 or 1–5)")
+    digit = _CN_DIGITS.get(match.group(1), match.group(1))
+    return _MLPS[digit]

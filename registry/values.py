@@ -1,0 +1,282 @@
+"""The registry's values: kinds, statuses, categories, audiences and identifiers, validated.
+
+Every parser accepts what staff type in Chinese or English (`公众号` = `official_account`,
+`撤销` = `revoked`), folds full-width characters and stray spaces, and raises `InvalidValue`
+with a message that says what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+KINDS = ("app", "miniprogram", "official_account", "channels", "platform")
+STATUSES = ("active", "revoked", "cancelled", "none")
+ACCOUNT_KINDS = frozenset({"miniprogram", "official_account", "channels"})
+
+IDENTIFIER_FIELDS = ("package", "original_id", "appid", "wechat_id", "channels_id", "url")
+"""Entry fields that identify an app or account; each is unique within the registry."""
+
+_SEPARATORS = re.compile(r"[、,，;；/／|\s]+")
+_FILING = re.compile(r"^教APP备(\d{6,7})号?$")
+_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
+_ORIGINAL_ID = re.compile(r"^gh_[0-9a-z]{12}$")
+_APPID = re.compile(r"^wx[0-9a-f]{16}$")
+_WECHAT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{5,19}$")
+_CHANNELS_ID = re.compile(r"^sph[A-Za-z0-9_-]{3,40}$")
+_URL = re.compile(r"^(https?://)?([A-Za-z0-9-]+\.)+[A-Za-z]{2,}(:\d+)?(/\S*)?$", re.IGNORECASE)
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_WEB_HINT = re.compile(
+    r"^(https?://|www\.)|\.(com|cn|net|org|edu|gov)(\.cn)?(/|:|$)", re.IGNORECASE
+)
+
+
+class InvalidValue(ValueError):
+    """A value that does not fit its field; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The registry's words, loaded once from the vocabulary data file."""
+
+    kinds: Mapping[str, str]
+    statuses: Mapping[str, str]
+    categories: Mapping[str, str]
+    educational: frozenset[str]
+    audiences: Mapping[str, str]
+    district_words: frozenset[str]
+    kind_labels: Mapping[str, Mapping[str, str]]
+    status_labels: Mapping[str, Mapping[str, str]]
+    entry_fields: Mapping[str, tuple[str, ...]]
+    adoption_fields: Mapping[str, tuple[str, ...]]
+
+
+def word_key(text: str) -> str:
+    """Comparable form of a vocabulary word: width folded, lower case, no spaces."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+@cache
+def vocabulary() -> Vocabulary:
+    raw: dict[str, Any] = tomllib.loads(
+        resources.files("registry").joinpath("data/vocabulary.toml").read_text("utf-8")
+    )
+
+    def index(groups: Mapping[str, list[str]]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for canonical, words in groups.items():
+            for word in (canonical, *words):
+                out.setdefault(word_key(word), canonical)
+        return out
+
+    categories = {name: spec["aliases"] for name, spec in raw["categories"].items()}
+    return Vocabulary(
+        kinds=index(raw["kinds"]),
+        statuses=index(raw["statuses"]),
+        categories=index(categories),
+        educational=frozenset(n for n, spec in raw["categories"].items() if spec["educational"]),
+        audiences=index(raw["audiences"]),
+        district_words=frozenset(word_key(w) for w in raw["district"]["words"]),
+        kind_labels=raw["kind_labels"],
+        status_labels=raw["status_labels"],
+        entry_fields={k: tuple(v) for k, v in raw["entry_fields"].items()},
+        adoption_fields={k: tuple(v) for k, v in raw["adoption_fields"].items()},
+    )
+
+
+def clean(text: str | None) -> str:
+    """Full-width forms folded and outer spaces removed."""
+    if not text:
+        return ""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def parse_kind(text: str) -> str:
+    found = vocabulary().kinds.get(word_key(text))
+    if found is None:
+        raise InvalidValue(
+            f"unknown kind {text!r} (expected APP/小程序/公众号/视频号/平台 or {', '.join(KINDS)})"
+        )
+    return found
+
+
+def parse_status(text: str) -> str:
+    found = vocabulary().statuses.get(word_key(text))
+    if found is None:
+        raise InvalidValue(
+            f"unknown filing status {text!r} (expected 有效/撤销/注销, active/revoked/cancelled, "
+            "or empty for no filing)"
+        )
+    return found
+
+
+def parse_category(text: str) -> str:
+    """The canonical (Chinese) category, or '' when none is given."""
+    if not clean(text):
+        return ""
+    found = vocabulary().categories.get(word_key(text))
+    if found is None:
+        known = "、".join(dict.fromkeys(vocabulary().categories.values()))
+        raise InvalidValue(f"unknown category {text!r} (expected one of {known})")
+    return found
+
+
+def is_educational(category: str) -> bool | None:
+    """True for education categories, False for others, None when the category is unknown."""
+    if not category:
+        return None
+    return category in vocabulary().educational
+
+
+def split_values(text: str) -> list[str]:
+    """A multi-valued cell split on 、,，;；/ and spaces."""
+    return [part for part in _SEPARATORS.split(clean(text)) if part]
+
+
+def parse_audience(text: str) -> tuple[str, ...]:
+    """Audience words folded to 家长/学生/教师; unknown words are kept as written."""
+    words = vocabulary().audiences
+    out: list[str] = []
+    for part in split_values(text):
+        value = words.get(word_key(part), part)
+        if value not in out:
+            out.append(value)
+    return tuple(out)
+
+
+def is_district(school: str) -> bool:
+    """Whether a school cell means the whole district (a bureau-level adoption)."""
+    return word_key(school) in vocabulary().district_words
+
+
+def normalise_filing_no(text: str) -> str:
+    """`教APP备NNNNNNN号` from what people type (full-width digits, spaces, lower case)."""
+    compact = re.sub(r"\s+", "", clean(text))
+    compact = re.sub(r"(?i)教app备", "教APP备", compact)
+    match = _FILING.match(compact)
+    if match is None:
+        raise InvalidValue(
+            f"malformed filing number {text!r} (expected 教APP备 + 6 or 7 digits + 号, "
+            "e.g. 教APP备1100819号)"
+        )
+    return f"教APP备{match.group(1)}号"
+
+
+def normalise_package(text: str) -> str:
+    value = clean(text)
+    if not _PACKAGE.match(value):
+        raise InvalidValue(f"invalid Android package name {text!r} (e.g. com.example.app)")
+    return value
+
+
+def normalise_original_id(text: str) -> str:
+    value = clean(text).lower()
+    if not _ORIGINAL_ID.match(value):
+        raise InvalidValue(
+            f"invalid official account original ID {text!r} (expected gh_ + 12 characters)"
+        )
+    return value
+
+
+def normalise_appid(text: str) -> str:
+    value = clean(text).lower()
+    if not _APPID.match(value):
+        raise InvalidValue(f"invalid mini-program AppID {text!r} (expected wx + 16 hex digits)")
+    return value
+
+
+def normalise_wechat_id(text: str) -> str:
+    value = clean(text)
+    if not _WECHAT_ID.match(value):
+        raise InvalidValue(
+            f"invalid WeChat ID {text!r} (expected 6–20 letters, digits, _ or -, starting "
+            "with a letter)"
+        )
+    return value
+
+
+def normalise_channels_id(text: str) -> str:
+    value = clean(text)
+    if not _CHANNELS_ID.match(value):
+        raise InvalidValue(f"invalid channels (视频号) ID {text!r} (expected sph…)")
+    return value
+
+
+def normalise_url(text: str) -> str:
+    value = clean(text)
+    if not _URL.match(value):
+        raise InvalidValue(f"invalid web address {text!r}")
+    if not value.lower().startswith(("http://", "https://")):
+        value = "https://" + value
+    return value.rstrip("/")
+
+
+def normalise_sha256(text: str) -> str:
+    value = re.sub(r"[\s:]", "", clean(text)).lower()
+    if not _SHA256.match(value):
+        raise InvalidValue(f"invalid certificate SHA-256 {text!r} (expected 64 hex digits)")
+    return value
+
+
+NORMALISERS = {
+    "filing_no": normalise_filing_no,
+    "package": normalise_package,
+    "original_id": normalise_original_id,
+    "appid": normalise_appid,
+    "wechat_id": normalise_wechat_id,
+    "channels_id": normalise_channels_id,
+    "url": normalise_url,
+}
+
+
+def classify_identifier(text: str, kind: str = "") -> tuple[str, str]:
+    """Which identifier field a free-form value is, and its normal form.
+
+    `gh_…` is an original ID, `wx` + 16 hex an AppID, `sph…` a channels ID, an address a
+    URL, a dotted name a package (or a URL for a platform); anything else that looks like a
+    WeChat ID is one. Raises InvalidValue when the value fits none.
+    """
+    value = re.sub(r"\s+", "", clean(text))
+    lower = value.lower()
+    if lower.startswith("gh_"):
+        return "original_id", normalise_original_id(value)
+    if _APPID.match(lower):
+        return "appid", lower
+    if lower.startswith("sph") and _CHANNELS_ID.match(value):
+        return "channels_id", value
+    web = bool(_WEB_HINT.search(value))
+    if "://" in value or (web and kind != "app") or (kind == "platform" and _URL.match(value)):
+        return "url", normalise_url(value)
+    if _PACKAGE.match(value):
+        return "package", value
+    if _WECHAT_ID.match(value):
+        return "wechat_id", value
+    raise InvalidValue(
+        f"unrecognised identifier {text!r} (expected an Android package, gh_ original ID, "
+        "wx AppID, WeChat ID, sph channels ID or web address)"
+    )
+
+
+def normalised_name(text: str) -> str:
+    """A name folded for comparison: width, case, spaces and punctuation ignored."""
+    value = unicodedata.normalize("NFKC", text).lower()
+    return re.sub(r"[\s\W_]+", "", value)
+
+
+def same_name(a: str, b: str) -> bool:
+    return normalised_name(a) == normalised_name(b)
+
+
+def label(kind_or_status: str, lang: str = "zh") -> str:
+    """A display label for a kind or status in the given language."""
+    vocab = vocabulary()
+    labels = vocab.kind_labels.get(kind_or_status) or vocab.status_labels.get(kind_or_status)
+    if labels is None:
+        return kind_or_status
+    return labels.get(lang, kind_or_status)

@@ -1,0 +1,204 @@
+"""Validation and normalisation of registry values, in Chinese and English."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry import values
+from registry.records import parse_adoption, parse_date, parse_entry
+from registry.values import InvalidValue
+from scanner.tables import Vocabulary, header_key
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("教APP备1100819号", "教APP备1100819号"),
+        (" 教APP备 1100819 号 ", "教APP备1100819号"),
+        ("教APP备１１００８１９号", "教APP备1100819号"),
+        ("教app备3500123号", "教APP备3500123号"),
+        ("教APP备110081号", "教APP备110081号"),  # a 6-digit number exists
+        ("教APP备1100819", "教APP备1100819号"),
+    ],
+)
+def test_filing_numbers_are_normalised(text: str, expected: str) -> None:
+    assert values.normalise_filing_no(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["教APP备11008号", "教APP备110081999号", "京ICP备12345号", "1100819", ""]
+)
+def test_malformed_filing_numbers_are_refused(text: str) -> None:
+    with pytest.raises(InvalidValue, match="malformed filing number"):
+        values.normalise_filing_no(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("com.chaoxing.mobile", "", ("package", "com.chaoxing.mobile")),
+        ("com.A17zuoye.mobile.homework", "app", ("package", "com.A17zuoye.mobile.homework")),
+        ("GH_0123456789AB", "", ("original_id", "gh_0123456789ab")),
+        ("wx5e8f1a2b3c4d5e6f", "", ("appid", "wx5e8f1a2b3c4d5e6f")),
+        ("sphExampleRongMei", "channels", ("channels_id", "sphExampleRongMei")),
+        ("https://www.xueanquan.com/", "", ("url", "https://www.xueanquan.com")),
+        ("www.xueanquan.com", "platform", ("url", "https://www.xueanquan.com")),
+        ("xueanquan.com", "platform", ("url", "https://xueanquan.com")),
+        ("quanzhou_edu", "official_account", ("wechat_id", "quanzhou_edu")),
+    ],
+)
+def test_identifiers_are_classified_by_shape(
+    text: str, kind: str, expected: tuple[str, str]
+) -> None:
+    assert values.classify_identifier(text, kind) == expected
+
+
+@pytest.mark.parametrize("text", ["gh_123", "wx12", "学习通", "12345"])
+def test_unrecognisable_identifiers_are_refused(text: str) -> None:
+    with pytest.raises(InvalidValue):
+        values.classify_identifier(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("APP", "app"),
+        ("公众号", "official_account"),
+        ("微信公众号", "official_account"),
+        ("小程序", "miniprogram"),
+        ("视频号", "channels"),
+        ("平台（网站）", "platform"),
+        ("Official Account", "official_account"),
+        ("miniprogram", "miniprogram"),
+    ],
+)
+def test_kinds_in_chinese_and_english(text: str, expected: str) -> None:
+    assert values.parse_kind(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("有效", "active"),
+        ("撤销", "revoked"),
+        ("注销", "cancelled"),
+        ("Revoked", "revoked"),
+        ("", "none"),
+    ],
+)
+def test_statuses_in_chinese_and_english(text: str, expected: str) -> None:
+    assert values.parse_status(text) == expected
+
+
+def test_unknown_kind_status_and_category_say_what_is_expected() -> None:
+    with pytest.raises(InvalidValue, match="unknown kind 'game'"):
+        values.parse_kind("game")
+    with pytest.raises(InvalidValue, match="unknown filing status"):
+        values.parse_status("暂停")
+    with pytest.raises(InvalidValue, match=r"unknown category .娱乐八卦.*教学"):
+        values.parse_category("娱乐八卦")
+
+
+def test_categories_know_what_is_educational() -> None:
+    assert values.parse_category("teaching") == "教学"
+    assert values.is_educational("教学管理") is True
+    assert values.is_educational(values.parse_category("反诈")) is False
+    assert values.is_educational("") is None
+
+
+def test_audience_splits_on_every_separator() -> None:
+    assert values.parse_audience("家长、学生;老师 / parents") == ("家长", "学生", "教师")
+
+
+def test_district_words() -> None:
+    assert values.is_district("全区") and values.is_district(" 区教育局 ")
+    assert not values.is_district("示例实验小学")
+
+
+def test_entry_parsing_infers_kind_and_status() -> None:
+    record = parse_entry(
+        {"name": "学习通", "identifier": "com.chaoxing.mobile", "filing_no": "教APP备1100819号"}
+    )
+    assert (record.kind, record.package, record.status) == ("app", "com.chaoxing.mobile", "active")
+    account = parse_entry({"name": "示例区教育局", "package": "gh_5a3c0e9b7d21"})
+    assert (account.kind, account.original_id, account.package) == (
+        "official_account",
+        "gh_5a3c0e9b7d21",
+        "",
+    )
+
+
+def test_entry_parsing_lists_every_problem() -> None:
+    with pytest.raises(InvalidValue) as caught:
+        parse_entry(
+            {
+                "name": "",
+                "kind": "APP",
+                "filing_no": "教APP备12号",
+                "signer_sha256": "xyz",
+                "status": "有效",
+            }
+        )
+    message = str(caught.value)
+    for part in ("malformed filing number", "invalid certificate SHA-256", "name (名称) is empty"):
+        assert part in message
+
+
+def test_identifier_must_fit_the_kind() -> None:
+    with pytest.raises(InvalidValue, match="does not fit kind official_account"):
+        parse_entry({"name": "x", "kind": "公众号", "package": "com.example.app"})
+
+
+def test_active_status_needs_a_filing_number() -> None:
+    with pytest.raises(InvalidValue, match="needs a filing number"):
+        parse_entry({"name": "x", "kind": "APP", "status": "有效"})
+
+
+def test_signers_and_mlps_are_normalised() -> None:
+    digest = "AB:" * 31 + "AB"
+    record = parse_entry(
+        {
+            "name": "x",
+            "kind": "APP",
+            "signer_sha256": f"{digest}; {'c' * 64}",
+            "mlps_level": "第三级",
+        }
+    )
+    assert record.signer_sha256 == ("ab" * 32, "c" * 64)
+    assert record.mlps_level == "三级"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-05-09",
+        "2024/5/9",
+        "2024.5.9",
+        "2024年5月9日",
+        "20240509",
+        "45421",
+        "2024-05-09 00:00:00",
+    ],
+)
+def test_dates_as_people_write_them(text: str) -> None:
+    assert parse_date(text).isoformat() == "2024-05-09"
+
+
+def test_adoption_rows_need_school_and_app() -> None:
+    with pytest.raises(InvalidValue, match=r"school.*empty.*no app"):
+        parse_adoption({"school": "", "app": ""})
+    row = parse_adoption({"school": "全区", "app": "示例作业本", "decided_on": "2024年6月3日"})
+    assert row.is_district and row.decided_on is not None
+
+
+@pytest.mark.parametrize("which", ["entry_fields", "adoption_fields"])
+def test_header_words_never_mean_two_fields(which: str) -> None:
+    fields = getattr(values.vocabulary(), which)
+    seen: dict[str, str] = {}
+    for name, words in fields.items():
+        for word in (name, *words):
+            key = header_key(word)
+            assert seen.setdefault(key, name) == name, f"{word!r} means both {seen[key]} and {name}"
+    vocab = Vocabulary.build(fields)
+    for name in fields:
+        assert vocab.field_for(name) == name
