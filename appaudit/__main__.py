@@ -1,0 +1,5 @@
+"""`python -m appaudit`."""
+
+from appaudit.cli import main
+
+main()

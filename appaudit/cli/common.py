@@ -1,0 +1,136 @@
+"""What every command shares: options, error handling, and plain-text output."""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, NoReturn
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
+
+from appaudit.registry_files import RegistryFileError
+from registry.db import DatabaseError, first_line
+from registry.service import RegistryError
+from registry.values import InvalidValue
+from scanner.tables import TableError
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="APPAUDIT_DB",
+        help="Registry database: an SQLAlchemy URL or a SQLite file path "
+        "(default: registry.db in the user data folder).",
+        show_default=False,
+    ),
+]
+ActorOption = Annotated[
+    str | None,
+    typer.Option("--actor", help="Who makes the change, for the change log (default: OS user)."),
+]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the change log.")]
+
+
+class UserError(Exception):
+    """A usage problem found by the CLI itself."""
+
+
+# Domain errors that mean "the input or the environment is wrong", not "appaudit is broken".
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError,
+    RegistryError,
+    RegistryFileError,
+    DatabaseError,
+    TableError,
+    InvalidValue,
+)
+
+
+def error_line(error: BaseException) -> str:
+    if isinstance(error, SQLAlchemyError):
+        return f"database error: {first_line(error)}"
+    if isinstance(error, OSError):
+        where = f" {error.filename}" if error.filename else ""
+        return f"{error.strerror or error}{':' if where else ''}{where}"
+    return str(error)
+
+
+_CAUGHT: tuple[type[BaseException], ...] = (*USER_ERRORS, SQLAlchemyError, OSError)
+
+
+class AppauditGroup(TyperGroup):
+    """Catches domain errors once, for every command: one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _CAUGHT as error:
+            typer.echo(f"appaudit: error: {error_line(error)}", err=True)
+            raise typer.Exit(EXIT_ERROR) from None
+        except KeyboardInterrupt:
+            typer.echo("appaudit: interrupted", err=True)
+            raise typer.Exit(130) from None
+
+
+def fail(message: str) -> NoReturn:
+    raise UserError(message)
+
+
+def say(message: str) -> None:
+    """A line for the human reading the terminal: stderr, so stdout stays machine output."""
+    typer.echo(message, err=True)
+
+
+def emit(text: str) -> None:
+    """Machine output to stdout."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def emit_json(data: Any) -> None:
+    emit(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def choice(value: str | None, allowed: Sequence[str], option: str) -> str | None:
+    if value is not None and value not in allowed:
+        fail(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], max_width: int = 40) -> str:
+    """A plain aligned table that counts CJK characters as two columns and never wraps."""
+
+    def fit(text: str) -> str:
+        text = text.replace("\n", " ")
+        if display_width(text) <= max_width:
+            return text
+        out = ""
+        for char in text:
+            if display_width(out + char) > max_width - 1:
+                return out + "…"
+            out += char
+        return out
+
+    table = [[fit(c) for c in header], *[[fit(str(c)) for c in row] for row in rows]]
+    widths = [max(display_width(r[i]) for r in table) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate(table):
+        cells = [c + " " * (widths[i] - display_width(c)) for i, c in enumerate(row)]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+Handler = Callable[..., Any]
