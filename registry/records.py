@@ -87,7 +87,7 @@ KIND_IDENTIFIERS = {
     "channels_id": {"channels"},
     "url": set(values.KINDS),
 }
-_KIND_FROM_IDENTIFIER = {
+KIND_OF_IDENTIFIER = {
     "package": "app",
     "original_id": "official_account",
     "wechat_id": "official_account",
@@ -256,7 +256,7 @@ def parse_entry(cells: Mapping[str, str]) -> EntryRecord:
     if not out["name"]:
         problems.append("the name (名称) is empty")
     if "kind" not in out and not kind_text:
-        found = [_KIND_FROM_IDENTIFIER[f] for f in values.IDENTIFIER_FIELDS if f in out]
+        found = [KIND_OF_IDENTIFIER[f] for f in values.IDENTIFIER_FIELDS if f in out]
         if found:
             out["kind"] = found[0]
         else:

@@ -1,0 +1,113 @@
+"""Evaluating the rule catalogue over a scan's rows, school by school."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from policies.config import PolicyConfig
+from policies.keywords import Keywords, keywords
+from policies.matching import Matcher
+from policies.model import Finding
+from policies.results import SchoolResult
+from policies.rules import ITEM_RULES, SCHOOL_RULES, Assessed, Context
+from registry.snapshot import RegistryView, school_key
+from scanner.submission import InputProblem, RequiredItem
+
+UNKNOWN_SCHOOL = "（学校未填写）"
+"""Where rows that name no school are reported, so that no row goes missing."""
+
+
+@dataclass
+class _School:
+    result: SchoolResult
+    assessed: list[Assessed] = field(default_factory=list)
+
+
+class Engine:
+    """Applies every enabled rule to items, using one registry snapshot for the whole scan."""
+
+    def __init__(
+        self,
+        view: RegistryView,
+        config: PolicyConfig | None = None,
+        words: Keywords | None = None,
+    ) -> None:
+        self.config = config or PolicyConfig()
+        self.ctx = Context(self.config, words or keywords())
+        self.matcher = Matcher(view, self.ctx.words)
+        self.item_rules = [rule for rid, rule in ITEM_RULES.items() if self.config.enabled(rid)]
+        self.school_rules = [rule for rid, rule in SCHOOL_RULES.items() if self.config.enabled(rid)]
+
+    def assess(self, item: RequiredItem) -> Assessed:
+        match = self.matcher.match(item)
+        return Assessed(item, match, self.matcher.adoption(item, match))
+
+    def check_item(self, item: RequiredItem) -> tuple[Assessed, list[Finding]]:
+        assessed = self.assess(item)
+        findings = [f for rule in self.item_rules for f in rule(assessed, self.ctx)]
+        return assessed, findings
+
+    def check_school(self, school: str, code: str, assessed: list[Assessed]) -> list[Finding]:
+        return [f for rule in self.school_rules for f in rule(school, code, assessed, self.ctx)]
+
+    def check_problem(self, problem: InputProblem) -> Finding | None:
+        if not self.config.enabled("INPUT-INVALID"):
+            return None
+        return Finding(
+            rule="INPUT-INVALID",
+            severity=self.config.severity_of("INPUT-INVALID"),
+            school=problem.school or UNKNOWN_SCHOOL,
+            school_code=problem.school_code,
+            row=problem.row,
+            item=problem.cells.get("name", "") or problem.cells.get("identifier", ""),
+            kind="",
+            evidence={"cells": dict(problem.cells), "reason": problem.message},
+            params={"row": problem.row, "reason": problem.message_zh or problem.message},
+            source=problem.source,
+        )
+
+    def evaluate(
+        self,
+        records: Iterable[RequiredItem | InputProblem],
+        on_row: Callable[[], None] | None = None,
+    ) -> tuple[list[SchoolResult], list[InputProblem]]:
+        """Schools in order of first appearance, and the problems of whole files."""
+        schools: dict[str, _School] = {}
+        file_problems: list[InputProblem] = []
+
+        def school_for(name: str, code: str) -> _School:
+            key = school_key(name)
+            found = schools.get(key)
+            if found is None:
+                found = schools[key] = _School(SchoolResult(name, code))
+            elif code and not found.result.school_code:
+                found.result.school_code = code
+            return found
+
+        for record in records:
+            if on_row is not None:
+                on_row()
+            if isinstance(record, InputProblem):
+                if record.row is None:
+                    file_problems.append(record)
+                    continue
+                school = school_for(record.school or UNKNOWN_SCHOOL, record.school_code)
+                school.result.problems.append(record)
+                finding = self.check_problem(record)
+                if finding is not None:
+                    school.result.findings.append(finding)
+                continue
+            school = school_for(record.school, record.school_code)
+            assessed, findings = self.check_item(record)
+            school.assessed.append(assessed)
+            school.result.items.append(record)
+            school.result.findings.extend(findings)
+        results = []
+        for school in schools.values():
+            result = school.result
+            result.findings.extend(
+                self.check_school(result.school, result.school_code, school.assessed)
+            )
+            results.append(result)
+        return results, file_problems

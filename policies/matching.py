@@ -1,0 +1,261 @@
+"""Finding the registry entry a school means, and everything the rules need to know about it.
+
+Matching goes by identifier (package, original ID, AppID …) first, then by filing number,
+then by a normalised name (full-width/half-width, spaces and suffixes such as 家长版
+ignored). Each step is recorded so that a finding's evidence says how it matched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies.keywords import Keywords, KnownApp
+from registry import values
+from registry.records import AdoptionRecord, EntryRecord
+from registry.snapshot import RegistryView
+from registry.values import InvalidValue
+from scanner.submission import RequiredItem
+
+NOT_SCHOOL_KINDS = frozenset({"official_account", "channels"})
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """What an item is, as far as the registry and the catalogues tell.
+
+    It depends only on the item's kind, identifier, stated filing number and name, so it is
+    computed once per distinct combination and shared by every row that repeats it.
+    """
+
+    entry: EntryRecord | None
+    matched_by: str
+    """package, original_id, appid, wechat_id, channels_id, url, filing_no, name — or ''."""
+    identifier: tuple[str, str] | None
+    """(field, normalised value) of the item's identifier, when it has a recognisable one."""
+    stated_filing: str
+    """The filing number the school gave, normalised; '' when none was given."""
+    filing_malformed: bool
+    filing_entries: tuple[EntryRecord, ...]
+    """Registry entries that carry the stated filing number."""
+    known: KnownApp | None
+    """A known app from the catalogue (by package or name), when the registry has no entry."""
+    related: EntryRecord | None
+    """A registry entry of another kind with the same name (the app of a mini-program …)."""
+    account_word: str
+    """A word in an account's name that marks it as non-educational (公安, 商城 …)."""
+    mismatch: dict[str, str] = field(default_factory=dict)
+    """Why the stated filing number does not belong to this app (zh/en), if it does not."""
+
+    @property
+    def educational(self) -> bool | None:
+        """False for a non-education app or account, True for an education one, None unknown."""
+        if self.entry is not None and self.entry.educational is not None:
+            return self.entry.educational
+        if self.entry is not None and self.entry.filed:
+            return True  # a filed entry is, by its filing, an education app
+        if self.known is not None and self.known.educational == "no":
+            return False
+        if self.related is not None and self.related.educational is False:
+            return False
+        if self.account_word:
+            return False
+        return None
+
+    def evidence(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.entry is not None:
+            out["matched_by"] = self.matched_by
+            out["registry_entry"] = entry_evidence(self.entry)
+        else:
+            out["matched_by"] = "none"
+        if self.identifier:
+            out["identifier"] = {"field": self.identifier[0], "value": self.identifier[1]}
+        if self.known is not None and self.entry is None:
+            out["known_app"] = {
+                "name": self.known.name,
+                "package": self.known.package,
+                "category": self.known.category,
+                "source": self.known.source,
+            }
+        if self.related is not None and self.entry is None:
+            out["related_entry"] = entry_evidence(self.related)
+        if self.account_word:
+            out["name_word"] = self.account_word
+        return out
+
+
+def entry_evidence(entry: EntryRecord) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "name": entry.name,
+        "kind": entry.kind,
+        "filing_no": entry.filing_no,
+        "status": entry.status,
+        "category": entry.category,
+        **entry.identifiers,
+    }
+
+
+class Matcher:
+    """Matches items against one registry snapshot, remembering every answer."""
+
+    def __init__(self, view: RegistryView, words: Keywords) -> None:
+        self.view = view
+        self.words = words
+        self._cache: dict[tuple[str, str, str, str], Match] = {}
+        self._by_stripped: dict[str, list[EntryRecord]] = defaultdict(list)
+        for entry in view.entries:
+            self._by_stripped[words.strip_name(entry.name)].append(entry)
+
+    def match(self, item: RequiredItem) -> Match:
+        key = (item.kind, item.identifier, item.filing_no, item.name)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._match(item)
+        return found
+
+    def adoption(self, item: RequiredItem, match: Match) -> AdoptionRecord | None:
+        if match.entry is None or match.entry.id is None:
+            return None
+        return self.view.adoption_for(match.entry.id, item.school, item.school_code)
+
+    def _match(self, item: RequiredItem) -> Match:
+        index = self.view.index
+        identifier: tuple[str, str] | None = None
+        if item.identifier:
+            try:
+                identifier = values.classify_identifier(item.identifier, item.kind)
+            except InvalidValue:
+                identifier = None
+        stated, malformed = "", False
+        if item.filing_no:
+            try:
+                stated = values.normalise_filing_no(item.filing_no)
+            except InvalidValue:
+                malformed = True
+        filing_entries = tuple(index.by_filing(stated)) if stated else ()
+
+        entry, how = None, ""
+        if identifier is not None:
+            entry = index.by_identifier(*identifier)
+            how = identifier[0] if entry is not None else ""
+        stripped = self.words.strip_name(item.name)
+        if entry is None and filing_entries:
+            # The filing number identifies the app only if the names agree: a school that
+            # writes one app's name with another's number has not named that other app.
+            same_kind = [
+                e
+                for e in filing_entries
+                if e.kind == item.kind
+                and _compatible(e, identifier)
+                and _similar_names(stripped, self.words.strip_name(e.name))
+            ]
+            if len(same_kind) > 1:
+                same_kind = [e for e in same_kind if self.words.strip_name(e.name) == stripped]
+            if len(same_kind) == 1:
+                entry, how = same_kind[0], "filing_no"
+        if entry is None:
+            named = [
+                e
+                for e in self._by_stripped.get(stripped, ())
+                if e.kind == item.kind and _compatible(e, identifier)
+            ]
+            if len(named) == 1:
+                entry, how = named[0], "name"
+
+        known = related = None
+        account_word = ""
+        if entry is None:
+            if identifier is not None and identifier[0] == "package":
+                known = self.words.known_by_package.get(identifier[1].lower())
+            if known is None:
+                known = self.words.known_by_name.get(stripped)
+            others = [e for e in self._by_stripped.get(stripped, ()) if e.kind != item.kind]
+            related = others[0] if len(others) == 1 else None
+            if item.kind != "app":
+                account_word = self._non_education_word(item.name)
+
+        return Match(
+            entry=entry,
+            matched_by=how,
+            identifier=identifier,
+            stated_filing=stated,
+            filing_malformed=malformed,
+            filing_entries=filing_entries,
+            known=known,
+            related=related,
+            account_word=account_word,
+            mismatch=self._mismatch(item, entry, how, stated, filing_entries, identifier),
+        )
+
+    def _non_education_word(self, name: str) -> str:
+        text = name.lower()
+        if self.words.education_words.search(text):
+            return ""
+        hit = self.words.non_education_accounts.search(text)
+        return hit.group(0) if hit else ""
+
+    def _mismatch(
+        self,
+        item: RequiredItem,
+        entry: EntryRecord | None,
+        how: str,
+        stated: str,
+        owners: tuple[EntryRecord, ...],
+        identifier: tuple[str, str] | None,
+    ) -> dict[str, str]:
+        if not stated:
+            return {}
+        if entry is not None and how != "filing_no":
+            if entry.filing_no == stated:
+                return {}
+            if entry.filing_no:
+                return {
+                    "zh": f"登记表中该应用的备案号为{entry.filing_no}",
+                    "en": f"the registry records {entry.filing_no} for this app",
+                }
+            if owners:
+                return _owned_by(owners[0])
+            return {}
+        if entry is None and owners:
+            owner = owners[0]
+            if (
+                identifier is not None
+                and getattr(owner, identifier[0], "")
+                and not _compatible(owner, identifier)
+            ):
+                return {
+                    "zh": f"该备案号属于“{owner.name}”（{identifier[0]} {getattr(owner, identifier[0])}），"
+                    f"而学校填报的是{identifier[1]}",
+                    "en": f"it belongs to “{owner.name}” ({identifier[0]} "
+                    f"{getattr(owner, identifier[0])}), not {identifier[1]}",
+                }
+            if not _similar_names(
+                self.words.strip_name(item.name), self.words.strip_name(owner.name)
+            ):
+                return _owned_by(owner)
+        return {}
+
+
+def _owned_by(owner: EntryRecord) -> dict[str, str]:
+    ident = next(iter(owner.identifiers.values()), "")
+    suffix_zh = f"（{ident}）" if ident else ""
+    suffix_en = f" ({ident})" if ident else ""
+    return {
+        "zh": f"该备案号属于另一应用“{owner.name}”{suffix_zh}",
+        "en": f"it belongs to another app, “{owner.name}”{suffix_en}",
+    }
+
+
+def _compatible(entry: EntryRecord, identifier: tuple[str, str] | None) -> bool:
+    """The entry does not carry a different value for the item's identifier field."""
+    if identifier is None:
+        return True
+    own = getattr(entry, identifier[0], "")
+    return not own or own.lower() == identifier[1].lower()
+
+
+def _similar_names(a: str, b: str) -> bool:
+    return bool(a and b) and (a == b or a in b or b in a)

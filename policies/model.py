@@ -1,0 +1,124 @@
+"""Findings, severities and the rule catalogue they are written against."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+SEVERITIES = ("high", "medium", "info")
+"""Most serious first."""
+
+SEVERITY_RANK = {"high": 3, "medium": 2, "info": 1}
+
+
+def at_least(severity: str, threshold: str) -> bool:
+    """Whether `severity` reaches `threshold` (`never` is reached by nothing)."""
+    if threshold == "never":
+        return False
+    return SEVERITY_RANK[severity] >= SEVERITY_RANK[threshold]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule's verdict on one item (or on a whole school): what, where, why."""
+
+    rule: str
+    severity: str
+    school: str
+    row: int | None
+    item: str
+    kind: str
+    evidence: Mapping[str, Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Values for the rule's message template."""
+    school_code: str = ""
+    source: str = ""
+    """The submission file the row is in."""
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A clause of the notice, by its reference, with its text quoted."""
+
+    ref: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule of the catalogue: its id, default severity, wording and basis."""
+
+    id: str
+    severity: str
+    scope: str
+    """item, school, apk or input."""
+    title: Mapping[str, str]
+    message: Mapping[str, str]
+    remediation: Mapping[str, str]
+    basis: tuple[Clause, ...]
+
+    def basis_ref(self) -> str:
+        return "; ".join(c.ref for c in self.basis) or "—"
+
+    def basis_text(self) -> str:
+        """The clause references followed by the quoted text, as findings carry it."""
+        if not self.basis:
+            return "—"
+        return "\n".join(f"{c.ref}：{c.text}" for c in self.basis)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every rule, in catalogue order, and a digest that changes when any wording does."""
+
+    rules: Mapping[str, RuleSpec]
+    notice: Mapping[str, str]
+    digest: str
+
+    def __getitem__(self, rule_id: str) -> RuleSpec:
+        return self.rules[rule_id]
+
+    def message(self, finding: Finding, lang: str) -> str:
+        template = self.rules[finding.rule].message[lang]
+        try:
+            return template.format_map(_Params(finding.params, finding.item))
+        except (KeyError, IndexError, ValueError):
+            return f"{self.rules[finding.rule].title[lang]}: {finding.item}"
+
+
+class _Params(dict[str, Any]):
+    """Template parameters; the item name is always there, missing ones stay visible."""
+
+    def __init__(self, params: Mapping[str, Any], item: str) -> None:
+        super().__init__(params)
+        self.setdefault("item", item)
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@cache
+def catalogue() -> Catalogue:
+    text = resources.files("policies").joinpath("data/rules.toml").read_text("utf-8")
+    raw = tomllib.loads(text)
+    clauses = raw["clauses"]
+    rules = {}
+    for rule_id, spec in raw["rules"].items():
+        if spec["severity"] not in SEVERITIES:
+            raise ValueError(f"rule {rule_id}: unknown severity {spec['severity']!r}")
+        rules[rule_id] = RuleSpec(
+            id=rule_id,
+            severity=spec["severity"],
+            scope=spec["scope"],
+            title=spec["title"],
+            message=spec["message"],
+            remediation=spec["remediation"],
+            basis=tuple(Clause(ref, clauses[ref]) for ref in spec["basis"]),
+        )
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Catalogue(rules, raw["notice"], digest)

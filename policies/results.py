@@ -1,0 +1,80 @@
+"""What a scan found, school by school: the value the pipeline hands to the report writers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from policies.model import SEVERITIES, Finding
+from scanner.submission import InputFile, InputProblem, RequiredItem
+
+
+@dataclass
+class SchoolResult:
+    """One school's items, findings and unreadable rows."""
+
+    school: str
+    school_code: str = ""
+    items: list[RequiredItem] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    """Every finding, INPUT-INVALID ones included, in row order."""
+    problems: list[InputProblem] = field(default_factory=list)
+    apks: list[ApkPanel] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(f.severity for f in self.findings)
+        return {severity: counted.get(severity, 0) for severity in SEVERITIES}
+
+    def worst(self) -> str | None:
+        counts = self.counts()
+        return next((s for s in SEVERITIES if counts[s]), None)
+
+
+@dataclass(frozen=True)
+class ApkPanel:
+    """What the APK named by one submission row turned out to be."""
+
+    row: int
+    item: str
+    source: str
+    """The APK cell as the school wrote it (path, folder or URL)."""
+    facts: Mapping[str, Any] | None
+    """ApkFacts.to_dict(), or None when the APK could not be obtained."""
+    failure: str = ""
+
+
+@dataclass(frozen=True)
+class RegistryInfo:
+    """Which registry the scan read."""
+
+    source: str
+    digest: str
+    entries: int
+    adoptions: int
+
+
+@dataclass
+class ScanResult:
+    """Everything one run of `appaudit scan` found."""
+
+    schools: list[SchoolResult]
+    generated_at: datetime
+    tool_version: str
+    registry: RegistryInfo
+    catalogue_digest: str
+    inputs: Sequence[InputFile] = ()
+    file_problems: list[InputProblem] = field(default_factory=list)
+    """Problems with a whole file (no school to hang them on)."""
+    run_id: int | None = None
+
+    def counts(self) -> dict[str, int]:
+        total = Counter[str]()
+        for school in self.schools:
+            total.update(school.counts())
+        return {severity: total.get(severity, 0) for severity in SEVERITIES}
+
+    def findings(self) -> list[Finding]:
+        return [f for school in self.schools for f in school.findings]

@@ -1,0 +1,289 @@
+"""School submissions: what each school requires of parents, students and teachers.
+
+One file may hold one school or a whole district. Every row is kept: a row that cannot be
+understood becomes an `InputProblem` with the row number the sheet shows, never a crash and
+never a silently dropped row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from scanner.tables import Table, Vocabulary, read_table
+
+_SEPARATORS = re.compile(r"[、,，;；/／|\s]+")
+_URL_LIKE = re.compile(r"^(https?://|www\.)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredItem:
+    """One thing a school requires: an app, mini-program, account, channel or platform."""
+
+    source: str
+    row: int
+    school: str
+    kind: str
+    """Canonical kind (app, miniprogram, official_account, channels, platform)."""
+    name: str
+    school_code: str = ""
+    identifier: str = ""
+    filing_no: str = ""
+    audience: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    quota: str = ""
+    requested_by: str = ""
+    decision_ref: str = ""
+    apk: str = ""
+    note: str = ""
+    kind_text: str = ""
+    """The kind as the school wrote it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "row": self.row,
+            "school": self.school,
+            "school_code": self.school_code,
+            "kind": self.kind,
+            "name": self.name,
+            "identifier": self.identifier,
+            "filing_no": self.filing_no,
+            "audience": list(self.audience),
+            "actions": list(self.actions),
+            "quota": self.quota,
+            "requested_by": self.requested_by,
+            "decision_ref": self.decision_ref,
+            "apk": self.apk,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InputProblem:
+    """A row (or a whole file) that could not be understood, and why."""
+
+    source: str
+    row: int | None
+    message: str
+    """In English."""
+    message_zh: str = ""
+    school: str = ""
+    school_code: str = ""
+    cells: Mapping[str, str] = field(default_factory=dict)
+
+    def text(self, lang: str) -> str:
+        return self.message_zh if lang == "zh" and self.message_zh else self.message
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        return {"source": self.source, "row": self.row, "message": self.text(lang)}
+
+
+@dataclass(frozen=True)
+class SubmissionVocabulary:
+    """What the intake needs to know about kinds and audiences, supplied by the caller.
+
+    The registry owns these words; passing them in keeps the intake free of it.
+    """
+
+    kinds: Mapping[str, str]
+    """word_key(word) -> canonical kind."""
+    audiences: Mapping[str, str] = field(default_factory=dict)
+    """word_key(word) -> canonical audience."""
+    kind_of_identifier: Callable[[str], str | None] = lambda _text: None
+    """The kind an identifier's shape implies (gh_… → official_account), if any."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A submission file as read: its digest, encoding, and how many rows it held."""
+
+    path: str
+    sha256: str
+    encoding: str
+    sheet: str | None
+    header_row: int
+    rows: int
+    problems: int
+    unknown_headers: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "encoding": self.encoding,
+            "sheet": self.sheet,
+            "header_row": self.header_row,
+            "rows": self.rows,
+            "problems": self.problems,
+        }
+
+
+def word_key(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def split_values(text: str) -> tuple[str, ...]:
+    """A multi-valued cell split on 、,，;；/ and spaces."""
+    return tuple(part for part in _SEPARATORS.split(text) if part)
+
+
+@cache
+def submission_fields() -> dict[str, tuple[str, ...]]:
+    raw = tomllib.loads(
+        resources.files("scanner").joinpath("data/submission.toml").read_text("utf-8")
+    )
+    return {name: tuple(words) for name, words in raw["fields"].items()}
+
+
+@cache
+def submission_vocabulary() -> Vocabulary:
+    return Vocabulary.build(submission_fields())
+
+
+class Submission:
+    """An open submission file: call `items()` once to read its rows."""
+
+    def __init__(self, path: Path, vocabulary: SubmissionVocabulary, *, sheet: str | None = None):
+        self.path = path
+        self.vocabulary = vocabulary
+        data = path.read_bytes() if path.is_file() else b""
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        self.table: Table = read_table(path, submission_vocabulary(), sheet=sheet)
+        self.rows = 0
+        self.problem_count = 0
+
+    def info(self) -> InputFile:
+        table = self.table
+        known = set(table.columns.values())
+        unknown = tuple(h for i, h in enumerate(table.headers) if h and i not in known)
+        return InputFile(
+            path=str(self.path),
+            sha256=self.sha256,
+            encoding=table.encoding,
+            sheet=table.sheet,
+            header_row=table.header_row,
+            rows=self.rows,
+            problems=self.problem_count,
+            unknown_headers=unknown,
+        )
+
+    def items(self) -> Iterator[RequiredItem | InputProblem]:
+        """Every data row as a RequiredItem, or an InputProblem saying why it is not one."""
+        table = self.table
+        source = self.path.name
+        missing = {"name"} - set(table.columns)
+        default_school = (
+            ""
+            if "school" in table.columns
+            else table.preamble_value("填报单位", "学校名称", "学校")
+        )
+        if missing or ("school" not in table.columns and not default_school):
+            need_en = "学校 (school) and 名称 (name) columns" if missing else "学校 (school) column"
+            need_zh = "“学校”和“名称”列" if missing else "“学校”列"
+            headers = " | ".join(h for h in table.headers if h)
+            yield InputProblem(
+                source,
+                None,
+                f"the file has no {need_en} (header row {table.header_row}: {headers}); "
+                "none of its rows can be checked",
+                f"文件缺少{need_zh}（第{table.header_row}行表头：{headers}），无法核查其中任何一行",
+            )
+            self.problem_count += 1
+            for _row in table.rows():
+                self.rows += 1
+            return
+        kinds = self.vocabulary.kinds
+        audiences = self.vocabulary.audiences
+        kind_of = self.vocabulary.kind_of_identifier
+        previous_school, previous_code = default_school, ""
+        for row in table.rows():
+            cells = row.cells
+            if not any(v for k, v in cells.items() if k != "seq") and not row.extra:
+                continue  # a numbered but empty template row
+            self.rows += 1
+            school = cells.get("school", "") or previous_school
+            code = cells.get("school_code", "")
+            if not cells.get("school") and not code:
+                code = previous_code  # merged school cells come out as blanks below the first
+            previous_school, previous_code = school, code
+            name = cells.get("name", "")
+            identifier = cells.get("identifier", "")
+            kind_text = cells.get("kind", "")
+            problems: list[tuple[str, str]] = []
+            if not school:
+                problems.append(("the school (学校) is empty", "学校名称为空"))
+            if not name and not identifier:
+                problems.append(("the name (名称) is empty", "名称为空"))
+            kind = kinds.get(word_key(kind_text), "") if kind_text else ""
+            if kind_text and not kind:
+                problems.append(
+                    (
+                        f"unknown kind {kind_text!r} (expected APP, 小程序, 公众号, 视频号 or 平台)",
+                        f"类型“{kind_text}”无法识别（应为APP、小程序、公众号、视频号或平台）",
+                    )
+                )
+            elif not kind:
+                kind = (kind_of(identifier) if identifier else None) or ""
+                if not kind:
+                    problems.append(
+                        (
+                            "the kind (类型) is empty and the identifier does not tell it",
+                            "类型为空，且无法从标识判断",
+                        )
+                    )
+            if problems:
+                self.problem_count += 1
+                yield InputProblem(
+                    source,
+                    row.number,
+                    "; ".join(en for en, _ in problems),
+                    "；".join(zh for _, zh in problems),
+                    school,
+                    code,
+                    dict(cells),
+                )
+                continue
+            yield RequiredItem(
+                source=source,
+                row=row.number,
+                school=school,
+                school_code=code,
+                kind=kind,
+                kind_text=kind_text,
+                name=name or identifier,
+                identifier=identifier,
+                filing_no=cells.get("filing_no", ""),
+                audience=tuple(
+                    dict.fromkeys(
+                        audiences.get(word_key(a), a)
+                        for a in split_values(cells.get("audience", ""))
+                    )
+                ),
+                actions=split_values(cells.get("action", "")),
+                quota=cells.get("quota", ""),
+                requested_by=cells.get("requested_by", ""),
+                decision_ref=cells.get("decision_ref", ""),
+                apk=cells.get("apk", ""),
+                note=_note(cells.get("note", ""), row.extra),
+            )
+
+
+def _note(note: str, extra: Mapping[str, str]) -> str:
+    """The note, with cells under unknown headers kept beside it rather than dropped."""
+    if not extra:
+        return note
+    more = "；".join(f"{k}: {v}" if k else v for k, v in extra.items())
+    return f"{note}；{more}" if note else more
+
+
+def looks_like_url(text: str) -> bool:
+    return bool(_URL_LIKE.match(text))

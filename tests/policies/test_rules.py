@@ -1,0 +1,345 @@
+"""Every non-APK rule of the catalogue, firing and not firing, on a registry built in code."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from policies.config import PolicyConfig
+from policies.engine import UNKNOWN_SCHOOL, Engine
+from policies.model import Finding, catalogue
+from policies.rules import ITEM_RULES, SCHOOL_RULES
+from registry.records import AdoptionRecord, EntryRecord
+from registry.snapshot import RegistryView
+from scanner.submission import InputProblem, RequiredItem
+
+SCHOOL = "示例实验小学"
+CODE = "3135000001"
+
+ENTRIES = [
+    EntryRecord(id=1, name="闽教高分", kind="app", filing_no="教APP备1100819号", status="active",
+                package="com.zhl.mjqk.aphone", category="教学"),
+    EntryRecord(id=2, name="巧考", kind="app", filing_no="教APP备1100871号", status="active",
+                package="com.zhl.qk.aphone", category="教学"),
+    EntryRecord(id=3, name="示例口算练习", kind="app", filing_no="教APP备9900002号", status="revoked",
+                package="org.example.kousuan", category="教学"),
+    EntryRecord(id=4, name="学习通", kind="app", package="com.chaoxing.mobile", category="教学"),
+    EntryRecord(id=5, name="国家反诈中心", kind="app", package="com.hicorenational.antifraud",
+                category="反诈"),
+    EntryRecord(id=6, name="示例区教育局", kind="official_account", original_id="gh_5a3c0e9b7d21",
+                category="管理"),
+    EntryRecord(id=7, name="示例反诈宣传", kind="official_account", original_id="gh_7f1e2d3c4b5a",
+                category="反诈"),
+    EntryRecord(id=8, name="示例作业打卡", kind="miniprogram", filing_no="教APP备9900001号",
+                status="active", appid="wx5e8f1a2b3c4d5e6f", category="教学"),
+    EntryRecord(id=9, name="示例优选商城", kind="miniprogram", appid="wx0a1b2c3d4e5f6a7b", category="购物"),
+    EntryRecord(id=10, name="示例家校通", kind="app", filing_no="教APP备9900003号", status="active",
+                package="org.example.jiaxiao", category="家校沟通"),
+]  # fmt: skip
+ADOPTIONS = [
+    AdoptionRecord(school=SCHOOL, school_code=CODE, entry_id=1, decision_ref="2024年第3次校务会议纪要",
+                   decided_on=date(2024, 9, 2)),
+    AdoptionRecord(school="全区", is_district=True, entry_id=6, decision_ref="区教育局〔2024〕12号"),
+    AdoptionRecord(school=SCHOOL, school_code=CODE, entry_id=3, decision_ref="旧纪要"),
+    AdoptionRecord(school=SCHOOL, school_code=CODE, entry_id=8, decision_ref="校务会议"),
+]  # fmt: skip
+VIEW = RegistryView.build(ENTRIES, ADOPTIONS)
+
+
+def item(name: str, kind: str = "app", **fields: object) -> RequiredItem:
+    base = RequiredItem(
+        source="school.csv", row=2, school=SCHOOL, school_code=CODE, kind=kind, name=name
+    )
+    return replace(base, **fields)  # type: ignore[arg-type]
+
+
+def findings(it: RequiredItem, config: PolicyConfig | None = None) -> list[Finding]:
+    return Engine(VIEW, config).check_item(it)[1]
+
+
+def rules_of(it: RequiredItem, config: PolicyConfig | None = None) -> set[str]:
+    return {f.rule for f in findings(it, config)}
+
+
+def only(it: RequiredItem, rule: str) -> Finding:
+    hits = [f for f in findings(it) if f.rule == rule]
+    assert len(hits) == 1, [f.rule for f in findings(it)]
+    return hits[0]
+
+
+def test_a_filed_adopted_education_app_is_clean() -> None:
+    assert rules_of(item("闽教高分", identifier="com.zhl.mjqk.aphone", filing_no="教APP备1100819号",
+                         actions=("下载安装", "注册"), audience=("学生",))) == set()  # fmt: skip
+
+
+# --- matching -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("it", "how"),
+    [
+        (item("随便写的名字", identifier="com.zhl.mjqk.aphone"), "package"),
+        (item("闽教高分家长版", filing_no="教APP备１１００８１９号"), "filing_no"),
+        (item(" 闽教高分 APP "), "name"),
+        (item("闽教高分（家长端）"), "name"),
+        (item("示例区教育局公众号", kind="official_account"), "name"),
+        (item("x", kind="official_account", identifier="GH_5A3C0E9B7D21"), "original_id"),
+    ],
+)
+def test_items_match_by_identifier_then_filing_then_name(it: RequiredItem, how: str) -> None:
+    engine = Engine(VIEW)
+    match = engine.assess(it).match
+    assert match.entry is not None and match.matched_by == how
+    assert match.evidence()["matched_by"] == how  # what findings show as evidence
+
+
+def test_adoption_counts_by_code_name_or_district() -> None:
+    by_name = item("闽教高分", school_code="")
+    assert "ADOPTION-MISSING" not in rules_of(by_name)
+    other_school = item("闽教高分", school="示例第二中学", school_code="3135000002")
+    assert "ADOPTION-MISSING" in rules_of(other_school)
+    district = item("示例区教育局", kind="official_account", school="任何学校", school_code="")
+    assert "ADOPTION-MISSING" not in rules_of(district)
+
+
+# --- each rule, firing and not firing -------------------------------------------------------
+
+
+def test_filing_missing() -> None:
+    unknown = only(item("某某作业"), "FILING-MISSING")
+    assert unknown.severity == "high" and unknown.evidence["matched_by"] == "none"
+    listed = only(item("学习通", identifier="com.chaoxing.mobile"), "FILING-MISSING")
+    assert "without a filing number" in listed.params["detail_en"]
+    stated = only(item("某某作业", filing_no="教APP备3500999号"), "FILING-MISSING")
+    assert "3500999" in stated.params["detail_zh"]
+    assert "FILING-MISSING" not in rules_of(item("巧考"))
+    assert "FILING-MISSING" not in rules_of(item("国家反诈中心"))  # non-education: other rule
+    assert "FILING-MISSING" not in rules_of(item("某某", kind="official_account"))
+
+
+def test_filing_revoked() -> None:
+    found = only(item("示例口算练习"), "FILING-REVOKED")
+    assert found.params["status_zh"] == "撤销" and found.params["filing_no"] == "教APP备9900002号"
+    assert "FILING-REVOKED" not in rules_of(item("巧考"))
+
+
+def test_filing_mismatch() -> None:
+    other_app = only(item("作业帮", filing_no="教APP备1100819号"), "FILING-MISMATCH")
+    assert "闽教高分" in other_app.params["detail_zh"]
+    assert other_app.evidence["filing_belongs_to"][0]["name"] == "闽教高分"
+    registry_says = only(item("巧考", filing_no="教APP备1100819号"), "FILING-MISMATCH")
+    assert "教APP备1100871号" in registry_says.params["detail_zh"]
+    package = only(item("闽教高分", identifier="com.example.fake", filing_no="教APP备1100819号"),
+                   "FILING-MISMATCH")  # fmt: skip
+    assert "com.example.fake" in package.params["detail_en"]
+    assert "FILING-MISMATCH" not in rules_of(item("巧考", filing_no="教APP备1100871号"))
+    assert "FILING-MISMATCH" not in rules_of(item("某某作业", filing_no="教APP备3500999号"))
+
+
+def test_filing_format() -> None:
+    found = only(item("巧考", filing_no="教APP备12号"), "FILING-FORMAT")
+    assert found.severity == "medium" and found.params["stated"] == "教APP备12号"
+    assert "FILING-FORMAT" not in rules_of(item("巧考", filing_no="教APP备1100871号"))
+    assert "FILING-FORMAT" not in rules_of(item("巧考"))
+
+
+def test_adoption_missing() -> None:
+    found = only(item("巧考"), "ADOPTION-MISSING")
+    assert found.evidence["registry_entry"]["filing_no"] == "教APP备1100871号"
+    assert "ADOPTION-MISSING" not in rules_of(item("闽教高分"))
+    assert "ADOPTION-MISSING" not in rules_of(
+        item("巧考", decision_ref="纪要")
+    )  # unrecorded instead
+    assert "ADOPTION-MISSING" not in rules_of(item("国家反诈中心"))
+    assert "ADOPTION-MISSING" not in rules_of(item("示例口算练习"))  # revoked: other rule
+
+
+def test_adoption_unrecorded() -> None:
+    none = only(item("巧考", decision_ref="2024年第5次校务会"), "ADOPTION-UNRECORDED")
+    assert none.severity == "medium" and none.evidence["recorded_decision"] is None
+    differs = only(item("闽教高分", decision_ref="另一份纪要"), "ADOPTION-UNRECORDED")
+    assert differs.evidence["recorded_decision"] == "2024年第3次校务会议纪要"
+    assert "ADOPTION-UNRECORDED" not in rules_of(
+        item("闽教高分", decision_ref="2024年第3次校务会议纪要")
+    )
+    assert "ADOPTION-UNRECORDED" not in rules_of(item("巧考"))
+
+
+def test_non_edu_app() -> None:
+    registered = only(item("国家反诈中心"), "NON-EDU-APP")
+    assert registered.params["category"] == "反诈"
+    catalogued = only(item("学习强国", identifier="cn.xuexi.android"), "NON-EDU-APP")
+    assert catalogued.evidence["known_app"]["source"]
+    assert "NON-EDU-APP" in rules_of(item("个人所得税APP"))
+    assert "NON-EDU-APP" not in rules_of(item("巧考"))
+    assert "NON-EDU-APP" not in rules_of(item("钉钉"))  # general-purpose, not flagged by name
+
+
+def test_non_edu_account() -> None:
+    assert "NON-EDU-ACCOUNT" in rules_of(item("示例反诈宣传", kind="official_account"))
+    by_word = only(item("某市公安局", kind="official_account"), "NON-EDU-ACCOUNT")
+    assert by_word.evidence["name_word"] == "公安"
+    assert "NON-EDU-ACCOUNT" in rules_of(item("示例优选商城", kind="miniprogram"))
+    assert "NON-EDU-ACCOUNT" in rules_of(item("国家反诈中心", kind="official_account"))
+    assert "NON-EDU-ACCOUNT" not in rules_of(item("示例区教育局", kind="official_account"))
+    assert "NON-EDU-ACCOUNT" not in rules_of(
+        item("某区公安局校园安全教育", kind="official_account")
+    )
+
+
+def test_account_unlisted() -> None:
+    found = only(item("某某学习打卡", kind="miniprogram"), "ACCOUNT-UNLISTED")
+    assert found.severity == "medium" and found.params["kind_zh"] == "小程序"
+    assert "ACCOUNT-UNLISTED" in rules_of(
+        item("某学习平台", kind="platform", identifier="www.example.com")
+    )
+    assert "ACCOUNT-UNLISTED" not in rules_of(item("示例区教育局", kind="official_account"))
+    assert "ACCOUNT-UNLISTED" not in rules_of(item("某市公安局", kind="official_account"))
+
+
+def test_task_prohibited() -> None:
+    non_edu = only(item("国家反诈中心", actions=("下载", "答题")), "TASK-PROHIBITED")
+    assert non_edu.params["tasks"] == "网络答题" and "无关" in non_edu.params["where_zh"]
+    unadopted = only(item("巧考", actions=("每日阅读打卡", "点赞")), "TASK-PROHIBITED")
+    assert (
+        unadopted.params["tasks"] == "阅读打卡、点赞" and "未经选用" in unadopted.params["where_zh"]
+    )
+    assert "TASK-PROHIBITED" in rules_of(item("某某", kind="miniprogram", actions=("投票",)))
+    assert "TASK-PROHIBITED" not in rules_of(item("闽教高分", actions=("打卡",)))  # adopted, filed
+    assert "TASK-PROHIBITED" not in rules_of(item("国家反诈中心", actions=("下载安装",)))
+
+
+def test_task_unrelated() -> None:
+    found = only(item("某某", kind="platform", actions=("问卷调查",), requested_by="区文明办"),
+                 "TASK-UNRELATED")  # fmt: skip
+    assert found.evidence["body_word"] == "文明办"
+    assert "TASK-UNRELATED" in rules_of(
+        item("x", actions=("信息填报",), requested_by="某某街道社区")
+    )
+    assert "TASK-UNRELATED" not in rules_of(
+        item("x", actions=("信息填报",), requested_by="区教育局")
+    )
+    assert "TASK-UNRELATED" not in rules_of(
+        item("x", actions=("下载安装",), requested_by="区文明办")
+    )
+    assert "TASK-UNRELATED" not in rules_of(item("x", actions=("问卷",)))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"quota": "参与率100%"},
+        {"quota": "注册率不低于95%"},
+        {"actions": ("全员注册",)},
+        {"note": "完成率纳入班级考核"},
+    ],
+)
+def test_quota_fires(fields: dict[str, object]) -> None:
+    assert "QUOTA" in rules_of(item("闽教高分", **fields))
+
+
+@pytest.mark.parametrize(
+    "fields", [{"quota": "无"}, {"quota": "/"}, {"actions": ("自愿参加",)}, {}]
+)
+def test_quota_does_not_fire(fields: dict[str, object]) -> None:
+    assert "QUOTA" not in rules_of(item("闽教高分", **fields))
+
+
+def test_proof_screenshot() -> None:
+    found = only(item("闽教高分", actions=("完成后截图上传班级群",)), "PROOF-SCREENSHOT")
+    assert found.params["proof"] == "截图"
+    assert "PROOF-SCREENSHOT" in rules_of(item("闽教高分", note="需录制视频"))
+    assert "PROOF-SCREENSHOT" not in rules_of(item("闽教高分", actions=("完成作业",)))
+
+
+def test_commercial() -> None:
+    assert only(item("闽教高分", note="开通VIP会员"), "COMMERCIAL").params["words"] == "vip、会员"
+    assert "COMMERCIAL" in rules_of(item("示例优选商城", kind="miniprogram"))
+    assert "COMMERCIAL" not in rules_of(item("闽教高分", actions=("完成作业",)))
+
+
+def school_findings(items: list[RequiredItem], config: PolicyConfig | None = None) -> list[Finding]:
+    results, _ = Engine(VIEW, config).evaluate(items)
+    return [f for r in results for f in r.findings if f.row is None]
+
+
+def test_too_many_apps() -> None:
+    names = ["闽教高分", "巧考", "学习通", "作业帮", "小猿搜题", "一起小学学生"]
+    many = [item(n, row=i + 2) for i, n in enumerate(names)]
+    (found,) = [f for f in school_findings(many) if f.rule == "TOO-MANY-APPS"]
+    assert found.params == {"count": 6, "limit": 5} and found.severity == "info"
+    assert [a["row"] for a in found.evidence["apps"]] == [2, 3, 4, 5, 6, 7]
+    assert not [f for f in school_findings(many[:5]) if f.rule == "TOO-MANY-APPS"]
+    same_twice = [*many[:5], item("巧考家长版", row=9)]
+    assert not [f for f in school_findings(same_twice) if f.rule == "TOO-MANY-APPS"]
+    assert [
+        f for f in school_findings(many[:3], PolicyConfig(max_apps=2)) if f.rule == "TOO-MANY-APPS"
+    ]
+
+
+def test_duplicate_function() -> None:
+    items = [
+        item("作业帮", row=2, audience=("学生",)),
+        item("小猿搜题", row=3, audience=("学生",)),
+        item("小猿口算", row=4, audience=("家长",)),
+    ]
+    (found,) = [f for f in school_findings(items) if f.rule == "DUPLICATE-FUNCTION"]
+    assert found.evidence["function"] == "homework" and found.evidence["audience"] == ["学生"]
+    assert [i["row"] for i in found.evidence["items"]] == [2, 3]
+    apart = [item("作业帮", row=2, audience=("学生",)), item("小猿口算", row=3, audience=("家长",))]
+    assert not [f for f in school_findings(apart) if f.rule == "DUPLICATE-FUNCTION"]
+
+
+def test_input_invalid() -> None:
+    problem = InputProblem("school.csv", 7, "the name (名称) is empty", "名称为空", SCHOOL, CODE,
+                           {"school": SCHOOL, "kind": "APP"})  # fmt: skip
+    results, file_problems = Engine(VIEW).evaluate([problem])
+    (school,) = results
+    (finding,) = school.findings
+    assert finding.rule == "INPUT-INVALID" and finding.row == 7 and finding.severity == "medium"
+    assert school.problems == [problem] and file_problems == []
+    orphan = InputProblem("school.csv", 8, "the school (学校) is empty", "学校名称为空")
+    results, _ = Engine(VIEW).evaluate([orphan])
+    assert results[0].school == UNKNOWN_SCHOOL
+    whole_file = InputProblem("school.csv", None, "no school column")
+    results, file_problems = Engine(VIEW).evaluate([whole_file])
+    assert results == [] and file_problems == [whole_file]
+
+
+def test_every_non_apk_rule_has_an_implementation() -> None:
+    non_apk = {r for r, s in catalogue().rules.items() if s.scope in ("item", "school", "input")}
+    assert non_apk == set(ITEM_RULES) | set(SCHOOL_RULES) | {"INPUT-INVALID"}
+
+
+def test_severity_overrides_and_disabled_rules() -> None:
+    config = PolicyConfig.from_mapping(
+        {"rules": {"severity": {"ACCOUNT-UNLISTED": "high"}, "disabled": ["COMMERCIAL"]}}
+    )
+    it = item("示例优选商城", kind="miniprogram", note="会员")
+    assert "COMMERCIAL" not in rules_of(it, config)
+    unlisted = [
+        f
+        for f in findings(item("某某学习", kind="miniprogram"), config)
+        if f.rule == "ACCOUNT-UNLISTED"
+    ]
+    assert unlisted[0].severity == "high"
+
+
+def test_every_finding_renders_a_message_in_both_languages() -> None:
+    items = [
+        item("作业帮", filing_no="教APP备1100819号", actions=("打卡", "截图"), quota="参与率100%",
+             note="开通会员", requested_by="区文明办"),
+        item("示例口算练习", row=3), item("巧考", row=4, decision_ref="纪要", filing_no="教APP备12号"),
+        item("国家反诈中心", row=5, actions=("问卷",), requested_by="公安分局"),
+        item("某市公安局", kind="official_account", row=6), item("某某小程序", kind="miniprogram", row=7),
+    ]  # fmt: skip
+    results, _ = Engine(VIEW, PolicyConfig(max_apps=1)).evaluate(items)
+    seen = set()
+    for f in results[0].findings:
+        seen.add(f.rule)
+        for lang in ("zh", "en"):
+            text = catalogue().message(f, lang)
+            assert "{" not in text, (f.rule, lang, text)
+    assert len(seen) >= 12

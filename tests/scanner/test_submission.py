@@ -1,0 +1,127 @@
+"""Reading school submissions: every row kept, as an item or as a problem with its row number."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tablefactory import ENCODINGS, write_csv, write_xlsx
+
+from appaudit.vocabulary import submission_vocabulary
+from registry import values
+from scanner.submission import InputProblem, RequiredItem, Submission, word_key
+
+HEADER = ["学校", "学校标识码", "类型", "名称", "包名/原始ID", "备案号", "要求对象", "要求内容", "指标要求",
+          "布置单位", "集体决策依据", "安装包", "备注"]  # fmt: skip
+
+
+def read(path: Path, **kwargs: object) -> list[RequiredItem | InputProblem]:
+    return list(Submission(path, submission_vocabulary(), **kwargs).items())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_each_encoding(tmp_path: Path, encoding: str) -> None:
+    rows = [HEADER, ["示例实验小学", "3135000001", "APP", "学习通", "com.chaoxing.mobile", "", "家长、学生",
+                     "下载安装，注册；打卡", "参与率100%", "区教育局", "", "", ""]]  # fmt: skip
+    (it,) = read(write_csv(tmp_path / "s.csv", rows, encoding))
+    assert isinstance(it, RequiredItem)
+    assert (it.school, it.school_code, it.kind, it.name) == (
+        "示例实验小学",
+        "3135000001",
+        "app",
+        "学习通",
+    )
+    assert it.audience == ("家长", "学生") and it.actions == ("下载安装", "注册", "打卡")
+    assert (it.row, it.quota, it.requested_by) == (2, "参与率100%", "区教育局")
+
+
+def test_xlsx_first_sheet_or_chosen(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path / "s.xlsx",
+        [["附件3 自查表"], ["填报单位（盖章）：示例区教育局"], HEADER, ["一中", "", "公众号", "某号", "gh_0123456789ab"]],
+        extra_sheets={"二中": [["学校", "名称", "类型"], ["二中", "巧考", "APP"]]},
+    )  # fmt: skip
+    (first,) = read(path)
+    assert isinstance(first, RequiredItem) and first.row == 4 and first.kind == "official_account"
+    (second,) = read(path, sheet="二中")
+    assert isinstance(second, RequiredItem) and second.school == "二中"
+
+
+def test_bad_rows_become_problems_with_row_numbers(tmp_path: Path) -> None:
+    rows = [
+        HEADER,
+        ["一中", "", "APP", "学习通"],
+        ["一中", "", "H5链接", "某问卷"],
+        ["一中", "", "", "某应用"],
+        ["一中", "", "APP", ""],
+        ["", "", "", "", "gh_0123456789ab"],
+        [],
+        ["一中", "", "", "某站", "https://www.example.com"],
+    ]
+    got = read(write_csv(tmp_path / "s.csv", rows, "gb18030"))
+    assert [(type(r).__name__, r.row) for r in got] == [
+        ("RequiredItem", 2),
+        ("InputProblem", 3),
+        ("InputProblem", 4),
+        ("InputProblem", 5),
+        ("RequiredItem", 6),
+        ("RequiredItem", 8),
+    ]
+    assert "unknown kind 'H5链接'" in got[1].message and "H5链接" in got[1].message_zh  # type: ignore[union-attr]
+    assert "kind (类型) is empty" in got[2].message  # type: ignore[union-attr]
+    assert "name (名称) is empty" in got[3].message  # type: ignore[union-attr]
+    # a row with no school under a school's rows is a merged cell: it belongs to that school
+    assert (
+        isinstance(got[4], RequiredItem)
+        and got[4].school == "一中"
+        and got[4].kind == "official_account"
+    )
+    assert got[4].name == "gh_0123456789ab"
+    assert isinstance(got[5], RequiredItem) and got[5].kind == "platform"
+
+
+def test_school_from_the_filing_unit_line(tmp_path: Path) -> None:
+    rows = [
+        ["填报单位（盖章）：示例第三小学", "", "填报人：王老师"],
+        ["类型", "名称"],
+        ["APP", "巧考"],
+    ]
+    (it,) = read(write_csv(tmp_path / "s.csv", rows))
+    assert isinstance(it, RequiredItem) and it.school == "示例第三小学" and it.row == 3
+
+
+def test_a_file_without_school_or_name_column_is_one_problem(tmp_path: Path) -> None:
+    rows = [["类型", "备案号"], ["APP", "教APP备1100819号"], ["APP", ""]]
+    submission = Submission(write_csv(tmp_path / "s.csv", rows), submission_vocabulary())
+    (problem,) = list(submission.items())
+    assert isinstance(problem, InputProblem) and problem.row is None
+    assert "none of its rows can be checked" in problem.message
+    assert submission.info().rows == 2
+
+
+def test_numbered_empty_template_rows_are_skipped(tmp_path: Path) -> None:
+    rows = [["序号", *HEADER], ["1", "一中", "", "APP", "巧考"], ["2"], ["3"]]
+    got = read(write_csv(tmp_path / "s.csv", rows))
+    assert len(got) == 1
+
+
+def test_unknown_columns_are_kept_in_the_note(tmp_path: Path) -> None:
+    rows = [["学校", "类型", "名称", "联系人", "备注"], ["一中", "APP", "巧考", "张老师", "原备注"]]
+    (it,) = read(write_csv(tmp_path / "s.csv", rows))
+    assert isinstance(it, RequiredItem) and it.note == "原备注；联系人: 张老师"
+
+
+def test_file_info_has_digest_and_counts(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "s.csv", [HEADER, ["一中", "", "APP", "巧考"], ["一中", "", "??", "x"]]
+    )
+    submission = Submission(path, submission_vocabulary())
+    list(submission.items())
+    info = submission.info()
+    assert info.rows == 2 and info.problems == 1 and len(info.sha256) == 64
+    assert info.encoding == "utf-8-sig" and info.header_row == 1
+
+
+def test_intake_and_registry_fold_words_the_same_way() -> None:
+    for word in ("公 众 号", "ＡＰＰ", "Mini-Program", "平台（网站）"):
+        assert word_key(word) == values.word_key(word)
