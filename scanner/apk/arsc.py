@@ -1,0 +1,180 @@
+"""Targeted look-up of one string resource in resources.arsc, preferring a Chinese locale.
+
+Resolving the app label is the one thing the audit needs from the resource table; walking
+straight to the entry costs a few chunk headers instead of parsing the whole table, which
+for a large app is the slowest step of a full androguard analysis.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from scanner.apk.respool import STRING_POOL_TYPE, StringPool
+from scanner.apk.ziparchive import Failure
+
+_TABLE_TYPE = 0x0002
+_PACKAGE_TYPE = 0x0200
+_TYPE_TYPE = 0x0201
+_CHUNK = struct.Struct("<HHI")
+_FLAG_SPARSE = 0x01
+_FLAG_OFFSET16 = 0x02
+_ENTRY_COMPLEX = 0x0001
+_ENTRY_COMPACT = 0x0008
+_NO_ENTRY32 = 0xFFFFFFFF
+_NO_ENTRY16 = 0xFFFF
+_TYPE_REFERENCE = 0x01
+_TYPE_STRING = 0x03
+_MAX_REFERENCE_DEPTH = 8
+
+PREFERRED_LOCALES = ("zh-CN", "zh", "")
+"""zh-CN (or Simplified-script zh) first, then bare zh, then the default configuration."""
+
+
+def resolve_string(
+    table: bytes, resource_id: int, preferred: Sequence[str] = PREFERRED_LOCALES
+) -> str | Failure:
+    """The string a resource id names, in the most preferred locale the table has.
+
+    `preferred` lists locales as `lang` or `lang-REGION`, `""` for the default
+    configuration; a locale not listed ranks after all listed ones.
+    """
+    if len(table) < 12:
+        return Failure("resources.arsc is too short")
+    kind, header_size, size = _CHUNK.unpack_from(table, 0)
+    if kind != _TABLE_TYPE or header_size < 12:
+        return Failure("resources.arsc is not a resource table")
+    end = min(size, len(table))
+    pool: StringPool | None = None
+    packages: list[tuple[int, int, int]] = []
+    pos = header_size
+    while pos + 8 <= end:
+        kind, chunk_header, chunk_size = _CHUNK.unpack_from(table, pos)
+        if chunk_size < 8 or pos + chunk_size > end:
+            return Failure(f"resources.arsc has a corrupt chunk at byte {pos}")
+        if kind == STRING_POOL_TYPE and pool is None:
+            pool = StringPool(table, pos)
+            if pool.failure is not None:
+                return Failure(f"resources.arsc: {pool.failure.reason}")
+        elif kind == _PACKAGE_TYPE:
+            packages.append((pos, chunk_header, chunk_size))
+        pos += chunk_size
+    if pool is None:
+        return Failure("resources.arsc has no string pool")
+    return _resolve(table, pool, packages, resource_id, tuple(preferred), 0)
+
+
+def _resolve(
+    table: bytes,
+    pool: StringPool,
+    packages: list[tuple[int, int, int]],
+    resource_id: int,
+    preferred: tuple[str, ...],
+    depth: int,
+) -> str | Failure:
+    if depth > _MAX_REFERENCE_DEPTH:
+        return Failure(f"resource @{resource_id:08X} refers in a loop")
+    package_id = resource_id >> 24
+    type_id = (resource_id >> 16) & 0xFF
+    entry_index = resource_id & 0xFFFF
+    best: tuple[int, int, int] | None = None  # (rank, value type, value data)
+    for pos, header_size, size in packages:
+        if pos + 12 > len(table):
+            continue
+        (pid,) = struct.unpack_from("<I", table, pos + 8)
+        if pid != package_id:
+            continue
+        type_offset = 0
+        if header_size >= 288:
+            (type_offset,) = struct.unpack_from("<I", table, pos + 284)
+        chunk = pos + header_size
+        end = pos + size
+        while chunk + 8 <= end:
+            kind, chunk_header, chunk_size = _CHUNK.unpack_from(table, chunk)
+            if chunk_size < 8 or chunk + chunk_size > end:
+                return Failure(f"resources.arsc has a corrupt chunk at byte {chunk}")
+            is_wanted_type = kind == _TYPE_TYPE and chunk_header >= 20 + 12
+            if is_wanted_type and table[chunk + 8] + type_offset == type_id:
+                found = _entry_value(table, chunk, chunk_header, chunk_size, entry_index)
+                if found is not None:
+                    rank = _rank(table, chunk + 20, chunk_header - 20, preferred)
+                    if best is None or rank < best[0]:
+                        best = (rank, found[0], found[1])
+            chunk += chunk_size
+    if best is None:
+        return Failure(f"resource @{resource_id:08X} is not in resources.arsc")
+    _, value_type, data = best
+    if value_type == _TYPE_STRING:
+        text = pool.get(data)
+        return Failure(f"resources.arsc: {text.reason}") if isinstance(text, Failure) else text
+    if value_type == _TYPE_REFERENCE:
+        return _resolve(table, pool, packages, data, preferred, depth + 1)
+    return Failure(f"resource @{resource_id:08X} is not a string (value type {value_type})")
+
+
+def _entry_value(
+    table: bytes, chunk: int, header_size: int, size: int, index: int
+) -> tuple[int, int] | None:
+    """(value type, data) of entry `index` in one type chunk, None if absent or not plain."""
+    flags = table[chunk + 9]
+    entry_count, entries_start = struct.unpack_from("<II", table, chunk + 12)
+    offsets = chunk + header_size
+    end = chunk + size
+    offset: int | None = None
+    if flags & _FLAG_SPARSE:
+        if offsets + 4 * entry_count > end:
+            return None
+        low, high = 0, entry_count
+        while low < high:  # sparse entries are sorted by index
+            mid = (low + high) // 2
+            idx, off = struct.unpack_from("<HH", table, offsets + 4 * mid)
+            if idx == index:
+                offset = off * 4
+                break
+            if idx < index:
+                low = mid + 1
+            else:
+                high = mid
+    elif index < entry_count:
+        if flags & _FLAG_OFFSET16:
+            if offsets + 2 * entry_count > end:
+                return None
+            (off,) = struct.unpack_from("<H", table, offsets + 2 * index)
+            offset = None if off == _NO_ENTRY16 else off * 4
+        else:
+            if offsets + 4 * entry_count > end:
+                return None
+            (off,) = struct.unpack_from("<I", table, offsets + 4 * index)
+            offset = None if off == _NO_ENTRY32 else off
+    if offset is None:
+        return None
+    entry = chunk + entries_start + offset
+    if entry + 8 > end:
+        return None
+    entry_size, entry_flags = struct.unpack_from("<HH", table, entry)
+    if entry_flags & _ENTRY_COMPACT:
+        # Compact entries keep the value type in the flags' high byte and the data inline.
+        (data,) = struct.unpack_from("<I", table, entry + 4)
+        return entry_flags >> 8, data
+    if entry_flags & _ENTRY_COMPLEX or entry + entry_size + 8 > end:
+        return None
+    value_type = table[entry + entry_size + 3]
+    (data,) = struct.unpack_from("<I", table, entry + entry_size + 4)
+    return value_type, data
+
+
+def _rank(table: bytes, config: int, config_size: int, preferred: tuple[str, ...]) -> int:
+    language = _letters(table[config + 8 : config + 10])
+    country = _letters(table[config + 10 : config + 12])
+    script = _letters(table[config + 36 : config + 40]) if config_size >= 40 else ""
+    if language == "zh" and not country and script == "Hans":
+        country = "CN"  # b+zh+Hans: Simplified Chinese, as used in mainland China
+    tag = f"{language}-{country}" if country else language
+    return preferred.index(tag) if tag in preferred else len(preferred)
+
+
+def _letters(raw: bytes) -> str:
+    # Packed three-letter language codes set the high bit; they never match our locales.
+    if not raw or raw[0] & 0x80:
+        return "?" if raw and raw[0] else ""
+    return raw.rstrip(b"\0").decode("ascii", "replace")
