@@ -1,0 +1,653 @@
+"""The HTML report: a district index and one self-contained page per school."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from html import escape as _esc
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, Template, select_autoescape
+from markupsafe import Markup
+
+from policies.model import SEVERITIES, SEVERITY_RANK, Finding, catalogue
+from policies.results import ApkPanel, ScanResult, SchoolResult
+from reports.interface import ReportFormat
+from reports.json_format import compact_json
+from reports.names import SCHOOLS_DIR, page_names
+from reports.text import Strings, check_lang, message, rule_order, rule_text, strings
+from scanner.submission import RequiredItem, word_key
+
+TOP_ITEMS = 25
+"""How many of the most widely required offending apps/accounts the index lists."""
+
+_EVIDENCE_DEPTH = 3
+"""Nested evidence deeper than this is shown as compact JSON rather than nested lists."""
+
+
+@cache
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def _template(name: str) -> Template:
+    return environment().get_template(name)
+
+
+@cache
+def _asset(name: str) -> Markup:
+    text = resources.files("reports").joinpath(f"static/{name}").read_text("utf-8")
+    # Our own files, inlined verbatim; a closing tag inside would end the element early.
+    if "</" in text:
+        raise ValueError(f"static/{name} must not contain '</'")
+    return Markup(text)
+
+
+@cache
+def _rule_block(rule_id: str, lang: str) -> Markup:
+    """The basis and remediation of a rule, rendered once per rule and language."""
+    rendered = _template("_rule.html.j2").render(
+        t=strings(lang).words, rule=rule_text(rule_id, lang)
+    )
+    return Markup(rendered)
+
+
+# --- evidence ---------------------------------------------------------------------------
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_CONTAINERS = (Mapping, list, tuple, set, frozenset)
+_PLAIN = (str, int, float)
+
+
+def _value_html(value: Any, depth: int) -> str:
+    """Escaped HTML for one evidence value; plain strings, since this runs per finding."""
+    kind = type(value)
+    if kind is str:
+        return _esc(value) or "—"
+    if kind in _PLAIN:
+        return str(value)
+    if isinstance(value, Mapping):
+        if not value:
+            return "—"
+        if depth >= _EVIDENCE_DEPTH:
+            return _esc(compact_json(value))
+        return _evidence_dl(value, depth + 1)
+    if isinstance(value, list | tuple | set | frozenset):
+        values = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+        if not values:
+            return "—"
+        if not any(isinstance(v, _CONTAINERS) for v in values):
+            return _esc("; ".join(_scalar(v) for v in values))
+        if depth >= _EVIDENCE_DEPTH:
+            return _esc(compact_json(values))
+        inner = "".join(f"<li>{_value_html(v, depth + 1)}</li>" for v in values)
+        return f'<ul class="values">{inner}</ul>'
+    return _esc(_scalar(value))
+
+
+@lru_cache(maxsize=4096)
+def _key_html(key: str) -> str:
+    # Evidence keys repeat across findings (package, name, category …): escape each once.
+    return _esc(key)
+
+
+def _evidence_dl(evidence: Mapping[str, Any], depth: int) -> str:
+    rows = [
+        f"<dt>{_key_html(str(key))}</dt><dd>"
+        f"{(_esc(value) or '—') if type(value) is str else _value_html(value, depth)}</dd>"
+        for key, value in evidence.items()
+    ]
+    return f'<dl class="evidence">{"".join(rows)}</dl>'
+
+
+def evidence_html(evidence: Mapping[str, Any]) -> Markup:
+    """A finding's evidence as a definition list: what was matched against what.
+
+    Every key and value is escaped here; the result is trusted markup for the template.
+    """
+    if not evidence:
+        return Markup("")
+    return Markup(_evidence_dl(evidence, 0))
+
+
+# --- what the templates show --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    severity: str
+    count: int
+    text: str
+    css: str
+
+
+def badges(counts: Mapping[str, int], s: Strings) -> list[Badge]:
+    """One badge per severity, its words always in the text ("高 3"), never colour alone."""
+    return [
+        Badge(
+            sev,
+            counts.get(sev, 0),
+            f"{s.severity(sev)} {counts.get(sev, 0)}",
+            f"sev-{sev}" if counts.get(sev, 0) else "zero",
+        )
+        for sev in SEVERITIES
+    ]
+
+
+@dataclass(slots=True)
+class GroupView:
+    """The findings about one required item (one row), or about the school as a whole."""
+
+    anchor: str
+    row_attr: str
+    heading: str
+    meta: str
+    findings: list[str] = field(default_factory=list)
+    """Each finding's escaped HTML (see `finding_html`)."""
+
+    def body(self) -> Markup:
+        return Markup("".join(self.findings))
+
+
+# The one fragment built in Python rather than in a template: it is repeated for every
+# finding (a million in a large district), where Jinja's per-value escaping would dominate
+# the run time. Every value put into it is escaped or comes from a cached, escaped part.
+_FINDING_HTML = (
+    '<article class="finding sev-{sev}" data-rule="{rule}" data-row="{row}" data-severity="{sev}">\n'
+    "<h4>{head}</h4>\n"
+    '<p class="message">{message}</p>\n'
+    "{evidence}{basis}</article>\n"
+)
+
+
+@cache
+def _finding_head(rule_id: str, severity: str, lang: str) -> str:
+    """The badge, rule id and title line of a finding, escaped, once per rule and severity."""
+    label = strings(lang).severity(severity)
+    title = rule_text(rule_id, lang).title
+    return (
+        f'<span class="badge small sev-{_esc(severity)}">{_esc(label)}</span> '
+        f'<code class="rule">{_esc(rule_id)}</code> <span class="title">{_esc(title)}</span>'
+    )
+
+
+def finding_html(finding: Finding, row_attr: str, lang: str) -> str:
+    """One finding as an `<article>`: severity, rule, message, evidence, basis, remediation."""
+    return _FINDING_HTML.format(
+        sev=_key_html(finding.severity),
+        rule=_key_html(finding.rule),
+        row=row_attr,
+        head=_finding_head(finding.rule, finding.severity, lang),
+        message=_esc(message(finding, lang)),
+        evidence=evidence_html(finding.evidence),
+        basis=_rule_block(finding.rule, lang),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    row: int
+    name: str
+    kind: str
+    identifier: str
+    actions: str
+    found: str
+    anchor: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemRow:
+    row: str
+    message: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApkView:
+    row: int
+    heading: str
+    source: str
+    failure: str
+    facts: list[tuple[str, str]]
+    problems: list[str]
+    signers: list[dict[str, str]]
+    sdks: list[dict[str, str]]
+    has_sdks: bool
+    permissions: list[str]
+    has_permissions: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolPage:
+    school: str
+    school_code: str
+    sources: str
+    badges: list[Badge]
+    items_checked: int
+    problem_count: int
+    groups: list[GroupView]
+    items: list[ItemRow]
+    problems: list[ProblemRow]
+    apks: list[ApkView]
+
+
+def _severity_rank(finding: Finding) -> int:
+    return -SEVERITY_RANK.get(finding.severity, 0)
+
+
+def school_page(school: SchoolResult, lang: str) -> SchoolPage:
+    """Everything a school's page shows, computed in Python so the template stays a layout."""
+    s = strings(lang)
+    sources = sorted(
+        {f.source for f in school.findings if f.source} | {i.source for i in school.items}
+    )
+    several_sources = len(sources) > 1
+    source_index = {name: n for n, name in enumerate(sources)}
+    items_at = {(i.source, i.row): i for i in school.items}
+
+    groups: dict[tuple[str, int | None, str, str], GroupView] = {}
+    for finding in sorted(school.findings, key=_severity_rank):
+        key = (finding.source, finding.row, finding.item, finding.kind)
+        group = groups.get(key)
+        if group is None:
+            group = _group(finding, len(groups), items_at, several_sources, source_index, s)
+            groups[key] = group
+        group.findings.append(finding_html(finding, group.row_attr, lang))
+    ordered = sorted(
+        groups.items(),
+        key=lambda kv: (kv[0][1] is not None, kv[0][0], kv[0][1] or 0, kv[0][2]),
+    )
+
+    # Which rows have findings, so the list of checked items can point at them.
+    anchor_at: dict[tuple[str, int], str] = {}
+    found_at: Counter[tuple[str, int]] = Counter()
+    for (source, row, _item, _kind), group in ordered:
+        if row is not None:
+            found_at[(source, row)] += len(group.findings)
+            anchor_at.setdefault((source, row), group.anchor)
+    item_rows = [_item_row(i, found_at, anchor_at, s) for i in school.items]
+
+    problems = [
+        ProblemRow("" if p.row is None else str(p.row), p.text(lang), p.source)
+        for p in school.problems
+    ]
+    return SchoolPage(
+        school=school.school,
+        school_code=school.school_code,
+        sources=s["list_sep"].join(sources),
+        badges=badges(school.counts(), s),
+        items_checked=len(school.items),
+        problem_count=len(school.problems),
+        groups=[group for _key, group in ordered],
+        items=item_rows,
+        problems=problems,
+        apks=[apk_view(panel, s) for panel in school.apks],
+    )
+
+
+def _group(
+    finding: Finding,
+    number: int,
+    items_at: Mapping[tuple[str, int], RequiredItem],
+    several_sources: bool,
+    source_index: Mapping[str, int],
+    s: Strings,
+) -> GroupView:
+    row = finding.row
+    meta: list[str] = [] if row is None else [s.row(row)]
+    if finding.kind:
+        meta.append(f"{s['kind']}{s['colon']}{s.kind(finding.kind)}")
+    item = items_at.get((finding.source, row)) if row is not None else None
+    if item is not None:
+        if item.identifier:
+            meta.append(f"{s['identifier']}{s['colon']}{item.identifier}")
+        if item.actions:
+            meta.append(f"{s['actions']}{s['colon']}{s['list_sep'].join(item.actions)}")
+    if several_sources and finding.source:
+        meta.append(f"{s['source']}{s['colon']}{finding.source}")
+    if row is None:
+        anchor = f"g{number}"
+        heading = finding.item or s["whole_school"]
+    else:
+        anchor = f"r{source_index.get(finding.source, 0)}-{row}"
+        heading = finding.item or s.row(row)
+    return GroupView(
+        anchor=anchor,
+        row_attr="" if row is None else str(row),
+        heading=heading,
+        meta=" · ".join(meta),
+    )
+
+
+def _item_row(
+    item: RequiredItem,
+    found_at: Mapping[tuple[str, int], int],
+    anchor_at: Mapping[tuple[str, int], str],
+    s: Strings,
+) -> ItemRow:
+    key = (item.source, item.row)
+    found = found_at.get(key, 0)
+    return ItemRow(
+        row=item.row,
+        name=item.name,
+        kind=s.kind(item.kind),
+        identifier=item.identifier,
+        actions=s["list_sep"].join(item.actions),
+        found=str(found) if found else "—",
+        anchor=anchor_at.get(key, ""),
+    )
+
+
+# --- APK panels ---------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return compact_json(value)
+    return str(value)
+
+
+def _size(value: Any, s: Strings) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,} {s['bytes']} ({value / 1_048_576:.1f} MB)"
+    return _text(value)
+
+
+def _strings_of(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [_text(v) for v in value]
+    if value is None or value == "":
+        return []
+    return [_text(value)]
+
+
+def apk_view(panel: ApkPanel, s: Strings) -> ApkView:
+    """An APK panel, reading the facts defensively: they come from a cache of any age."""
+    facts: Mapping[str, Any] = panel.facts if isinstance(panel.facts, Mapping) else {}
+    rows: list[tuple[str, str]] = []
+
+    def add(label: str, key: str, show: Any = None) -> None:
+        value = facts.get(key)
+        if value is None or value == "" or value == []:
+            return
+        rows.append((label, show(value) if show else _text(value)))
+
+    add(s["label"], "label")
+    add(s["package"], "package")
+    add(s["version"], "version_name")
+    add(s["version_code"], "version_code")
+    add(s["min_sdk"], "min_sdk")
+    add(s["target_sdk"], "target_sdk")
+    add(s["size"], "size", lambda v: _size(v, s))
+    add("SHA-256", "sha256")
+    add(s["signing_schemes"], "signing_schemes")
+    if "signing_schemes" not in facts:
+        add(s["signing_schemes"], "schemes")
+
+    signers = []
+    for signer in _list(facts.get("signers")):
+        if isinstance(signer, Mapping):
+            valid = " – ".join(
+                x for x in (_text(signer.get("not_before")), _text(signer.get("not_after"))) if x
+            )
+            signers.append(
+                {
+                    "sha256": _text(signer.get("sha256")),
+                    "subject": _text(signer.get("subject")),
+                    "issuer": _text(signer.get("issuer")),
+                    "valid": valid,
+                    "key": _text(signer.get("key")),
+                    "schemes": _text(signer.get("schemes")),
+                }
+            )
+        else:
+            signers.append({"sha256": _text(signer)})
+
+    sdks = []
+    for sdk in _list(facts.get("sdks")):
+        if isinstance(sdk, Mapping):
+            sdks.append(
+                {
+                    "name": _text(sdk.get("name")),
+                    "vendor": _text(sdk.get("vendor")),
+                    "category": _text(sdk.get("category")),
+                    "prefix": _text(sdk.get("prefix")),
+                    "example": _text(sdk.get("example")),
+                    "where": _text(sdk.get("where")),
+                }
+            )
+        else:
+            sdks.append({"name": _text(sdk)})
+
+    heading = s.row(panel.row) + " · " + (panel.item or _text(facts.get("label")))
+    return ApkView(
+        row=panel.row,
+        heading=heading,
+        source=panel.source,
+        failure=panel.failure or ("" if panel.facts is not None else s["apk_failure"]),
+        facts=rows,
+        problems=_strings_of(facts.get("problems")),
+        signers=signers,
+        sdks=sdks,
+        has_sdks="sdks" in facts,
+        permissions=sorted(_strings_of(facts.get("permissions"))),
+        has_permissions="permissions" in facts,
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [] if value is None else [value]
+
+
+# --- the index ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    school: str
+    code: str
+    href: str
+    high: int
+    medium: int
+    info: int
+    items: int
+    problems: int
+    search: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopItem:
+    name: str
+    kind: str
+    schools: int
+    findings: int
+    worst: str
+    worst_label: str
+    rules: list[str]
+
+
+def top_items(result: ScanResult, lang: str, limit: int = TOP_ITEMS) -> list[TopItem]:
+    """The offending apps/accounts required by the most schools.
+
+    Findings are grouped by the item's normalised name and kind, and the schools counted
+    once each; findings about a school as a whole or about an unreadable row do not count.
+    """
+    s = strings(lang)
+    order = rule_order()
+    schools: dict[tuple[str, str], set[int]] = {}
+    findings: Counter[tuple[str, str]] = Counter()
+    spellings: dict[tuple[str, str], Counter[str]] = {}
+    rules: dict[tuple[str, str], set[str]] = {}
+    worst: dict[tuple[str, str], str] = {}
+    for number, school in enumerate(result.schools):
+        for finding in school.findings:
+            if not finding.item or rule_text(finding.rule, lang).scope in ("school", "input"):
+                continue
+            key = (word_key(finding.item), finding.kind)
+            schools.setdefault(key, set()).add(number)
+            findings[key] += 1
+            spellings.setdefault(key, Counter())[finding.item] += 1
+            rules.setdefault(key, set()).add(finding.rule)
+            if SEVERITY_RANK.get(finding.severity, 0) > SEVERITY_RANK.get(worst.get(key, ""), 0):
+                worst[key] = finding.severity
+    ranked = sorted(schools, key=lambda k: (-len(schools[k]), -findings[k], k))[:limit]
+    return [
+        TopItem(
+            name=spellings[key].most_common(1)[0][0],
+            kind=s.kind(key[1]),
+            schools=len(schools[key]),
+            findings=findings[key],
+            worst=worst.get(key, "info"),
+            worst_label=s.severity(worst.get(key, "info")),
+            rules=sorted(rules[key], key=lambda r: (order.get(r, len(order)), r)),
+        )
+        for key in ranked
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    badges: list[Badge]
+    schools: int
+    schools_with_high: int
+    items: int
+    findings: int
+    problems: int
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    version: str
+    generated_at: str
+    run_id: int | None
+    registry_source: str
+    registry_counts: str
+    registry_digest: str
+    catalogue_digest: str
+    notice: str
+
+
+def provenance(result: ScanResult, s: Strings) -> Provenance:
+    registry = result.registry
+    counts = f"{s['registry_entries']} {registry.entries} · {s['registry_adoptions']} {registry.adoptions}"
+    notice = catalogue().notice
+    return Provenance(
+        version=result.tool_version,
+        generated_at=result.generated_at.isoformat(sep=" ", timespec="seconds"),
+        run_id=result.run_id,
+        registry_source=registry.source,
+        registry_counts=counts,
+        registry_digest=registry.digest,
+        catalogue_digest=result.catalogue_digest,
+        notice=f"{notice.get('reference', '')} 《{notice.get('title', '')}》",
+    )
+
+
+def index_rows(result: ScanResult, names: Sequence[str]) -> list[IndexRow]:
+    rows = []
+    for school, name in zip(result.schools, names, strict=True):
+        counts = school.counts()
+        rows.append(
+            IndexRow(
+                school=school.school,
+                code=school.school_code,
+                href=f"{SCHOOLS_DIR}/{name}",
+                high=counts["high"],
+                medium=counts["medium"],
+                info=counts["info"],
+                items=len(school.items),
+                problems=len(school.problems),
+                search=f"{school.school} {school.school_code}".lower(),
+            )
+        )
+    return rows
+
+
+def _write(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+
+
+class HtmlFormat(ReportFormat):
+    """`index.html` (district summary and school table) and `schools/<name>.html`."""
+
+    name = "html"
+
+    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+        check_lang(lang)
+        s = strings(lang)
+        meta = provenance(result, s)
+        css = _asset("report.css")
+        names = page_names(result.schools)
+        pages_dir = out_dir / SCHOOLS_DIR
+        pages_dir.mkdir(exist_ok=True)
+        index = out_dir / "index.html"
+        written = [index]
+
+        school_template = _template("school.html.j2")
+        for school, name in zip(result.schools, names, strict=True):
+            path = pages_dir / name
+            page = school_page(school, lang)
+            _write(
+                path,
+                school_template.render(
+                    t=s.words, meta=meta, css=css, page=page, index_href="../index.html"
+                ),
+            )
+            written.append(path)
+
+        rows = index_rows(result, names)
+        counts = result.counts()
+        totals = Totals(
+            badges=badges(counts, s),
+            schools=len(result.schools),
+            schools_with_high=sum(1 for r in rows if r.high),
+            items=sum(r.items for r in rows),
+            findings=sum(len(school.findings) for school in result.schools),
+            problems=sum(r.problems for r in rows) + len(result.file_problems),
+        )
+        file_problems = [
+            ProblemRow("" if p.row is None else str(p.row), p.text(lang), p.source)
+            for p in result.file_problems
+        ]
+        _write(
+            index,
+            _template("index.html.j2").render(
+                t=s.words,
+                meta=meta,
+                css=css,
+                js=_asset("index.js"),
+                totals=totals,
+                inputs=list(result.inputs),
+                file_problems=file_problems,
+                rows=rows,
+                shown_all=s["shown_of"].format(shown=len(rows), total=len(rows)),
+                top=top_items(result, lang),
+            ),
+        )
+        return written

@@ -1,0 +1,112 @@
+"""`findings.json`: the machine-readable findings, written school by school; keys never renamed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from policies.model import Finding
+from policies.results import ScanResult, SchoolResult
+from reports.interface import ReportFormat
+from reports.text import check_lang, message, rule_text
+
+FILE_NAME = "findings.json"
+
+
+def _json_default(value: Any) -> Any:
+    """Evidence is meant to be JSON-safe; whatever slips through is still written, readably."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    if isinstance(value, tuple):
+        return list(value)
+    return str(value)
+
+
+def compact_json(value: Any) -> str:
+    """One-line JSON, non-ASCII kept as is (for CSV cells and nested evidence)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
+
+
+def finding_dict(finding: Finding, lang: str) -> dict[str, Any]:
+    """A finding as `findings.json` carries it: the contract keys first, then extras."""
+    text = rule_text(finding.rule, lang)
+    return {
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "row": finding.row,
+        "item": finding.item,
+        "kind": finding.kind,
+        "message": message(finding, lang),
+        "basis": text.basis_text,
+        "evidence": finding.evidence,
+        "title": text.title,
+        "remediation": text.remediation,
+        "basis_ref": text.basis_ref,
+        "source": finding.source,
+    }
+
+
+def school_dict(school: SchoolResult, lang: str) -> dict[str, Any]:
+    return {
+        "school": school.school,
+        "school_code": school.school_code,
+        "findings": [finding_dict(f, lang) for f in school.findings],
+        "input_problems": [
+            {"row": p.row, "message": p.text(lang), "source": p.source} for p in school.problems
+        ],
+        "counts": school.counts(),
+        "items": len(school.items),
+    }
+
+
+def head_dict(result: ScanResult, lang: str) -> dict[str, Any]:
+    """Everything but the schools: the tool, the run, its inputs and its registry."""
+    registry = result.registry
+    return {
+        "tool": {"name": "appaudit", "version": result.tool_version},
+        "generated_at": result.generated_at.isoformat(),
+        "lang": lang,
+        "run_id": result.run_id,
+        "registry": {
+            "source": registry.source,
+            "digest": registry.digest,
+            "entries": registry.entries,
+            "adoptions": registry.adoptions,
+        },
+        "catalogue_digest": result.catalogue_digest,
+        "inputs": [f.to_dict() for f in result.inputs],
+        "file_problems": [
+            {"row": p.row, "message": p.text(lang), "source": p.source}
+            for p in result.file_problems
+        ],
+        "counts": result.counts(),
+    }
+
+
+class JsonFormat(ReportFormat):
+    """`findings.json`, one school per line so that a district of thousands stays cheap."""
+
+    name = "json"
+
+    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+        check_lang(lang)
+        path = out_dir / FILE_NAME
+        head = _dumps(head_dict(result, lang))
+        with path.open("w", encoding="utf-8", newline="\n") as handle:
+            # The head's closing brace is reopened to append the schools array, so the
+            # document is built piece by piece rather than held whole in memory.
+            handle.write(head[:-1])
+            handle.write(', "schools": [')
+            for number, school in enumerate(result.schools):
+                handle.write("\n" if number == 0 else ",\n")
+                handle.write(_dumps(school_dict(school, lang)))
+            handle.write("\n]}\n")
+        return [path]

@@ -1,0 +1,77 @@
+"""`findings.csv` and `findings.xlsx`: one row per finding, for Excel and WPS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from policies.results import ScanResult
+from reports.interface import ReportFormat
+from reports.json_format import compact_json
+from reports.text import check_lang, message, rule_text, strings
+from scanner.tables import write_csv, write_xlsx
+
+COLUMNS = (
+    "school",
+    "school_code",
+    "source",
+    "row",
+    "rule",
+    "severity",
+    "item",
+    "kind",
+    "message",
+    "basis_ref",
+    "evidence",
+)
+"""The columns, in order; their headers are in the report language."""
+
+
+def header(lang: str) -> list[str]:
+    words = strings(lang).csv
+    return [words[column] for column in COLUMNS]
+
+
+def finding_rows(result: ScanResult, lang: str) -> Iterator[list[str]]:
+    """Every finding as strings; rule ids, severities and kinds stay codes for filtering."""
+    for school in result.schools:
+        for f in school.findings:
+            yield [
+                school.school,
+                school.school_code,
+                f.source,
+                "" if f.row is None else str(f.row),
+                f.rule,
+                f.severity,
+                f.item,
+                f.kind,
+                message(f, lang),
+                rule_text(f.rule, lang).basis_ref,
+                compact_json(f.evidence) if f.evidence else "",
+            ]
+
+
+class CsvFormat(ReportFormat):
+    """UTF-8 with a BOM so Excel reads the Chinese; cells that look like formulas neutralised."""
+
+    name = "csv"
+    file_name = "findings.csv"
+
+    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+        check_lang(lang)
+        path = out_dir / self.file_name
+        write_csv(path, header(lang), finding_rows(result, lang))
+        return [path]
+
+
+class XlsxFormat(ReportFormat):
+    """One sheet of string cells: nothing a school wrote can become a formula."""
+
+    name = "xlsx"
+    file_name = "findings.xlsx"
+
+    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+        check_lang(lang)
+        path = out_dir / self.file_name
+        write_xlsx(path, header(lang), finding_rows(result, lang), title=strings(lang).csv["sheet"])
+        return [path]

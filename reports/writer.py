@@ -1,0 +1,150 @@
+"""Writing a whole report folder at once: built beside the target, then swapped into place."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from policies.results import ScanResult
+from reports.formats import DEFAULT_FORMATS, FORMATS
+from reports.interface import ReportError
+from reports.text import LANGUAGES
+
+# The writer is where the CLI meets the reports, so it re-exports what the CLI needs.
+__all__ = [
+    "DEFAULT_FORMATS",
+    "FORMATS",
+    "MARKER",
+    "ReportError",
+    "is_replaceable",
+    "write_reports",
+]
+
+MARKER = ".appaudit-report"
+"""The file that says a folder is an appaudit report, which a later run may replace."""
+
+
+def _choose(formats: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(formats))
+    if not chosen:
+        raise ReportError("no report format chosen")
+    unknown = [name for name in chosen if name not in FORMATS]
+    if unknown:
+        raise ReportError(
+            f"unknown report format {unknown[0]!r} (choose from {', '.join(FORMATS)})"
+        )
+    return chosen
+
+
+def is_replaceable(folder: Path) -> bool:
+    """Whether `folder` may be replaced by a new report: absent, empty, or one of ours."""
+    if not os.path.lexists(folder):
+        return True
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    if (folder / MARKER).is_file():
+        return True
+    with os.scandir(folder) as entries:
+        return next(entries, None) is None
+
+
+def _check_target(target: Path) -> None:
+    if not target.name:
+        raise ReportError(f"refusing to replace {target}: not an appaudit report folder")
+    if is_replaceable(target):
+        return
+    if target.is_symlink():
+        reason = "it is a symbolic link"
+    elif not target.is_dir():
+        reason = "it is a file, not a folder"
+    else:
+        reason = f"not an appaudit report folder (no {MARKER} in it, and it is not empty)"
+    raise ReportError(
+        f"refusing to replace {target}: {reason}; choose another --out or remove it yourself"
+    )
+
+
+def _sibling(target: Path, label: str) -> Path:
+    """A new, unused folder name next to `target` (same file system, so renames are atomic)."""
+    while True:
+        candidate = target.with_name(f".{target.name}.{label}-{secrets.token_hex(4)}")
+        if not os.path.lexists(candidate):
+            return candidate
+
+
+def _marker_text(result: ScanResult, formats: list[str], lang: str) -> str:
+    return json.dumps(
+        {
+            "tool": "appaudit",
+            "version": result.tool_version,
+            "generated_at": result.generated_at.isoformat(),
+            "formats": formats,
+            "lang": lang,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Put `staging` where `target` is; the old report is removed only once the new one is in."""
+    _check_target(target)  # again: the folder may have changed while the report was written
+    if not os.path.lexists(target):
+        staging.rename(target)
+        return
+    old = _sibling(target, "old")
+    target.rename(old)
+    try:
+        staging.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_reports(
+    result: ScanResult,
+    out_dir: Path,
+    *,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    lang: str = "zh",
+) -> Path:
+    """Write the chosen formats into `out_dir` as one unit and return the main file.
+
+    Everything is written into a hidden folder beside `out_dir`, then swapped into place,
+    so a run that fails leaves the previous report (or nothing) rather than half a report.
+    An existing `out_dir` is replaced only if it is empty or an earlier appaudit report;
+    anything else raises `ReportError`, so a mistaken `--out .` deletes nobody's files.
+
+    Returns the path of `index.html`, or of the first file written when html is not chosen.
+    """
+    chosen = _choose(formats)
+    if lang not in LANGUAGES:
+        raise ReportError(f"unknown report language {lang!r} (choose from {', '.join(LANGUAGES)})")
+    # abspath, not resolve: `..` is folded but a symlinked parent is kept as the user named it.
+    target = Path(os.path.abspath(out_dir))
+    _check_target(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    staging = _sibling(target, "new")
+    staging.mkdir()  # not mkdtemp: the report folder should get the user's usual permissions
+    try:
+        written: list[Path] = []
+        for name in chosen:
+            written.extend(FORMATS[name]().write(result, staging, lang))
+        marker = staging / MARKER
+        marker.write_text(_marker_text(result, chosen, lang), encoding="utf-8")
+        _swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+    index = target / "index.html"
+    if "html" in chosen and index.is_file():
+        return index
+    if not written:
+        return target
+    return target / written[0].relative_to(staging)

@@ -1,0 +1,128 @@
+"""`findings.json` keeps its published keys and types, in the chosen language."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import resultfactory
+
+from policies.model import SEVERITIES, catalogue
+from policies.results import ScanResult
+
+FINDING_KEYS = {"rule", "severity", "row", "item", "kind", "message", "basis", "evidence"}
+
+
+def _load(folder: Path) -> dict[str, Any]:
+    data = json.loads((folder / "findings.json").read_text("utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_the_contract_keys_and_types(report: Path, result: ScanResult) -> None:
+    data = _load(report)
+    assert data["tool"] == {"name": "appaudit", "version": "0.1.0"}
+    assert datetime.fromisoformat(data["generated_at"]) == result.generated_at
+    assert [s["school"] for s in data["schools"]] == [s.school for s in result.schools]
+    for school_json, school in zip(data["schools"], result.schools, strict=True):
+        assert {"school", "school_code", "findings", "input_problems"} <= set(school_json)
+        assert school_json["school_code"] == school.school_code
+        assert len(school_json["findings"]) == len(school.findings)
+        for got, finding in zip(school_json["findings"], school.findings, strict=True):
+            assert set(got) >= FINDING_KEYS
+            assert got["rule"] == finding.rule
+            assert got["severity"] in SEVERITIES and got["severity"] == finding.severity
+            assert got["row"] == finding.row
+            assert got["row"] is None or isinstance(got["row"], int)
+            assert got["item"] == finding.item and got["kind"] == finding.kind
+            assert isinstance(got["message"], str) and got["message"]
+            assert got["basis"] == catalogue()[finding.rule].basis_text()
+            assert isinstance(got["evidence"], dict)
+            assert got["evidence"] == dict(finding.evidence)
+        assert school_json["input_problems"] == [
+            {"row": p.row, "message": p.message_zh, "source": p.source} for p in school.problems
+        ]
+        assert school_json["counts"] == school.counts()
+
+
+def test_messages_and_titles_are_in_the_report_language(
+    report: Path, report_en: Path, result: ScanResult
+) -> None:
+    zh, en = _load(report), _load(report_en)
+    findings = result.findings()
+    zh_findings = [f for s in zh["schools"] for f in s["findings"]]
+    en_findings = [f for s in en["schools"] for f in s["findings"]]
+    for finding, got_zh, got_en in zip(findings, zh_findings, en_findings, strict=True):
+        assert got_zh["message"] == catalogue().message(finding, "zh")
+        assert got_en["message"] == catalogue().message(finding, "en")
+        assert got_zh["message"] != got_en["message"]
+        assert got_zh["title"] == catalogue()[finding.rule].title["zh"]
+        assert got_en["remediation"] == catalogue()[finding.rule].remediation["en"]
+    assert "不是教育类APP" in zh_findings[0]["message"]
+    assert "is not an education app" in en_findings[0]["message"]
+    middle_en = en["schools"][2]
+    assert middle_en["input_problems"][0]["message"].startswith("the kind (类型) is empty")
+
+
+def test_clauses_are_quoted_and_rules_without_a_basis_say_so(report: Path) -> None:
+    findings = {f["rule"]: f for s in _load(report)["schools"] for f in s["findings"]}
+    non_edu = findings["NON-EDU-APP"]
+    assert non_edu["basis_ref"] == "整治重点(三); 附件2 (三)3"
+    assert non_edu["basis"].startswith("整治重点(三)：")
+    assert "下载安装与教育教学无关的APP" in non_edu["basis"]
+    assert findings["INPUT-INVALID"]["basis"] == "—"
+    assert findings["INPUT-INVALID"]["row"] == 7
+
+
+def test_the_run_its_inputs_and_its_registry(report: Path, result: ScanResult) -> None:
+    data = _load(report)
+    assert data["registry"] == {
+        "source": "sqlite:///registry.db",
+        "digest": "5e" * 32,
+        "entries": 128,
+        "adoptions": 342,
+    }
+    assert data["catalogue_digest"] == catalogue().digest
+    assert data["run_id"] == 17
+    assert [i["sha256"] for i in data["inputs"]] == [i.sha256 for i in result.inputs]
+    assert data["inputs"][0]["rows"] == 9
+    assert data["file_problems"] == [
+        {
+            "row": None,
+            "message": "文件缺少“学校”列，无法核查其中任何一行",
+            "source": "东海学校.xlsx",
+        }
+    ]
+    assert data["counts"] == result.counts()
+
+
+def test_text_is_kept_as_written(report: Path) -> None:
+    raw = (report / "findings.json").read_bytes()
+    assert "泉州市丰泽区第一实验小学".encode() in raw  # not \\u escapes
+    data = json.loads(raw)
+    hostile = data["schools"][1]
+    assert hostile["school"] == resultfactory.SCRIPT_SCHOOL
+    assert [f["item"] for f in hostile["findings"]] == [
+        resultfactory.SCRIPT_APP,
+        resultfactory.QUOTED_APP,
+        resultfactory.FORMULA_ITEM,
+    ]
+
+
+def test_evidence_that_is_not_plain_json_is_still_written(tmp_path: Path) -> None:
+    from policies.results import SchoolResult
+    from reports.json_format import JsonFormat
+
+    school = SchoolResult("测试学校", "1")
+    resultfactory.finding(
+        "FILING-MISSING",
+        school,
+        item="某应用",
+        row=2,
+        evidence={"packages": {"b.pkg", "a.pkg"}, "path": Path("apks/x.apk"), "pair": (1, 2)},
+    )
+    JsonFormat().write(resultfactory.scan_result([school]), tmp_path, "zh")
+    evidence = _load(tmp_path)["schools"][0]["findings"][0]["evidence"]
+    assert evidence == {"packages": ["a.pkg", "b.pkg"], "path": "apks/x.apk", "pair": [1, 2]}

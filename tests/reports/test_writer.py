@@ -1,0 +1,147 @@
+"""The report folder is written as one unit and never replaces a folder that is not ours."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import resultfactory
+
+from policies.results import ScanResult
+from reports import FORMATS, MARKER, ReportError, ReportFormat, write_reports
+
+
+class HalfWritten(ReportFormat):
+    """A format that writes part of its output and then fails, as a full disk would."""
+
+    name = "half"
+
+    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+        (out_dir / "part-1.txt").write_text("written before the failure", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_a_new_report_folder_with_its_marker(tmp_path: Path) -> None:
+    out = tmp_path / "nested" / "report"
+    index = write_reports(resultfactory.realistic_result(), out)
+    assert index == out / "index.html"
+    assert index.is_file()
+    names = {p.name for p in out.iterdir()}
+    assert names == {"index.html", "schools", "findings.json", "findings.csv", MARKER}
+    marker = json.loads((out / MARKER).read_text("utf-8"))
+    assert marker["tool"] == "appaudit"
+    assert marker["formats"] == ["html", "json", "csv"]
+    assert marker["lang"] == "zh"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report"]
+
+
+def test_files_are_not_left_private_to_the_writer(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    write_reports(resultfactory.realistic_result(), out, formats=tuple(FORMATS))
+    expected = (out / MARKER).stat().st_mode & 0o777
+    modes = {
+        str(p.relative_to(out)): p.stat().st_mode & 0o777 for p in out.rglob("*") if p.is_file()
+    }
+    assert set(modes.values()) == {expected}, modes
+
+
+def test_the_main_file_is_the_first_written_without_html(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    first = write_reports(resultfactory.realistic_result(), out, formats=("csv", "json"))
+    assert first == out / "findings.csv"
+    assert {p.name for p in out.iterdir()} == {"findings.csv", "findings.json", MARKER}
+
+
+def test_an_earlier_report_is_replaced_whole(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    write_reports(resultfactory.realistic_result(), out, formats=("html", "xlsx"))
+    (out / "schools" / "stale.html").write_text("from an older run", encoding="utf-8")
+    write_reports(resultfactory.realistic_result(), out, formats=("json",))
+    assert {p.name for p in out.iterdir()} == {"findings.json", MARKER}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_an_empty_folder_is_used(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    write_reports(resultfactory.realistic_result(), out)
+    assert (out / "index.html").is_file()
+
+
+def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "documents"
+    out.mkdir()
+    (out / "学校名单.xlsx").write_bytes(b"the user's own file")
+    (out / "sub").mkdir()
+    (out / "sub" / "notes.txt").write_text("keep me", encoding="utf-8")
+    before = _tree(out)
+    with pytest.raises(ReportError) as raised:
+        write_reports(resultfactory.realistic_result(), out)
+    message = str(raised.value)
+    assert message.startswith(f"refusing to replace {out}")
+    assert "not an appaudit report folder" in message
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["documents"]
+
+
+def test_out_dot_in_a_users_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "school.csv").write_text("学校,名称\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ReportError, match="not an appaudit report folder"):
+        write_reports(resultfactory.realistic_result(), Path("."))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["school.csv"]
+
+
+def test_a_file_in_the_way_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    out.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ReportError, match=r"refusing to replace .*a file, not a folder"):
+        write_reports(resultfactory.realistic_result(), out)
+    assert out.read_text("utf-8") == "not a folder"
+
+
+def test_a_failure_midway_leaves_no_report_and_no_debris(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(FORMATS, "half", HalfWritten)
+    out = tmp_path / "report"
+    with pytest.raises(OSError, match="No space left"):
+        write_reports(resultfactory.realistic_result(), out, formats=("html", "json", "half"))
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_midway_keeps_the_previous_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "report"
+    write_reports(resultfactory.realistic_result(), out)
+    before = _tree(out)
+    monkeypatch.setitem(FORMATS, "half", HalfWritten)
+    with pytest.raises(OSError):
+        write_reports(resultfactory.realistic_result(), out, formats=("csv", "half"), lang="en")
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="needs symlinks")
+def test_a_symlink_is_not_followed_into_someone_elses_folder(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / MARKER).write_text("{}", encoding="utf-8")
+    link = tmp_path / "report"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(ReportError, match="symbolic link"):
+        write_reports(resultfactory.realistic_result(), link)
+    assert link.is_symlink()
+    assert [p.name for p in elsewhere.iterdir()] == [MARKER]
