@@ -16,14 +16,14 @@ import itertools
 import json
 import os
 import re
-import tempfile
+import secrets
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HEADER_SEARCH_ROWS = 20
 """How many rows from the top may hold title lines before the real header."""
@@ -42,16 +42,31 @@ class TableError(Exception):
     """A file that cannot be read as a table at all (as opposed to a bad row in it)."""
 
 
-def clean_cell(value: str) -> str:
-    """Normalise a cell the way a person reads it: full-width forms folded, spaces collapsed."""
-    if not value:
-        return ""
+def _clean(value: str) -> str:
     if not value.isascii():
         value = unicodedata.normalize("NFKC", value)
     if value.startswith("'") and len(value) > 1:
         # Excel's text marker, and what our own CSV exports put before = + - @.
         value = value[1:]
     return _WHITESPACE.sub(" ", value).strip()
+
+
+_CLEANED: dict[str, str] = {}
+_CLEANED_MAX = 1 << 18
+
+
+def clean_cell(value: str) -> str:
+    """Normalise a cell the way a person reads it: full-width forms folded, spaces collapsed."""
+    if not value:
+        return ""
+    # District files repeat the same school names, app names and requirements on thousands
+    # of rows; remembering recent answers makes cleaning nearly free.
+    found = _CLEANED.get(value)
+    if found is None:
+        if len(_CLEANED) >= _CLEANED_MAX:
+            _CLEANED.clear()
+        found = _CLEANED[value] = _clean(value)
+    return found
 
 
 def header_key(text: str) -> str:
@@ -98,13 +113,12 @@ class Vocabulary:
         return best[1] if best else None
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One data row: its number as the sheet shows it and its cells by canonical field."""
 
     number: int
-    cells: Mapping[str, str]
-    extra: Mapping[str, str] = field(default_factory=dict)
+    cells: dict[str, str]
+    extra: dict[str, str]
     """Cells under headers the vocabulary does not know, by header text."""
 
     def get(self, name: str) -> str:
@@ -134,19 +148,22 @@ class Table:
             raise TableError("the rows of this table have already been read")
         records, self._records = self._records, None
         mapped = sorted(self.columns.items(), key=lambda item: item[1])
-        extra_cols = [
-            (i, h) for i, h in enumerate(self.headers) if i not in set(self.columns.values()) and h
-        ]
+        known = set(self.columns.values())
+        extra_cols = [(i, h) for i, h in enumerate(self.headers) if i not in known and h]
+        width_needed = max((i for _, i in mapped), default=-1) + 1
+        header_width = len(self.headers)
         for number, raw in records:
             cells = [clean_cell(c) for c in raw]
             if not any(cells):
                 continue  # blank lines and empty trailing rows are layout, not data
-            width = len(cells)
-            values = {name: cells[i] if i < width else "" for name, i in mapped}
-            extra = {h: cells[i] for i, h in extra_cols if i < width and cells[i]}
-            overflow = [c for c in cells[len(self.headers) :] if c]
-            if overflow:
-                extra = {**extra, "": " | ".join(overflow)}
+            if len(cells) < width_needed:
+                cells.extend([""] * (width_needed - len(cells)))
+            values = {name: cells[i] for name, i in mapped}
+            extra = {h: cells[i] for i, h in extra_cols if i < len(cells) and cells[i]}
+            if len(cells) > header_width:
+                overflow = [c for c in cells[header_width:] if c]
+                if overflow:
+                    extra[""] = " | ".join(overflow)
             yield Row(number, values, extra)
 
     def preamble_value(self, *labels: str) -> str:
@@ -432,15 +449,25 @@ def neutralise(value: str) -> str:
 
 
 def atomic_write(path: Path, write: Any, *, mode: str = "w", **kwargs: Any) -> None:
-    """Write a file through a temporary sibling, so a failed run leaves no half-written file."""
+    """Write a file through a temporary sibling, so a failed run leaves no half-written file.
+
+    The sibling is created like any new file (not with mkstemp, which makes it private), so
+    the result gets the user's usual permissions.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            handle = open(tmp, mode.replace("w", "x"), **kwargs)  # noqa: SIM115
+        except FileExistsError:
+            continue
+        break
     try:
-        with os.fdopen(fd, mode, **kwargs) as handle:
+        with handle:
             write(handle)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
