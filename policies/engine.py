@@ -18,6 +18,9 @@ UNKNOWN_SCHOOL = "（学校未填写）"
 """Where rows that name no school are reported, so that no row goes missing."""
 
 
+_VERDICTS_MAX = 1 << 17
+
+
 @dataclass
 class _School:
     result: SchoolResult
@@ -38,6 +41,7 @@ class Engine:
         self.matcher = Matcher(view, self.ctx.words)
         self.item_rules = [rule for rid, rule in ITEM_RULES.items() if self.config.enabled(rid)]
         self.school_rules = [rule for rid, rule in SCHOOL_RULES.items() if self.config.enabled(rid)]
+        self._verdicts: dict[tuple[object, ...], list[Finding]] = {}
 
     def assess(self, item: RequiredItem) -> Assessed:
         match = self.matcher.match(item)
@@ -45,8 +49,41 @@ class Engine:
 
     def check_item(self, item: RequiredItem) -> tuple[Assessed, list[Finding]]:
         assessed = self.assess(item)
-        findings = [f for rule in self.item_rules for f in rule(assessed, self.ctx)]
-        return assessed, findings
+        # Rules are pure functions of what the key holds; district files repeat the same
+        # app with the same requirements across hundreds of schools, so a verdict is worked
+        # out once and then only re-addressed to each school and row.
+        key = (
+            id(assessed.match),
+            id(assessed.adoption) if assessed.adoption is not None else 0,
+            item.actions,
+            item.quota,
+            item.note,
+            item.requested_by,
+            item.decision_ref,
+        )
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            if len(self._verdicts) >= _VERDICTS_MAX:
+                self._verdicts.clear()
+            verdict = self._verdicts[key] = [
+                f for rule in self.item_rules for f in rule(assessed, self.ctx)
+            ]
+            return assessed, list(verdict)
+        return assessed, [
+            Finding(
+                rule=f.rule,
+                severity=f.severity,
+                school=item.school,
+                row=item.row,
+                item=item.name,
+                kind=item.kind,
+                evidence=f.evidence,
+                params=f.params,
+                school_code=item.school_code,
+                source=item.source,
+            )
+            for f in verdict
+        ]
 
     def check_school(self, school: str, code: str, assessed: list[Assessed]) -> list[Finding]:
         return [f for rule in self.school_rules for f in rule(school, code, assessed, self.ctx)]

@@ -221,16 +221,13 @@ class Matcher:
             return {}
         if entry is None and owners:
             owner = owners[0]
-            if (
-                identifier is not None
-                and getattr(owner, identifier[0], "")
-                and not _compatible(owner, identifier)
-            ):
+            if identifier is not None and not _compatible(owner, identifier):
+                field_name, stated_value = identifier
+                owned = str(getattr(owner, field_name))
                 return {
-                    "zh": f"该备案号属于“{owner.name}”（{identifier[0]} {getattr(owner, identifier[0])}），"
-                    f"而学校填报的是{identifier[1]}",
-                    "en": f"it belongs to “{owner.name}” ({identifier[0]} "
-                    f"{getattr(owner, identifier[0])}), not {identifier[1]}",
+                    "zh": f"该备案号属于“{owner.name}”（{field_name} {owned}），"
+                    f"而学校填报的是{stated_value}",
+                    "en": f"it belongs to “{owner.name}” ({field_name} {owned}), not {stated_value}",
                 }
             if not _similar_names(
                 self.words.strip_name(item.name), self.words.strip_name(owner.name)

@@ -153,9 +153,7 @@ def _needs_adoption(a: Assessed) -> bool:
 
 def adoption_missing(a: Assessed, ctx: Context) -> Iterable[Finding]:
     if _needs_adoption(a) and a.adoption is None and not a.item.decision_ref:
-        yield ctx.finding(
-            "ADOPTION-MISSING", a, a.match.evidence() | {"school": a.item.school, "adoption": None}
-        )
+        yield ctx.finding("ADOPTION-MISSING", a, a.match.evidence() | {"adoption": None})
 
 
 def adoption_unrecorded(a: Assessed, ctx: Context) -> Iterable[Finding]:

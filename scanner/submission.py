@@ -13,7 +13,7 @@ import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -127,10 +127,12 @@ class InputFile:
         }
 
 
+@lru_cache(maxsize=4096)
 def word_key(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
 
 
+@lru_cache(maxsize=65536)
 def split_values(text: str) -> tuple[str, ...]:
     """A multi-valued cell split on 、,，;；/ and spaces."""
     return tuple(part for part in _SEPARATORS.split(text) if part)
@@ -203,11 +205,19 @@ class Submission:
             return
         kinds = self.vocabulary.kinds
         audiences = self.vocabulary.audiences
+
+        @lru_cache(maxsize=4096)
+        def audience_of(text: str) -> tuple[str, ...]:
+            return tuple(dict.fromkeys(audiences.get(word_key(a), a) for a in split_values(text)))
+
         kind_of = self.vocabulary.kind_of_identifier
         previous_school, previous_code = default_school, ""
         for row in table.rows():
             cells = row.cells
-            if not any(v for k, v in cells.items() if k != "seq") and not row.extra:
+            filled = len(cells) - list(cells.values()).count("")
+            if cells.get("seq"):
+                filled -= 1
+            if not filled and not row.extra:
                 continue  # a numbered but empty template row
             self.rows += 1
             school = cells.get("school", "") or previous_school
@@ -262,12 +272,7 @@ class Submission:
                 name=name or identifier,
                 identifier=identifier,
                 filing_no=cells.get("filing_no", ""),
-                audience=tuple(
-                    dict.fromkeys(
-                        audiences.get(word_key(a), a)
-                        for a in split_values(cells.get("audience", ""))
-                    )
-                ),
+                audience=audience_of(cells.get("audience", "")),
                 actions=split_values(cells.get("action", "")),
                 quota=cells.get("quota", ""),
                 requested_by=cells.get("requested_by", ""),

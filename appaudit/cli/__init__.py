@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from appaudit import __version__
-from appaudit.cli import registry_cmd
+from appaudit.cli import registry_cmd, scan_cmd
 from appaudit.cli.common import AppauditGroup
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(registry_cmd.app, name="registry")
+scan_cmd.register(app)
 
 
 def _version(value: bool) -> None:

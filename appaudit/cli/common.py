@@ -13,9 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
 from appaudit.registry_files import RegistryFileError
+from policies.config import ConfigError
 from registry.db import DatabaseError, first_line
 from registry.service import RegistryError
 from registry.values import InvalidValue
+from reports.writer import ReportError
 from scanner.tables import TableError
 
 EXIT_OK = 0
@@ -46,6 +48,8 @@ class UserError(Exception):
 # Domain errors that mean "the input or the environment is wrong", not "appaudit is broken".
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UserError,
+    ConfigError,
+    ReportError,
     RegistryError,
     RegistryFileError,
     DatabaseError,

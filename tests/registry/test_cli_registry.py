@@ -271,10 +271,13 @@ def test_edit_refuses_taking_another_entrys_identifier(db_url: str, tmp_path: Pa
 
 def test_list_filters_and_formats(db_url: str, tmp_path: Path) -> None:
     ok(db_url, "registry", "import", str(registry_file(tmp_path)))
+
     def names(*args):
         return [
-            e["name"] for e in json.loads(ok(db_url, "registry", "list", "-f", "json", *args).stdout)
+            e["name"]
+            for e in json.loads(ok(db_url, "registry", "list", "-f", "json", *args).stdout)
         ]
+
     assert names("--kind", "公众号") == ["示例区教育局"]
     assert names("--kind", "miniprogram") == ["示例作业打卡"]
     assert names("--status", "撤销") == ["示例口算练习"]

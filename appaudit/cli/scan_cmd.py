@@ -1,0 +1,231 @@
+"""`appaudit scan`, `appaudit rules` and `appaudit runs`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from appaudit import pipeline
+from appaudit.cli.common import DbOption, choice, emit, emit_json, fail, format_table, say
+from policies.config import PolicyConfig
+from policies.model import catalogue
+from registry import runs as run_store
+from registry.db import open_database
+from reports.writer import DEFAULT_FORMATS, FORMATS
+
+
+class _Progress:
+    """A spinner with a row count on stderr, shown only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        console = Console(stderr=True)
+        self.enabled = console.is_terminal
+        self.rows = 0
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed} rows"),
+            console=console,
+            disable=not self.enabled,
+            transient=True,
+        )
+        self.task = self.progress.add_task("reading", total=None)
+
+    def __enter__(self) -> _Progress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def row_done(self) -> None:
+        self.rows += 1
+        if self.enabled and self.rows % 1000 == 0:
+            self.progress.update(self.task, completed=self.rows)
+
+    def stage(self, name: str) -> None:
+        self.progress.update(self.task, description=name, completed=self.rows)
+
+
+def scan(
+    files: Annotated[
+        list[Path], typer.Argument(help="School submissions: CSV, XLSX (one school or many).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Report folder (replaced if it is a report).")
+    ] = Path("appaudit-report"),
+    lang: Annotated[str, typer.Option("--lang", help="Report language: zh or en.")] = "zh",
+    fail_on: Annotated[
+        str,
+        typer.Option("--fail-on", help="Exit 1 when a finding reaches high, medium, info; never."),
+    ] = "high",
+    formats: Annotated[
+        str,
+        typer.Option("--format", "-f", help="Comma-separated outputs: html, json, csv, xlsx."),
+    ] = ",".join(DEFAULT_FORMATS),
+    registry: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--registry",
+            help="Use registry export file(s) directly, in memory, without a database.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Rule configuration (default: ./appaudit.toml if present)."),
+    ] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX sheet to read.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Check school submissions against the registry and write the audit reports."""
+    choice(lang, ("zh", "en"), "--lang")
+    choice(fail_on, pipeline.FAIL_ON, "--fail-on")
+    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+    for name in chosen:
+        choice(name, tuple(FORMATS), "--format")
+    if not chosen:
+        fail("--format needs at least one of " + ", ".join(FORMATS))
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        fail(f"no such file: {', '.join(missing)}")
+    options = pipeline.ScanOptions(
+        inputs=files,
+        out=out,
+        lang=lang,
+        fail_on=fail_on,
+        formats=chosen,
+        db=db,
+        registry_files=registry or (),
+        config=pipeline.load_config(config),
+        sheet=sheet,
+    )
+    with _Progress() as progress:
+        outcome = pipeline.run_scan(options, progress)
+    say(pipeline.summary_line(outcome))
+    for problem in outcome.result.file_problems:
+        say(f"{problem.source}: {problem.message}")
+    say(f"report: {outcome.report}")
+    raise typer.Exit(outcome.exit_code)
+
+
+def rules(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    lang: Annotated[str, typer.Option("--lang", help="zh or en.")] = "zh",
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Show severities as this configuration sets them."),
+    ] = None,
+) -> None:
+    """List the rule catalogue: ids, severities, titles and the policy clauses behind them."""
+    choice(fmt, ("table", "json"), "--format")
+    choice(lang, ("zh", "en"), "--lang")
+    settings = pipeline.load_config(config) if config else PolicyConfig()
+    specs = list(catalogue().rules.values())
+    if fmt == "json":
+        emit_json(
+            [
+                {
+                    "id": s.id,
+                    "severity": settings.severity_of(s.id),
+                    "default_severity": s.severity,
+                    "enabled": settings.enabled(s.id),
+                    "title": dict(s.title),
+                    "basis": s.basis_ref(),
+                    "basis_text": s.basis_text(),
+                    "remediation": dict(s.remediation),
+                }
+                for s in specs
+            ]
+        )
+        return
+    rows = [
+        [
+            s.id,
+            settings.severity_of(s.id) + ("" if settings.enabled(s.id) else " (off)"),
+            s.title[lang],
+            s.basis_ref(),
+        ]
+        for s in specs
+    ]
+    emit(format_table(["rule", "severity", "title", "basis"], rows, max_width=60))
+
+
+def runs(
+    show: Annotated[
+        int | None, typer.Option("--show", help="Print one run, with its findings, as JSON.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many recent runs.")] = 20,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    db: DbOption = None,
+) -> None:
+    """List past scans: when, which inputs (SHA-256), registry digest and counts."""
+    choice(fmt, ("table", "json"), "--format")
+    database = open_database(db)
+    if show is not None:
+        record = run_store.get_run(database, show)
+        if record is None:
+            fail(f"no scan run #{show}")
+        emit_json(
+            {
+                **_run_dict(record),
+                "registry_snapshot": json.loads(record.registry_snapshot or "{}"),
+                "schools": [
+                    {
+                        "school": s.school,
+                        "school_code": s.school_code,
+                        "counts": s.counts,
+                        **json.loads(s.findings),
+                    }
+                    for s in record.schools
+                ],
+            }
+        )
+        return
+    records = run_store.list_runs(database, limit)
+    if fmt == "json":
+        emit_json([_run_dict(r) for r in records])
+        return
+    rows = [
+        [
+            str(r.id),
+            r.started_at.strftime("%Y-%m-%d %H:%M"),
+            ", ".join(Path(i["path"]).name for i in r.inputs),
+            str(r.counts.get("schools", "")),
+            " / ".join(str(r.counts.get(s, 0)) for s in ("high", "medium", "info")),
+            r.registry_digest[:12],
+        ]
+        for r in records
+    ]
+    emit(
+        format_table(
+            ["run", "started (UTC)", "inputs", "schools", "high/medium/info", "registry"], rows
+        )
+    )
+    if not records:
+        say("no scans recorded yet")
+
+
+def _run_dict(record: run_store.RunRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "started_at": record.started_at.isoformat(),
+        "finished_at": record.finished_at.isoformat(),
+        "tool_version": record.tool_version,
+        "inputs": record.inputs,
+        "options": record.options,
+        "registry_digest": record.registry_digest,
+        "counts": record.counts,
+        "out_dir": record.out_dir,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scan")(scan)
+    app.command("rules")(rules)
+    app.command("runs")(runs)

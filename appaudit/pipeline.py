@@ -1,0 +1,203 @@
+"""The scan pipeline: submissions in, rules evaluated, run stored, reports written.
+
+This is where the rooms meet: the scanner reads the files, the registry provides the snapshot
+and stores the run, the policy engine judges, the report writers write. Progress reaches the
+terminal through an observer so that none of them needs to know about terminals.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from appaudit import __version__, registry_files
+from appaudit.vocabulary import submission_vocabulary
+from policies.config import ConfigError, PolicyConfig
+from policies.engine import Engine
+from policies.model import SEVERITIES, Finding, at_least, catalogue
+from policies.results import RegistryInfo, ScanResult
+from registry import runs
+from registry.db import open_database
+from registry.service import Registry
+from registry.snapshot import RegistryView
+from reports.writer import DEFAULT_FORMATS, write_reports
+from scanner.submission import InputProblem, RequiredItem, Submission
+
+CONFIG_FILE = "appaudit.toml"
+FAIL_ON = ("high", "medium", "info", "never")
+
+
+class Observer(Protocol):
+    """Told about progress; the CLI shows it as a progress bar on a terminal."""
+
+    def row_done(self) -> None: ...
+
+    def stage(self, name: str) -> None: ...
+
+
+class _Silent:
+    def row_done(self) -> None:
+        pass
+
+    def stage(self, name: str) -> None:
+        pass
+
+
+@dataclass
+class ScanOptions:
+    """Everything `appaudit scan` was asked to do."""
+
+    inputs: Sequence[Path]
+    out: Path = Path("appaudit-report")
+    lang: str = "zh"
+    fail_on: str = "high"
+    formats: Sequence[str] = DEFAULT_FORMATS
+    db: str | None = None
+    registry_files: Sequence[Path] = ()
+    config: PolicyConfig = field(default_factory=PolicyConfig)
+    sheet: str | None = None
+
+
+@dataclass
+class ScanOutcome:
+    result: ScanResult
+    report: Path
+    exit_code: int
+    rows: int
+
+
+def load_config(path: Path | None) -> PolicyConfig:
+    """`--config FILE`, else ./appaudit.toml when present, else the defaults."""
+    chosen = path or (Path(CONFIG_FILE) if Path(CONFIG_FILE).is_file() else None)
+    if chosen is None:
+        return PolicyConfig()
+    try:
+        data = tomllib.loads(chosen.read_text("utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read {chosen}: {error.strerror or error}") from error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{chosen}: not valid TOML ({error})") from error
+    return PolicyConfig.from_mapping(data, str(chosen))
+
+
+def run_scan(options: ScanOptions, observer: Observer | None = None) -> ScanOutcome:
+    """Run a whole scan; raises domain errors (unreadable file, database) before writing."""
+    watch = observer or _Silent()
+    started = datetime.now(UTC)
+    watch.stage("registry")
+    database = None
+    if options.registry_files:
+        view = registry_files.load_view(options.registry_files)
+    else:
+        database = open_database(options.db)
+        view = Registry(database).snapshot()
+    vocabulary = submission_vocabulary()
+    submissions = [Submission(p, vocabulary, sheet=options.sheet) for p in options.inputs]
+    engine = Engine(view, options.config)
+
+    def records() -> Iterator[RequiredItem | InputProblem]:
+        for submission in submissions:
+            yield from submission.items()
+
+    watch.stage("rules")
+    schools, file_problems = engine.evaluate(records(), watch.row_done)
+    result = ScanResult(
+        schools=schools,
+        generated_at=datetime.now(UTC),
+        tool_version=__version__,
+        registry=RegistryInfo(
+            source=view.source,
+            digest=view.digest,
+            entries=len(view.entries),
+            adoptions=len(view.adoptions),
+        ),
+        catalogue_digest=catalogue().digest,
+        inputs=[s.info() for s in submissions],
+        file_problems=file_problems,
+    )
+    watch.stage("reports")
+    report = write_reports(result, options.out, formats=options.formats, lang=options.lang)
+    if database is not None:
+        watch.stage("history")
+        result.run_id = runs.record_run(database, _run_record(result, options, view, started))
+    failing = any(at_least(f.severity, options.fail_on) for f in result.findings())
+    rows = sum(s.rows for s in submissions)
+    return ScanOutcome(result, report, 1 if failing else 0, rows)
+
+
+def finding_record(finding: Finding) -> dict[str, Any]:
+    """A finding as stored in the scan history: data, not wording."""
+    return {
+        "rule": finding.rule,
+        "severity": finding.severity,
+        "row": finding.row,
+        "item": finding.item,
+        "kind": finding.kind,
+        "source": finding.source,
+        "evidence": finding.evidence,
+        "params": finding.params,
+    }
+
+
+def _run_record(
+    result: ScanResult, options: ScanOptions, view: RegistryView, started: datetime
+) -> runs.RunRecord:
+    schools = [
+        runs.SchoolRecord(
+            school=s.school,
+            school_code=s.school_code,
+            counts=s.counts(),
+            findings=json.dumps(
+                {
+                    "findings": [finding_record(f) for f in s.findings],
+                    "input_problems": [p.to_dict() for p in s.problems],
+                },
+                ensure_ascii=False,
+                default=str,
+            ),
+        )
+        for s in result.schools
+    ]
+    counts = result.counts()
+    return runs.RunRecord(
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        tool_version=__version__,
+        inputs=[i.to_dict() for i in result.inputs],
+        options={
+            "lang": options.lang,
+            "fail_on": options.fail_on,
+            "formats": list(options.formats),
+            "max_apps": options.config.max_apps,
+            "disabled": sorted(options.config.disabled),
+            "severity": dict(options.config.severity),
+        },
+        registry_digest=view.digest,
+        registry_snapshot=view.to_json(),
+        counts={
+            **counts,
+            "schools": len(result.schools),
+            "items": sum(len(s.items) for s in result.schools),
+            "input_problems": sum(len(s.problems) for s in result.schools)
+            + len(result.file_problems),
+        },
+        out_dir=str(options.out.resolve()),
+        schools=schools,
+    )
+
+
+def summary_line(outcome: ScanOutcome) -> str:
+    counts = outcome.result.counts()
+    problems = sum(len(s.problems) for s in outcome.result.schools) + len(
+        outcome.result.file_problems
+    )
+    parts = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES)
+    return (
+        f"scanned {outcome.rows} rows of {len(outcome.result.inputs)} file(s): "
+        f"{len(outcome.result.schools)} schools, findings {parts}, {problems} input problem(s)"
+    )

@@ -1,0 +1,134 @@
+"""Scan history: each run's inputs, registry snapshot, counts and findings, as plain records."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from registry.db import Database
+from registry.models import ScanRun, ScanSchool
+
+
+@dataclass(frozen=True)
+class SchoolRecord:
+    """One school's outcome in a run; `findings` is JSON text written by the caller."""
+
+    school: str
+    school_code: str
+    counts: dict[str, int]
+    findings: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A scan run as the registry stores it: ids, strings and JSON, nothing richer."""
+
+    started_at: datetime
+    finished_at: datetime
+    tool_version: str
+    inputs: list[dict[str, Any]]
+    options: dict[str, Any]
+    registry_digest: str
+    registry_snapshot: str
+    counts: dict[str, Any]
+    out_dir: str
+    schools: Sequence[SchoolRecord] = field(default_factory=tuple)
+    id: int | None = None
+
+
+def record_run(database: Database, run: RunRecord) -> int:
+    """Store a run and its schools' findings in one transaction; returns the run id."""
+    with database.write() as session:
+        row = ScanRun(
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            tool_version=run.tool_version,
+            inputs=run.inputs,
+            options=run.options,
+            registry_digest=run.registry_digest,
+            registry_snapshot=_pack(run.registry_snapshot),
+            counts=run.counts,
+            out_dir=run.out_dir,
+        )
+        session.add(row)
+        session.flush()
+        if run.schools:
+            session.execute(
+                insert(ScanSchool),
+                [
+                    {
+                        "run_id": row.id,
+                        "school": s.school,
+                        "school_code": s.school_code,
+                        "counts": s.counts,
+                        "findings": _pack(s.findings),
+                    }
+                    for s in run.schools
+                ],
+            )
+        return row.id
+
+
+def list_runs(database: Database, limit: int | None = None) -> list[RunRecord]:
+    """Runs newest first, without their findings."""
+    with database.read() as session:
+        query = select(ScanRun).order_by(ScanRun.id.desc())
+        if limit:
+            query = query.limit(limit)
+        return [_record(row, []) for row in session.scalars(query).all()]
+
+
+def get_run(database: Database, run_id: int) -> RunRecord | None:
+    """A run with its schools' findings."""
+    with database.read() as session:
+        row = session.get(ScanRun, run_id)
+        if row is None:
+            return None
+        schools = [
+            SchoolRecord(s.school, s.school_code, s.counts, _unpack(s.findings))
+            for s in row.schools
+        ]
+        record = _record(row, schools)
+        return RunRecord(**{**record.__dict__, "registry_snapshot": _unpack(row.registry_snapshot)})
+
+
+def count_runs(database: Database) -> int:
+    with database.read() as session:
+        return session.scalar(select(func.count()).select_from(ScanRun)) or 0
+
+
+def _record(row: ScanRun, schools: list[SchoolRecord]) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        started_at=row.started_at,
+        finished_at=row.finished_at or row.started_at,
+        tool_version=row.tool_version,
+        inputs=row.inputs,
+        options=row.options,
+        registry_digest=row.registry_digest,
+        registry_snapshot="",
+        counts=row.counts,
+        out_dir=row.out_dir,
+        schools=schools,
+    )
+
+
+# Findings of a large district run are hundreds of megabytes of repetitive JSON; they are
+# stored compressed (zlib, then base64 so that the column stays text on every backend).
+_PACKED = "zb64:"
+
+
+def _pack(text: str) -> str:
+    return _PACKED + base64.b64encode(zlib.compress(text.encode("utf-8"), 1)).decode("ascii")
+
+
+def _unpack(text: str) -> str:
+    if not text.startswith(_PACKED):
+        return text
+    return zlib.decompress(base64.b64decode(text[len(_PACKED) :])).decode("utf-8")
