@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from appaudit import __version__, registry_files
+from appaudit.apks import ApkAnalyser, ApkStats, default_download_dir, default_jobs
 from appaudit.vocabulary import submission_vocabulary
 from policies.config import ConfigError, PolicyConfig
 from policies.engine import Engine
@@ -61,6 +62,9 @@ class ScanOptions:
     registry_files: Sequence[Path] = ()
     config: PolicyConfig = field(default_factory=PolicyConfig)
     sheet: str | None = None
+    jobs: int = field(default_factory=default_jobs)
+    download_dir: Path = field(default_factory=default_download_dir)
+    sdk_prefixes: Path | None = None
 
 
 @dataclass
@@ -69,6 +73,7 @@ class ScanOutcome:
     report: Path
     exit_code: int
     rows: int
+    apks: ApkStats = field(default_factory=ApkStats)
 
 
 def load_config(path: Path | None) -> PolicyConfig:
@@ -99,13 +104,20 @@ def run_scan(options: ScanOptions, observer: Observer | None = None) -> ScanOutc
     vocabulary = submission_vocabulary()
     submissions = [Submission(p, vocabulary, sheet=options.sheet) for p in options.inputs]
     engine = Engine(view, options.config)
+    analyser = ApkAnalyser(
+        database=database,
+        jobs=options.jobs,
+        download_dir=options.download_dir,
+        sdk_prefixes=options.sdk_prefixes,
+        package_hint=lambda item: _registered_package(engine, item),
+    )
 
     def records() -> Iterator[RequiredItem | InputProblem]:
         for submission in submissions:
             yield from submission.items()
 
     watch.stage("rules")
-    schools, file_problems = engine.evaluate(records(), watch.row_done)
+    schools, file_problems = engine.evaluate(records(), watch.row_done, analyser.outcomes)
     result = ScanResult(
         schools=schools,
         generated_at=datetime.now(UTC),
@@ -127,7 +139,12 @@ def run_scan(options: ScanOptions, observer: Observer | None = None) -> ScanOutc
         result.run_id = runs.record_run(database, _run_record(result, options, view, started))
     failing = any(at_least(f.severity, options.fail_on) for f in result.findings())
     rows = sum(s.rows for s in submissions)
-    return ScanOutcome(result, report, 1 if failing else 0, rows)
+    return ScanOutcome(result, report, 1 if failing else 0, rows, analyser.stats)
+
+
+def _registered_package(engine: Engine, item: RequiredItem) -> str:
+    entry = engine.assess(item).match.entry
+    return entry.package if entry is not None else ""
 
 
 def finding_record(finding: Finding) -> dict[str, Any]:
@@ -197,7 +214,14 @@ def summary_line(outcome: ScanOutcome) -> str:
         outcome.result.file_problems
     )
     parts = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES)
-    return (
+    line = (
         f"scanned {outcome.rows} rows of {len(outcome.result.inputs)} file(s): "
         f"{len(outcome.result.schools)} schools, findings {parts}, {problems} input problem(s)"
     )
+    apks = outcome.apks
+    if apks.named:
+        line += (
+            f"; APKs: {apks.named} named, {apks.files} distinct, {apks.analysed} analysed, "
+            f"{apks.cached} from cache, {apks.failed} not obtained"
+        )
+    return line

@@ -31,7 +31,8 @@ class Match:
 
     entry: EntryRecord | None
     matched_by: str
-    """package, original_id, appid, wechat_id, channels_id, url, filing_no, name — or ''."""
+    """package, original_id, appid, wechat_id, channels_id, url, filing_no, name, apk_package
+    (the package of the APK the row names, when the row gives no identifier) — or ''."""
     identifier: tuple[str, str] | None
     """(field, normalised value) of the item's identifier, when it has a recognisable one."""
     stated_filing: str
@@ -104,16 +105,18 @@ class Matcher:
     def __init__(self, view: RegistryView, words: Keywords) -> None:
         self.view = view
         self.words = words
-        self._cache: dict[tuple[str, str, str, str], Match] = {}
+        self._cache: dict[tuple[str, str, str, str, str], Match] = {}
         self._by_stripped: dict[str, list[EntryRecord]] = defaultdict(list)
         for entry in view.entries:
             self._by_stripped[words.strip_name(entry.name)].append(entry)
 
-    def match(self, item: RequiredItem) -> Match:
-        key = (item.kind, item.identifier, item.filing_no, item.name)
+    def match(self, item: RequiredItem, apk_package: str = "") -> Match:
+        """The item's match; `apk_package` stands in for an identifier the row does not give."""
+        hint = apk_package if not item.identifier else ""
+        key = (item.kind, item.identifier, item.filing_no, item.name, hint)
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._match(item)
+            found = self._cache[key] = self._match(item, hint)
         return found
 
     def adoption(self, item: RequiredItem, match: Match) -> AdoptionRecord | None:
@@ -121,7 +124,7 @@ class Matcher:
             return None
         return self.view.adoption_for(match.entry.id, item.school, item.school_code)
 
-    def _match(self, item: RequiredItem) -> Match:
+    def _match(self, item: RequiredItem, apk_package: str) -> Match:
         index = self.view.index
         identifier: tuple[str, str] | None = None
         if item.identifier:
@@ -164,12 +167,17 @@ class Matcher:
             ]
             if len(named) == 1:
                 entry, how = named[0], "name"
+        if entry is None and apk_package:
+            # The row names the app only loosely; the APK it hands out says which app it is.
+            entry = index.by_identifier("package", apk_package)
+            how = "apk_package" if entry is not None else ""
 
         known = related = None
         account_word = ""
         if entry is None:
-            if identifier is not None and identifier[0] == "package":
-                known = self.words.known_by_package.get(identifier[1].lower())
+            package = identifier[1] if identifier and identifier[0] == "package" else apk_package
+            if package:
+                known = self.words.known_by_package.get(package.lower())
             if known is None:
                 known = self.words.known_by_name.get(stripped)
             others = [e for e in self._by_stripped.get(stripped, ()) if e.kind != item.kind]

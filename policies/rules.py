@@ -16,7 +16,8 @@ from policies.keywords import Keywords
 from policies.matching import NOT_SCHOOL_KINDS, Match, entry_evidence
 from policies.model import Finding
 from registry import values
-from registry.records import AdoptionRecord
+from registry.records import AdoptionRecord, EntryRecord
+from registry.snapshot import RegistryView
 from scanner.submission import RequiredItem
 
 ACCOUNT_LIKE = frozenset({"official_account", "miniprogram", "channels", "platform"})
@@ -50,10 +51,16 @@ class Assessed:
 
 @dataclass(frozen=True)
 class Context:
-    """What every rule may consult besides the item: configuration and word lists."""
+    """What every rule may consult besides the item: configuration, word lists, registry."""
 
     config: PolicyConfig
     words: Keywords
+    view: RegistryView | None = None
+
+    def registry_entry_for_package(self, package: str) -> EntryRecord | None:
+        if not package or self.view is None:
+            return None
+        return self.view.index.by_identifier("package", package)
 
     def finding(
         self,

@@ -181,7 +181,7 @@ class Submission:
     def items(self) -> Iterator[RequiredItem | InputProblem]:
         """Every data row as a RequiredItem, or an InputProblem saying why it is not one."""
         table = self.table
-        source = self.path.name
+        source = str(self.path)
         missing = {"name"} - set(table.columns)
         default_school = (
             ""

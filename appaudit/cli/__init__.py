@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from appaudit import __version__
-from appaudit.cli import registry_cmd, scan_cmd
+from appaudit.cli import apk_cmd, registry_cmd, scan_cmd
 from appaudit.cli.common import AppauditGroup
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(registry_cmd.app, name="registry")
 scan_cmd.register(app)
+app.add_typer(apk_cmd.app, name="apk")
 
 
 def _version(value: bool) -> None:

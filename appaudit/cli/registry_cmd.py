@@ -23,6 +23,7 @@ from appaudit.cli.common import (
 from registry.db import open_database
 from registry.records import ENTRY_FIELDS, EntryRecord
 from registry.service import ChangeRecord, ImportReport, Registry
+from scanner.apk import analyse_apk
 from scanner.tables import csv_text
 
 app = typer.Typer(
@@ -492,13 +493,41 @@ def add_signer(
     sha256: Annotated[
         str | None, typer.Option("--sha256", help="Certificate SHA-256 to add.")
     ] = None,
+    from_apk: Annotated[
+        Path | None,
+        typer.Option("--from-apk", help="Take the signer(s) from this genuine APK."),
+    ] = None,
     subject: Annotated[str, typer.Option("--subject", help="Certificate subject.")] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Accept an APK whose package is not the entry's.")
+    ] = False,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
 ) -> None:
-    """Record a signing certificate of the entry's genuine APK."""
-    if not sha256:
-        fail("give --sha256")
-    record = _open(db, actor).add_signer(entry, sha256, subject, reason)
+    """Record the signing certificate(s) of the entry's genuine APK."""
+    if bool(sha256) == bool(from_apk):
+        fail("give either --sha256 or --from-apk")
+    registry = _open(db, actor)
+    record = registry.get(entry)
+    signers: list[tuple[str, str]] = []
+    if sha256:
+        signers.append((sha256, subject))
+    else:
+        assert from_apk is not None
+        if not from_apk.is_file():
+            fail(f"no such file: {from_apk}")
+        facts = analyse_apk(from_apk)
+        if not facts.readable or not facts.signers:
+            why = "; ".join(facts.problems) or "it carries no signature"
+            fail(f"{from_apk.name}: no signer can be taken from it ({why})")
+        if record.package and facts.package != record.package and not force:
+            fail(
+                f"{from_apk.name} is {facts.package or 'an app without a package'}, "
+                f"not {record.package} (#{record.id} {record.name}); use --force if it is right"
+            )
+        signers.extend((s.sha256, s.subject) for s in facts.signers)
+        reason = reason or f"from {from_apk.name} (SHA-256 {facts.sha256[:16]}…)"
+    for digest, text in signers:
+        record = registry.add_signer(entry, digest, text, reason)
     say(f"#{record.id} {record.name}: {len(record.signer_sha256)} known signer(s)")

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from appaudit import pipeline
+from appaudit.apks import default_download_dir, default_jobs
+from appaudit.cli.apk_cmd import JobsOption, SdkOption
 from appaudit.cli.common import DbOption, choice, emit, emit_json, fail, format_table, say
 from policies.config import PolicyConfig
 from policies.model import catalogue
@@ -81,6 +83,12 @@ def scan(
         typer.Option("--config", help="Rule configuration (default: ./appaudit.toml if present)."),
     ] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX sheet to read.")] = None,
+    jobs: JobsOption = None,
+    download_dir: Annotated[
+        Path | None,
+        typer.Option("--download-dir", help="Where downloaded APKs are cached."),
+    ] = None,
+    sdk_prefixes: SdkOption = None,
     db: DbOption = None,
 ) -> None:
     """Check school submissions against the registry and write the audit reports."""
@@ -104,6 +112,9 @@ def scan(
         registry_files=registry or (),
         config=pipeline.load_config(config),
         sheet=sheet,
+        jobs=jobs or default_jobs(),
+        download_dir=download_dir or default_download_dir(),
+        sdk_prefixes=sdk_prefixes,
     )
     with _Progress() as progress:
         outcome = pipeline.run_scan(options, progress)

@@ -1,0 +1,76 @@
+"""`appaudit apk …`: what an APK really is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from appaudit.apks import ApkAnalyser, default_jobs
+from appaudit.cli.common import AppauditGroup, emit, emit_json, fail, format_table, say
+from scanner.apk import ApkFacts
+
+app = typer.Typer(
+    cls=AppauditGroup,
+    help="Look inside APKs: package, label, version, signers, SDKs, permissions.",
+    no_args_is_help=True,
+)
+
+JobsOption = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the core count)."),
+]
+SdkOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--sdk-prefixes",
+        help="Extra SDK prefix list (CSV: sdk,vendor,category,prefixes,source), e.g. your own "
+        "copy of a tracker list; added to the shipped one.",
+    ),
+]
+
+
+@app.command()
+def inspect(
+    files: Annotated[list[Path], typer.Argument(help="APK files.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
+    jobs: JobsOption = None,
+    sdk_prefixes: SdkOption = None,
+) -> None:
+    """Report what each APK is; files that cannot be read are reported with the reason."""
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        fail(f"no such file: {', '.join(missing)}")
+    facts = ApkAnalyser(jobs=jobs or default_jobs(), sdk_prefixes=sdk_prefixes).inspect(files)
+    if as_json:
+        emit_json(
+            [{"file": str(path), **f.to_dict()} for path, f in zip(files, facts, strict=True)]
+        )
+    else:
+        emit(format_table(HEADER, [_row(path, f) for path, f in zip(files, facts, strict=True)]))
+    unreadable = sum(1 for f in facts if not f.readable)
+    say(f"{len(facts)} APK(s), {unreadable} unreadable")
+
+
+HEADER = ["file", "package", "label", "version", "min/target", "schemes", "signers", "SDKs",
+          "sensitive permissions", "problems"]  # fmt: skip
+
+
+def _row(path: Path, facts: ApkFacts) -> list[str]:
+    version = facts.version_name
+    if facts.version_code is not None:
+        version = f"{version} ({facts.version_code})".strip()
+    sdk_levels = "/".join("" if v is None else str(v) for v in (facts.min_sdk, facts.target_sdk))
+    return [
+        path.name,
+        facts.package,
+        facts.label,
+        version,
+        sdk_levels if sdk_levels != "/" else "",
+        " ".join(facts.signing_schemes),
+        "; ".join(f"{s.sha256[:16]}… {s.subject}" for s in facts.signers),
+        "; ".join(f"{s.name} ({s.category})" for s in facts.sdks),
+        ", ".join(p.rsplit(".", 1)[-1] for p in facts.sensitive_permissions()),
+        "; ".join(facts.problems),
+    ]
