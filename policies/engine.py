@@ -47,7 +47,8 @@ class Engine:
 
     def assess(self, item: RequiredItem, apk: ApkOutcome | None = None) -> Assessed:
         match = self.matcher.match(item, apk.package if apk is not None else "")
-        return Assessed(item, match, self.matcher.adoption(item, match))
+        text = " ".join((*item.actions, item.quota, item.note)).lower()
+        return Assessed(item, match, self.matcher.adoption(item, match), text)
 
     def check_item(
         self, item: RequiredItem, apk: ApkOutcome | None = None

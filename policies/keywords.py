@@ -7,7 +7,7 @@ import io
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -27,19 +27,55 @@ class Labelled:
 
     pattern: re.Pattern[str]
     labels: Mapping[str, Mapping[str, str]]
+    _found: dict[str, list[tuple[str, Mapping[str, str]]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def build(cls, table: Mapping[str, Mapping[str, str]]) -> Labelled:
         return cls(_alternation(table), {w.lower(): v for w, v in table.items()})
 
     def find(self, text: str) -> list[tuple[str, Mapping[str, str]]]:
-        """(word, label) for each distinct label found, in order of appearance."""
-        seen: dict[str, tuple[str, Mapping[str, str]]] = {}
-        for match in self.pattern.finditer(text.lower()):
-            word = match.group(0)
-            label = self.labels[word]
-            seen.setdefault(label["zh"], (word, label))
-        return list(seen.values())
+        """(word, label) for each distinct label found, in order of appearance.
+
+        Requirements repeat across rows (下载安装、注册 …), so answers are remembered.
+        """
+        found = self._found.get(text)
+        if found is None:
+            seen: dict[str, tuple[str, Mapping[str, str]]] = {}
+            for match in self.pattern.finditer(text.lower()):
+                word = match.group(0)
+                label = self.labels[word]
+                seen.setdefault(label["zh"], (word, label))
+            found = list(seen.values())
+            if len(self._found) > _REMEMBER:
+                self._found.clear()
+            self._found[text] = found
+        return found
+
+
+_REMEMBER = 1 << 16
+
+
+@dataclass(frozen=True)
+class Words:
+    """A word list, answering which of its words a text contains (remembered per text)."""
+
+    pattern: re.Pattern[str]
+    _found: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def build(cls, words: Iterable[str]) -> Words:
+        return cls(_alternation(words))
+
+    def find(self, text: str) -> tuple[str, ...]:
+        found = self._found.get(text)
+        if found is None:
+            found = tuple(dict.fromkeys(m.group(0) for m in self.pattern.finditer(text.lower())))
+            if len(self._found) > _REMEMBER:
+                self._found.clear()
+            self._found[text] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -75,13 +111,27 @@ class Keywords:
     other_bodies: re.Pattern[str]
     quota: re.Pattern[str]
     quota_none: frozenset[str]
-    commercial: re.Pattern[str]
+    commercial: Words
     non_education_accounts: re.Pattern[str]
     education_words: re.Pattern[str]
     name_suffix: re.Pattern[str]
     functions: tuple[Function, ...]
     known_by_package: Mapping[str, KnownApp]
     known_by_name: Mapping[str, KnownApp]
+    _functions_cache: dict[tuple[str, ...], tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def functions_of(self, *names: str) -> tuple[str, ...]:
+        """Codes of the functions these names (item, entry, category) suggest."""
+        found = self._functions_cache.get(names)
+        if found is None:
+            text = " ".join(names).lower()
+            found = tuple(f.code for f in self.functions if f.pattern.search(text))
+            if len(self._functions_cache) > 1 << 16:
+                self._functions_cache.clear()
+            self._functions_cache[names] = found
+        return found
 
     def strip_name(self, name: str) -> str:
         """A name folded for matching, with 家长版/APP/(网站)-style suffixes removed."""
@@ -115,7 +165,7 @@ def keywords() -> Keywords:
         other_bodies=_alternation(raw["other_bodies"]["words"]),
         quota=re.compile("|".join(f"(?:{p})" for p in raw["quota"]["patterns"]), re.IGNORECASE),
         quota_none=frozenset(w.lower() for w in raw["quota"]["none"]),
-        commercial=_alternation(raw["commercial"]["words"]),
+        commercial=Words.build(raw["commercial"]["words"]),
         non_education_accounts=_alternation(raw["non_education_accounts"]["words"]),
         education_words=_alternation(raw["non_education_accounts"]["education_words"]),
         name_suffix=re.compile("(?:" + "|".join(re.escape(s) for s in suffixes) + ")$"),

@@ -48,6 +48,7 @@ class Match:
     """A word in an account's name that marks it as non-educational (公安, 商城 …)."""
     mismatch: dict[str, str] = field(default_factory=dict)
     """Why the stated filing number does not belong to this app (zh/en), if it does not."""
+    _evidence: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def educational(self) -> bool | None:
@@ -65,6 +66,14 @@ class Match:
         return None
 
     def evidence(self) -> dict[str, Any]:
+        """What the item matched, for findings. Shared by every finding of this match, so
+        treat it as read-only (combine with `|`, which makes a new dict)."""
+        if self._evidence:
+            return self._evidence
+        self._evidence.update(self._build_evidence())
+        return self._evidence
+
+    def _build_evidence(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.entry is not None:
             out["matched_by"] = self.matched_by

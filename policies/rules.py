@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from policies.config import PolicyConfig
 from policies.keywords import Keywords
@@ -24,19 +24,14 @@ ACCOUNT_LIKE = frozenset({"official_account", "miniprogram", "channels", "platfo
 STATUS_WORDS = {"revoked": ("撤销", "revoked"), "cancelled": ("注销", "cancelled")}
 
 
-@dataclass(frozen=True, slots=True)
-class Assessed:
+class Assessed(NamedTuple):
     """An item with its registry match and this school's adoption of it."""
 
     item: RequiredItem
     match: Match
     adoption: AdoptionRecord | None
-
-    @property
-    def text(self) -> str:
-        """What the school asks, as one lower-case text: actions, quota and note."""
-        item = self.item
-        return " ".join((*item.actions, item.quota, item.note)).lower()
+    text: str
+    """What the school asks, as one lower-case text: actions, quota and note."""
 
     @property
     def revoked(self) -> bool:
@@ -316,8 +311,8 @@ def proof_screenshot(a: Assessed, ctx: Context) -> Iterable[Finding]:
 
 
 def commercial(a: Assessed, ctx: Context) -> Iterable[Finding]:
-    text = f"{a.item.name} {a.text}"
-    words = list(dict.fromkeys(m.group(0) for m in ctx.words.commercial.finditer(text)))
+    words = [*ctx.words.commercial.find(a.item.name), *ctx.words.commercial.find(a.text)]
+    words = list(dict.fromkeys(words))
     entry = a.match.entry
     if entry is not None and entry.category == "购物":
         words.append(f"类别:{entry.category}")
@@ -339,15 +334,18 @@ def _school_finding(
     members: Sequence[Assessed],
     ctx: Context,
     evidence: dict[str, Any],
+    *,
+    item: str,
     **params: Any,
 ) -> Finding:
+    """A finding about the school as a whole; `item` names what it is about, or is empty."""
     return Finding(
         rule=rule,
         severity=ctx.config.severity_of(rule),
         school=school,
         school_code=code,
         row=None,
-        item="、".join(dict.fromkeys(a.item.name for a in members)),
+        item=item,
         kind="",
         evidence=evidence,
         params=params,
@@ -371,7 +369,15 @@ def too_many_apps(
             "apps": [{"name": a.item.name, "row": a.item.row} for a in listed],
         }
         yield _school_finding(
-            "TOO-MANY-APPS", school, code, listed, ctx, evidence, count=len(apps), limit=limit
+            "TOO-MANY-APPS",
+            school,
+            code,
+            listed,
+            ctx,
+            evidence,
+            item="",  # the whole school: the list of apps is in the evidence
+            count=len(apps),
+            limit=limit,
         )
 
 
@@ -386,13 +392,16 @@ def duplicate_function(
         if a.item.kind in NOT_SCHOOL_KINDS:
             continue
         entry = a.match.entry
-        text = " ".join((a.item.name, entry.name if entry else "", entry.category if entry else ""))
-        text = text.lower()
+        codes = ctx.words.functions_of(
+            a.item.name, entry.name if entry else "", entry.category if entry else ""
+        )
+        if not codes:
+            continue
         audiences = [x for x in a.item.audience if x in AUDIENCE_WORDS] or list(AUDIENCE_WORDS)
-        for function in ctx.words.functions:
-            if function.pattern.search(text):
-                for audience in audiences:
-                    groups.setdefault((function.code, audience), {}).setdefault(_app_key(a, ctx), a)
+        key = _app_key(a, ctx)
+        for code_ in codes:
+            for audience in audiences:
+                groups.setdefault((code_, audience), {}).setdefault(key, a)
     reported: dict[tuple[str, frozenset[str]], list[str]] = {}
     for (code_, audience), members in groups.items():
         if len(members) > 1:
@@ -416,6 +425,7 @@ def duplicate_function(
             listed,
             ctx,
             evidence,
+            item="、".join(dict.fromkeys(a.item.name for a in listed)),
             count=len(listed),
             items="、".join(a.item.name for a in listed),
             function_zh=function.zh,

@@ -12,7 +12,7 @@ import tomllib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -32,6 +32,7 @@ _WECHAT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{5,19}$")
 _CHANNELS_ID = re.compile(r"^sph[A-Za-z0-9_-]{3,40}$")
 _URL = re.compile(r"^(https?://)?([A-Za-z0-9-]+\.)+[A-Za-z]{2,}(:\d+)?(/\S*)?$", re.IGNORECASE)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_NAME_NOISE = re.compile(r"[\s\W_]+")
 _WEB_HINT = re.compile(
     r"^(https?://|www\.)|\.(com|cn|net|org|edu|gov)(\.cn)?(/|:|$)", re.IGNORECASE
 )
@@ -263,10 +264,11 @@ def classify_identifier(text: str, kind: str = "") -> tuple[str, str]:
     )
 
 
+@lru_cache(maxsize=1 << 16)
 def normalised_name(text: str) -> str:
     """A name folded for comparison: width, case, spaces and punctuation ignored."""
     value = unicodedata.normalize("NFKC", text).lower()
-    return re.sub(r"[\s\W_]+", "", value)
+    return _NAME_NOISE.sub("", value)
 
 
 def same_name(a: str, b: str) -> bool:

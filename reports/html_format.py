@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, Template, select_autoescape
 from markupsafe import Markup
 
-from policies.model import SEVERITIES, SEVERITY_RANK, Finding, catalogue
+from policies.model import SEVERITIES, SEVERITY_RANK, Finding, catalogue, verdict_key
 from policies.results import ApkPanel, ScanResult, SchoolResult
 from reports.interface import ReportFormat
 from reports.json_format import compact_json
@@ -164,15 +164,13 @@ class GroupView:
     findings: list[str] = field(default_factory=list)
     """Each finding's escaped HTML (see `finding_html`)."""
 
-    def body(self) -> Markup:
-        return Markup("".join(self.findings))
-
 
 # The one fragment built in Python rather than in a template: it is repeated for every
 # finding (a million in a large district), where Jinja's per-value escaping would dominate
 # the run time. Every value put into it is escaped or comes from a cached, escaped part.
-_FINDING_HTML = (
-    '<article class="finding sev-{sev}" data-rule="{rule}" data-row="{row}" data-severity="{sev}">\n'
+_FINDING_OPEN = '<article class="finding sev-{sev}" data-rule="{rule}" data-row="'
+_FINDING_REST = (
+    '" data-severity="{sev}">\n'
     "<h4>{head}</h4>\n"
     '<p class="message">{message}</p>\n'
     "{evidence}{basis}</article>\n"
@@ -190,17 +188,33 @@ def _finding_head(rule_id: str, severity: str, lang: str) -> str:
     )
 
 
-def finding_html(finding: Finding, row_attr: str, lang: str) -> str:
-    """One finding as an `<article>`: severity, rule, message, evidence, basis, remediation."""
-    return _FINDING_HTML.format(
-        sev=_key_html(finding.severity),
-        rule=_key_html(finding.rule),
-        row=row_attr,
-        head=_finding_head(finding.rule, finding.severity, lang),
-        message=_esc(message(finding, lang)),
-        evidence=evidence_html(finding.evidence),
-        basis=_rule_block(finding.rule, lang),
-    )
+def finding_html(
+    finding: Finding,
+    row_attr: str,
+    lang: str,
+    memo: dict[tuple[object, ...], tuple[str, str]] | None = None,
+) -> str:
+    """One finding as an `<article>`: severity, rule, message, evidence, basis, remediation.
+
+    With `memo`, the parts that do not depend on the row are built once per verdict.
+    """
+    key = verdict_key(finding)
+    parts = memo.get(key) if memo is not None else None
+    if parts is None:
+        severity = _key_html(finding.severity)
+        parts = (
+            _FINDING_OPEN.format(sev=severity, rule=_key_html(finding.rule)),
+            _FINDING_REST.format(
+                sev=severity,
+                head=_finding_head(finding.rule, finding.severity, lang),
+                message=_esc(message(finding, lang)),
+                evidence=evidence_html(finding.evidence),
+                basis=_rule_block(finding.rule, lang),
+            ),
+        )
+        if memo is not None:
+            memo[key] = parts
+    return parts[0] + row_attr + parts[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,13 +262,19 @@ class SchoolPage:
     items: list[ItemRow]
     problems: list[ProblemRow]
     apks: list[ApkView]
+    groups_html: Markup
+    """The findings section's content, escaped (see `_groups_html`)."""
+    items_html: Markup
+    """The rows of the table of checked items, escaped."""
 
 
 def _severity_rank(finding: Finding) -> int:
     return -SEVERITY_RANK.get(finding.severity, 0)
 
 
-def school_page(school: SchoolResult, lang: str) -> SchoolPage:
+def school_page(
+    school: SchoolResult, lang: str, memo: dict[tuple[object, ...], tuple[str, str]] | None = None
+) -> SchoolPage:
     """Everything a school's page shows, computed in Python so the template stays a layout."""
     s = strings(lang)
     sources = sorted(
@@ -271,7 +291,7 @@ def school_page(school: SchoolResult, lang: str) -> SchoolPage:
         if group is None:
             group = _group(finding, len(groups), items_at, several_sources, source_index, s)
             groups[key] = group
-        group.findings.append(finding_html(finding, group.row_attr, lang))
+        group.findings.append(finding_html(finding, group.row_attr, lang, memo))
     ordered = sorted(
         groups.items(),
         key=lambda kv: (kv[0][1] is not None, kv[0][0], kv[0][1] or 0, kv[0][2]),
@@ -290,18 +310,56 @@ def school_page(school: SchoolResult, lang: str) -> SchoolPage:
         ProblemRow("" if p.row is None else str(p.row), p.text(lang), p.source)
         for p in school.problems
     ]
+    group_list = [group for _key, group in ordered]
     return SchoolPage(
+        groups_html=_groups_html(group_list),
+        items_html=_items_html(item_rows),
         school=school.school,
         school_code=school.school_code,
         sources=s["list_sep"].join(sources),
         badges=badges(school.counts(), s),
         items_checked=len(school.items),
         problem_count=len(school.problems),
-        groups=[group for _key, group in ordered],
+        groups=group_list,
         items=item_rows,
         problems=problems,
         apks=[apk_view(panel, s) for panel in school.apks],
     )
+
+
+@lru_cache(maxsize=1 << 16)
+def _esc_repeated(text: str) -> str:
+    # Names, kinds, identifiers and requirements repeat down a district's pages.
+    return _esc(text)
+
+
+def _groups_html(groups: Sequence[GroupView]) -> Markup:
+    """The findings section, built in Python: it holds most of a page's markup, and a
+    template escaping every value costs more than the rest of the report together.
+    Anchors, row numbers and counts are made here from digits and are not escaped."""
+    return Markup(
+        "".join(
+            f'<section class="item" id="{g.anchor}" data-row="{g.row_attr}">\n'
+            f"<header><h3>{_esc_repeated(g.heading)}</h3>\n"
+            f'<div class="meta">{_esc_repeated(g.meta)}</div></header>\n'
+            f"{''.join(g.findings)}\n</section>\n"
+            for g in groups
+        )
+    )
+
+
+def _items_html(items: Sequence[ItemRow]) -> Markup:
+    rows = []
+    for i in items:
+        name = _esc_repeated(i.name)
+        if i.anchor:
+            name = f'<a href="#{i.anchor}">{name}</a>'
+        rows.append(
+            f'<tr><td class="num">{i.row}</td><td class="name">{name}</td>'
+            f'<td>{_esc_repeated(i.kind)}</td><td class="mono">{_esc_repeated(i.identifier)}</td>'
+            f"<td>{_esc_repeated(i.actions)}</td><td>{i.found}</td></tr>\n"
+        )
+    return Markup("".join(rows))
 
 
 def _group(
@@ -610,9 +668,10 @@ class HtmlFormat(ReportFormat):
         written = [index]
 
         school_template = _template("school.html.j2")
+        memo: dict[tuple[object, ...], tuple[str, str]] = {}
         for school, name in zip(result.schools, names, strict=True):
             path = pages_dir / name
-            page = school_page(school, lang)
+            page = school_page(school, lang, memo)
             _write(
                 path,
                 school_template.render(

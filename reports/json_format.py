@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from policies.model import Finding
+from policies.model import Finding, verdict_key
 from policies.results import ScanResult, SchoolResult
 from reports.interface import ReportFormat
 from reports.text import check_lang, message, rule_text
@@ -59,12 +59,53 @@ def school_dict(school: SchoolResult, lang: str) -> dict[str, Any]:
         "school": school.school,
         "school_code": school.school_code,
         "findings": [finding_dict(f, lang) for f in school.findings],
+        **_school_rest(school, lang),
+    }
+
+
+def _school_rest(school: SchoolResult, lang: str) -> dict[str, Any]:
+    return {
         "input_problems": [
             {"row": p.row, "message": p.text(lang), "source": p.source} for p in school.problems
         ],
         "counts": school.counts(),
         "items": len(school.items),
     }
+
+
+class _FindingJson:
+    """Findings as JSON text, the row-independent part built once per verdict.
+
+    Gives exactly `_dumps(finding_dict(f, lang))`, a district's worth faster.
+    """
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.memo: dict[tuple[object, ...], tuple[str, str]] = {}
+        self.sources: dict[str, str] = {}
+
+    def __call__(self, finding: Finding) -> str:
+        key = verdict_key(finding)
+        parts = self.memo.get(key)
+        if parts is None:
+            whole = finding_dict(finding, self.lang)
+            whole["row"] = None
+            whole["source"] = None
+            text = _dumps(whole)
+            before, _, after = text.partition('"row": null')
+            parts = self.memo[key] = (before + '"row": ', after[: -len('"source": null}')])
+        row = "null" if finding.row is None else str(finding.row)
+        source = self.sources.get(finding.source)
+        if source is None:
+            source = self.sources[finding.source] = _dumps(finding.source)
+        return f'{parts[0]}{row}{parts[1]}"source": {source}}}'
+
+
+def school_json(school: SchoolResult, lang: str, finding_json: _FindingJson) -> str:
+    head = _dumps({"school": school.school, "school_code": school.school_code})
+    findings = ", ".join(finding_json(f) for f in school.findings)
+    rest = _dumps(_school_rest(school, lang))
+    return f'{head[:-1]}, "findings": [{findings}], {rest[1:]}'
 
 
 def head_dict(result: ScanResult, lang: str) -> dict[str, Any]:
@@ -105,8 +146,9 @@ class JsonFormat(ReportFormat):
             # document is built piece by piece rather than held whole in memory.
             handle.write(head[:-1])
             handle.write(', "schools": [')
+            finding_json = _FindingJson(lang)
             for number, school in enumerate(result.schools):
                 handle.write("\n" if number == 0 else ",\n")
-                handle.write(_dumps(school_dict(school, lang)))
+                handle.write(school_json(school, lang, finding_json))
             handle.write("\n]}\n")
         return [path]

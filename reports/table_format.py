@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from policies.model import verdict_key
 from policies.results import ScanResult
 from reports.interface import ReportFormat
 from reports.json_format import compact_json
@@ -34,8 +35,17 @@ def header(lang: str) -> list[str]:
 
 def finding_rows(result: ScanResult, lang: str) -> Iterator[list[str]]:
     """Every finding as strings; rule ids, severities and kinds stay codes for filtering."""
+    memo: dict[tuple[object, ...], tuple[str, str, str]] = {}
     for school in result.schools:
         for f in school.findings:
+            key = verdict_key(f)
+            shared = memo.get(key)
+            if shared is None:
+                shared = memo[key] = (
+                    message(f, lang),
+                    rule_text(f.rule, lang).basis_ref,
+                    compact_json(f.evidence) if f.evidence else "",
+                )
             yield [
                 school.school,
                 school.school_code,
@@ -45,9 +55,7 @@ def finding_rows(result: ScanResult, lang: str) -> Iterator[list[str]]:
                 f.severity,
                 f.item,
                 f.kind,
-                message(f, lang),
-                rule_text(f.rule, lang).basis_ref,
-                compact_json(f.evidence) if f.evidence else "",
+                *shared,
             ]
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from scanner.tables import Table, Vocabulary, read_table
 
@@ -24,9 +24,12 @@ _SEPARATORS = re.compile(r"[、,，;；/／|\s]+")
 _URL_LIKE = re.compile(r"^(https?://|www\.)", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class RequiredItem:
-    """One thing a school requires: an app, mini-program, account, channel or platform."""
+class RequiredItem(NamedTuple):
+    """One thing a school requires: an app, mini-program, account, channel or platform.
+
+    A named tuple rather than a frozen dataclass: a district file makes a million of them,
+    and a tuple is built three times faster while staying just as immutable.
+    """
 
     source: str
     row: int
@@ -211,23 +214,31 @@ class Submission:
             return tuple(dict.fromkeys(audiences.get(word_key(a), a) for a in split_values(text)))
 
         kind_of = self.vocabulary.kind_of_identifier
+        columns = table.columns
+        at = {name: columns.get(name, -1) for name in submission_fields()}
+        i_school, i_code, i_name = at["school"], at["school_code"], at["name"]
+        i_identifier, i_kind, i_filing = at["identifier"], at["kind"], at["filing_no"]
+        i_audience, i_action, i_quota = at["audience"], at["action"], at["quota"]
+        i_requested, i_decision, i_apk, i_note = (
+            at["requested_by"], at["decision_ref"], at["apk"], at["note"]
+        )  # fmt: skip
+        data_columns = [i for name, i in columns.items() if name != "seq"]
+        maybe_extra = table.has_unknown_columns
+        header_width = len(table.headers)
         previous_school, previous_code = default_school, ""
-        for row in table.rows():
-            cells = row.cells
-            filled = len(cells) - list(cells.values()).count("")
-            if cells.get("seq"):
-                filled -= 1
-            if not filled and not row.extra:
+        for number, cells in table.records():
+            extra = table.extra(cells) if maybe_extra or len(cells) > header_width + 1 else None
+            if not extra and not any(cells[i] for i in data_columns):
                 continue  # a numbered but empty template row
             self.rows += 1
-            school = cells.get("school", "") or previous_school
-            code = cells.get("school_code", "")
-            if not cells.get("school") and not code:
+            school = cells[i_school] or previous_school
+            code = cells[i_code]
+            if not cells[i_school] and not code:
                 code = previous_code  # merged school cells come out as blanks below the first
             previous_school, previous_code = school, code
-            name = cells.get("name", "")
-            identifier = cells.get("identifier", "")
-            kind_text = cells.get("kind", "")
+            name = cells[i_name]
+            identifier = cells[i_identifier]
+            kind_text = cells[i_kind]
             problems: list[tuple[str, str]] = []
             if not school:
                 problems.append(("the school (学校) is empty", "学校名称为空"))
@@ -254,38 +265,37 @@ class Submission:
                 self.problem_count += 1
                 yield InputProblem(
                     source,
-                    row.number,
+                    number,
                     "; ".join(en for en, _ in problems),
                     "；".join(zh for _, zh in problems),
                     school,
                     code,
-                    dict(cells),
+                    {field_: cells[i] for field_, i in columns.items()},
                 )
                 continue
+            note = cells[i_note]
             yield RequiredItem(
-                source=source,
-                row=row.number,
-                school=school,
-                school_code=code,
-                kind=kind,
-                kind_text=kind_text,
-                name=name or identifier,
-                identifier=identifier,
-                filing_no=cells.get("filing_no", ""),
-                audience=audience_of(cells.get("audience", "")),
-                actions=split_values(cells.get("action", "")),
-                quota=cells.get("quota", ""),
-                requested_by=cells.get("requested_by", ""),
-                decision_ref=cells.get("decision_ref", ""),
-                apk=cells.get("apk", ""),
-                note=_note(cells.get("note", ""), row.extra),
+                source,
+                number,
+                school,
+                kind,
+                name or identifier,
+                code,
+                identifier,
+                cells[i_filing],
+                audience_of(cells[i_audience]),
+                split_values(cells[i_action]),
+                cells[i_quota],
+                cells[i_requested],
+                cells[i_decision],
+                cells[i_apk],
+                _note(note, extra) if extra else note,
+                kind_text,
             )
 
 
 def _note(note: str, extra: Mapping[str, str]) -> str:
     """The note, with cells under unknown headers kept beside it rather than dropped."""
-    if not extra:
-        return note
     more = "；".join(f"{k}: {v}" if k else v for k, v in extra.items())
     return f"{note}；{more}" if note else more
 

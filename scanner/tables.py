@@ -35,7 +35,9 @@ _PARENTHETICAL = re.compile(r"[\(\[【<《][^\)\]】>》]*[\)\]】>》]")
 _HEADER_JUNK = re.compile(r"[\s*:_\-.#]+")
 _HEADER_SPLIT = re.compile(r"[/|\\、,;]|或")
 _WHITESPACE = re.compile(r"\s+")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NEEDS_QUOTE = frozenset("=+-@\t\r'")
+"""First characters that make a spreadsheet read a cell as a formula, and Excel's own
+text marker (so that a value starting with it survives the round trip)."""
 
 
 class TableError(Exception):
@@ -142,29 +144,47 @@ class Table:
     duplicate_headers: tuple[str, ...] = ()
     _records: Iterator[tuple[int, list[str]]] | None = None
 
-    def rows(self) -> Iterator[Row]:
-        """Yield every non-empty row after the header, once."""
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        """Every non-empty row after the header, once: its number and its cleaned cells.
+
+        The cells are padded to the header's width plus one: the last cell is always "",
+        so a missing column can be read at index -1.
+        """
         if self._records is None:
             raise TableError("the rows of this table have already been read")
         records, self._records = self._records, None
-        mapped = sorted(self.columns.items(), key=lambda item: item[1])
-        known = set(self.columns.values())
-        extra_cols = [(i, h) for i, h in enumerate(self.headers) if i not in known and h]
-        width_needed = max((i for _, i in mapped), default=-1) + 1
-        header_width = len(self.headers)
+        width = len(self.headers) + 1
         for number, raw in records:
             cells = [clean_cell(c) for c in raw]
             if not any(cells):
                 continue  # blank lines and empty trailing rows are layout, not data
-            if len(cells) < width_needed:
-                cells.extend([""] * (width_needed - len(cells)))
+            if len(cells) < width:
+                cells.extend([""] * (width - len(cells)))
+            else:
+                cells.append("")
+            yield number, cells
+
+    def extra(self, cells: Sequence[str]) -> dict[str, str]:
+        """Cells under headers the vocabulary does not know (and beyond the last header)."""
+        known = set(self.columns.values())
+        out = {h: cells[i] for i, h in enumerate(self.headers) if i not in known and h and cells[i]}
+        overflow = [c for c in cells[len(self.headers) :] if c]
+        if overflow:
+            out[""] = " | ".join(overflow)
+        return out
+
+    @property
+    def has_unknown_columns(self) -> bool:
+        return len(self.columns) < sum(1 for h in self.headers if h)
+
+    def rows(self) -> Iterator[Row]:
+        """Yield every non-empty row after the header, once, with cells by field."""
+        mapped = list(self.columns.items())
+        header_width = len(self.headers)
+        for number, cells in self.records():
             values = {name: cells[i] for name, i in mapped}
-            extra = {h: cells[i] for i, h in extra_cols if i < len(cells) and cells[i]}
-            if len(cells) > header_width:
-                overflow = [c for c in cells[header_width:] if c]
-                if overflow:
-                    extra[""] = " | ".join(overflow)
-            yield Row(number, values, extra)
+            unknown = self.has_unknown_columns or len(cells) > header_width + 1
+            yield Row(number, values, self.extra(cells) if unknown else {})
 
     def preamble_value(self, *labels: str) -> str:
         """The text after a label such as 填报单位 in the lines above the header."""
@@ -443,7 +463,7 @@ def neutralise(value: str) -> str:
     A leading apostrophe is Excel's own text marker; `clean_cell` strips it on reading, so
     an exported file imports back to the same values.
     """
-    if value.startswith(_FORMULA_START) or value.startswith("'"):
+    if value and value[0] in _NEEDS_QUOTE:
         return "'" + value
     return value
 

@@ -91,7 +91,7 @@ def test_signer_mismatch() -> None:
     also = replace(FACTS, signers=(*repackaged.signers, *FACTS.signers))
     assert rules(also) == set()  # one known signer (key rotation) is enough
     no_known = replace(FACTS, package="com.zhl.qk.aphone", signers=repackaged.signers)
-    item = replace(ITEM, name="巧考")
+    item = ITEM._replace(name="巧考")
     assert rules(no_known, item=item) == set()  # the registry knows no signer for 巧考
 
 
@@ -101,14 +101,14 @@ def test_package_mismatch_against_the_row_and_the_registry() -> None:
     assert found.rule == "APK-PACKAGE-MISMATCH"
     assert found.params["expected"] == "com.zhl.mjqk.aphone"
     assert found.evidence["expected_from"] == "registered package of this app"
-    stated = replace(ITEM, identifier="com.zhl.qk.aphone", name="巧考")
+    stated = ITEM._replace(identifier="com.zhl.qk.aphone", name="巧考")
     (found,) = apk_rules(FACTS, item=stated)
     assert found.params["expected"] == "com.zhl.qk.aphone"
     assert found.evidence["apk_is_registry_entry"]["name"] == "闽教高分"
 
 
 def test_the_apk_package_identifies_a_loosely_named_item() -> None:
-    vague = replace(ITEM, name="高分家长端app")
+    vague = ITEM._replace(name="高分家长端app")
     engine = Engine(VIEW)
     outcome = ApkOutcome("x.apk", facts=FACTS)
     assessed, findings = engine.check_item(vague, outcome)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -52,7 +51,7 @@ def item(name: str, kind: str = "app", **fields: object) -> RequiredItem:
     base = RequiredItem(
         source="school.csv", row=2, school=SCHOOL, school_code=CODE, kind=kind, name=name
     )
-    return replace(base, **fields)  # type: ignore[arg-type]
+    return base._replace(**fields)  # type: ignore[arg-type]
 
 
 def findings(it: RequiredItem, config: PolicyConfig | None = None) -> list[Finding]:

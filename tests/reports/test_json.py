@@ -126,3 +126,16 @@ def test_evidence_that_is_not_plain_json_is_still_written(tmp_path: Path) -> Non
     JsonFormat().write(resultfactory.scan_result([school]), tmp_path, "zh")
     evidence = _load(tmp_path)["schools"][0]["findings"][0]["evidence"]
     assert evidence == {"packages": ["a.pkg", "b.pkg"], "path": "apks/x.apk", "pair": [1, 2]}
+
+
+def test_school_json_is_exactly_the_dumped_school_dict() -> None:
+    from reports.json_format import _FindingJson, school_dict, school_json
+
+    result = resultfactory.realistic_result()
+    for lang in ("zh", "en"):
+        fast = _FindingJson(lang)
+        for school in result.schools:
+            text = school_json(school, lang, fast)
+            assert json.loads(text) == json.loads(
+                json.dumps(school_dict(school, lang), default=str)
+            )
