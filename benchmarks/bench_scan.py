@@ -71,10 +71,33 @@ BODIES = ["学校", "区教育局", "年段", "区文明办", "街道社区", "�
 AUDIENCES = ["家长", "学生", "家长、学生", "教师"]
 
 
-def generate(path: Path, rows: int, schools: int, seed: int = 7) -> None:
-    """A district submission in GB18030 with a title row, like the field sends it."""
+def _requirement(rng: random.Random) -> list[str]:
+    """One requirement as a school writes it: app, identifiers, audience, actions, quota …"""
+    kind, name, ident, filing = rng.choice(ITEMS)
+    if rng.random() < 0.3:  # an app the registry does not know
+        kind, name, ident, filing = "APP", f"某某应用{rng.randrange(500)}", "", ""
+    return [
+        kind, name, ident, filing, rng.choice(AUDIENCES), rng.choice(ACTIONS),
+        rng.choice(QUOTAS), rng.choice(BODIES), "校务会议纪要" if rng.random() < 0.2 else "", "",
+    ]  # fmt: skip
+
+
+def generate(
+    path: Path, rows: int, schools: int, *, independent: bool = False, seed: int = 7
+) -> int:
+    """A district submission in GB18030 with a title row, like the field sends it.
+
+    By default requirements come as campaigns: the same app with the same wording, quota
+    and requesting body is passed down to many schools (a notice forwarded through the
+    district), drawn from a pool of 5,000 with a long-tailed popularity. With
+    `independent`, every cell of every row is drawn on its own — a worst case with almost
+    no repetition. Returns the number of distinct requirements written.
+    """
     rng = random.Random(seed)
     per_school = max(1, rows // schools)
+    pool = [_requirement(rng) for _ in range(5_000)]
+    weights = [1 / (rank + 1) ** 0.8 for rank in range(len(pool))]
+    distinct: set[tuple[str, ...]] = set()
     with path.open("w", encoding="gb18030", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["附件3 学校要求使用的APP、小程序、公众号情况表（基准测试数据）"])
@@ -84,16 +107,15 @@ def generate(path: Path, rows: int, schools: int, seed: int = 7) -> None:
             school = f"示例区第{s + 1}学校"
             code = f"31350{s + 1:05d}"
             count = per_school if s < schools - 1 else rows - written
-            for i in range(count):
-                kind, name, ident, filing = rng.choice(ITEMS)
-                if rng.random() < 0.3:  # an app the registry does not know
-                    kind, name, ident, filing = "APP", f"某某应用{rng.randrange(500)}", "", ""
-                writer.writerow([
-                    i + 1, school, code, kind, name, ident, filing, rng.choice(AUDIENCES),
-                    rng.choice(ACTIONS), rng.choice(QUOTAS), rng.choice(BODIES),
-                    "校务会议纪要" if rng.random() < 0.2 else "", "",
-                ])  # fmt: skip
+            if independent:
+                chosen = [_requirement(rng) for _ in range(count)]
+            else:
+                chosen = rng.choices(pool, weights, k=count)
+            for i, requirement in enumerate(chosen):
+                distinct.add(tuple(requirement))
+                writer.writerow([i + 1, school, code, *requirement])
             written += count
+    return len(distinct)
 
 
 def timed(label: str, work: Callable[[], object]) -> float:
@@ -109,6 +131,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--schools", type=int, default=5_000)
     parser.add_argument("--keep", type=Path, help="Keep the generated CSV and report here.")
+    parser.add_argument(
+        "--independent",
+        action="store_true",
+        help="Draw every cell on its own (worst case: almost no repeated requirements).",
+    )
     args = parser.parse_args()
 
     from appaudit.pipeline import ScanOptions, run_scan
@@ -123,7 +150,7 @@ def main() -> int:
     try:
         source = work / "district.csv"
         print(f"generating {args.rows:,} rows across {args.schools:,} schools …", file=sys.stderr)
-        generate(source, args.rows, args.schools)
+        distinct = generate(source, args.rows, args.schools, independent=args.independent)
         print(f"  {source.stat().st_size / 1e6:.0f} MB GB18030 CSV", file=sys.stderr)
 
         db_url = f"sqlite:///{work / 'registry.db'}"
@@ -157,7 +184,11 @@ def main() -> int:
 
         rows = args.rows
         print()
-        print(f"rows: {rows:,}  schools: {args.schools:,}")
+        shape = "independent cells" if args.independent else "campaigns"
+        print(
+            f"rows: {rows:,}  schools: {args.schools:,}  distinct requirements: {distinct:,} "
+            f"({shape})"
+        )
         print(f"{'stage':<22}{'seconds':>10}{'rows/s':>14}{'× floor':>10}")
         for label, seconds in [
             ("floor (csv module)", t_floor),

@@ -341,7 +341,7 @@ def _groups_html(groups: Sequence[GroupView]) -> Markup:
         "".join(
             f'<section class="item" id="{g.anchor}" data-row="{g.row_attr}">\n'
             f"<header><h3>{_esc_repeated(g.heading)}</h3>\n"
-            f'<div class="meta">{_esc_repeated(g.meta)}</div></header>\n'
+            f'<div class="meta">{_esc(g.meta)}</div></header>\n'
             f"{''.join(g.findings)}\n</section>\n"
             for g in groups
         )
@@ -371,29 +371,44 @@ def _group(
     s: Strings,
 ) -> GroupView:
     row = finding.row
-    meta: list[str] = [] if row is None else [s.row(row)]
-    if finding.kind:
-        meta.append(f"{s['kind']}{s['colon']}{s.kind(finding.kind)}")
     item = items_at.get((finding.source, row)) if row is not None else None
-    if item is not None:
-        if item.identifier:
-            meta.append(f"{s['identifier']}{s['colon']}{item.identifier}")
-        if item.actions:
-            meta.append(f"{s['actions']}{s['colon']}{s['list_sep'].join(item.actions)}")
-    if several_sources and finding.source:
-        meta.append(f"{s['source']}{s['colon']}{finding.source}")
+    tail = _meta_tail(
+        s.lang,
+        finding.kind,
+        item.identifier if item is not None else "",
+        item.actions if item is not None else (),
+        finding.source if several_sources else "",
+    )
     if row is None:
         anchor = f"g{number}"
         heading = finding.item or s["whole_school"]
+        meta = tail
     else:
         anchor = f"r{source_index.get(finding.source, 0)}-{row}"
         heading = finding.item or s.row(row)
+        meta = f"{s.row(row)} · {tail}" if tail else s.row(row)
     return GroupView(
         anchor=anchor,
         row_attr="" if row is None else str(row),
         heading=heading,
-        meta=" · ".join(meta),
+        meta=meta,
     )
+
+
+@lru_cache(maxsize=1 << 14)
+def _meta_tail(lang: str, kind: str, identifier: str, actions: tuple[str, ...], source: str) -> str:
+    """What a row's heading line says besides its number; rows repeat it, so it is cached."""
+    s = strings(lang)
+    meta: list[str] = []
+    if kind:
+        meta.append(f"{s['kind']}{s['colon']}{s.kind(kind)}")
+    if identifier:
+        meta.append(f"{s['identifier']}{s['colon']}{identifier}")
+    if actions:
+        meta.append(f"{s['actions']}{s['colon']}{s['list_sep'].join(actions)}")
+    if source:
+        meta.append(f"{s['source']}{s['colon']}{source}")
+    return " · ".join(meta)
 
 
 def _item_row(

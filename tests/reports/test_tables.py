@@ -101,3 +101,14 @@ def test_xlsx_cells_are_strings(report: Path, result: ScanResult) -> None:
                 values.append(cell.value)
     assert resultfactory.FORMULA_ITEM in values  # kept as text, never a formula
     assert "3505030001" in values  # a code stays text, not a number
+
+
+def test_csv_lines_equal_the_rows_written_cell_by_cell(tmp_path: Path) -> None:
+    from reports.table_format import finding_lines, finding_rows
+    from scanner.tables import neutralise
+
+    result = resultfactory.realistic_result()
+    for lang in ("zh", "en"):
+        lines = list(csv.reader(list(finding_lines(result, lang))))
+        rows = [[neutralise(c) for c in row] for row in finding_rows(result, lang)]
+        assert lines == rows and rows
