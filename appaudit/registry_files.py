@@ -160,21 +160,22 @@ def export_format(path: Path | None, requested: str | None) -> str:
 
 
 def entries_table(records: Sequence[EntryRecord], lang: str) -> tuple[list[str], list[list[str]]]:
-    header = [ENTRY_HEADERS_ZH[f] if lang == "zh" else f for f in ENTRY_FIELDS]
-    rows = []
-    for record in records:
-        cells = record.cells(lang)
-        rows.append([cells[f] for f in ENTRY_FIELDS])
-    return header, rows
+    return _table(ENTRY_FIELDS, ENTRY_HEADERS_ZH, [r.cells(lang) for r in records], lang)
 
 
 def adoptions_table(views: Sequence[AdoptionView], lang: str) -> tuple[list[str], list[list[str]]]:
-    header = [ADOPTION_HEADERS_ZH[f] if lang == "zh" else f for f in ADOPTION_FIELDS]
-    rows = []
-    for view in views:
-        cells = view.cells(lang)
-        rows.append([cells[f] for f in ADOPTION_FIELDS])
-    return header, rows
+    return _table(ADOPTION_FIELDS, ADOPTION_HEADERS_ZH, [v.cells(lang) for v in views], lang)
+
+
+def _table(
+    fields: Sequence[str],
+    headers_zh: Mapping[str, str],
+    cells: Sequence[Mapping[str, str]],
+    lang: str,
+) -> tuple[list[str], list[list[str]]]:
+    """A header (Chinese or canonical names) and the rows in field order."""
+    header = [headers_zh[f] if lang == "zh" else f for f in fields]
+    return header, [[row[f] for f in fields] for row in cells]
 
 
 def adoption_dicts(views: Sequence[AdoptionView]) -> list[dict[str, Any]]:

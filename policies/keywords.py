@@ -10,9 +10,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from registry.values import normalised_name
+
+T = TypeVar("T")
 
 
 def _alternation(words: Iterable[str]) -> re.Pattern[str]:
@@ -47,14 +49,19 @@ class Labelled:
                 word = match.group(0)
                 label = self.labels[word]
                 seen.setdefault(label["zh"], (word, label))
-            found = list(seen.values())
-            if len(self._found) > _REMEMBER:
-                self._found.clear()
-            self._found[text] = found
+            found = _remember(self._found, text, list(seen.values()))
         return found
 
 
 _REMEMBER = 1 << 16
+
+
+def _remember(cache: dict[Any, T], key: Any, value: T) -> T:
+    """Store an answer in a bounded cache (emptied when full: texts of one scan repeat)."""
+    if len(cache) > _REMEMBER:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 @dataclass(frozen=True)
@@ -71,10 +78,8 @@ class Words:
     def find(self, text: str) -> tuple[str, ...]:
         found = self._found.get(text)
         if found is None:
-            found = tuple(dict.fromkeys(m.group(0) for m in self.pattern.finditer(text.lower())))
-            if len(self._found) > _REMEMBER:
-                self._found.clear()
-            self._found[text] = found
+            matches = self.pattern.finditer(text.lower())
+            found = _remember(self._found, text, tuple(dict.fromkeys(m.group(0) for m in matches)))
         return found
 
 
@@ -127,10 +132,8 @@ class Keywords:
         found = self._functions_cache.get(names)
         if found is None:
             text = " ".join(names).lower()
-            found = tuple(f.code for f in self.functions if f.pattern.search(text))
-            if len(self._functions_cache) > 1 << 16:
-                self._functions_cache.clear()
-            self._functions_cache[names] = found
+            codes = tuple(f.code for f in self.functions if f.pattern.search(text))
+            found = _remember(self._functions_cache, names, codes)
         return found
 
     def strip_name(self, name: str) -> str:

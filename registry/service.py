@@ -246,7 +246,7 @@ class Registry:
                 )
             _check_unique(index, record, None)
             added = self._insert(session, record)
-            self._log(session, "add", added, None, added.to_dict(), reason)
+            self._log_change(session, "add", "entry", added, None, added.to_dict(), reason)
         return added
 
     def edit(self, ref: str, changes: Mapping[str, str], reason: str = "") -> EntryRecord:
@@ -396,7 +396,9 @@ class Registry:
                 return report
             for _number, record in plan.adds:
                 added = self._insert(session, record)
-                self._log(session, "add", added, None, added.to_dict(), reason, report.batch)
+                self._log_change(
+                    session, "add", "entry", added, None, added.to_dict(), reason, report.batch
+                )
             for _number, before, after, _changed in plan.updates:
                 self._update(session, None, before, after, "import", reason, report.batch)
             report.applied = True
@@ -502,9 +504,10 @@ class Registry:
         _apply(row, after)
         row.updated_at = utcnow()
         session.flush()
-        self._log(
+        self._log_change(
             session,
             action,
+            "entry",
             after,
             {k: old[k] for k in changed},
             {k: new[k] for k in changed},
@@ -569,18 +572,6 @@ class Registry:
             batch,
         )
         return AdoptionView(record, entry), "updated"
-
-    def _log(
-        self,
-        session: Session,
-        action: str,
-        entry: EntryRecord,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-        reason: str,
-        batch: str = "",
-    ) -> None:
-        self._log_change(session, action, "entry", entry, before, after, reason, batch)
 
     def _log_change(
         self,

@@ -97,6 +97,9 @@ def import_(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Import the good rows even if some are bad.")
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every added and updated row.")
+    ] = False,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
@@ -122,30 +125,40 @@ def import_(
             skip_invalid=skip_invalid,
             reason=reason,
         )
-    _print_report(report, source.row_label, file)
+    _print_report(report, source.row_label, file, verbose)
     if report.rejected and not skip_invalid:
         raise typer.Exit(2)
 
 
-def _print_report(report: ImportReport, row_label: str, file: Path) -> None:
+LISTED = 20
+"""Added and updated rows listed by name before the rest are only counted (see --verbose)."""
+
+
+def _print_report(report: ImportReport, row_label: str, file: Path, verbose: bool) -> None:
     for number, message in report.rejected:
         say(f"{file.name}: {row_label} {number}: rejected: {message}")
-    if report.dry_run:
-        for number, name in report.added:
-            say(f"{row_label} {number}: would add {name}")
-        for number, name, changed in report.updated:
-            say(f"{row_label} {number}: would update {name} ({', '.join(changed) or 'fields'})")
-    verb = "would be" if report.dry_run or not report.applied else ""
+    if report.applied or report.dry_run:
+        would = "would be " if report.dry_run else ""
+        lines = [f"{row_label} {n}: {would}added: {name}" for n, name in report.added]
+        lines += [
+            f"{row_label} {n}: {would}updated: {name} ({', '.join(changed) or 'details'})"
+            for n, name, changed in report.updated
+        ]
+        shown = lines if verbose else lines[:LISTED]
+        for line in shown:
+            say(line)
+        if len(lines) > len(shown):
+            say(f"… and {len(lines) - len(shown)} more (--verbose lists them all)")
     summary = (
         f"{report.what}: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.rejected)} rejected"
     )
     if report.applied:
         say(summary)
-    elif report.rejected and not report.dry_run:
-        say(f"{summary}; nothing was imported (fix the rows, or use --skip-invalid)")
+    elif report.dry_run:
+        say(f"{summary} (dry run: nothing changed)")
     else:
-        say(f"{summary} ({verb} — dry run, nothing changed)".replace(" ( — ", " ("))
+        say(f"{summary}; nothing was imported (fix the rows, or use --skip-invalid)")
 
 
 @app.command()

@@ -89,6 +89,9 @@ def registry_file(
 def test_import_then_list(db_url: str, tmp_path: Path) -> None:
     result = ok(db_url, "registry", "import", str(registry_file(tmp_path)))
     assert "6 added, 0 updated, 0 unchanged, 0 rejected" in result.stderr
+    assert (
+        "row 2: added: 闽教高分" in result.stderr and "row 7: added: 示例口算练习" in result.stderr
+    )
     entries = listed(db_url)
     assert [e["name"] for e in entries] == [row[0] for row in ENTRIES]
     first = entries[0]
@@ -185,7 +188,7 @@ def test_duplicate_rows_are_rejected(db_url: str, tmp_path: Path) -> None:
 
 def test_dry_run_changes_nothing(db_url: str, tmp_path: Path) -> None:
     result = ok(db_url, "registry", "import", "--dry-run", str(registry_file(tmp_path)))
-    assert "would add 闽教高分" in result.stderr and "dry run" in result.stderr
+    assert "row 2: would be added: 闽教高分" in result.stderr and "dry run" in result.stderr
     assert listed(db_url) == []
     assert json.loads(ok(db_url, "registry", "history", "--format", "json").stdout) == []
 
@@ -196,6 +199,7 @@ def test_reimport_updates_and_counts_unchanged(db_url: str, tmp_path: Path) -> N
     rows[1][9] = "新备注"
     result = ok(db_url, "registry", "import", str(registry_file(tmp_path, "gbk", rows)))
     assert "0 added, 1 updated, 5 unchanged, 0 rejected" in result.stderr
+    assert "row 3: updated: 巧考 (note)" in result.stderr
     assert listed(db_url)[1]["note"] == "新备注"
 
 
@@ -505,3 +509,15 @@ def test_default_database_lives_in_the_user_data_folder(
     result = CliRunner().invoke(app, ["registry", "add", "--name", "学习通", "--kind", "APP"])
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "xdg" / "appaudit" / "registry.db").exists()
+
+
+def test_long_imports_list_the_first_rows_unless_verbose(sqlite_url: str, tmp_path: Path) -> None:
+    rows = [["名称", "类型", "包名"]] + [
+        [f"应用{i}", "APP", f"org.example.app{i}"] for i in range(25)
+    ]
+    path = write_csv(tmp_path / "many.csv", rows)
+    short = ok(sqlite_url, "registry", "import", "--dry-run", str(path))
+    assert "… and 5 more (--verbose lists them all)" in short.stderr
+    assert "row 26: would be added" not in short.stderr
+    full = ok(sqlite_url, "registry", "import", "--verbose", str(path))
+    assert "row 26: added: 应用24" in full.stderr and "more" not in full.stderr
