@@ -12,11 +12,16 @@ def submission_vocabulary() -> SubmissionVocabulary:
     """The registry's words for kinds and audiences, handed to the intake."""
     vocab = values.vocabulary()
 
-    def kind_of(identifier: str) -> str | None:
+    def kind_of_identifier(identifier: str) -> str | None:
         try:
             which, _ = values.classify_identifier(identifier)
         except InvalidValue:
             return None
         return KIND_OF_IDENTIFIER[which]
 
-    return SubmissionVocabulary(vocab.kinds, vocab.audiences, kind_of)
+    return SubmissionVocabulary(
+        kinds=vocab.kinds,
+        kind_of_text=values.kind_of,
+        audiences=vocab.audiences,
+        kind_of_identifier=kind_of_identifier,
+    )

@@ -98,8 +98,36 @@ def clean(text: str | None) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
+# Words inside a longer kind cell ("手机APP", "微信服务号", "学习平台网址"), most telling first.
+_KIND_HINTS = (
+    ("视频号", "channels"),
+    ("小程序", "miniprogram"),
+    ("公众号", "official_account"),
+    ("服务号", "official_account"),
+    ("订阅号", "official_account"),
+    ("app", "app"),
+    ("客户端", "app"),
+    ("软件", "app"),
+    ("平台", "platform"),
+    ("网站", "platform"),
+    ("网页", "platform"),
+    ("网址", "platform"),
+)
+
+
+@lru_cache(maxsize=1024)
+def kind_of(text: str) -> str | None:
+    """The kind a cell names: a word of the vocabulary, or one inside a longer phrase."""
+    key = word_key(text)
+    found = vocabulary().kinds.get(key)
+    if found is not None or not key:
+        return found
+    hits = {kind for word, kind in _KIND_HINTS if word in key}
+    return hits.pop() if len(hits) == 1 else None
+
+
 def parse_kind(text: str) -> str:
-    found = vocabulary().kinds.get(word_key(text))
+    found = kind_of(text)
     if found is None:
         raise InvalidValue(
             f"unknown kind {text!r} (expected APP/小程序/公众号/视频号/平台 or {', '.join(KINDS)})"

@@ -99,6 +99,8 @@ class SubmissionVocabulary:
 
     kinds: Mapping[str, str]
     """word_key(word) -> canonical kind."""
+    kind_of_text: Callable[[str], str | None] | None = None
+    """The kind a longer phrase names ("手机APP"), when it is not one of `kinds`."""
     audiences: Mapping[str, str] = field(default_factory=dict)
     """word_key(word) -> canonical audience."""
     kind_of_identifier: Callable[[str], str | None] = lambda _text: None
@@ -245,6 +247,8 @@ class Submission:
             if not name and not identifier:
                 problems.append(("the name (名称) is empty", "名称为空"))
             kind = kinds.get(word_key(kind_text), "") if kind_text else ""
+            if kind_text and not kind and self.vocabulary.kind_of_text is not None:
+                kind = self.vocabulary.kind_of_text(kind_text) or ""
             if kind_text and not kind:
                 problems.append(
                     (

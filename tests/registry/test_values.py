@@ -202,3 +202,17 @@ def test_header_words_never_mean_two_fields(which: str) -> None:
     vocab = Vocabulary.build(fields)
     for name in fields:
         assert vocab.field_for(name) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("手机APP", "app"), ("安卓app软件", "app"), ("微信服务号", "official_account"),
+     ("微信小程序（家长端）", "miniprogram"), ("学习平台网址", "platform"), ("抖音视频号", "channels")],
+)  # fmt: skip
+def test_kinds_inside_longer_phrases(text: str, expected: str) -> None:
+    assert values.parse_kind(text) == expected
+
+
+def test_a_phrase_naming_two_kinds_is_not_guessed() -> None:
+    with pytest.raises(InvalidValue):
+        values.parse_kind("APP或小程序")

@@ -125,3 +125,12 @@ def test_file_info_has_digest_and_counts(tmp_path: Path) -> None:
 def test_intake_and_registry_fold_words_the_same_way() -> None:
     for word in ("公 众 号", "ＡＰＰ", "Mini-Program", "平台（网站）"):
         assert word_key(word) == values.word_key(word)
+
+
+def test_kinds_written_as_longer_phrases(tmp_path: Path) -> None:
+    rows = [HEADER, ["一中", "", "手机APP", "学习通"], ["一中", "", "微信服务号", "某号"]]
+    got = read(write_csv(tmp_path / "s.csv", rows))
+    assert [(r.kind, r.kind_text) for r in got] == [  # type: ignore[union-attr]
+        ("app", "手机APP"),
+        ("official_account", "微信服务号"),
+    ]
