@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appaudit.errors import AppauditError
 from registry.index import EntryIndex
 from registry.records import (
     ADOPTION_FIELDS,
@@ -41,7 +42,7 @@ WHATS = ("entries", "adoptions")
 EXPORT_FORMATS = ("csv", "xlsx", "json")
 
 
-class RegistryFileError(Exception):
+class RegistryFileError(AppauditError):
     """A registry file that cannot be used as a whole; the message is fit for a user."""
 
 

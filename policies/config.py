@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from appaudit.errors import AppauditError
 from policies.model import SEVERITIES, catalogue
 
 
-class ConfigError(Exception):
+class ConfigError(AppauditError):
     """A configuration that cannot be used; the message says which key and why."""
 
 

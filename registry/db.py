@@ -23,12 +23,14 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, 
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
+from appaudit.errors import AppauditError
+
 ENV_VAR = "APPAUDIT_DB"
 _WRITE_LOCK_KEY = 0x41505041  # "APPA": one advisory lock for every registry writer
 _SQLITE_BUSY_SECONDS = 60
 
 
-class DatabaseError(Exception):
+class DatabaseError(AppauditError):
     """The database cannot be opened or used; the message is fit for a user."""
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from appaudit.errors import AppauditError
 from registry import values
 from registry.db import Database, first_line
 from registry.index import EntryIndex
@@ -37,7 +38,7 @@ DISTRICT_SCHOOL = "全区"
 """The school row that carries bureau-level (district-wide) adoptions."""
 
 
-class RegistryError(Exception):
+class RegistryError(AppauditError):
     """A request the registry cannot carry out; the message is fit for a user."""
 
 

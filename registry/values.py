@@ -16,6 +16,8 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
+from appaudit.errors import AppauditError
+
 KINDS = ("app", "miniprogram", "official_account", "channels", "platform")
 STATUSES = ("active", "revoked", "cancelled", "none")
 ACCOUNT_KINDS = frozenset({"miniprogram", "official_account", "channels"})
@@ -38,7 +40,7 @@ _WEB_HINT = re.compile(
 )
 
 
-class InvalidValue(ValueError):
+class InvalidValue(AppauditError, ValueError):
     """A value that does not fit its field; the message says what was expected."""
 
 

@@ -6,10 +6,11 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
+from appaudit.errors import AppauditError
 from policies.results import ScanResult
 
 
-class ReportError(Exception):
+class ReportError(AppauditError):
     """A report cannot be written as asked (bad option, or an output folder not ours to replace)."""
 
 

@@ -25,6 +25,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from appaudit.errors import AppauditError
+
 HEADER_SEARCH_ROWS = 20
 """How many rows from the top may hold title lines before the real header."""
 
@@ -40,7 +42,7 @@ _NEEDS_QUOTE = frozenset("=+-@\t\r'")
 text marker (so that a value starting with it survives the round trip)."""
 
 
-class TableError(Exception):
+class TableError(AppauditError):
     """A file that cannot be read as a table at all (as opposed to a bad row in it)."""
 
 

@@ -12,13 +12,8 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
-from appaudit.registry_files import RegistryFileError
-from policies.config import ConfigError
-from registry.db import DatabaseError, first_line
-from registry.service import RegistryError
-from registry.values import InvalidValue
-from reports.writer import ReportError
-from scanner.tables import TableError
+from appaudit.errors import AppauditError
+from registry.db import first_line
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -41,21 +36,8 @@ ActorOption = Annotated[
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the change log.")]
 
 
-class UserError(Exception):
+class UserError(AppauditError):
     """A usage problem found by the CLI itself."""
-
-
-# Domain errors that mean "the input or the environment is wrong", not "appaudit is broken".
-USER_ERRORS: tuple[type[BaseException], ...] = (
-    UserError,
-    ConfigError,
-    ReportError,
-    RegistryError,
-    RegistryFileError,
-    DatabaseError,
-    TableError,
-    InvalidValue,
-)
 
 
 def error_line(error: BaseException) -> str:
@@ -67,7 +49,8 @@ def error_line(error: BaseException) -> str:
     return str(error)
 
 
-_CAUGHT: tuple[type[BaseException], ...] = (*USER_ERRORS, SQLAlchemyError, OSError)
+# The domain's errors mean "the input or the environment is wrong", not "appaudit is broken".
+_CAUGHT: tuple[type[BaseException], ...] = (AppauditError, SQLAlchemyError, OSError)
 
 
 class AppauditGroup(TyperGroup):

@@ -19,6 +19,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from appaudit.errors import AppauditError
 from scanner.apk.facts import WHERE_VALUES, EmbeddedSdk, Where
 
 COLUMNS = ("sdk", "vendor", "category", "prefixes", "source")
@@ -26,7 +27,7 @@ _REQUIRED = ("sdk", "prefixes")
 _SEGMENT = re.compile(r"^[A-Za-z_$][\w$-]*$")
 
 
-class SdkCatalogueError(ValueError):
+class SdkCatalogueError(AppauditError, ValueError):
     """A prefix list that cannot be used; the message names the file and the row."""
 
 
