@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import json
-import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,8 +18,8 @@ from typing import Any, Protocol
 
 from appaudit import __version__, registry_files
 from appaudit.apks import ApkAnalyser, ApkStats, default_download_dir, default_jobs
+from appaudit.settings import Settings
 from appaudit.vocabulary import submission_vocabulary
-from policies.config import ConfigError, PolicyConfig
 from policies.engine import Engine
 from policies.model import SEVERITIES, Finding, at_least, catalogue, verdict_key
 from policies.results import RegistryInfo, ScanResult
@@ -31,7 +30,6 @@ from registry.snapshot import RegistryView
 from reports.writer import DEFAULT_FORMATS, write_reports
 from scanner.submission import InputProblem, RequiredItem, Submission
 
-CONFIG_FILE = "appaudit.toml"
 FAIL_ON = ("high", "medium", "info", "never")
 
 
@@ -62,7 +60,7 @@ class ScanOptions:
     formats: Sequence[str] = DEFAULT_FORMATS
     db: str | None = None
     registry_files: Sequence[Path] = ()
-    config: PolicyConfig = field(default_factory=PolicyConfig)
+    settings: Settings = field(default_factory=Settings)
     sheet: str | None = None
     jobs: int = field(default_factory=default_jobs)
     download_dir: Path = field(default_factory=default_download_dir)
@@ -76,20 +74,6 @@ class ScanOutcome:
     exit_code: int
     rows: int
     apks: ApkStats = field(default_factory=ApkStats)
-
-
-def load_config(path: Path | None) -> PolicyConfig:
-    """`--config FILE`, else ./appaudit.toml when present, else the defaults."""
-    chosen = path or (Path(CONFIG_FILE) if Path(CONFIG_FILE).is_file() else None)
-    if chosen is None:
-        return PolicyConfig()
-    try:
-        data = tomllib.loads(chosen.read_text("utf-8"))
-    except OSError as error:
-        raise ConfigError(f"cannot read {chosen}: {error.strerror or error}") from error
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{chosen}: not valid TOML ({error})") from error
-    return PolicyConfig.from_mapping(data, str(chosen))
 
 
 @contextmanager
@@ -122,7 +106,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         view = Registry(database).snapshot()
     vocabulary = submission_vocabulary()
     submissions = [Submission(p, vocabulary, sheet=options.sheet) for p in options.inputs]
-    engine = Engine(view, options.config)
+    engine = Engine(view, options.settings.policy)
     analyser = ApkAnalyser(
         database=database,
         jobs=options.jobs,
@@ -232,9 +216,9 @@ def _run_record(
             "lang": options.lang,
             "fail_on": options.fail_on,
             "formats": list(options.formats),
-            "max_apps": options.config.max_apps,
-            "disabled": sorted(options.config.disabled),
-            "severity": dict(options.config.severity),
+            "max_apps": options.settings.policy.max_apps,
+            "disabled": sorted(options.settings.policy.disabled),
+            "severity": dict(options.settings.policy.severity),
         },
         registry_digest=view.digest,
         registry_snapshot=view.to_json(),

@@ -12,6 +12,7 @@ from appaudit import pipeline
 from appaudit.apks import default_download_dir, default_jobs
 from appaudit.cli.apk_cmd import JobsOption, SdkOption
 from appaudit.cli.common import DbOption, choice, emit, emit_json, fail, format_table, say
+from appaudit.settings import load_settings
 from policies.config import PolicyConfig
 from policies.model import catalogue
 from registry import runs as run_store
@@ -110,7 +111,7 @@ def scan(
         formats=chosen,
         db=db,
         registry_files=registry or (),
-        config=pipeline.load_config(config),
+        settings=load_settings(config),
         sheet=sheet,
         jobs=jobs or default_jobs(),
         download_dir=download_dir or default_download_dir(),
@@ -136,7 +137,7 @@ def rules(
     """List the rule catalogue: ids, severities, titles and the policy clauses behind them."""
     choice(fmt, ("table", "json"), "--format")
     choice(lang, ("zh", "en"), "--lang")
-    settings = pipeline.load_config(config) if config else PolicyConfig()
+    settings = load_settings(config).policy if config else PolicyConfig()
     specs = list(catalogue().rules.values())
     if fmt == "json":
         emit_json(
