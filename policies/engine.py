@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from policies.apk_rules import APK_RULES, ApkOutcome
 from policies.config import PolicyConfig
 from policies.keywords import Keywords, keywords
 from policies.matching import Matcher
 from policies.model import Finding
-from policies.results import ApkPanel, SchoolResult
-from policies.rules import ITEM_RULES, SCHOOL_RULES, Assessed, Context
+from policies.results import ApkPanel
+from policies.rules import ITEM_RULES, SCHOOL_RULES, Assessed, Context, school_rule_key
+from policies.store import ResultStore, Shelf, StoredSchools
 from registry.snapshot import RegistryView, school_key
 from scanner.submission import InputProblem, RequiredItem
 
@@ -20,12 +20,6 @@ UNKNOWN_SCHOOL = "（学校未填写）"
 
 
 _VERDICTS_MAX = 1 << 17
-
-
-@dataclass
-class _School:
-    result: SchoolResult
-    assessed: list[Assessed] = field(default_factory=list)
 
 
 class Engine:
@@ -43,7 +37,6 @@ class Engine:
         self.item_rules = [rule for rid, rule in ITEM_RULES.items() if self.config.enabled(rid)]
         self.school_rules = [rule for rid, rule in SCHOOL_RULES.items() if self.config.enabled(rid)]
         self.apk_rules = [rule for rid, rule in APK_RULES.items() if self.config.enabled(rid)]
-        self._verdicts: dict[tuple[object, ...], list[Finding]] = {}
 
     def assess(self, item: RequiredItem, apk: ApkOutcome | None = None) -> Assessed:
         match = self.matcher.match(item, apk.package if apk is not None else "")
@@ -53,49 +46,14 @@ class Engine:
     def check_item(
         self, item: RequiredItem, apk: ApkOutcome | None = None
     ) -> tuple[Assessed, list[Finding]]:
+        """The item's findings, worked out afresh (the scan itself shares verdicts)."""
+        assessed = self.assess(item, apk)
+        findings = [f for rule in self.item_rules for f in rule(assessed, self.ctx)]
         if apk is not None:
-            assessed = self.assess(item, apk)
-            findings = [f for rule in self.item_rules for f in rule(assessed, self.ctx)]
             findings += [f for rule in self.apk_rules for f in rule(assessed, apk, self.ctx)]
-            return assessed, findings
-        assessed = self.assess(item)
-        # Rules are pure functions of what the key holds; district files repeat the same
-        # app with the same requirements across hundreds of schools, so a verdict is worked
-        # out once and then only re-addressed to each school and row.
-        key = (
-            id(assessed.match),
-            id(assessed.adoption) if assessed.adoption is not None else 0,
-            item.actions,
-            item.quota,
-            item.note,
-            item.requested_by,
-            item.decision_ref,
-        )
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            if len(self._verdicts) >= _VERDICTS_MAX:
-                self._verdicts.clear()
-            verdict = self._verdicts[key] = [
-                f for rule in self.item_rules for f in rule(assessed, self.ctx)
-            ]
-            return assessed, list(verdict)
-        return assessed, [
-            Finding(
-                rule=f.rule,
-                severity=f.severity,
-                school=item.school,
-                row=item.row,
-                item=item.name,
-                kind=item.kind,
-                evidence=f.evidence,
-                params=f.params,
-                school_code=item.school_code,
-                source=item.source,
-            )
-            for f in verdict
-        ]
+        return assessed, findings
 
-    def check_school(self, school: str, code: str, assessed: list[Assessed]) -> list[Finding]:
+    def check_school(self, school: str, code: str, assessed: Sequence[Assessed]) -> list[Finding]:
         return [f for rule in self.school_rules for f in rule(school, code, assessed, self.ctx)]
 
     def check_problem(self, problem: InputProblem) -> Finding | None:
@@ -119,26 +77,18 @@ class Engine:
         records: Iterable[RequiredItem | InputProblem],
         on_row: Callable[[], None] | None = None,
         apks: ApkProvider | None = None,
-    ) -> tuple[list[SchoolResult], list[InputProblem]]:
+    ) -> tuple[StoredSchools, list[InputProblem]]:
         """Schools in order of first appearance, and the problems of whole files.
 
-        Rows that name an APK wait until every row has been read; `apks` then gets them
-        all at once (so that it can analyse them in parallel) and returns an outcome for
-        each, by (source, row).
+        Each row is judged as it is read and kept compact (see `policies.store`); a school
+        is rebuilt in full only when a report writer reaches it. Rows that name an APK wait
+        until every row has been read; `apks` then gets them all at once (so that it can
+        analyse them in parallel) and returns an outcome for each, by (source, row).
         """
-        schools: dict[str, _School] = {}
+        store = ResultStore()
+        run = _Run(self, store)
         file_problems: list[InputProblem] = []
-        waiting: list[tuple[_School, RequiredItem]] = []
-
-        def school_for(name: str, code: str) -> _School:
-            key = school_key(name)
-            found = schools.get(key)
-            if found is None:
-                found = schools[key] = _School(SchoolResult(name, code))
-            elif code and not found.result.school_code:
-                found.result.school_code = code
-            return found
-
+        waiting: list[tuple[Shelf, RequiredItem]] = []
         for record in records:
             if on_row is not None:
                 on_row()
@@ -146,40 +96,79 @@ class Engine:
                 if record.row is None:
                     file_problems.append(record)
                     continue
-                school = school_for(record.school or UNKNOWN_SCHOOL, record.school_code)
-                school.result.problems.append(record)
-                finding = self.check_problem(record)
-                if finding is not None:
-                    school.result.findings.append(finding)
+                shelf = run.shelf(record.school or UNKNOWN_SCHOOL, record.school_code)
+                store.add_problem(shelf, record, self.check_problem(record))
                 continue
-            school = school_for(record.school, record.school_code)
+            shelf = run.shelf(record.school, record.school_code)
             if record.apk and apks is not None:
-                waiting.append((school, record))
+                waiting.append((shelf, record))
                 continue
-            self._add(school, record, None)
+            run.add(shelf, record)
         if waiting and apks is not None:
             outcomes = apks([item for _, item in waiting])
-            for school, item in waiting:
-                outcome = outcomes.get((item.source, item.row))
-                self._add(school, item, outcome)
-                if outcome is not None:
-                    school.result.apks.append(_panel(item, outcome))
-        results = []
-        for school in schools.values():
-            result = school.result
-            if waiting:
-                _restore_row_order(result)
-            result.findings.extend(
-                self.check_school(result.school, result.school_code, school.assessed)
+            for shelf, item in waiting:
+                run.add_with_apk(shelf, item, outcomes.get((item.source, item.row)))
+        for shelf in run.shelves.values():
+            assessed = run.for_school_rules.pop(id(shelf), {})
+            store.add_school_findings(
+                shelf, self.check_school(shelf.school, shelf.school_code, list(assessed.values()))
             )
-            results.append(result)
-        return results, file_problems
+        return StoredSchools(store, list(run.shelves.values())), file_problems
 
-    def _add(self, school: _School, item: RequiredItem, apk: ApkOutcome | None) -> None:
-        assessed, findings = self.check_item(item, apk)
-        school.assessed.append(assessed)
-        school.result.items.append(item)
-        school.result.findings.extend(findings)
+
+class _Run:
+    """One evaluation's schools, shared verdicts and what the school rules will need."""
+
+    def __init__(self, engine: Engine, store: ResultStore) -> None:
+        self.engine = engine
+        self.store = store
+        self.shelves: dict[str, Shelf] = {}
+        self.verdicts: dict[tuple[object, ...], int] = {}
+        self.for_school_rules: dict[int, dict[tuple[object, ...], Assessed]] = {}
+
+    def shelf(self, name: str, code: str) -> Shelf:
+        key = school_key(name)
+        found = self.shelves.get(key)
+        if found is None:
+            found = self.shelves[key] = Shelf(name, code)
+        elif code and not found.school_code:
+            found.school_code = code
+        found.names[name] = None
+        return found
+
+    def add(self, shelf: Shelf, item: RequiredItem) -> None:
+        engine = self.engine
+        assessed = engine.assess(item)
+        # Rules are pure functions of what the key holds; district files repeat the same
+        # app with the same requirements across hundreds of schools, so a verdict is worked
+        # out once and then only re-addressed to each school and row.
+        key = (
+            id(assessed.match),
+            id(assessed.adoption) if assessed.adoption is not None else 0,
+            item.actions,
+            item.quota,
+            item.note,
+            item.requested_by,
+            item.decision_ref,
+        )
+        verdict = self.verdicts.get(key)
+        if verdict is None:
+            if len(self.verdicts) >= _VERDICTS_MAX:
+                self.verdicts.clear()
+            findings = [f for rule in engine.item_rules for f in rule(assessed, engine.ctx)]
+            verdict = self.verdicts[key] = self.store.verdict(findings)
+        self.store.add_item(shelf, item, verdict)
+        self._remember(shelf, assessed)
+
+    def add_with_apk(self, shelf: Shelf, item: RequiredItem, apk: ApkOutcome | None) -> None:
+        assessed, findings = self.engine.check_item(item, apk)
+        panel = None if apk is None else _panel(item, apk)
+        self.store.add_own(shelf, item, findings, panel)
+        self._remember(shelf, assessed)
+
+    def _remember(self, shelf: Shelf, assessed: Assessed) -> None:
+        kept = self.for_school_rules.setdefault(id(shelf), {})
+        kept.setdefault(school_rule_key(assessed, self.engine.ctx), assessed)
 
 
 ApkProvider = Callable[[list[RequiredItem]], Mapping[tuple[str, int], ApkOutcome]]
@@ -193,11 +182,3 @@ def _panel(item: RequiredItem, outcome: ApkOutcome) -> ApkPanel:
         facts=outcome.facts.to_dict() if outcome.facts is not None else None,
         failure=outcome.failure,
     )
-
-
-def _restore_row_order(result: SchoolResult) -> None:
-    """Rows that waited for their APK go back among the others, in file and row order."""
-    order = {source: n for n, source in enumerate(dict.fromkeys(i.source for i in result.items))}
-    result.items.sort(key=lambda i: (order[i.source], i.row))
-    result.findings.sort(key=lambda f: (order.get(f.source, 0), f.row if f.row is not None else 0))
-    result.apks.sort(key=lambda p: p.row)

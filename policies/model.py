@@ -44,15 +44,20 @@ class Finding(NamedTuple):
     school_code: str = ""
     source: str = ""
     """The submission file the row is in."""
+    verdict: int = 0
+    """Which shared verdict (and place in it) this finding re-addresses, as numbered by the
+    result store; 0 when the finding stands alone and is only known by its objects."""
 
 
 def verdict_key(finding: Finding) -> tuple[object, ...]:
     """What makes two findings read the same, whatever their school and row.
 
-    The engine hands every row with the same verdict the same evidence and params objects,
-    so their identities stand in for their contents. Only valid while the findings are
-    alive — i.e. within one report write, which is where it is used.
+    Findings rebuilt by the result store carry their verdict's number; others are known by
+    the identity of their evidence and params objects, which the engine shares between the
+    rows of one verdict — valid only while those findings are alive, i.e. within one write.
     """
+    if finding.verdict:
+        return (finding.rule, finding.severity, finding.item, finding.kind, finding.verdict)
     return (
         finding.rule,
         finding.severity,

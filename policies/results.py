@@ -18,6 +18,8 @@ class SchoolResult:
 
     school: str
     school_code: str = ""
+    names: tuple[str, ...] = ()
+    """Every spelling of the school's name its rows used, when there was more than one."""
     items: list[RequiredItem] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     """Every finding, INPUT-INVALID ones included, in row order."""

@@ -327,6 +327,16 @@ def _app_key(a: Assessed, ctx: Context) -> str:
     return f"#{entry.id}" if entry is not None else ctx.words.strip_name(a.item.name)
 
 
+def school_rule_key(a: Assessed, ctx: Context) -> tuple[object, ...]:
+    """Everything the school rules read of an item: they get the first item of each key.
+
+    A school lists the same app on many rows (one per class or grade); keeping the first of
+    each key keeps a district's school rules in bounded memory with the same findings. A
+    school rule that reads more of an item must add it here.
+    """
+    return (a.item.kind, _app_key(a, ctx), a.item.name, a.item.audience)
+
+
 def _school_finding(
     rule: str,
     school: str,

@@ -304,7 +304,7 @@ def test_input_invalid() -> None:
     assert results[0].school == UNKNOWN_SCHOOL
     whole_file = InputProblem("school.csv", None, "no school column")
     results, file_problems = Engine(VIEW).evaluate([whole_file])
-    assert results == [] and file_problems == [whole_file]
+    assert len(results) == 0 and file_problems == [whole_file]
 
 
 def test_every_non_apk_rule_has_an_implementation() -> None:

@@ -1,0 +1,312 @@
+"""A scan's results kept compact, school by school, and rebuilt one school at a time.
+
+A district of a million rows makes well over a million findings; held as objects they cost
+gigabytes. Here each row is one marshalled record (its cells and the number of its
+verdict), each distinct verdict is marshalled once, and a school's `SchoolResult` is built
+only while a report writer is looking at it.
+"""
+
+from __future__ import annotations
+
+import marshal
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+from policies.model import SEVERITIES, Finding
+from policies.results import ApkPanel, SchoolResult
+from scanner.submission import InputProblem, RequiredItem
+
+_ITEM, _OWN, _PROBLEM = 0, 1, 2
+_LENGTH = struct.Struct("<I")
+_SEVERITY_INDEX = {severity: n for n, severity in enumerate(SEVERITIES)}
+_INDEX_BITS = 8
+"""A finding's place within its verdict, in the low bits of its verdict key."""
+
+
+@dataclass(eq=False)
+class Shelf:
+    """One school's records while the scan runs: counts at hand, rows marshalled."""
+
+    school: str
+    school_code: str = ""
+    names: dict[str, None] = field(default_factory=dict)
+    """Every spelling of the school's name seen in its rows, in order of appearance."""
+    records: bytearray = field(default_factory=bytearray)
+    counts: list[int] = field(default_factory=lambda: [0] * len(SEVERITIES))
+    items: int = 0
+    problems: int = 0
+    out_of_order: bool = False
+    """Rows were added out of file order (they waited for their APK): sort when rebuilding."""
+    school_findings: list[Finding] = field(default_factory=list)
+    """Findings about the school as a whole, made once every row is in."""
+
+    def count(self, severities: Sequence[str]) -> None:
+        for severity in severities:
+            self.counts[_SEVERITY_INDEX[severity]] += 1
+
+    def counts_by_severity(self) -> dict[str, int]:
+        return dict(zip(SEVERITIES, self.counts, strict=True))
+
+
+class ResultStore:
+    """Verdicts and rows of one scan, marshalled; `school(shelf)` rebuilds a `SchoolResult`."""
+
+    def __init__(self) -> None:
+        self._verdicts: list[bytes] = [b""]  # numbered from 1: 0 means "no shared verdict"
+        self._verdict_severities: list[tuple[str, ...]] = [()]
+        self._own = 0
+        self._sources: dict[str, int] = {}
+        self._source_names: list[str] = []
+
+    # ----------------------------------------------------------------- while the scan runs
+
+    def verdict(self, findings: Sequence[Finding]) -> int:
+        """Keep a verdict (the findings one row gets) once; rows then refer to its number."""
+        self._verdicts.append(
+            _dumps(tuple((f.rule, f.severity, f.evidence, f.params) for f in findings))
+        )
+        self._verdict_severities.append(tuple(f.severity for f in findings))
+        return len(self._verdicts) - 1
+
+    def add_item(self, shelf: Shelf, item: RequiredItem, verdict: int) -> None:
+        """A row whose findings are the shared verdict number `verdict`, re-addressed to it."""
+        self._append(shelf, (_ITEM, self._item_cells(shelf, item), verdict))
+        shelf.items += 1
+        shelf.count(self._verdict_severities[verdict])
+
+    def add_own(
+        self,
+        shelf: Shelf,
+        item: RequiredItem,
+        findings: Sequence[Finding],
+        panel: ApkPanel | None = None,
+    ) -> None:
+        """A row with findings of its own (its APK made them), and what its APK was."""
+        cells = self._item_cells(shelf, item)
+        packed = tuple(self._own_finding(f) for f in findings)
+        panel_cells = None if panel is None else _panel_cells(panel)
+        self._append(shelf, (_OWN, cells, packed, panel_cells))
+        shelf.items += 1
+        shelf.out_of_order = True
+        shelf.count([f.severity for f in findings])
+
+    def add_problem(self, shelf: Shelf, problem: InputProblem, finding: Finding | None) -> None:
+        cells = (
+            self._source(problem.source),
+            problem.row,
+            problem.message,
+            problem.message_zh,
+            problem.school,
+            problem.school_code,
+            dict(problem.cells),
+        )
+        packed = None if finding is None else self._own_finding(finding)
+        self._append(shelf, (_PROBLEM, cells, packed))
+        shelf.problems += 1
+        if finding is not None:
+            shelf.count([finding.severity])
+
+    def add_school_findings(self, shelf: Shelf, findings: Sequence[Finding]) -> None:
+        self._own -= len(findings)
+        shelf.school_findings.extend(
+            f._replace(verdict=self._own + n) for n, f in enumerate(findings)
+        )
+        shelf.count([f.severity for f in findings])
+
+    # ----------------------------------------------------------------- rebuilding a school
+
+    def school(self, shelf: Shelf) -> SchoolResult:
+        """The school's items, findings, problems and APK panels, as the rows gave them."""
+        result = SchoolResult(shelf.school, shelf.school_code)
+        result.names = tuple(shelf.names)
+        verdicts: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
+        data = memoryview(shelf.records)
+        pos = 0
+        end = len(data)
+        unpack = _LENGTH.unpack_from
+        loads = marshal.loads
+        while pos < end:
+            (size,) = unpack(data, pos)
+            record = loads(data[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+            tag = record[0]
+            if tag == _PROBLEM:
+                self._rebuild_problem(shelf, record, result)
+                continue
+            item = self._rebuild_item(shelf, record[1])
+            result.items.append(item)
+            if tag == _ITEM:
+                number = record[2]
+                verdict = verdicts.get(number)
+                if verdict is None:
+                    verdict = verdicts[number] = loads(self._verdicts[number])
+                base = number << _INDEX_BITS
+                result.findings.extend(
+                    Finding(
+                        rule,
+                        severity,
+                        item.school,
+                        item.row,
+                        item.name,
+                        item.kind,
+                        evidence,
+                        params,
+                        item.school_code,
+                        item.source,
+                        base + n,
+                    )
+                    for n, (rule, severity, evidence, params) in enumerate(verdict)
+                )
+            else:
+                result.findings.extend(_finding(item, packed) for packed in record[2])
+                if record[3] is not None:
+                    result.apks.append(ApkPanel(*record[3]))
+        if shelf.out_of_order:
+            _restore_row_order(result)
+        result.findings.extend(shelf.school_findings)
+        return result
+
+    def _rebuild_item(self, shelf: Shelf, cells: tuple[Any, ...]) -> RequiredItem:
+        source, school = cells[0], cells[2]
+        return RequiredItem(
+            self._source_names[source],
+            cells[1],
+            shelf.school if school is None else school,
+            *cells[3:],
+        )
+
+    def _rebuild_problem(self, shelf: Shelf, record: tuple[Any, ...], result: SchoolResult) -> None:
+        source, row, message, message_zh, school, code, cells = record[1]
+        problem = InputProblem(
+            self._source_names[source], row, message, message_zh, school, code, cells
+        )
+        result.problems.append(problem)
+        packed = record[2]
+        if packed is not None:
+            rule, severity, item, kind, evidence, params, number = packed
+            result.findings.append(
+                Finding(
+                    rule,
+                    severity,
+                    problem.school or shelf.school,
+                    row,
+                    item,
+                    kind,
+                    evidence,
+                    params,
+                    code,
+                    problem.source,
+                    number,
+                )
+            )
+
+    # ----------------------------------------------------------------- helpers
+
+    def _append(self, shelf: Shelf, record: tuple[Any, ...]) -> None:
+        data = _dumps(record)
+        shelf.records += _LENGTH.pack(len(data))
+        shelf.records += data
+
+    def _source(self, source: str) -> int:
+        number = self._sources.get(source)
+        if number is None:
+            number = self._sources[source] = len(self._source_names)
+            self._source_names.append(source)
+        return number
+
+    def _item_cells(self, shelf: Shelf, item: RequiredItem) -> tuple[Any, ...]:
+        # The source and the school repeat on every row: a number, and None for the usual name.
+        return (
+            self._source(item.source),
+            item.row,
+            None if item.school == shelf.school else item.school,
+            *item[3:],
+        )
+
+    def _own_finding(self, finding: Finding) -> tuple[Any, ...]:
+        self._own -= 1
+        return (
+            finding.rule,
+            finding.severity,
+            finding.item,
+            finding.kind,
+            finding.evidence,
+            finding.params,
+            self._own,
+        )
+
+
+def _finding(item: RequiredItem, packed: tuple[Any, ...]) -> Finding:
+    rule, severity, name, kind, evidence, params, number = packed
+    return Finding(
+        rule, severity, item.school, item.row, name, kind, evidence, params,
+        item.school_code, item.source, number,
+    )  # fmt: skip
+
+
+def _panel_cells(panel: ApkPanel) -> tuple[Any, ...]:
+    return (panel.row, panel.item, panel.source, panel.facts, panel.failure)
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return marshal.dumps(value)
+    except ValueError:
+        # Evidence is meant to be plain data; a mapping proxy or the like is made plain.
+        return marshal.dumps(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_plain(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(v) for v in value), key=str)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _restore_row_order(result: SchoolResult) -> None:
+    """Rows that waited for their APK go back among the others, in file and row order."""
+    order = {source: n for n, source in enumerate(dict.fromkeys(i.source for i in result.items))}
+    result.items.sort(key=lambda i: (order[i.source], i.row))
+    result.findings.sort(key=lambda f: (order.get(f.source, 0), f.row if f.row is not None else 0))
+    result.apks.sort(key=lambda p: p.row)
+
+
+class StoredSchools(Sequence[SchoolResult]):
+    """The schools of a scan in order of first appearance, each rebuilt when it is reached.
+
+    Iterating twice rebuilds twice; report writers go through the schools once, together.
+    """
+
+    def __init__(self, store: ResultStore, shelves: Sequence[Shelf]) -> None:
+        self._store = store
+        self._shelves = tuple(shelves)
+
+    def __len__(self) -> int:
+        return len(self._shelves)
+
+    @overload
+    def __getitem__(self, index: int) -> SchoolResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SchoolResult]: ...
+
+    def __getitem__(self, index: int | slice) -> SchoolResult | Sequence[SchoolResult]:
+        if isinstance(index, slice):
+            return [self._store.school(s) for s in self._shelves[index]]
+        return self._store.school(self._shelves[index])
+
+    def __iter__(self) -> Iterator[SchoolResult]:
+        for shelf in self._shelves:
+            yield self._store.school(shelf)
+
+    @property
+    def shelves(self) -> Sequence[Shelf]:
+        """What is known of each school without rebuilding it: names, counts, sizes."""
+        return self._shelves
