@@ -21,13 +21,13 @@ from appaudit.apks import ApkAnalyser, ApkStats, default_download_dir, default_j
 from appaudit.settings import Settings
 from appaudit.vocabulary import submission_vocabulary
 from policies.engine import Engine
-from policies.model import SEVERITIES, Finding, at_least, catalogue, verdict_key
-from policies.results import RegistryInfo, ScanResult
+from policies.model import SEVERITIES, Finding, VerdictMemo, at_least, catalogue
+from policies.results import RegistryInfo, ScanResult, SchoolResult
 from registry import runs
 from registry.db import open_database
 from registry.service import Registry
 from registry.snapshot import RegistryView
-from reports.writer import DEFAULT_FORMATS, write_reports
+from reports.writer import DEFAULT_FORMATS, SchoolWriter, write_reports
 from scanner.submission import InputProblem, RequiredItem, Submission
 
 FAIL_ON = ("high", "medium", "info", "never")
@@ -136,11 +136,20 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         file_problems=file_problems,
     )
     watch.stage("reports")
-    report = write_reports(result, options.out, formats=options.formats, lang=options.lang)
+    history = _History()
+    report = write_reports(
+        result,
+        options.out,
+        formats=options.formats,
+        lang=options.lang,
+        also=[history] if database is not None else [],
+    )
     if database is not None:
         watch.stage("history")
-        result.run_id = runs.record_run(database, _run_record(result, options, view, started))
-    failing = any(at_least(f.severity, options.fail_on) for f in result.findings())
+        record = _run_record(result, options, view, started, history.schools)
+        result.run_id = runs.record_run(database, record)
+    counts = result.counts()
+    failing = any(counts[s] and at_least(s, options.fail_on) for s in counts)
     rows = sum(s.rows for s in submissions)
     return ScanOutcome(result, report, 1 if failing else 0, rows, analyser.stats)
 
@@ -168,16 +177,15 @@ class _RecordJson:
     """`finding_record` as JSON text; the part shared by a verdict's rows made once."""
 
     def __init__(self) -> None:
-        self.memo: dict[tuple[object, ...], str] = {}
+        self.memo: VerdictMemo[str] = VerdictMemo()
         self.sources: dict[str, str] = {}
 
     def __call__(self, finding: Finding) -> str:
-        key = verdict_key(finding)
-        head = self.memo.get(key)
+        head = self.memo.get(finding)
         if head is None:
             record = finding_record(finding)
             del record["row"], record["source"]
-            head = self.memo[key] = _dumps(record)[:-1]
+            head = self.memo.put(finding, _dumps(record)[:-1])
         source = self.sources.get(finding.source)
         if source is None:
             source = self.sources[finding.source] = _dumps(finding.source)
@@ -189,24 +197,35 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _run_record(
-    result: ScanResult, options: ScanOptions, view: RegistryView, started: datetime
-) -> runs.RunRecord:
-    record_json = _RecordJson()
-    schools = [
-        runs.SchoolRecord(
-            school=s.school,
-            school_code=s.school_code,
-            counts=s.counts(),
-            findings='{"findings": ['
-            + ", ".join(record_json(f) for f in s.findings)
-            + '], "input_problems": '
-            + _dumps([p.to_dict() for p in s.problems])
-            + "}",
+class _History(SchoolWriter):
+    """The scan history's record of each school, made in the same pass as the reports."""
+
+    def __init__(self) -> None:
+        self.record_json = _RecordJson()
+        self.schools: list[runs.SchoolRecord] = []
+
+    def add(self, school: SchoolResult) -> None:
+        findings = ", ".join(self.record_json(f) for f in school.findings)
+        problems = _dumps([p.to_dict() for p in school.problems])
+        text = f'{{"findings": [{findings}], "input_problems": {problems}}}'
+        # Packed at once: a district's findings are hundreds of megabytes of JSON text.
+        self.schools.append(
+            runs.SchoolRecord(school.school, school.school_code, school.counts(), runs.pack(text))
         )
-        for s in result.schools
-    ]
+
+    def close(self) -> list[Path]:
+        return []
+
+
+def _run_record(
+    result: ScanResult,
+    options: ScanOptions,
+    view: RegistryView,
+    started: datetime,
+    schools: Sequence[runs.SchoolRecord],
+) -> runs.RunRecord:
     counts = result.counts()
+    summaries = result.summaries()
     return runs.RunRecord(
         started_at=started,
         finished_at=datetime.now(UTC),
@@ -224,10 +243,9 @@ def _run_record(
         registry_snapshot=view.to_json(),
         counts={
             **counts,
-            "schools": len(result.schools),
-            "items": sum(len(s.items) for s in result.schools),
-            "input_problems": sum(len(s.problems) for s in result.schools)
-            + len(result.file_problems),
+            "schools": len(summaries),
+            "items": sum(s.items for s in summaries),
+            "input_problems": sum(s.problems for s in summaries) + len(result.file_problems),
         },
         out_dir=str(options.out.resolve()),
         schools=schools,
@@ -236,13 +254,12 @@ def _run_record(
 
 def summary_line(outcome: ScanOutcome) -> str:
     counts = outcome.result.counts()
-    problems = sum(len(s.problems) for s in outcome.result.schools) + len(
-        outcome.result.file_problems
-    )
+    summaries = outcome.result.summaries()
+    problems = sum(s.problems for s in summaries) + len(outcome.result.file_problems)
     parts = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES)
     line = (
         f"scanned {outcome.rows} rows of {len(outcome.result.inputs)} file(s): "
-        f"{len(outcome.result.schools)} schools, findings {parts}, {problems} input problem(s)"
+        f"{len(summaries)} schools, findings {parts}, {problems} input problem(s)"
     )
     apks = outcome.apks
     if apks.named:

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 SEVERITIES = ("high", "medium", "info")
 """Most serious first."""
 
 SEVERITY_RANK = {"high": 3, "medium": 2, "info": 1}
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
+_V = TypeVar("_V")
 
 
 def at_least(severity: str, threshold: str) -> bool:
@@ -66,6 +67,28 @@ def verdict_key(finding: Finding) -> tuple[object, ...]:
         id(finding.evidence),
         id(finding.params),
     )
+
+
+class VerdictMemo(Generic[_V]):
+    """Text made once per verdict (a message, a JSON or HTML fragment), with a bounded size.
+
+    A district repeats a few thousand verdicts over millions of rows, but a file of
+    all-different rows would make the memo as large as the report; past `limit` entries it
+    starts again, which costs time, never correctness.
+    """
+
+    def __init__(self, limit: int = 1 << 16) -> None:
+        self.limit = limit
+        self._data: dict[tuple[object, ...], _V] = {}
+
+    def get(self, finding: Finding) -> _V | None:
+        return self._data.get(verdict_key(finding))
+
+    def put(self, finding: Finding, value: _V) -> _V:
+        if len(self._data) >= self.limit:
+            self._data.clear()
+        self._data[verdict_key(finding)] = value
+        return value
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from policies.model import SEVERITIES, Finding
 from scanner.submission import InputFile, InputProblem, RequiredItem
@@ -30,9 +30,32 @@ class SchoolResult:
         counted = Counter(f.severity for f in self.findings)
         return {severity: counted.get(severity, 0) for severity in SEVERITIES}
 
+    def summary(self) -> SchoolSummary:
+        return SchoolSummary(
+            self.school, self.school_code, self.counts(), len(self.items), len(self.problems)
+        )
+
     def worst(self) -> str | None:
         counts = self.counts()
         return next((s for s in SEVERITIES if counts[s]), None)
+
+
+@dataclass(frozen=True)
+class SchoolSummary:
+    """What is known of a school without rebuilding it: name, counts and sizes."""
+
+    school: str
+    school_code: str
+    counts: Mapping[str, int]
+    items: int
+    problems: int
+
+
+@runtime_checkable
+class Summarised(Protocol):
+    """Schools that can say their summaries without being rebuilt (see `policies.store`)."""
+
+    def summaries(self) -> list[SchoolSummary]: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +85,8 @@ class RegistryInfo:
 class ScanResult:
     """Everything one run of `appaudit scan` found."""
 
-    schools: list[SchoolResult]
+    schools: Sequence[SchoolResult]
+    """Each school in full; a stored scan rebuilds one at a time, so go through them once."""
     generated_at: datetime
     tool_version: str
     registry: RegistryInfo
@@ -72,11 +96,17 @@ class ScanResult:
     """Problems with a whole file (no school to hang them on)."""
     run_id: int | None = None
 
+    def summaries(self) -> list[SchoolSummary]:
+        if isinstance(self.schools, Summarised):
+            return self.schools.summaries()
+        return [school.summary() for school in self.schools]
+
     def counts(self) -> dict[str, int]:
         total = Counter[str]()
-        for school in self.schools:
-            total.update(school.counts())
+        for summary in self.summaries():
+            total.update(summary.counts)
         return {severity: total.get(severity, 0) for severity in SEVERITIES}
 
     def findings(self) -> list[Finding]:
+        """Every finding of every school: for tests and small scans, as it rebuilds them all."""
         return [f for school in self.schools for f in school.findings]

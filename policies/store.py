@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from policies.model import SEVERITIES, Finding
-from policies.results import ApkPanel, SchoolResult
+from policies.results import ApkPanel, SchoolResult, SchoolSummary
 from scanner.submission import InputProblem, RequiredItem
 
 _ITEM, _OWN, _PROBLEM = 0, 1, 2
 _LENGTH = struct.Struct("<I")
 _SEVERITY_INDEX = {severity: n for n, severity in enumerate(SEVERITIES)}
+_LOADED_MAX = 1 << 14
 _INDEX_BITS = 8
 """A finding's place within its verdict, in the low bits of its verdict key."""
 
@@ -59,6 +60,8 @@ class ResultStore:
         self._own = 0
         self._sources: dict[str, int] = {}
         self._source_names: list[str] = []
+        self._loaded: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
+        """Verdicts unmarshalled lately: most schools share most of theirs."""
 
     # ----------------------------------------------------------------- while the scan runs
 
@@ -121,7 +124,9 @@ class ResultStore:
         """The school's items, findings, problems and APK panels, as the rows gave them."""
         result = SchoolResult(shelf.school, shelf.school_code)
         result.names = tuple(shelf.names)
-        verdicts: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
+        verdicts = self._loaded
+        if len(verdicts) > _LOADED_MAX:
+            verdicts.clear()
         data = memoryview(shelf.records)
         pos = 0
         end = len(data)
@@ -306,7 +311,9 @@ class StoredSchools(Sequence[SchoolResult]):
         for shelf in self._shelves:
             yield self._store.school(shelf)
 
-    @property
-    def shelves(self) -> Sequence[Shelf]:
+    def summaries(self) -> list[SchoolSummary]:
         """What is known of each school without rebuilding it: names, counts, sizes."""
-        return self._shelves
+        return [
+            SchoolSummary(s.school, s.school_code, s.counts_by_severity(), s.items, s.problems)
+            for s in self._shelves
+        ]

@@ -23,6 +23,7 @@ class SchoolRecord:
     school_code: str
     counts: dict[str, int]
     findings: str
+    """JSON text, or the same already packed with `pack`."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def record_run(database: Database, run: RunRecord) -> int:
             inputs=run.inputs,
             options=run.options,
             registry_digest=run.registry_digest,
-            registry_snapshot=_pack(run.registry_snapshot),
+            registry_snapshot=pack(run.registry_snapshot),
             counts=run.counts,
             out_dir=run.out_dir,
         )
@@ -67,7 +68,7 @@ def record_run(database: Database, run: RunRecord) -> int:
                         "school": s.school,
                         "school_code": s.school_code,
                         "counts": s.counts,
-                        "findings": _pack(s.findings),
+                        "findings": pack(s.findings),
                     }
                     for s in run.schools
                 ],
@@ -124,7 +125,10 @@ def _record(row: ScanRun, schools: list[SchoolRecord]) -> RunRecord:
 _PACKED = "zb64:"
 
 
-def _pack(text: str) -> str:
+def pack(text: str) -> str:
+    """Findings JSON as stored; a caller holding many runs' worth may pack them early."""
+    if text.startswith(_PACKED):
+        return text
     return _PACKED + base64.b64encode(zlib.compress(text.encode("utf-8"), 1)).decode("ascii")
 
 

@@ -14,9 +14,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, Template, select_autoescape
 from markupsafe import Markup
 
-from policies.model import SEVERITIES, SEVERITY_RANK, Finding, catalogue, verdict_key
+from policies.model import SEVERITIES, SEVERITY_RANK, Finding, VerdictMemo, catalogue
 from policies.results import ApkPanel, ScanResult, SchoolResult
-from reports.interface import ReportFormat
+from reports.interface import ReportFormat, SchoolWriter
 from reports.json_format import compact_json
 from reports.names import SCHOOLS_DIR, page_names
 from reports.text import Strings, check_lang, message, rule_order, rule_text, strings
@@ -192,14 +192,13 @@ def finding_html(
     finding: Finding,
     row_attr: str,
     lang: str,
-    memo: dict[tuple[object, ...], tuple[str, str]] | None = None,
+    memo: VerdictMemo[tuple[str, str]] | None = None,
 ) -> str:
     """One finding as an `<article>`: severity, rule, message, evidence, basis, remediation.
 
     With `memo`, the parts that do not depend on the row are built once per verdict.
     """
-    key = verdict_key(finding)
-    parts = memo.get(key) if memo is not None else None
+    parts = memo.get(finding) if memo is not None else None
     if parts is None:
         severity = _key_html(finding.severity)
         parts = (
@@ -213,7 +212,7 @@ def finding_html(
             ),
         )
         if memo is not None:
-            memo[key] = parts
+            memo.put(finding, parts)
     return parts[0] + row_attr + parts[1]
 
 
@@ -273,7 +272,7 @@ def _severity_rank(finding: Finding) -> int:
 
 
 def school_page(
-    school: SchoolResult, lang: str, memo: dict[tuple[object, ...], tuple[str, str]] | None = None
+    school: SchoolResult, lang: str, memo: VerdictMemo[tuple[str, str]] | None = None
 ) -> SchoolPage:
     """Everything a school's page shows, computed in Python so the template stays a layout."""
     s = strings(lang)
@@ -564,43 +563,58 @@ class TopItem:
     rules: list[str]
 
 
-def top_items(result: ScanResult, lang: str, limit: int = TOP_ITEMS) -> list[TopItem]:
-    """The offending apps/accounts required by the most schools.
+class TopItems:
+    """The offending apps/accounts required by the most schools, counted school by school.
 
     Findings are grouped by the item's normalised name and kind, and the schools counted
     once each; findings about a school as a whole or about an unreadable row do not count.
     """
-    s = strings(lang)
-    order = rule_order()
-    schools: dict[tuple[str, str], set[int]] = {}
-    findings: Counter[tuple[str, str]] = Counter()
-    spellings: dict[tuple[str, str], Counter[str]] = {}
-    rules: dict[tuple[str, str], set[str]] = {}
-    worst: dict[tuple[str, str], str] = {}
-    for number, school in enumerate(result.schools):
+
+    def __init__(self) -> None:
+        self.schools: dict[tuple[str, str], set[int]] = {}
+        self.findings: Counter[tuple[str, str]] = Counter()
+        self.spellings: dict[tuple[str, str], Counter[str]] = {}
+        self.rules: dict[tuple[str, str], set[str]] = {}
+        self.worst: dict[tuple[str, str], str] = {}
+
+    def add(self, number: int, school: SchoolResult) -> None:
         for finding in school.findings:
-            if not finding.item or rule_text(finding.rule, lang).scope in ("school", "input"):
+            if not finding.item or rule_text(finding.rule, "en").scope in ("school", "input"):
                 continue
             key = (word_key(finding.item), finding.kind)
-            schools.setdefault(key, set()).add(number)
-            findings[key] += 1
-            spellings.setdefault(key, Counter())[finding.item] += 1
-            rules.setdefault(key, set()).add(finding.rule)
-            if SEVERITY_RANK.get(finding.severity, 0) > SEVERITY_RANK.get(worst.get(key, ""), 0):
-                worst[key] = finding.severity
-    ranked = sorted(schools, key=lambda k: (-len(schools[k]), -findings[k], k))[:limit]
-    return [
-        TopItem(
-            name=spellings[key].most_common(1)[0][0],
-            kind=s.kind(key[1]),
-            schools=len(schools[key]),
-            findings=findings[key],
-            worst=worst.get(key, "info"),
-            worst_label=s.severity(worst.get(key, "info")),
-            rules=sorted(rules[key], key=lambda r: (order.get(r, len(order)), r)),
-        )
-        for key in ranked
-    ]
+            self.schools.setdefault(key, set()).add(number)
+            self.findings[key] += 1
+            self.spellings.setdefault(key, Counter())[finding.item] += 1
+            self.rules.setdefault(key, set()).add(finding.rule)
+            worst = self.worst.get(key, "")
+            if SEVERITY_RANK.get(finding.severity, 0) > SEVERITY_RANK.get(worst, 0):
+                self.worst[key] = finding.severity
+
+    def ranked(self, lang: str, limit: int = TOP_ITEMS) -> list[TopItem]:
+        s = strings(lang)
+        order = rule_order()
+        schools, findings = self.schools, self.findings
+        ranked = sorted(schools, key=lambda k: (-len(schools[k]), -findings[k], k))[:limit]
+        return [
+            TopItem(
+                name=self.spellings[key].most_common(1)[0][0],
+                kind=s.kind(key[1]),
+                schools=len(schools[key]),
+                findings=findings[key],
+                worst=self.worst.get(key, "info"),
+                worst_label=s.severity(self.worst.get(key, "info")),
+                rules=sorted(self.rules[key], key=lambda r: (order.get(r, len(order)), r)),
+            )
+            for key in ranked
+        ]
+
+
+def top_items(result: ScanResult, lang: str, limit: int = TOP_ITEMS) -> list[TopItem]:
+    """`TopItems` over every school of `result`."""
+    top = TopItems()
+    for number, school in enumerate(result.schools):
+        top.add(number, school)
+    return top.ranked(lang, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -643,8 +657,8 @@ def provenance(result: ScanResult, s: Strings) -> Provenance:
 
 def index_rows(result: ScanResult, names: Sequence[str]) -> list[IndexRow]:
     rows = []
-    for school, name in zip(result.schools, names, strict=True):
-        counts = school.counts()
+    for school, name in zip(result.summaries(), names, strict=True):
+        counts = school.counts
         rows.append(
             IndexRow(
                 school=school.school,
@@ -653,8 +667,8 @@ def index_rows(result: ScanResult, names: Sequence[str]) -> list[IndexRow]:
                 high=counts["high"],
                 medium=counts["medium"],
                 info=counts["info"],
-                items=len(school.items),
-                problems=len(school.problems),
+                items=school.items,
+                problems=school.problems,
                 search=f"{school.school} {school.school_code}".lower(),
             )
         )
@@ -671,38 +685,53 @@ class HtmlFormat(ReportFormat):
 
     name = "html"
 
-    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+    def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
         check_lang(lang)
-        s = strings(lang)
-        meta = provenance(result, s)
-        css = _asset("report.css")
-        names = page_names(result.schools)
-        pages_dir = out_dir / SCHOOLS_DIR
-        pages_dir.mkdir(exist_ok=True)
-        index = out_dir / "index.html"
-        written = [index]
+        return _HtmlWriter(result, out_dir, lang)
 
-        school_template = _template("school.html.j2")
-        memo: dict[tuple[object, ...], tuple[str, str]] = {}
-        for school, name in zip(result.schools, names, strict=True):
-            path = pages_dir / name
-            page = school_page(school, lang, memo)
-            _write(
-                path,
-                school_template.render(
-                    t=s.words, meta=meta, css=css, page=page, index_href="../index.html"
-                ),
-            )
-            written.append(path)
 
-        rows = index_rows(result, names)
-        counts = result.counts()
+class _HtmlWriter(SchoolWriter):
+    """School pages as the schools come; the index, which needs them all, at the end."""
+
+    def __init__(self, result: ScanResult, out_dir: Path, lang: str) -> None:
+        self.result = result
+        self.lang = lang
+        self.s = strings(lang)
+        self.meta = provenance(result, self.s)
+        self.css = _asset("report.css")
+        self.names = page_names(result.summaries())
+        self.pages_dir = out_dir / SCHOOLS_DIR
+        self.pages_dir.mkdir(exist_ok=True)
+        self.index = out_dir / "index.html"
+        self.written = [self.index]
+        self.template = _template("school.html.j2")
+        self.memo: VerdictMemo[tuple[str, str]] = VerdictMemo()
+        self.top = TopItems()
+        self.findings = 0
+
+    def add(self, school: SchoolResult) -> None:
+        number = len(self.written) - 1
+        path = self.pages_dir / self.names[number]
+        page = school_page(school, self.lang, self.memo)
+        _write(
+            path,
+            self.template.render(
+                t=self.s.words, meta=self.meta, css=self.css, page=page, index_href="../index.html"
+            ),
+        )
+        self.written.append(path)
+        self.top.add(number, school)
+        self.findings += len(school.findings)
+
+    def close(self) -> list[Path]:
+        result, s, lang = self.result, self.s, self.lang
+        rows = index_rows(result, self.names)
         totals = Totals(
-            badges=badges(counts, s),
-            schools=len(result.schools),
+            badges=badges(result.counts(), s),
+            schools=len(rows),
             schools_with_high=sum(1 for r in rows if r.high),
             items=sum(r.items for r in rows),
-            findings=sum(len(school.findings) for school in result.schools),
+            findings=self.findings,
             problems=sum(r.problems for r in rows) + len(result.file_problems),
         )
         file_problems = [
@@ -710,18 +739,18 @@ class HtmlFormat(ReportFormat):
             for p in result.file_problems
         ]
         _write(
-            index,
+            self.index,
             _template("index.html.j2").render(
                 t=s.words,
-                meta=meta,
-                css=css,
+                meta=self.meta,
+                css=self.css,
                 js=_asset("index.js"),
                 totals=totals,
                 inputs=list(result.inputs),
                 file_problems=file_problems,
                 rows=rows,
                 shown_all=s["shown_of"].format(shown=len(rows), total=len(rows)),
-                top=top_items(result, lang),
+                top=self.top.ranked(lang),
             ),
         )
-        return written
+        return self.written

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
 from appaudit.errors import AppauditError
-from policies.results import ScanResult
+from policies.results import ScanResult, SchoolResult
 
 
 class ReportError(AppauditError):
     """A report cannot be written as asked (bad option, or an output folder not ours to replace)."""
+
+
+class SchoolWriter(ABC):
+    """A format's files being written: given the schools one at a time, then finished.
+
+    A district's schools are rebuilt one by one from compact storage, so every format gets
+    each school in the same pass and none holds the whole district.
+    """
+
+    @abstractmethod
+    def add(self, school: SchoolResult) -> None:
+        """Write (or take note of) one school."""
+
+    @abstractmethod
+    def close(self) -> list[Path]:
+        """Finish the files and return their paths."""
+
+    def abort(self) -> None:  # noqa: B027 - most writers hold nothing to release
+        """Release open files after a failure; the staging folder is removed anyway."""
 
 
 class ReportFormat(ABC):
@@ -21,8 +41,25 @@ class ReportFormat(ABC):
     """The value of `--format` that selects it."""
 
     @abstractmethod
-    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
-        """Write this format's files into `out_dir` (which exists) and return their paths.
+    def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
+        """Start this format's files in `out_dir` (which exists).
 
         `lang` is one of `reports.text.LANGUAGES`; an unknown one raises `ReportError`.
         """
+
+    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+        """This format alone, start to finish."""
+        return write_schools(result.schools, [self.open(result, out_dir, lang)])[0]
+
+
+def write_schools(schools: Iterable[SchoolResult], writers: list[SchoolWriter]) -> list[list[Path]]:
+    """Go through the schools once, handing each to every writer; the files of each writer."""
+    try:
+        for school in schools:
+            for writer in writers:
+                writer.add(school)
+        return [writer.close() for writer in writers]
+    except BaseException:
+        for writer in writers:
+            writer.abort()
+        raise

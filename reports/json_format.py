@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from policies.model import Finding, verdict_key
+from policies.model import Finding, VerdictMemo
 from policies.results import ScanResult, SchoolResult
-from reports.interface import ReportFormat
+from reports.interface import ReportFormat, SchoolWriter
 from reports.text import check_lang, message, rule_text
 
 FILE_NAME = "findings.json"
@@ -81,19 +81,18 @@ class _FindingJson:
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
-        self.memo: dict[tuple[object, ...], tuple[str, str]] = {}
+        self.memo: VerdictMemo[tuple[str, str]] = VerdictMemo()
         self.sources: dict[str, str] = {}
 
     def __call__(self, finding: Finding) -> str:
-        key = verdict_key(finding)
-        parts = self.memo.get(key)
+        parts = self.memo.get(finding)
         if parts is None:
             whole = finding_dict(finding, self.lang)
             whole["row"] = None
             whole["source"] = None
             text = _dumps(whole)
             before, _, after = text.partition('"row": null')
-            parts = self.memo[key] = (before + '"row": ', after[: -len('"source": null}')])
+            parts = self.memo.put(finding, (before + '"row": ', after[: -len('"source": null}')]))
         row = "null" if finding.row is None else str(finding.row)
         source = self.sources.get(finding.source)
         if source is None:
@@ -137,18 +136,33 @@ class JsonFormat(ReportFormat):
 
     name = "json"
 
-    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+    def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
         check_lang(lang)
-        path = out_dir / FILE_NAME
+        return _JsonWriter(result, out_dir / FILE_NAME, lang)
+
+
+class _JsonWriter(SchoolWriter):
+    def __init__(self, result: ScanResult, path: Path, lang: str) -> None:
+        self.path = path
+        self.lang = lang
+        self.finding_json = _FindingJson(lang)
+        self.first = True
         head = _dumps(head_dict(result, lang))
-        with path.open("w", encoding="utf-8", newline="\n") as handle:
-            # The head's closing brace is reopened to append the schools array, so the
-            # document is built piece by piece rather than held whole in memory.
-            handle.write(head[:-1])
-            handle.write(', "schools": [')
-            finding_json = _FindingJson(lang)
-            for number, school in enumerate(result.schools):
-                handle.write("\n" if number == 0 else ",\n")
-                handle.write(school_json(school, lang, finding_json))
-            handle.write("\n]}\n")
-        return [path]
+        self.handle = path.open("w", encoding="utf-8", newline="\n")
+        # The head's closing brace is reopened to append the schools array, so the
+        # document is built piece by piece rather than held whole in memory.
+        self.handle.write(head[:-1])
+        self.handle.write(', "schools": [')
+
+    def add(self, school: SchoolResult) -> None:
+        self.handle.write("\n" if self.first else ",\n")
+        self.first = False
+        self.handle.write(school_json(school, self.lang, self.finding_json))
+
+    def close(self) -> list[Path]:
+        self.handle.write("\n]}\n")
+        self.handle.close()
+        return [self.path]
+
+    def abort(self) -> None:
+        self.handle.close()

@@ -7,8 +7,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
-
-from policies.results import SchoolResult
+from typing import Protocol
 
 SCHOOLS_DIR = "schools"
 """The folder of the report that holds one page per school."""
@@ -35,7 +34,17 @@ def base_name(school: str, school_code: str) -> str:
     return "s-" + _digest(school, code)
 
 
-def page_names(schools: Sequence[SchoolResult]) -> list[str]:
+class NamedSchool(Protocol):
+    """Anything that names a school: a `SchoolResult` or a `SchoolSummary`."""
+
+    @property
+    def school(self) -> str: ...
+
+    @property
+    def school_code(self) -> str: ...
+
+
+def page_names(schools: Sequence[NamedSchool]) -> list[str]:
     """A unique file name (`<name>.html`) for each school, in the same order.
 
     Names are compared without case, as Windows and macOS file systems do. Schools whose

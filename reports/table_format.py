@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from policies.model import verdict_key
-from policies.results import ScanResult
-from reports.interface import ReportFormat
+from policies.model import VerdictMemo
+from policies.results import ScanResult, SchoolResult
+from reports.interface import ReportFormat, SchoolWriter
 from reports.json_format import compact_json
 from reports.text import check_lang, message, rule_text, strings
-from scanner.tables import csv_cells, write_csv_lines, write_xlsx
+from scanner.tables import CsvLines, XlsxSheet, csv_cells
 
 COLUMNS = (
     "school",
@@ -33,49 +33,57 @@ def header(lang: str) -> list[str]:
     return [words[column] for column in COLUMNS]
 
 
-def finding_rows(result: ScanResult, lang: str) -> Iterator[list[str]]:
-    """Every finding as strings; rule ids, severities and kinds stay codes for filtering."""
-    memo: dict[tuple[object, ...], tuple[str, str, str]] = {}
-    for school in result.schools:
-        for f in school.findings:
-            key = verdict_key(f)
-            shared = memo.get(key)
-            if shared is None:
-                shared = memo[key] = (
+def school_rows(
+    school: SchoolResult, lang: str, memo: VerdictMemo[tuple[str, str, str]]
+) -> Iterator[list[str]]:
+    """A school's findings as strings; rule ids, severities and kinds stay codes for filtering."""
+    for f in school.findings:
+        shared = memo.get(f)
+        if shared is None:
+            shared = memo.put(
+                f,
+                (
                     message(f, lang),
                     rule_text(f.rule, lang).basis_ref,
                     compact_json(f.evidence) if f.evidence else "",
-                )
-            yield [
-                school.school,
-                school.school_code,
-                f.source,
-                "" if f.row is None else str(f.row),
-                f.rule,
-                f.severity,
-                f.item,
-                f.kind,
-                *shared,
-            ]
+                ),
+            )
+        yield [
+            school.school,
+            school.school_code,
+            f.source,
+            "" if f.row is None else str(f.row),
+            f.rule,
+            f.severity,
+            f.item,
+            f.kind,
+            *shared,
+        ]
 
 
-def finding_lines(result: ScanResult, lang: str) -> Iterator[str]:
-    """`finding_rows` already encoded as CSV, each verdict's cells encoded once.
+def finding_rows(result: ScanResult, lang: str) -> Iterator[list[str]]:
+    """Every finding of every school, as `school_rows` gives them."""
+    memo: VerdictMemo[tuple[str, str, str]] = VerdictMemo()
+    for school in result.schools:
+        yield from school_rows(school, lang, memo)
+
+
+def school_lines(school: SchoolResult, lang: str, memo: VerdictMemo[str]) -> Iterator[str]:
+    """`school_rows` already encoded as CSV, each verdict's cells encoded once.
 
     A school's cells and a verdict's cells repeat on many rows; quoting and escaping them
     (the evidence is JSON full of quotes) once each is most of the work saved.
     """
-    memo: dict[tuple[object, ...], str] = {}
-    for school in result.schools:
-        sources: dict[str, str] = {}
-        for f in school.findings:
-            head = sources.get(f.source)
-            if head is None:
-                head = sources[f.source] = csv_cells([school.school, school.school_code, f.source])
-            key = verdict_key(f)
-            tail = memo.get(key)
-            if tail is None:
-                tail = memo[key] = csv_cells(
+    sources: dict[str, str] = {}
+    for f in school.findings:
+        head = sources.get(f.source)
+        if head is None:
+            head = sources[f.source] = csv_cells([school.school, school.school_code, f.source])
+        tail = memo.get(f)
+        if tail is None:
+            tail = memo.put(
+                f,
+                csv_cells(
                     [
                         f.rule,
                         f.severity,
@@ -85,8 +93,16 @@ def finding_lines(result: ScanResult, lang: str) -> Iterator[str]:
                         rule_text(f.rule, lang).basis_ref,
                         compact_json(f.evidence) if f.evidence else "",
                     ]
-                )
-            yield f"{head},{'' if f.row is None else f.row},{tail}"
+                ),
+            )
+        yield f"{head},{'' if f.row is None else f.row},{tail}"
+
+
+def finding_lines(result: ScanResult, lang: str) -> Iterator[str]:
+    """Every finding of every school, as `school_lines` encodes them."""
+    memo: VerdictMemo[str] = VerdictMemo()
+    for school in result.schools:
+        yield from school_lines(school, lang, memo)
 
 
 class CsvFormat(ReportFormat):
@@ -95,11 +111,27 @@ class CsvFormat(ReportFormat):
     name = "csv"
     file_name = "findings.csv"
 
-    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+    def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
         check_lang(lang)
-        path = out_dir / self.file_name
-        write_csv_lines(path, header(lang), finding_lines(result, lang))
-        return [path]
+        return _CsvWriter(CsvLines(out_dir / self.file_name, header(lang)), lang)
+
+
+class _CsvWriter(SchoolWriter):
+    def __init__(self, target: CsvLines, lang: str) -> None:
+        self.target = target
+        self.lang = lang
+        self.memo: VerdictMemo[str] = VerdictMemo()
+
+    def add(self, school: SchoolResult) -> None:
+        for line in school_lines(school, self.lang, self.memo):
+            self.target.write(line)
+
+    def close(self) -> list[Path]:
+        self.target.commit()
+        return [self.target.file.path]
+
+    def abort(self) -> None:
+        self.target.discard()
 
 
 class XlsxFormat(ReportFormat):
@@ -108,8 +140,22 @@ class XlsxFormat(ReportFormat):
     name = "xlsx"
     file_name = "findings.xlsx"
 
-    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
+    def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
         check_lang(lang)
-        path = out_dir / self.file_name
-        write_xlsx(path, header(lang), finding_rows(result, lang), title=strings(lang).csv["sheet"])
-        return [path]
+        sheet = XlsxSheet(out_dir / self.file_name, header(lang), title=strings(lang).csv["sheet"])
+        return _XlsxWriter(sheet, lang)
+
+
+class _XlsxWriter(SchoolWriter):
+    def __init__(self, sheet: XlsxSheet, lang: str) -> None:
+        self.sheet = sheet
+        self.lang = lang
+        self.memo: VerdictMemo[tuple[str, str, str]] = VerdictMemo()
+
+    def add(self, school: SchoolResult) -> None:
+        for row in school_rows(school, self.lang, self.memo):
+            self.sheet.append(row)
+
+    def close(self) -> list[Path]:
+        self.sheet.save()
+        return [self.sheet.path]

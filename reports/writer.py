@@ -6,12 +6,12 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from policies.results import ScanResult
 from reports.formats import DEFAULT_FORMATS, FORMATS
-from reports.interface import ReportError
+from reports.interface import ReportError, SchoolWriter, write_schools
 from reports.text import LANGUAGES
 
 # The writer is where the CLI meets the reports, so it re-exports what the CLI needs.
@@ -20,6 +20,7 @@ __all__ = [
     "FORMATS",
     "MARKER",
     "ReportError",
+    "SchoolWriter",
     "is_replaceable",
     "write_reports",
 ]
@@ -111,6 +112,7 @@ def write_reports(
     *,
     formats: Iterable[str] = DEFAULT_FORMATS,
     lang: str = "zh",
+    also: Sequence[SchoolWriter] = (),
 ) -> Path:
     """Write the chosen formats into `out_dir` as one unit and return the main file.
 
@@ -118,6 +120,10 @@ def write_reports(
     so a run that fails leaves the previous report (or nothing) rather than half a report.
     An existing `out_dir` is replaced only if it is empty or an earlier appaudit report;
     anything else raises `ReportError`, so a mistaken `--out .` deletes nobody's files.
+
+    Every format gets each school in one pass over the schools (a stored scan rebuilds them
+    one at a time); `also` are further writers to hand each school to in the same pass, e.g.
+    the scan history's.
 
     Returns the path of `index.html`, or of the first file written when html is not chosen.
     """
@@ -132,9 +138,16 @@ def write_reports(
     staging = _sibling(target, "new")
     staging.mkdir()  # not mkdtemp: the report folder should get the user's usual permissions
     try:
-        written: list[Path] = []
-        for name in chosen:
-            written.extend(FORMATS[name]().write(result, staging, lang))
+        writers: list[SchoolWriter] = []
+        try:
+            for name in chosen:
+                writers.append(FORMATS[name]().open(result, staging, lang))
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+        files = write_schools(result.schools, [*writers, *also])
+        written = [path for paths in files[: len(writers)] for path in paths]
         marker = staging / MARKER
         marker.write_text(_marker_text(result, chosen, lang), encoding="utf-8")
         _swap(staging, target)

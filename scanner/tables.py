@@ -470,26 +470,41 @@ def neutralise(value: str) -> str:
     return value
 
 
-def atomic_write(path: Path, write: Any, *, mode: str = "w", **kwargs: Any) -> None:
-    """Write a file through a temporary sibling, so a failed run leaves no half-written file.
+class AtomicFile:
+    """A file written through a temporary sibling and renamed into place by `commit`.
 
     The sibling is created like any new file (not with mkstemp, which makes it private), so
-    the result gets the user's usual permissions.
+    the result gets the user's usual permissions; `discard` (or a failure) leaves nothing.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            handle = open(tmp, mode.replace("w", "x"), **kwargs)  # noqa: SIM115
-        except FileExistsError:
-            continue
-        break
+
+    def __init__(self, path: Path, *, mode: str = "w", **kwargs: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        while True:
+            self.tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+            try:
+                self.handle = open(self.tmp, mode.replace("w", "x"), **kwargs)  # noqa: SIM115
+            except FileExistsError:
+                continue
+            break
+
+    def commit(self) -> None:
+        self.handle.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.handle.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: Path, write: Any, *, mode: str = "w", **kwargs: Any) -> None:
+    """Write a file through a temporary sibling, so a failed run leaves no half-written file."""
+    target = AtomicFile(path, mode=mode, **kwargs)
     try:
-        with handle:
-            write(handle)
-        os.replace(tmp, path)
+        write(target.handle)
+        target.commit()
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        target.discard()
         raise
 
 
@@ -523,16 +538,28 @@ def csv_cells(cells: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def write_csv_lines(path: Path, header: Sequence[str], lines: Iterable[str]) -> None:
-    """Like `write_csv`, for rows already encoded with `csv_cells` (without line ends)."""
+class CsvLines:
+    """A CSV file for Excel being written line by line: UTF-8 with a BOM, header first.
 
-    def write(handle: Any) -> None:
-        handle.write("\ufeff" + csv_cells(header) + "\r\n")
-        for line in lines:
-            handle.write(line)
-            handle.write("\r\n")
+    Lines come already encoded with `csv_cells` (without line ends), so that writers which
+    repeat the same cells on many rows encode them once.
+    """
 
-    atomic_write(path, write, encoding="utf-8", newline="")
+    def __init__(self, path: Path, header: Sequence[str]) -> None:
+        self.file = AtomicFile(path, encoding="utf-8", newline="")
+        # The BOM by hand: the utf-8-sig codec encodes in Python, write by write, while
+        # plain utf-8 runs in C — it matters for a million rows.
+        self.file.handle.write("\ufeff" + csv_cells(header) + "\r\n")
+
+    def write(self, line: str) -> None:
+        self.file.handle.write(line)
+        self.file.handle.write("\r\n")
+
+    def commit(self) -> None:
+        self.file.commit()
+
+    def discard(self) -> None:
+        self.file.discard()
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -542,25 +569,37 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return buffer.getvalue()
 
 
+class XlsxSheet:
+    """An .xlsx file of one sheet being written row by row; every cell a plain string, so
+    nothing a school wrote can become a formula."""
+
+    def __init__(self, path: Path, header: Sequence[str], *, title: str = "Sheet1") -> None:
+        from openpyxl import Workbook
+
+        self.path = path
+        self.workbook = Workbook(write_only=True)
+        self.sheet = self.workbook.create_sheet(title=title[:31])
+        self.append(header)
+
+    def append(self, values: Sequence[str]) -> None:
+        from openpyxl.cell import WriteOnlyCell
+
+        cells = []
+        for value in values:
+            cell = WriteOnlyCell(self.sheet, value=value)
+            cell.data_type = "s"  # a string, even when it starts with "="
+            cells.append(cell)
+        self.sheet.append(cells)
+
+    def save(self) -> None:
+        atomic_write(self.path, self.workbook.save, mode="wb")
+
+
 def write_xlsx(
     path: Path, header: Sequence[str], rows: Iterable[Sequence[str]], *, title: str = "Sheet1"
 ) -> None:
     """An .xlsx sheet whose cells are all plain strings: nothing is ever a formula."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])
-
-    def string_cells(values: Sequence[str]) -> list[WriteOnlyCell]:
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"  # a string, even when it starts with "="
-            cells.append(cell)
-        return cells
-
-    sheet.append(string_cells(header))
+    sheet = XlsxSheet(path, header, title=title)
     for row in rows:
-        sheet.append(string_cells(row))
-    atomic_write(path, workbook.save, mode="wb")
+        sheet.append(row)
+    sheet.save()

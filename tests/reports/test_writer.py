@@ -9,17 +9,32 @@ from pathlib import Path
 import pytest
 import resultfactory
 
-from policies.results import ScanResult
+from policies.results import ScanResult, SchoolResult
 from reports import FORMATS, MARKER, ReportError, ReportFormat, write_reports
+from reports.interface import SchoolWriter
 
 
 class HalfWritten(ReportFormat):
-    """A format that writes part of its output and then fails, as a full disk would."""
+    """A format that writes its first school and then fails, as a full disk would."""
 
     name = "half"
 
-    def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
-        (out_dir / "part-1.txt").write_text("written before the failure", encoding="utf-8")
+    def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
+        return _HalfWriter(out_dir)
+
+
+class _HalfWriter(SchoolWriter):
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.schools = 0
+
+    def add(self, school: SchoolResult) -> None:
+        self.schools += 1
+        if self.schools > 1:
+            raise OSError(28, "No space left on device")
+        (self.out_dir / "part-1.txt").write_text("written before the failure", encoding="utf-8")
+
+    def close(self) -> list[Path]:
         raise OSError(28, "No space left on device")
 
 
