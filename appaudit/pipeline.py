@@ -102,7 +102,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     if options.registry_files:
         view = registry_files.load_view(options.registry_files)
     else:
-        database = open_database(options.db)
+        database = open_database(options.db, create=False)
         view = Registry(database).snapshot()
     vocabulary = submission_vocabulary()
     submissions = [Submission(p, vocabulary, sheet=options.sheet) for p in options.inputs]

@@ -178,7 +178,7 @@ def runs(
 ) -> None:
     """List past scans: when, which inputs (SHA-256), registry digest and counts."""
     choice(fmt, ("table", "json"), "--format")
-    database = open_database(db)
+    database = open_database(db, create=False)
     if show is not None:
         record = run_store.get_run(database, show)
         if record is None:
