@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_cache_dir
+from sqlalchemy.exc import SQLAlchemyError
 
 from policies.apk_rules import ApkOutcome
 from registry import apkcache
-from registry.db import Database
+from registry.db import Database, first_line
 from registry.values import InvalidValue, classify_identifier
 from scanner.apk import ANALYSER_VERSION, ApkFacts, SdkCatalogue, analyse_apk, hash_file
 from scanner.apk.sdk import load_catalogue
@@ -48,6 +49,8 @@ class ApkStats:
     analysed: int = 0
     cached: int = 0
     failed: int = 0
+    not_cached: str = ""
+    """Why new facts could not be saved in the registry's cache (it refused the write)."""
 
 
 @dataclass
@@ -136,11 +139,15 @@ class ApkAnalyser:
         )
         self.stats.analysed += len(fresh)
         if self.database is not None and fresh:
-            apkcache.store_facts(
-                self.database,
-                self.version,
-                {sha: json.dumps(f.to_dict(), ensure_ascii=False) for sha, f in fresh.items()},
-            )
+            try:
+                apkcache.store_facts(
+                    self.database,
+                    self.version,
+                    {sha: json.dumps(f.to_dict(), ensure_ascii=False) for sha, f in fresh.items()},
+                )
+            except (SQLAlchemyError, OSError) as error:
+                # A read-only or full registry: the facts stand, they are only not remembered.
+                self.stats.not_cached = first_line(error)
         # The file may have changed between hashing and analysis; the facts say what was read.
         return known | fresh
 

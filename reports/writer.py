@@ -20,6 +20,7 @@ __all__ = [
     "FORMATS",
     "MARKER",
     "ReportError",
+    "check_destination",
     "is_replaceable",
     "write_reports",
 ]
@@ -105,6 +106,22 @@ def _swap(staging: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def check_destination(
+    out_dir: Path, *, formats: Iterable[str] = DEFAULT_FORMATS, lang: str = "zh"
+) -> Path:
+    """The report folder `write_reports` would write, or ReportError if it would refuse.
+
+    For callers to ask before a long scan rather than after it.
+    """
+    _choose(formats)
+    if lang not in LANGUAGES:
+        raise ReportError(f"unknown report language {lang!r} (choose from {', '.join(LANGUAGES)})")
+    # abspath, not resolve: `..` is folded but a symlinked parent is kept as the user named it.
+    target = Path(os.path.abspath(out_dir))
+    _check_target(target)
+    return target
+
+
 def write_reports(
     result: ScanResult,
     out_dir: Path,
@@ -122,11 +139,7 @@ def write_reports(
     Returns the path of `index.html`, or of the first file written when html is not chosen.
     """
     chosen = _choose(formats)
-    if lang not in LANGUAGES:
-        raise ReportError(f"unknown report language {lang!r} (choose from {', '.join(LANGUAGES)})")
-    # abspath, not resolve: `..` is folded but a symlinked parent is kept as the user named it.
-    target = Path(os.path.abspath(out_dir))
-    _check_target(target)
+    target = check_destination(out_dir, formats=chosen, lang=lang)
     target.parent.mkdir(parents=True, exist_ok=True)
 
     staging = _sibling(target, "new")

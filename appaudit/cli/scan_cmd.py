@@ -122,6 +122,10 @@ def scan(
     say(pipeline.summary_line(outcome))
     for problem in outcome.result.file_problems:
         say(f"{problem.source}: {problem.message}")
+    if outcome.not_stored:
+        say(f"appaudit: warning: {outcome.not_stored} (the report is complete without it)")
+    if outcome.apks.not_cached:
+        say(f"appaudit: warning: APK facts could not be cached: {outcome.apks.not_cached}")
     say(f"report: {outcome.report}")
     raise typer.Exit(outcome.exit_code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -231,3 +232,20 @@ def test_a_read_only_connection_still_reads(tmp_path: Path) -> None:
     assert "学习通" in result.stdout
     refused = run("registry", "add", "--name", "巧考", "--kind", "APP", "--db", url)
     assert refused.exit_code == 2 and "readonly" in one_line(refused).replace("-", "")
+
+
+def test_a_scan_during_a_long_import_reads_and_reports(
+    db_url: str, holding_import: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    # The import holds the write lock until this scan is over; the scan reads without
+    # waiting, then gives up storing its run after 3 s, and still writes its report.
+    scan = appaudit("scan", str(EXAMPLES / "submission.csv"), "--out", str(out),
+                    "--db", impatient(db_url))  # fmt: skip
+    assert scan.returncode == 1, scan.stderr
+    assert "Traceback" not in scan.stderr
+    (warning,) = [line for line in scan.stderr.splitlines() if "warning" in line]
+    assert "the run could not be stored" in warning and "lock" in warning
+    doc = json.loads((out / "findings.json").read_text("utf-8"))
+    assert doc["registry"]["entries"] == 1 and doc["run_id"] is None  # read before the import
+    assert holding_import.poll() is None

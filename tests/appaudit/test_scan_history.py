@@ -1,0 +1,131 @@
+"""Storing a scan's run: the report names it, and a registry that refuses it costs no report."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import apkfactory
+import pytest
+from sqlalchemy import make_url
+from tablefactory import write_csv
+from typer.testing import CliRunner, Result
+
+from appaudit.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+SUBMISSION = EXAMPLES / "submission.csv"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def filled(db_url: str) -> str:
+    for name in ("registry.csv", "adoptions.csv"):
+        result = run("registry", "import", str(EXAMPLES / name), "--db", db_url)
+        assert result.exit_code == 0, result.stderr
+    return db_url
+
+
+def read_only(db_url: str) -> str:
+    """The same database, opened so that the server or the library refuses every write."""
+    if db_url.startswith("sqlite"):
+        path = make_url(db_url).database
+        return f"sqlite:///file:{path}?mode=ro&uri=true"
+    return f"{db_url}?options=-c%20default_transaction_read_only%3Don"
+
+
+def stored_runs(db_url: str) -> list[dict[str, object]]:
+    result = run("runs", "--format", "json", "--db", db_url)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_report_names_the_run_it_was_stored_as(db_url: str, tmp_path: Path) -> None:
+    filled(db_url)
+    out = tmp_path / "report"
+    result = run("scan", str(SUBMISSION), "--out", str(out), "--db", db_url)
+    assert result.exit_code == 1, result.stderr
+    (stored,) = stored_runs(db_url)
+    doc = json.loads((out / "findings.json").read_text("utf-8"))
+    assert doc["run_id"] == stored["id"] == 1
+    index = (out / "index.html").read_text("utf-8")
+    assert re.search(r"核查批次</dt><dd>1</dd>", index)
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("high", 1), ("never", 0)])
+def test_a_read_only_registry_still_gets_its_report(
+    db_url: str, tmp_path: Path, fail_on: str, code: int
+) -> None:
+    filled(db_url)
+    out = tmp_path / "report"
+    result = run(
+        "scan", str(SUBMISSION), "--out", str(out), "--db", read_only(db_url), "--fail-on", fail_on
+    )
+    assert result.exit_code == code, result.stderr
+    assert "Traceback" not in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "the run could not be stored" in warnings[0], result.stderr
+    doc = json.loads((out / "findings.json").read_text("utf-8"))
+    assert doc["run_id"] is None and len(doc["schools"]) == 4
+    assert (out / "index.html").is_file()
+    assert stored_runs(db_url) == []
+
+
+def test_a_read_only_registry_does_not_stop_the_apk_stage(db_url: str, tmp_path: Path) -> None:
+    filled(db_url)
+    apk = apkfactory.simple_apk(tmp_path / "apps" / "zuoye.apk", "org.example.zuoye")
+    rows = [
+        ["学校", "类型", "名称", "包名", "要求内容", "安装包"],
+        ["示例实验小学", "APP", "示例作业本", "org.example.zuoye", "下载安装", "apps/zuoye.apk"],
+    ]
+    submission = write_csv(tmp_path / "s.csv", rows)
+    assert apk.is_file()
+    out = tmp_path / "report"
+    result = run(
+        "scan", str(submission), "--out", str(out), "--db", read_only(db_url), "--jobs", "1"
+    )
+    assert result.exit_code == 1, result.stderr  # the APK is unsigned: a high finding
+    assert "Traceback" not in result.stderr
+    assert "the run could not be stored" in result.stderr
+    assert "APK facts could not be cached" in result.stderr
+    doc = json.loads((out / "findings.json").read_text("utf-8"))
+    rules = {f["rule"] for s in doc["schools"] for f in s["findings"]}
+    assert "APK-UNSIGNED" in rules
+
+
+def test_an_out_folder_that_would_be_refused_stops_the_scan_before_it_is_stored(
+    db_url: str, tmp_path: Path
+) -> None:
+    filled(db_url)
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep")
+    result = run("scan", str(SUBMISSION), "--out", str(precious), "--db", db_url)
+    assert result.exit_code == 2 and "not an appaudit report folder" in result.stderr
+    assert stored_runs(db_url) == []
+    assert (precious / "notes.txt").read_text() == "keep"
+
+
+def test_a_password_in_the_database_url_appears_in_no_output(db_url: str, tmp_path: Path) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite URLs carry no password")
+    # The test server trusts local connections, so any password is accepted, and kept.
+    url = make_url(db_url).set(password="Topsecret9").render_as_string(hide_password=False)
+    filled(url)
+    out = tmp_path / "report"
+    outputs = [run("scan", str(SUBMISSION), "--out", str(out), "--db", url)]
+    outputs += [run("runs", "--db", url), run("runs", "--format", "json", "--db", url)]
+    outputs += [run("runs", "--show", "1", "--db", url), run("registry", "list", "--db", url)]
+    outputs += [run("scan", str(SUBMISSION), "--out", str(out), "--db", read_only(url))]
+    for result in outputs:
+        assert result.exit_code in (0, 1), result.stderr
+        assert "Topsecret9" not in result.stdout + result.stderr
+    assert "could not be stored" in outputs[-1].stderr
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert written and all(b"Topsecret9" not in p.read_bytes() for p in written)
+    doc = json.loads((out / "findings.json").read_text("utf-8"))
+    assert doc["registry"]["source"].startswith("postgresql+psycopg://postgres:***@")
