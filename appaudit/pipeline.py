@@ -11,7 +11,7 @@ import gc
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,7 +19,13 @@ from typing import Any, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from appaudit import __version__, registry_files
-from appaudit.apks import ApkAnalyser, ApkStats, default_download_dir, default_jobs
+from appaudit.apks import (
+    DEFAULT_DOWNLOAD_JOBS,
+    ApkAnalyser,
+    ApkStats,
+    default_download_dir,
+    default_jobs,
+)
 from appaudit.settings import Settings
 from appaudit.vocabulary import submission_vocabulary
 from policies.engine import Engine
@@ -30,6 +36,7 @@ from registry.db import Database, DatabaseError, describe, first_line, open_data
 from registry.service import Registry
 from registry.snapshot import RegistryView
 from reports.writer import DEFAULT_FORMATS, check_destination, write_reports
+from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 from scanner.submission import InputProblem, RequiredItem, Submission
 
 FAIL_ON = ("high", "medium", "info", "never")
@@ -66,6 +73,9 @@ class ScanOptions:
     sheet: str | None = None
     jobs: int = field(default_factory=default_jobs)
     download_dir: Path = field(default_factory=default_download_dir)
+    download_deadline: float = DOWNLOAD_DEFAULTS.deadline
+    """Seconds one APK download may take in all, retries included."""
+    download_jobs: int = DEFAULT_DOWNLOAD_JOBS
     sdk_prefixes: Path | None = None
 
 
@@ -116,6 +126,8 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         database=database,
         jobs=options.jobs,
         download_dir=options.download_dir,
+        download_options=replace(DOWNLOAD_DEFAULTS, deadline=options.download_deadline),
+        download_jobs=options.download_jobs,
         sdk_prefixes=options.sdk_prefixes,
         package_hint=lambda item: _registered_package(engine, item),
     )

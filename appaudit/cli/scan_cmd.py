@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from appaudit import pipeline
-from appaudit.apks import default_download_dir, default_jobs
+from appaudit.apks import DEFAULT_DOWNLOAD_JOBS, default_download_dir, default_jobs
 from appaudit.cli.apk_cmd import JobsOption, SdkOption
 from appaudit.cli.common import DbOption, choice, emit, emit_json, fail, format_table, say
 from appaudit.settings import load_settings
@@ -89,6 +89,19 @@ def scan(
         Path | None,
         typer.Option("--download-dir", help="Where downloaded APKs are cached."),
     ] = None,
+    download_deadline: Annotated[
+        float,
+        typer.Option(
+            "--download-deadline",
+            min=0.001,
+            help="Seconds one APK download may take in all, retries included; "
+            "a slower one fails for its row only.",
+        ),
+    ] = pipeline.DOWNLOAD_DEFAULTS.deadline,
+    download_jobs: Annotated[
+        int,
+        typer.Option("--download-jobs", min=1, help="APK downloads at once."),
+    ] = DEFAULT_DOWNLOAD_JOBS,
     sdk_prefixes: SdkOption = None,
     db: DbOption = None,
 ) -> None:
@@ -115,6 +128,8 @@ def scan(
         sheet=sheet,
         jobs=jobs or default_jobs(),
         download_dir=download_dir or default_download_dir(),
+        download_deadline=download_deadline,
+        download_jobs=download_jobs,
         sdk_prefixes=sdk_prefixes,
     )
     with _Progress() as progress:
