@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import queue
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +31,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
+from scanner.leftovers import is_stale
+
 ALLOWED_SCHEMES = ("http", "https")
 _REDIRECTS = (301, 302, 303, 307, 308)
 _CHUNK = 1 << 16
@@ -39,10 +40,6 @@ _USER_AGENT = "appaudit/0.1 (audit of apps required by schools)"
 PART_PREFIX = ".part-"
 """Partial downloads: `.part-PID-RANDOM.apk` (older versions wrote `.part-RANDOM.apk`)."""
 _META_PREFIX = ".meta-"
-STALE_UNOWNED_SECONDS = 3600.0
-"""A partial file whose writer is unknown is left alone until untouched this long."""
-STALE_OWNED_SECONDS = 86400.0
-"""…and one whose writer still seems alive (its process id may have been reused)."""
 
 
 @dataclass(frozen=True)
@@ -235,14 +232,7 @@ def remove_stale_parts(cache_dir: Path, *, now: float | None = None) -> list[Pat
             age = moment - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        owner = _owner(entry.name)
-        if owner is None:
-            stale = age > STALE_UNOWNED_SECONDS
-        elif owner == os.getpid():
-            stale = False  # another download of this very scan
-        else:
-            stale = not _running(owner) or age > STALE_OWNED_SECONDS
-        if stale:
+        if is_stale(_owner(entry.name), age):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
@@ -255,20 +245,6 @@ def _owner(name: str) -> int | None:
     if len(parts) == 3 and parts[1].isdigit():
         return int(parts[1])
     return None
-
-
-def _running(pid: int) -> bool:
-    if sys.platform == "win32":
-        return True  # os.kill(pid, 0) would end the process there; age decides instead
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    except OSError:
-        return True
-    return True
 
 
 def cache_paths(url: str, cache_dir: Path) -> tuple[Path, Path]:

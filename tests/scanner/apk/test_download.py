@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from scanner.apk.download import (
-    STALE_UNOWNED_SECONDS,
     Downloaded,
     DownloadFailure,
     DownloadOptions,
@@ -30,6 +29,7 @@ from scanner.apk.download import (
     remove_stale_parts,
     run_downloads,
 )
+from scanner.leftovers import UNOWNED_SECONDS
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -434,7 +434,7 @@ def test_stale_partial_files_are_removed_and_live_ones_kept(tmp_path: Path) -> N
         }
         for name in names.values():
             (tmp_path / name).write_bytes(b"partial")
-        long_ago = time.time() - STALE_UNOWNED_SECONDS - 60
+        long_ago = time.time() - UNOWNED_SECONDS - 60
         os.utime(tmp_path / names["old_unowned"], (long_ago, long_ago))
         removed = remove_stale_parts(tmp_path)
         assert sorted(p.name for p in removed) == sorted(
