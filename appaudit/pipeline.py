@@ -37,6 +37,7 @@ from registry.service import Registry
 from registry.snapshot import RegistryView
 from reports.writer import DEFAULT_FORMATS, check_destination, write_reports
 from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
+from scanner.apk.download import remove_stale_parts
 from scanner.submission import InputProblem, RequiredItem, Submission
 
 FAIL_ON = ("high", "medium", "info", "never")
@@ -112,6 +113,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     watch = observer or _Silent()
     started = datetime.now(UTC)
     check_destination(options.out, formats=options.formats, lang=options.lang)
+    remove_stale_parts(options.download_dir)  # partial downloads of a scan that was killed
     watch.stage("registry")
     database = None
     if options.registry_files:

@@ -14,7 +14,7 @@ import contextlib
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -110,10 +110,9 @@ _RAW_PASSWORD = re.compile(r"://[^:/@\s]*:(?P<password>[^\s'\"]*)@")
 def _remember_secrets(url: str) -> None:
     found = _RAW_PASSWORD.search(url)
     passwords = [found.group("password")] if found else []
-    try:
+    query: Mapping[str, str | tuple[str, ...]] = {}
+    with contextlib.suppress(exc.ArgumentError, ValueError):
         query = make_url(url).query
-    except (exc.ArgumentError, ValueError):
-        query = {}
     for key, value in query.items():
         if key.lower() in _SECRET_QUERY_KEYS:
             passwords.extend([value] if isinstance(value, str) else value)

@@ -18,6 +18,7 @@ from policies.model import catalogue
 from registry import runs as run_store
 from registry.db import open_database
 from reports.writer import DEFAULT_FORMATS, FORMATS
+from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 
 
 class _Progress:
@@ -97,7 +98,7 @@ def scan(
             help="Seconds one APK download may take in all, retries included; "
             "a slower one fails for its row only.",
         ),
-    ] = pipeline.DOWNLOAD_DEFAULTS.deadline,
+    ] = DOWNLOAD_DEFAULTS.deadline,
     download_jobs: Annotated[
         int,
         typer.Option("--download-jobs", min=1, help="APK downloads at once."),

@@ -169,3 +169,18 @@ def test_download_options_are_checked(tmp_path: Path) -> None:
         )
         assert result.exit_code == 2 and option in result.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_every_scan_removes_the_partial_downloads_of_a_killed_one(tmp_path: Path) -> None:
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (downloads / f".part-{dead.pid}-left0ver.apk").write_bytes(b"from a killed scan")
+    result = CliRunner().invoke(
+        app,
+        ["scan", str(EXAMPLES / "submission.csv"), "--out", str(tmp_path / "report"),
+         "--registry", str(EXAMPLES / "registry.csv"), "--download-dir", str(downloads)],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.stderr
+    assert parts(downloads) == []
