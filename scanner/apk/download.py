@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import queue
+import socket
 import tempfile
 import threading
 import time
@@ -58,8 +59,7 @@ class DownloadOptions:
     max_redirects: int = 5
     user_agent: str = _USER_AGENT
     deadline: float = 300.0
-    """Longest time for the whole download, retries and waits included. Checked between
-    pieces of the body, so it is overrun by at most one read timeout."""
+    """Longest time for the whole download, retries and waits included."""
 
 
 DEFAULT_OPTIONS = DownloadOptions()
@@ -387,7 +387,7 @@ def _receive(
     try:
         with os.fdopen(fd, "wb") as out:
             try:
-                for chunk in _body(response):
+                for chunk in _body(response, clock):
                     size += len(chunk)
                     if size > options.max_bytes:
                         raise _Final(
@@ -424,14 +424,32 @@ def _receive(
     )
 
 
-def _body(response: requests.Response) -> Iterator[bytes]:
-    """The body in pieces as they arrive, so a failure knows how much came before it."""
+def _body(response: requests.Response, clock: _Clock) -> Iterator[bytes]:
+    """The body in pieces as they arrive, so a failure knows how much came before it.
+
+    Each read waits at most the read timeout or the time left before the deadline,
+    whichever is shorter, where the connection's socket can be reached.
+    """
+    sock = _socket_of(response)
     read1 = getattr(response.raw, "read1", None)
     if read1 is None:  # urllib3 1.x
         yield from response.iter_content(_CHUNK)
         return
-    while chunk := read1(_CHUNK, decode_content=True):
+    while True:
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(max(min(clock.options.read_timeout, clock.remaining()), 0.001))
+        chunk = read1(_CHUNK, decode_content=True)
+        if not chunk:
+            return
         yield chunk
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket under a streamed response (http.client's buffered reader), if reachable."""
+    buffered = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(buffered, "raw", None), "_sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _body_failure(
