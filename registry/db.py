@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -149,9 +150,10 @@ def head_revision() -> str:
 class Database:
     """An open registry database with its schema at the current revision."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, connect_url: str | None = None) -> None:
         self.url = url
-        self.engine = _create_engine(url)
+        """The URL as the user gave it, for messages."""
+        self.engine = _create_engine(connect_url or url)
         # Writers share the engine's pool; the option tells SQLite's BEGIN to take the lock.
         self._writer = self.engine.execution_options(**{_WRITER: True})
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -246,9 +248,38 @@ def open_database(url: str | None = None, *, migrate: bool = True, create: bool 
             database.ensure_schema()
         except exc.SQLAlchemyError as error:
             database.close()
+            path = sqlite_file(resolved)
+            if path is not None and _read_only(path):
+                return _open_read_only(resolved, path, error)
             raise DatabaseError(
                 f"cannot open database {describe(resolved)}: {first_line(error)}"
             ) from error
+    return database
+
+
+def _read_only(path: Path) -> bool:
+    """Whether a SQLite file exists but neither it nor its folder may be written here."""
+    return (
+        path.is_file()
+        and os.access(path, os.R_OK)
+        and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+    )
+
+
+def _open_read_only(url: str, path: Path, error: exc.SQLAlchemyError) -> Database:
+    """A WAL database on a read-only disk or folder, opened to be read as it stands.
+
+    Reading WAL needs a shared-memory file beside the database, which cannot be made
+    there; SQLite's `immutable` mode reads without it (and without locks: on a read-only
+    disk nobody writes, and in a folder only others may write to, a write they have under
+    way is not seen). Every write fails, so a scan says its run could not be stored.
+    """
+    database = Database(url, connect_url=f"sqlite:///file:{quote(str(path))}?immutable=1&uri=true")
+    try:
+        database.ensure_schema()
+    except exc.SQLAlchemyError:
+        database.close()
+        raise DatabaseError(f"cannot open database {describe(url)}: {first_line(error)}") from error
     return database
 
 

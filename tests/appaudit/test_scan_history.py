@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import apkfactory
@@ -129,3 +133,38 @@ def test_a_password_in_the_database_url_appears_in_no_output(db_url: str, tmp_pa
     assert written and all(b"Topsecret9" not in p.read_bytes() for p in written)
     doc = json.loads((out / "findings.json").read_text("utf-8"))
     assert doc["registry"]["source"].startswith("postgresql+psycopg://postgres:***@")
+
+
+READ_ONLY_MOUNT = 'mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" && shift 2 && "$@"'
+
+
+def test_a_registry_on_a_read_only_disk_is_read_and_the_scan_reports(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("mounting a read-only file system needs root and unshare")
+    folder, mounted = tmp_path / "registry", tmp_path / "mnt"
+    mounted.mkdir()
+    for name in ("registry.csv", "adoptions.csv"):
+        subprocess.run(
+            [sys.executable, "-m", "appaudit", "registry", "import", str(EXAMPLES / name),
+             "--db", str(folder / "registry.db")],
+            check=True, capture_output=True, cwd=REPO,
+        )  # fmt: skip
+    # Closed cleanly: no write-ahead log or shared-memory file beside it, as it is copied.
+    assert sorted(p.name for p in folder.iterdir()) == ["registry.db"]
+    out = tmp_path / "report"
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no private mount namespace here: {probe.stderr.decode().strip()}")
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", READ_ONLY_MOUNT, "sh", str(folder), str(mounted),
+         sys.executable, "-m", "appaudit", "scan", str(SUBMISSION), "--out", str(out),
+         "--db", str(mounted / "registry.db")],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "readonly database" in warnings[0], result.stderr
+    doc = json.loads((out / "findings.json").read_text("utf-8"))
+    assert doc["registry"]["entries"] == 24 and doc["run_id"] is None
+    assert stored_runs(str(folder / "registry.db")) == []
