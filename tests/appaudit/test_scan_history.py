@@ -16,7 +16,10 @@ from sqlalchemy import make_url
 from tablefactory import write_csv
 from typer.testing import CliRunner, Result
 
+from appaudit import registry_files
 from appaudit.cli import app
+from registry.db import open_database
+from registry.service import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -143,12 +146,13 @@ def test_a_registry_on_a_read_only_disk_is_read_and_the_scan_reports(tmp_path: P
         pytest.skip("mounting a read-only file system needs root and unshare")
     folder, mounted = tmp_path / "registry", tmp_path / "mnt"
     mounted.mkdir()
-    for name in ("registry.csv", "adoptions.csv"):
-        subprocess.run(
-            [sys.executable, "-m", "appaudit", "registry", "import", str(EXAMPLES / name),
-             "--db", str(folder / "registry.db")],
-            check=True, capture_output=True, cwd=REPO,
-        )  # fmt: skip
+    database = open_database(str(folder / "registry.db"))
+    registry = Registry(database)
+    entries = registry_files.open_registry_file(EXAMPLES / "registry.csv", None, None)
+    registry.import_entries(entries.rows(), entries.table.columns.keys())
+    adoptions = registry_files.open_registry_file(EXAMPLES / "adoptions.csv", None, None)
+    registry.import_adoptions(adoptions.rows())
+    database.close()
     # Closed cleanly: no write-ahead log or shared-memory file beside it, as it is copied.
     assert sorted(p.name for p in folder.iterdir()) == ["registry.db"]
     out = tmp_path / "report"

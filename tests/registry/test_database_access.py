@@ -80,10 +80,10 @@ def holding_import(db_url: str) -> Iterator[subprocess.Popen[str]]:
 
 
 def impatient(db_url: str) -> str:
-    """The same database, for a client that gives up after 3 s of waiting for a lock."""
+    """The same database, for a client that gives up after 1 s of waiting for a lock."""
     if db_url.startswith("sqlite"):
-        return f"{db_url}?timeout=3"
-    return f"{db_url}?options=-c%20lock_timeout%3D3000"
+        return f"{db_url}?timeout=1"
+    return f"{db_url}?options=-c%20lock_timeout%3D1000"
 
 
 def test_sqlite_registry_is_in_wal_mode(tmp_path: Path) -> None:
@@ -97,14 +97,14 @@ def test_reads_do_not_wait_for_a_long_import(
     db_url: str, holding_import: subprocess.Popen[str]
 ) -> None:
     url = impatient(db_url)
-    listed = appaudit("registry", "list", "--format", "json", "--db", url)
-    assert listed.returncode == 0, listed.stderr
+    listed = run("registry", "list", "--format", "json", "--db", url)
+    assert listed.exit_code == 0, listed.stderr
     assert "已有应用" in listed.stdout and "慢导入应用" not in listed.stdout
-    shown = appaudit("registry", "show", "已有应用", "--db", url)
-    assert shown.returncode == 0, shown.stderr
+    shown = run("registry", "show", "已有应用", "--db", url)
+    assert shown.exit_code == 0, shown.stderr
     for command in (["registry", "history"], ["registry", "adoptions"], ["runs"]):
-        result = appaudit(*command, "--db", url)
-        assert result.returncode == 0, (command, result.stderr)
+        result = run(*command, "--db", url)
+        assert result.exit_code == 0, (command, result.stderr)
         assert "locked" not in result.stderr
     assert holding_import.poll() is None  # the import was open the whole time
 
@@ -113,7 +113,7 @@ def test_reads_do_not_wait_for_a_long_import(
     holding_import.stdin.flush()
     out, err = holding_import.communicate(timeout=60)
     assert holding_import.returncode == 0 and "added 1" in out, err
-    after = appaudit("registry", "list", "--format", "json", "--db", url)
+    after = run("registry", "list", "--format", "json", "--db", url)
     assert "慢导入应用" in after.stdout
 
 
@@ -239,7 +239,7 @@ def test_a_scan_during_a_long_import_reads_and_reports(
 ) -> None:
     out = tmp_path / "report"
     # The import holds the write lock until this scan is over; the scan reads without
-    # waiting, then gives up storing its run after 3 s, and still writes its report.
+    # waiting, then gives up storing its run after 1 s, and still writes its report.
     scan = appaudit("scan", str(EXAMPLES / "submission.csv"), "--out", str(out),
                     "--db", impatient(db_url))  # fmt: skip
     assert scan.returncode == 1, scan.stderr
