@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -25,7 +26,81 @@ _VERDICTS_MAX = 1 << 17
 @dataclass
 class _School:
     result: SchoolResult
+    seen: int
+    """The record at which the school first appeared, for the order of the report."""
     assessed: list[Assessed] = field(default_factory=list)
+
+    def add_name(self, name: str) -> None:
+        names = self.result.names
+        if name and name not in names:
+            names.append(name)
+            if not self.result.school:
+                self.result.school = name
+
+    def absorb(self, other: _School) -> None:
+        """Take over the rows of `other`, the same school written without its code."""
+        for name in other.result.names:
+            self.add_name(name)
+        self.seen = min(self.seen, other.seen)
+        self.assessed.extend(other.assessed)
+        self.result.items.extend(other.result.items)
+        self.result.findings.extend(other.result.findings)
+        self.result.problems.extend(other.result.problems)
+        self.result.apks.extend(other.result.apks)
+
+
+def code_key(code: str) -> str:
+    """A 学校标识码 folded for comparison: width, case and spaces ignored."""
+    return unicodedata.normalize("NFKC", code).replace(" ", "").upper()
+
+
+class _Schools:
+    """Rows grouped into schools: by 学校标识码 where a row gives one, else by folded name.
+
+    Two schools of one name (a city has many 实验小学) are two schools when their codes
+    differ; one code written with several spellings of the name is one school, with every
+    spelling kept. Rows without a code are grouped by their folded name, and join the
+    school whose code they lack when exactly one coded school has that name.
+    """
+
+    def __init__(self) -> None:
+        self.by_code: dict[str, _School] = {}
+        self.by_name: dict[str, _School] = {}
+        self.memo: dict[tuple[str, str], _School] = {}
+        self.count = 0
+
+    def school_for(self, name: str, code: str) -> _School:
+        found = self.memo.get((name, code))
+        if found is not None:
+            return found
+        table, key = (self.by_code, code_key(code)) if code else (self.by_name, school_key(name))
+        found = table.get(key)
+        if found is None:
+            found = table[key] = _School(SchoolResult("", code), self.count)
+            self.count += 1
+        found.add_name(name)
+        self.memo[(name, code)] = found
+        return found
+
+    def finish(self) -> tuple[list[_School], list[_School]]:
+        """The schools in order of first appearance, and those that took in uncoded rows."""
+        coded_by_name: dict[str, list[_School]] = {}
+        for school in self.by_code.values():
+            for key in dict.fromkeys(school_key(n) for n in school.result.names):
+                coded_by_name.setdefault(key, []).append(school)
+        schools = list(self.by_code.values())
+        grown: list[_School] = []
+        for key, uncoded in self.by_name.items():
+            owners = coded_by_name.get(key, [])
+            if len(owners) == 1:
+                owners[0].absorb(uncoded)
+                grown.append(owners[0])
+            else:  # no coded school of that name, or several: which one is not ours to guess
+                schools.append(uncoded)
+        for school in schools:
+            if not school.result.school:
+                school.result.school = UNKNOWN_SCHOOL
+        return sorted(schools, key=lambda school: school.seen), grown
 
 
 class Engine:
@@ -126,18 +201,10 @@ class Engine:
         all at once (so that it can analyse them in parallel) and returns an outcome for
         each, by (source, row).
         """
-        schools: dict[str, _School] = {}
+        grouping = _Schools()
+        school_for = grouping.school_for
         file_problems: list[InputProblem] = []
         waiting: list[tuple[_School, RequiredItem]] = []
-
-        def school_for(name: str, code: str) -> _School:
-            key = school_key(name)
-            found = schools.get(key)
-            if found is None:
-                found = schools[key] = _School(SchoolResult(name, code))
-            elif code and not found.result.school_code:
-                found.result.school_code = code
-            return found
 
         for record in records:
             if on_row is not None:
@@ -146,7 +213,10 @@ class Engine:
                 if record.row is None:
                     file_problems.append(record)
                     continue
-                school = school_for(record.school or UNKNOWN_SCHOOL, record.school_code)
+                school = school_for(
+                    record.school or ("" if record.school_code else UNKNOWN_SCHOOL),
+                    record.school_code,
+                )
                 school.result.problems.append(record)
                 finding = self.check_problem(record)
                 if finding is not None:
@@ -164,10 +234,12 @@ class Engine:
                 self._add(school, item, outcome)
                 if outcome is not None:
                     school.result.apks.append(_panel(item, outcome))
+        schools, grown = grouping.finish()
+        reorder = {id(school) for school in grown}
         results = []
-        for school in schools.values():
+        for school in schools:
             result = school.result
-            if waiting:
+            if waiting or id(school) in reorder:
                 _restore_row_order(result)
             result.findings.extend(
                 self.check_school(result.school, result.school_code, school.assessed)
@@ -196,8 +268,11 @@ def _panel(item: RequiredItem, outcome: ApkOutcome) -> ApkPanel:
 
 
 def _restore_row_order(result: SchoolResult) -> None:
-    """Rows that waited for their APK go back among the others, in file and row order."""
-    order = {source: n for n, source in enumerate(dict.fromkeys(i.source for i in result.items))}
+    """Rows that waited for their APK, or that were written without the school's code, go
+    back among the others, in file and row order."""
+    sources = [*(i.source for i in result.items), *(p.source for p in result.problems)]
+    order = {source: n for n, source in enumerate(dict.fromkeys(sources))}
     result.items.sort(key=lambda i: (order[i.source], i.row))
     result.findings.sort(key=lambda f: (order.get(f.source, 0), f.row if f.row is not None else 0))
+    result.problems.sort(key=lambda p: (order.get(p.source, 0), p.row or 0))
     result.apks.sort(key=lambda p: p.row)

@@ -18,6 +18,13 @@ class SchoolResult:
 
     school: str
     school_code: str = ""
+    names: list[str] = field(default_factory=list)
+    """Every spelling of the school's name its rows gave, the first (`school`) first."""
+
+    def __post_init__(self) -> None:
+        if not self.names and self.school:
+            self.names.append(self.school)
+
     items: list[RequiredItem] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     """Every finding, INPUT-INVALID ones included, in row order."""
