@@ -16,20 +16,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_cache_dir
+from sqlalchemy.exc import SQLAlchemyError
 
 from policies.apk_rules import ApkOutcome
 from registry import apkcache
-from registry.db import Database
+from registry.db import Database, first_line
 from registry.values import InvalidValue, classify_identifier
 from scanner.apk import ANALYSER_VERSION, ApkFacts, SdkCatalogue, analyse_apk, hash_file
+from scanner.apk.download import (
+    DEFAULT_OPTIONS,
+    DownloadOptions,
+    remove_stale_parts,
+    run_downloads,
+)
 from scanner.apk.sdk import load_catalogue
-from scanner.apk.sources import FolderIndexCache, LocalApk, SourceFailure, source_for
+from scanner.apk.sources import (
+    ApkSource,
+    FolderIndexCache,
+    LocalApk,
+    SourceFailure,
+    UrlSource,
+    source_for,
+)
 from scanner.apk.ziparchive import Failure
 from scanner.submission import RequiredItem
 
 
 def default_download_dir() -> Path:
     return Path(user_cache_dir("appaudit", appauthor=False)) / "downloads"
+
+
+DEFAULT_DOWNLOAD_JOBS = 4
 
 
 def default_jobs() -> int:
@@ -48,6 +65,8 @@ class ApkStats:
     analysed: int = 0
     cached: int = 0
     failed: int = 0
+    not_cached: str = ""
+    """Why new facts could not be saved in the registry's cache (it refused the write)."""
 
 
 @dataclass
@@ -60,32 +79,39 @@ class ApkAnalyser:
     sdk_prefixes: Path | None = None
     package_hint: Callable[[RequiredItem], str] | None = None
     """The package the registry knows for an item that names none (to search a folder)."""
+    download_options: DownloadOptions = DEFAULT_OPTIONS
+    download_jobs: int = DEFAULT_DOWNLOAD_JOBS
+    """Downloads at once: a slow server holds one of them, not the scan."""
     stats: ApkStats = field(default_factory=ApkStats)
 
     def __post_init__(self) -> None:
         self.catalogue: SdkCatalogue = load_catalogue(self.sdk_prefixes)
         self.version = f"{ANALYSER_VERSION}+sdk:{self.catalogue.fingerprint}"
         self._folders = FolderIndexCache()
+        self._swept = False
 
     def outcomes(self, items: Sequence[RequiredItem]) -> dict[tuple[str, int], ApkOutcome]:
         """An outcome for every item, by (source, row)."""
         self.stats.named += len(items)
-        located: dict[tuple[str, int], LocalApk | SourceFailure] = {}
-        by_source: dict[tuple[str, str, str], LocalApk | SourceFailure] = {}
+        source_of: dict[tuple[str, int], ApkSource] = {}
+        by_cell: dict[tuple[str, str, str], ApkSource] = {}
         for item in items:
             base = Path(item.source).parent
             expected = _package_of(item) or (self.package_hint(item) if self.package_hint else "")
             wanted = (str(base), item.apk, expected)
-            if wanted not in by_source:
-                source = source_for(
+            if wanted not in by_cell:
+                by_cell[wanted] = source_for(
                     item.apk,
                     base,
                     expected or None,
                     download_dir=self.download_dir,
+                    download_options=self.download_options,
                     folder_indexes=self._folders,
                 )
-                by_source[wanted] = source.resolve()
-            located[(item.source, item.row)] = by_source[wanted]
+            source_of[(item.source, item.row)] = by_cell[wanted]
+        # Sources are values: one URL named by many rows (or files) is fetched once.
+        resolved = self._resolve(list(dict.fromkeys(source_of.values())))
+        located = {key: resolved[source] for key, source in source_of.items()}
 
         digests: dict[Path, str] = {}
         failures: dict[Path, str] = {}
@@ -118,6 +144,21 @@ class ApkAnalyser:
                 out[key] = ApkOutcome(item.apk, facts=known, origin=str(found.path))
         return out
 
+    def _resolve(self, sources: list[ApkSource]) -> dict[ApkSource, LocalApk | SourceFailure]:
+        """Each source's file; downloads run `download_jobs` at a time, local files inline."""
+        remote = [s for s in sources if isinstance(s, UrlSource)]
+        found: dict[ApkSource, LocalApk | SourceFailure] = {}
+        if remote and not self._swept:
+            remove_stale_parts(self.download_dir)  # left by a scan that was killed
+            self._swept = True
+        if len(remote) > 1 and self.download_jobs > 1:
+            results = run_downloads([s.resolve for s in remote], self.download_jobs)
+            found.update(zip(remote, results, strict=True))
+        for source in sources:
+            if source not in found:
+                found[source] = source.resolve()
+        return found
+
     def facts_for(self, digests: Mapping[Path, str]) -> dict[str, ApkFacts]:
         """Facts for each file (path -> SHA-256), from the cache or by analysing it."""
         unique = {sha: path for path, sha in digests.items()}
@@ -136,11 +177,15 @@ class ApkAnalyser:
         )
         self.stats.analysed += len(fresh)
         if self.database is not None and fresh:
-            apkcache.store_facts(
-                self.database,
-                self.version,
-                {sha: json.dumps(f.to_dict(), ensure_ascii=False) for sha, f in fresh.items()},
-            )
+            try:
+                apkcache.store_facts(
+                    self.database,
+                    self.version,
+                    {sha: json.dumps(f.to_dict(), ensure_ascii=False) for sha, f in fresh.items()},
+                )
+            except (SQLAlchemyError, OSError) as error:
+                # A read-only or full registry: the facts stand, they are only not remembered.
+                self.stats.not_cached = first_line(error)
         # The file may have changed between hashing and analysis; the facts say what was read.
         return known | fresh
 

@@ -11,23 +11,34 @@ import gc
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from appaudit import __version__, registry_files
-from appaudit.apks import ApkAnalyser, ApkStats, default_download_dir, default_jobs
+from appaudit.apks import (
+    DEFAULT_DOWNLOAD_JOBS,
+    ApkAnalyser,
+    ApkStats,
+    default_download_dir,
+    default_jobs,
+)
 from appaudit.settings import Settings
 from appaudit.vocabulary import submission_vocabulary
 from policies.engine import Engine
 from policies.model import SEVERITIES, Finding, VerdictMemo, at_least, catalogue
 from policies.results import RegistryInfo, ScanResult, SchoolResult
 from registry import runs
-from registry.db import open_database
+from registry.db import Database, DatabaseError, describe, first_line, open_database
 from registry.service import Registry
 from registry.snapshot import RegistryView
-from reports.writer import DEFAULT_FORMATS, SchoolWriter, write_reports
+from reports.interface import SchoolWriter, write_schools
+from reports.writer import DEFAULT_FORMATS, check_destination, write_reports
+from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
+from scanner.apk.download import remove_stale_parts
 from scanner.submission import InputProblem, RequiredItem, Submission
 
 FAIL_ON = ("high", "medium", "info", "never")
@@ -64,6 +75,9 @@ class ScanOptions:
     sheet: str | None = None
     jobs: int = field(default_factory=default_jobs)
     download_dir: Path = field(default_factory=default_download_dir)
+    download_deadline: float = DOWNLOAD_DEFAULTS.deadline
+    """Seconds one APK download may take in all, retries included."""
+    download_jobs: int = DEFAULT_DOWNLOAD_JOBS
     sdk_prefixes: Path | None = None
 
 
@@ -74,6 +88,8 @@ class ScanOutcome:
     exit_code: int
     rows: int
     apks: ApkStats = field(default_factory=ApkStats)
+    not_stored: str = ""
+    """Why the run is missing from the scan history (the registry refused the write), if it is."""
 
 
 @contextmanager
@@ -97,12 +113,14 @@ def run_scan(options: ScanOptions, observer: Observer | None = None) -> ScanOutc
 def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     watch = observer or _Silent()
     started = datetime.now(UTC)
+    check_destination(options.out, formats=options.formats, lang=options.lang)
+    remove_stale_parts(options.download_dir)  # partial downloads of a scan that was killed
     watch.stage("registry")
     database = None
     if options.registry_files:
         view = registry_files.load_view(options.registry_files)
     else:
-        database = open_database(options.db)
+        database = open_database(options.db, create=False)
         view = Registry(database).snapshot()
     vocabulary = submission_vocabulary()
     submissions = [Submission(p, vocabulary, sheet=options.sheet) for p in options.inputs]
@@ -111,6 +129,8 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         database=database,
         jobs=options.jobs,
         download_dir=options.download_dir,
+        download_options=replace(DOWNLOAD_DEFAULTS, deadline=options.download_deadline),
+        download_jobs=options.download_jobs,
         sdk_prefixes=options.sdk_prefixes,
         package_hint=lambda item: _registered_package(engine, item),
     )
@@ -135,23 +155,37 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         inputs=[s.info() for s in submissions],
         file_problems=file_problems,
     )
-    watch.stage("reports")
-    history = _History()
-    report = write_reports(
-        result,
-        options.out,
-        formats=options.formats,
-        lang=options.lang,
-        also=[history] if database is not None else [],
-    )
+    not_stored = ""
     if database is not None:
         watch.stage("history")
+        # Stored before the reports are written, so that they can name their run.
+        history = _History()
+        write_schools(result.schools, [history])
         record = _run_record(result, options, view, started, history.schools)
-        result.run_id = runs.record_run(database, record)
+        stored = _store_run(database, record)
+        if isinstance(stored, int):
+            result.run_id = stored
+        else:
+            not_stored = stored
+    watch.stage("reports")
+    report = write_reports(result, options.out, formats=options.formats, lang=options.lang)
     counts = result.counts()
     failing = any(counts[s] and at_least(s, options.fail_on) for s in counts)
     rows = sum(s.rows for s in submissions)
-    return ScanOutcome(result, report, 1 if failing else 0, rows, analyser.stats)
+    return ScanOutcome(result, report, 1 if failing else 0, rows, analyser.stats, not_stored)
+
+
+def _store_run(database: Database, record: runs.RunRecord) -> int | str:
+    """The stored run's id, or why it could not be stored.
+
+    A registry that refuses the write (read-only, disk full, locked too long) costs the
+    run its place in the history, not its report: the findings stand without it.
+    """
+    try:
+        return runs.record_run(database, record)
+    except (SQLAlchemyError, OSError, DatabaseError) as error:
+        reason = first_line(error) if isinstance(error, SQLAlchemyError) else str(error)
+        return f"the run could not be stored in {describe(database.url)}: {reason}"
 
 
 def _registered_package(engine: Engine, item: RequiredItem) -> str:

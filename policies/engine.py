@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from policies.apk_rules import APK_RULES, ApkOutcome
@@ -20,6 +21,60 @@ UNKNOWN_SCHOOL = "（学校未填写）"
 
 
 _VERDICTS_MAX = 1 << 17
+
+
+def code_key(code: str) -> str:
+    """A 学校标识码 folded for comparison: width, case and spaces ignored."""
+    return unicodedata.normalize("NFKC", code).replace(" ", "").upper()
+
+
+class _Schools:
+    """Rows grouped into schools: by 学校标识码 where a row gives one, else by folded name.
+
+    Two schools of one name (a city has many 实验小学) are two schools when their codes
+    differ; one code written with several spellings of the name is one school, with every
+    spelling kept. Rows without a code are grouped by their folded name, and join the
+    school whose code they lack when exactly one coded school has that name.
+    """
+
+    def __init__(self) -> None:
+        self.by_code: dict[str, Shelf] = {}
+        self.by_name: dict[str, Shelf] = {}
+        self.memo: dict[tuple[str, str], Shelf] = {}
+        self.count = 0
+
+    def school_for(self, name: str, code: str) -> Shelf:
+        found = self.memo.get((name, code))
+        if found is not None:
+            return found
+        table, key = (self.by_code, code_key(code)) if code else (self.by_name, school_key(name))
+        found = table.get(key)
+        if found is None:
+            found = table[key] = Shelf("", code, seen=self.count)
+            self.count += 1
+        found.add_name(name)
+        self.memo[(name, code)] = found
+        return found
+
+    def finish(self) -> list[tuple[Shelf, list[Shelf]]]:
+        """The schools in order of first appearance, each with the uncoded ones it takes in."""
+        coded_by_name: dict[str, list[Shelf]] = {}
+        for shelf in self.by_code.values():
+            for key in dict.fromkeys(school_key(n) for n in shelf.names):
+                coded_by_name.setdefault(key, []).append(shelf)
+        schools: dict[int, tuple[Shelf, list[Shelf]]] = {
+            id(s): (s, []) for s in self.by_code.values()
+        }
+        for key, uncoded in self.by_name.items():
+            owners = coded_by_name.get(key, [])
+            if len(owners) == 1:
+                schools[id(owners[0])][1].append(uncoded)
+            else:  # no coded school of that name, or several: which one is not ours to guess
+                schools[id(uncoded)] = (uncoded, [])
+        for shelf, _taken in schools.values():
+            if not shelf.school:
+                shelf.school = UNKNOWN_SCHOOL
+        return sorted(schools.values(), key=lambda pair: pair[0].seen)
 
 
 class Engine:
@@ -87,6 +142,8 @@ class Engine:
         """
         store = ResultStore()
         run = _Run(self, store)
+        grouping = _Schools()
+        school_for = grouping.school_for
         file_problems: list[InputProblem] = []
         waiting: list[tuple[Shelf, RequiredItem]] = []
         for record in records:
@@ -96,10 +153,13 @@ class Engine:
                 if record.row is None:
                     file_problems.append(record)
                     continue
-                shelf = run.shelf(record.school or UNKNOWN_SCHOOL, record.school_code)
+                shelf = school_for(
+                    record.school or ("" if record.school_code else UNKNOWN_SCHOOL),
+                    record.school_code,
+                )
                 store.add_problem(shelf, record, self.check_problem(record))
                 continue
-            shelf = run.shelf(record.school, record.school_code)
+            shelf = school_for(record.school, record.school_code)
             if record.apk and apks is not None:
                 waiting.append((shelf, record))
                 continue
@@ -108,12 +168,18 @@ class Engine:
             outcomes = apks([item for _, item in waiting])
             for shelf, item in waiting:
                 run.add_with_apk(shelf, item, outcomes.get((item.source, item.row)))
-        for shelf in run.shelves.values():
+        shelves = []
+        for shelf, taken in grouping.finish():
             assessed = run.for_school_rules.pop(id(shelf), {})
+            for uncoded in taken:
+                store.absorb(shelf, uncoded)
+                for key, value in run.for_school_rules.pop(id(uncoded), {}).items():
+                    assessed.setdefault(key, value)
             store.add_school_findings(
                 shelf, self.check_school(shelf.school, shelf.school_code, list(assessed.values()))
             )
-        return StoredSchools(store, list(run.shelves.values())), file_problems
+            shelves.append(shelf)
+        return StoredSchools(store, shelves), file_problems
 
 
 class _Run:
@@ -122,19 +188,8 @@ class _Run:
     def __init__(self, engine: Engine, store: ResultStore) -> None:
         self.engine = engine
         self.store = store
-        self.shelves: dict[str, Shelf] = {}
         self.verdicts: dict[tuple[object, ...], int] = {}
         self.for_school_rules: dict[int, dict[tuple[object, ...], Assessed]] = {}
-
-    def shelf(self, name: str, code: str) -> Shelf:
-        key = school_key(name)
-        found = self.shelves.get(key)
-        if found is None:
-            found = self.shelves[key] = Shelf(name, code)
-        elif code and not found.school_code:
-            found.school_code = code
-        found.names[name] = None
-        return found
 
     def add(self, shelf: Shelf, item: RequiredItem) -> None:
         engine = self.engine

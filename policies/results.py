@@ -18,8 +18,13 @@ class SchoolResult:
 
     school: str
     school_code: str = ""
-    names: tuple[str, ...] = ()
-    """Every spelling of the school's name its rows used, when there was more than one."""
+    names: list[str] = field(default_factory=list)
+    """Every spelling of the school's name its rows gave, the first (`school`) first."""
+
+    def __post_init__(self) -> None:
+        if not self.names and self.school:
+            self.names.append(self.school)
+
     items: list[RequiredItem] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     """Every finding, INPUT-INVALID ones included, in row order."""
@@ -32,7 +37,12 @@ class SchoolResult:
 
     def summary(self) -> SchoolSummary:
         return SchoolSummary(
-            self.school, self.school_code, self.counts(), len(self.items), len(self.problems)
+            self.school,
+            self.school_code,
+            self.counts(),
+            len(self.items),
+            len(self.problems),
+            tuple(self.names),
         )
 
     def worst(self) -> str | None:
@@ -49,6 +59,8 @@ class SchoolSummary:
     counts: Mapping[str, int]
     items: int
     problems: int
+    names: tuple[str, ...] = ()
+    """Every spelling of the school's name its rows gave."""
 
 
 @runtime_checkable

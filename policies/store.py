@@ -32,6 +32,8 @@ class Shelf:
 
     school: str
     school_code: str = ""
+    seen: int = 0
+    """When the school first appeared among the rows, for the order of the report."""
     names: dict[str, None] = field(default_factory=dict)
     """Every spelling of the school's name seen in its rows, in order of appearance."""
     records: bytearray = field(default_factory=bytearray)
@@ -42,6 +44,12 @@ class Shelf:
     """Rows were added out of file order (they waited for their APK): sort when rebuilding."""
     school_findings: list[Finding] = field(default_factory=list)
     """Findings about the school as a whole, made once every row is in."""
+
+    def add_name(self, name: str) -> None:
+        if name and name not in self.names:
+            self.names[name] = None
+            if not self.school:
+                self.school = name
 
     def count(self, severities: Sequence[str]) -> None:
         for severity in severities:
@@ -58,8 +66,9 @@ class ResultStore:
         self._verdicts: list[bytes] = [b""]  # numbered from 1: 0 means "no shared verdict"
         self._verdict_severities: list[tuple[str, ...]] = [()]
         self._own = 0
-        self._sources: dict[str, int] = {}
-        self._source_names: list[str] = []
+        self._numbers: dict[str, int] = {}
+        self._strings: list[str] = []
+        """Sources and school names, which repeat on every row, kept once and numbered."""
         self._loaded: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
         """Verdicts unmarshalled lately: most schools share most of theirs."""
 
@@ -75,7 +84,7 @@ class ResultStore:
 
     def add_item(self, shelf: Shelf, item: RequiredItem, verdict: int) -> None:
         """A row whose findings are the shared verdict number `verdict`, re-addressed to it."""
-        self._append(shelf, (_ITEM, self._item_cells(shelf, item), verdict))
+        self._append(shelf, (_ITEM, self._item_cells(item), verdict))
         shelf.items += 1
         shelf.count(self._verdict_severities[verdict])
 
@@ -87,7 +96,7 @@ class ResultStore:
         panel: ApkPanel | None = None,
     ) -> None:
         """A row with findings of its own (its APK made them), and what its APK was."""
-        cells = self._item_cells(shelf, item)
+        cells = self._item_cells(item)
         packed = tuple(self._own_finding(f) for f in findings)
         panel_cells = None if panel is None else _panel_cells(panel)
         self._append(shelf, (_OWN, cells, packed, panel_cells))
@@ -97,11 +106,11 @@ class ResultStore:
 
     def add_problem(self, shelf: Shelf, problem: InputProblem, finding: Finding | None) -> None:
         cells = (
-            self._source(problem.source),
+            self._number(problem.source),
             problem.row,
             problem.message,
             problem.message_zh,
-            problem.school,
+            self._number(problem.school),
             problem.school_code,
             dict(problem.cells),
         )
@@ -110,6 +119,18 @@ class ResultStore:
         shelf.problems += 1
         if finding is not None:
             shelf.count([finding.severity])
+
+    def absorb(self, shelf: Shelf, other: Shelf) -> None:
+        """Take over the rows of `other`: the same school, written without its code."""
+        for name in other.names:
+            shelf.add_name(name)
+        shelf.seen = min(shelf.seen, other.seen)
+        shelf.records += other.records
+        other.records = bytearray()
+        shelf.counts = [a + b for a, b in zip(shelf.counts, other.counts, strict=True)]
+        shelf.items += other.items
+        shelf.problems += other.problems
+        shelf.out_of_order = True
 
     def add_school_findings(self, shelf: Shelf, findings: Sequence[Finding]) -> None:
         self._own -= len(findings)
@@ -122,8 +143,7 @@ class ResultStore:
 
     def school(self, shelf: Shelf) -> SchoolResult:
         """The school's items, findings, problems and APK panels, as the rows gave them."""
-        result = SchoolResult(shelf.school, shelf.school_code)
-        result.names = tuple(shelf.names)
+        result = SchoolResult(shelf.school, shelf.school_code, list(shelf.names))
         verdicts = self._loaded
         if len(verdicts) > _LOADED_MAX:
             verdicts.clear()
@@ -140,7 +160,7 @@ class ResultStore:
             if tag == _PROBLEM:
                 self._rebuild_problem(shelf, record, result)
                 continue
-            item = self._rebuild_item(shelf, record[1])
+            item = self._rebuild_item(record[1])
             result.items.append(item)
             if tag == _ITEM:
                 number = record[2]
@@ -173,19 +193,15 @@ class ResultStore:
         result.findings.extend(shelf.school_findings)
         return result
 
-    def _rebuild_item(self, shelf: Shelf, cells: tuple[Any, ...]) -> RequiredItem:
-        source, school = cells[0], cells[2]
-        return RequiredItem(
-            self._source_names[source],
-            cells[1],
-            shelf.school if school is None else school,
-            *cells[3:],
-        )
+    def _rebuild_item(self, cells: tuple[Any, ...]) -> RequiredItem:
+        strings = self._strings
+        return RequiredItem(strings[cells[0]], cells[1], strings[cells[2]], *cells[3:])
 
     def _rebuild_problem(self, shelf: Shelf, record: tuple[Any, ...], result: SchoolResult) -> None:
         source, row, message, message_zh, school, code, cells = record[1]
+        strings = self._strings
         problem = InputProblem(
-            self._source_names[source], row, message, message_zh, school, code, cells
+            strings[source], row, message, message_zh, strings[school], code, cells
         )
         result.problems.append(problem)
         packed = record[2]
@@ -214,21 +230,15 @@ class ResultStore:
         shelf.records += _LENGTH.pack(len(data))
         shelf.records += data
 
-    def _source(self, source: str) -> int:
-        number = self._sources.get(source)
+    def _number(self, text: str) -> int:
+        number = self._numbers.get(text)
         if number is None:
-            number = self._sources[source] = len(self._source_names)
-            self._source_names.append(source)
+            number = self._numbers[text] = len(self._strings)
+            self._strings.append(text)
         return number
 
-    def _item_cells(self, shelf: Shelf, item: RequiredItem) -> tuple[Any, ...]:
-        # The source and the school repeat on every row: a number, and None for the usual name.
-        return (
-            self._source(item.source),
-            item.row,
-            None if item.school == shelf.school else item.school,
-            *item[3:],
-        )
+    def _item_cells(self, item: RequiredItem) -> tuple[Any, ...]:
+        return (self._number(item.source), item.row, self._number(item.school), *item[3:])
 
     def _own_finding(self, finding: Finding) -> tuple[Any, ...]:
         self._own -= 1
@@ -276,10 +286,13 @@ def _plain(value: Any) -> Any:
 
 
 def _restore_row_order(result: SchoolResult) -> None:
-    """Rows that waited for their APK go back among the others, in file and row order."""
-    order = {source: n for n, source in enumerate(dict.fromkeys(i.source for i in result.items))}
+    """Rows that waited for their APK, or that were written without the school's code, go
+    back among the others, in file and row order."""
+    sources = [*(i.source for i in result.items), *(p.source for p in result.problems)]
+    order = {source: n for n, source in enumerate(dict.fromkeys(sources))}
     result.items.sort(key=lambda i: (order[i.source], i.row))
     result.findings.sort(key=lambda f: (order.get(f.source, 0), f.row if f.row is not None else 0))
+    result.problems.sort(key=lambda p: (order.get(p.source, 0), p.row or 0))
     result.apks.sort(key=lambda p: p.row)
 
 
@@ -314,6 +327,8 @@ class StoredSchools(Sequence[SchoolResult]):
     def summaries(self) -> list[SchoolSummary]:
         """What is known of each school without rebuilding it: names, counts, sizes."""
         return [
-            SchoolSummary(s.school, s.school_code, s.counts_by_severity(), s.items, s.problems)
+            SchoolSummary(
+                s.school, s.school_code, s.counts_by_severity(), s.items, s.problems, tuple(s.names)
+            )
             for s in self._shelves
         ]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from appaudit.errors import AppauditError
 from registry import values
-from registry.db import Database, first_line
+from registry.db import Database, describe, first_line
 from registry.index import EntryIndex
 from registry.models import Adoption, Change, Entry, School, Signer, utcnow
 from registry.records import (
@@ -231,7 +231,7 @@ class Registry:
             entries = self._load_entries(session)
             rows = session.scalars(select(Adoption).options(selectinload(Adoption.school))).all()
             adoptions = [_adoption_record(a) for a in rows]
-        return RegistryView.build(entries, adoptions, source=self.db.url)
+        return RegistryView.build(entries, adoptions, source=describe(self.db.url))
 
     # --- changing entries -------------------------------------------------------------
 

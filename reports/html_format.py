@@ -253,6 +253,8 @@ class ApkView:
 class SchoolPage:
     school: str
     school_code: str
+    other_names: list[str]
+    """Other spellings of the school's name in rows with its code."""
     sources: str
     badges: list[Badge]
     items_checked: int
@@ -315,6 +317,7 @@ def school_page(
         items_html=_items_html(item_rows),
         school=school.school,
         school_code=school.school_code,
+        other_names=[name for name in school.names if name != school.school],
         sources=s["list_sep"].join(sources),
         badges=badges(school.counts(), s),
         items_checked=len(school.items),
@@ -669,7 +672,7 @@ def index_rows(result: ScanResult, names: Sequence[str]) -> list[IndexRow]:
                 info=counts["info"],
                 items=school.items,
                 problems=school.problems,
-                search=f"{school.school} {school.school_code}".lower(),
+                search=" ".join([*school.names, school.school_code]).lower(),
             )
         )
     return rows

@@ -58,6 +58,7 @@ def school_dict(school: SchoolResult, lang: str) -> dict[str, Any]:
     return {
         "school": school.school,
         "school_code": school.school_code,
+        "school_names": school.names,
         "findings": [finding_dict(f, lang) for f in school.findings],
         **_school_rest(school, lang),
     }
@@ -101,7 +102,9 @@ class _FindingJson:
 
 
 def school_json(school: SchoolResult, lang: str, finding_json: _FindingJson) -> str:
-    head = _dumps({"school": school.school, "school_code": school.school_code})
+    head = _dumps(
+        {"school": school.school, "school_code": school.school_code, "school_names": school.names}
+    )
     findings = ", ".join(finding_json(f) for f in school.findings)
     rest = _dumps(_school_rest(school, lang))
     return f'{head[:-1]}, "findings": [{findings}], {rest[1:]}'

@@ -1,18 +1,27 @@
-"""Writing a whole report folder at once: built beside the target, then swapped into place."""
+"""Writing a whole report folder at once: built beside the target, then swapped into place.
+
+The folders beside the target are named `.OUT.new-PID-…` (the report being written) and
+`.OUT.old-PID-…` (the previous one, during the swap), after the process that made them, so
+that a run killed half-way (kill -9) leaves nothing the next run cannot tidy up.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from policies.results import ScanResult
 from reports.formats import DEFAULT_FORMATS, FORMATS
 from reports.interface import ReportError, SchoolWriter, write_schools
 from reports.text import LANGUAGES
+from scanner.leftovers import is_stale
 
 # The writer is where the CLI meets the reports, so it re-exports what the CLI needs.
 __all__ = [
@@ -21,7 +30,9 @@ __all__ = [
     "MARKER",
     "ReportError",
     "SchoolWriter",
+    "check_destination",
     "is_replaceable",
+    "remove_stale_staging",
     "write_reports",
 ]
 
@@ -72,9 +83,49 @@ def _check_target(target: Path) -> None:
 def _sibling(target: Path, label: str) -> Path:
     """A new, unused folder name next to `target` (same file system, so renames are atomic)."""
     while True:
-        candidate = target.with_name(f".{target.name}.{label}-{secrets.token_hex(4)}")
+        candidate = target.with_name(f".{target.name}.{label}-{os.getpid()}-{secrets.token_hex(4)}")
         if not os.path.lexists(candidate):
             return candidate
+
+
+def remove_stale_staging(target: Path) -> list[Path]:
+    """Tidy up what runs killed while writing `target` left beside it; returns what went.
+
+    A `.new` folder of a dead run is half a report: removed. A `.old` folder of a dead run
+    is the previous report, which was about to be removed: removed too, unless the run
+    died between the two renames of the swap and `target` is missing, in which case the
+    newest one is put back. Folders of a run that is writing now are left alone.
+    """
+    pattern = re.compile(
+        rf"^\.{re.escape(target.name)}\.(?P<label>new|old)-(?:(?P<pid>\d+)-)?[0-9a-f]{{8}}$"
+    )
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return []
+    moment = time.time()
+    stale: list[tuple[float, str, Path]] = []
+    for entry in entries:
+        found = pattern.match(entry.name)
+        if found is None or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            modified = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        owner = int(found.group("pid")) if found.group("pid") else None
+        if is_stale(owner, moment - modified):
+            stale.append((modified, found.group("label"), Path(entry.path)))
+    olds = sorted((s for s in stale if s[1] == "old"), reverse=True)
+    if olds and not os.path.lexists(target):
+        with contextlib.suppress(OSError):
+            olds[0][2].rename(target)
+    removed = []
+    for _modified, _label, path in stale:
+        if os.path.lexists(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def _marker_text(result: ScanResult, formats: list[str], lang: str) -> str:
@@ -106,13 +157,28 @@ def _swap(staging: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def check_destination(
+    out_dir: Path, *, formats: Iterable[str] = DEFAULT_FORMATS, lang: str = "zh"
+) -> Path:
+    """The report folder `write_reports` would write, or ReportError if it would refuse.
+
+    For callers to ask before a long scan rather than after it.
+    """
+    _choose(formats)
+    if lang not in LANGUAGES:
+        raise ReportError(f"unknown report language {lang!r} (choose from {', '.join(LANGUAGES)})")
+    # abspath, not resolve: `..` is folded but a symlinked parent is kept as the user named it.
+    target = Path(os.path.abspath(out_dir))
+    _check_target(target)
+    return target
+
+
 def write_reports(
     result: ScanResult,
     out_dir: Path,
     *,
     formats: Iterable[str] = DEFAULT_FORMATS,
     lang: str = "zh",
-    also: Sequence[SchoolWriter] = (),
 ) -> Path:
     """Write the chosen formats into `out_dir` as one unit and return the main file.
 
@@ -122,18 +188,14 @@ def write_reports(
     anything else raises `ReportError`, so a mistaken `--out .` deletes nobody's files.
 
     Every format gets each school in one pass over the schools (a stored scan rebuilds them
-    one at a time); `also` are further writers to hand each school to in the same pass, e.g.
-    the scan history's.
+    one at a time).
 
     Returns the path of `index.html`, or of the first file written when html is not chosen.
     """
     chosen = _choose(formats)
-    if lang not in LANGUAGES:
-        raise ReportError(f"unknown report language {lang!r} (choose from {', '.join(LANGUAGES)})")
-    # abspath, not resolve: `..` is folded but a symlinked parent is kept as the user named it.
-    target = Path(os.path.abspath(out_dir))
-    _check_target(target)
+    target = check_destination(out_dir, formats=chosen, lang=lang)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(target)
 
     staging = _sibling(target, "new")
     staging.mkdir()  # not mkdtemp: the report folder should get the user's usual permissions
@@ -146,8 +208,7 @@ def write_reports(
             for writer in writers:
                 writer.abort()
             raise
-        files = write_schools(result.schools, [*writers, *also])
-        written = [path for paths in files[: len(writers)] for path in paths]
+        written = [path for paths in write_schools(result.schools, writers) for path in paths]
         marker = staging / MARKER
         marker.write_text(_marker_text(result, chosen, lang), encoding="utf-8")
         _swap(staging, target)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -18,6 +22,8 @@ from registry.db import first_line
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 DbOption = Annotated[
     str | None,
@@ -53,18 +59,44 @@ def error_line(error: BaseException) -> str:
 _CAUGHT: tuple[type[BaseException], ...] = (AppauditError, SQLAlchemyError, OSError)
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so that partial files and folders are removed."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While a command runs, SIGTERM raises `Terminated` instead of ending the process
+    where it stands (which would leave partial downloads and report folders behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class AppauditGroup(TyperGroup):
     """Catches domain errors once, for every command: one line on stderr and exit code 2."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with _sigterm_unwinds():
+                return super().invoke(ctx)
         except _CAUGHT as error:
             typer.echo(f"appaudit: error: {error_line(error)}", err=True)
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             typer.echo("appaudit: interrupted", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Terminated:
+            typer.echo("appaudit: terminated", err=True)
+            raise typer.Exit(EXIT_TERMINATED) from None
 
 
 def fail(message: str) -> NoReturn:

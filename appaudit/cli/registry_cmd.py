@@ -20,7 +20,7 @@ from appaudit.cli.common import (
     format_table,
     say,
 )
-from registry.db import open_database
+from registry.db import is_explicit, open_database, resolve_url, sqlite_file
 from registry.records import ENTRY_FIELDS, EntryRecord
 from registry.service import ChangeRecord, ImportReport, Registry
 from scanner.apk import analyse_apk
@@ -35,8 +35,19 @@ app = typer.Typer(
 FORMATS = ("table", "json", "csv")
 
 
-def _open(db: str | None, actor: str | None = None) -> Registry:
-    return Registry(open_database(db), actor)
+def _open(db: str | None, actor: str | None = None, *, create: bool = False) -> Registry:
+    """The registry; only commands that add entries or adoptions may create a named file."""
+    return Registry(open_database(db, create=create), actor)
+
+
+def _open_for_import(db: str | None, actor: str | None, dry_run: bool) -> Registry:
+    """The registry to import into; a dry run against a file not made yet creates nothing."""
+    resolved = resolve_url(db)
+    path = sqlite_file(resolved)
+    if dry_run and is_explicit(db) and path is not None and not path.exists():
+        say(f"{path} does not exist yet: the dry run compares with an empty registry")
+        return Registry(open_database("sqlite://"), actor)
+    return _open(db, actor, create=True)
 
 
 # Field options shared by `add` and `edit`.
@@ -107,7 +118,7 @@ def import_(
     """Import registry entries or adoptions; all or nothing unless --skip-invalid."""
     choice(what, registry_files.WHATS, "--what")
     source = registry_files.open_registry_file(file, what, sheet)
-    registry = _open(db, actor)
+    registry = _open_for_import(db, actor, dry_run)
     if source.what == "entries":
         report = registry.import_entries(
             source.rows(),
@@ -191,7 +202,7 @@ def add(
         channels_id=channels_id, url=url, category=category, audience=audience,
         signer_sha256=signer, icp=icp, mlps_level=mlps_level, note=note,
     )  # fmt: skip
-    entry = _open(db, actor).add(cells, reason)
+    entry = _open(db, actor, create=True).add(cells, reason)
     say(f"added #{entry.id} {entry.name} ({entry.kind})")
 
 
@@ -366,7 +377,7 @@ def adopt(
     db: DbOption = None,
 ) -> None:
     """Record a school's adoption (选用) of an entry by collective decision."""
-    view = _open(db, actor).adopt(
+    view = _open(db, actor, create=True).adopt(
         school,
         entry,
         decision_ref=decision,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from appaudit import pipeline
-from appaudit.apks import default_download_dir, default_jobs
+from appaudit.apks import DEFAULT_DOWNLOAD_JOBS, default_download_dir, default_jobs
 from appaudit.cli.apk_cmd import JobsOption, SdkOption
 from appaudit.cli.common import DbOption, choice, emit, emit_json, fail, format_table, say
 from appaudit.settings import load_settings
@@ -18,6 +18,7 @@ from policies.model import catalogue
 from registry import runs as run_store
 from registry.db import open_database
 from reports.writer import DEFAULT_FORMATS, FORMATS
+from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 
 
 class _Progress:
@@ -89,6 +90,19 @@ def scan(
         Path | None,
         typer.Option("--download-dir", help="Where downloaded APKs are cached."),
     ] = None,
+    download_deadline: Annotated[
+        float,
+        typer.Option(
+            "--download-deadline",
+            min=0.001,
+            help="Seconds one APK download may take in all, retries included; "
+            "a slower one fails for its row only.",
+        ),
+    ] = DOWNLOAD_DEFAULTS.deadline,
+    download_jobs: Annotated[
+        int,
+        typer.Option("--download-jobs", min=1, help="APK downloads at once."),
+    ] = DEFAULT_DOWNLOAD_JOBS,
     sdk_prefixes: SdkOption = None,
     db: DbOption = None,
 ) -> None:
@@ -115,6 +129,8 @@ def scan(
         sheet=sheet,
         jobs=jobs or default_jobs(),
         download_dir=download_dir or default_download_dir(),
+        download_deadline=download_deadline,
+        download_jobs=download_jobs,
         sdk_prefixes=sdk_prefixes,
     )
     with _Progress() as progress:
@@ -122,6 +138,10 @@ def scan(
     say(pipeline.summary_line(outcome))
     for problem in outcome.result.file_problems:
         say(f"{problem.source}: {problem.message}")
+    if outcome.not_stored:
+        say(f"appaudit: warning: {outcome.not_stored} (the report is complete without it)")
+    if outcome.apks.not_cached:
+        say(f"appaudit: warning: APK facts could not be cached: {outcome.apks.not_cached}")
     say(f"report: {outcome.report}")
     raise typer.Exit(outcome.exit_code)
 
@@ -178,7 +198,7 @@ def runs(
 ) -> None:
     """List past scans: when, which inputs (SHA-256), registry digest and counts."""
     choice(fmt, ("table", "json"), "--format")
-    database = open_database(db)
+    database = open_database(db, create=False)
     if show is not None:
         record = run_store.get_run(database, show)
         if record is None:

@@ -31,7 +31,7 @@ def district(rows: int, seed: int) -> list[RequiredItem | InputProblem]:
     for row in range(2, rows + 2):
         school, code = rng.choice(SCHOOLS)
         if rng.random() < 0.05:
-            out.append(InputProblem("d.csv", row, "the name (名称) is empty", "名称为空",
+            out.append(InputProblem("school.csv", row, "the name (名称) is empty", "名称为空",
                                     school, code, {"school": school, "kind": "APP"}))  # fmt: skip
             continue
         name, kind = (rng.choice(NAMES), "app") if rng.random() < 0.7 else rng.choice(ACCOUNTS)

@@ -10,6 +10,7 @@ from tablefactory import ENCODINGS, write_csv, write_xlsx
 from typer.testing import CliRunner, Result
 
 from appaudit.cli import app
+from registry.db import open_database
 
 HEADER = [
     "名称",
@@ -187,6 +188,7 @@ def test_duplicate_rows_are_rejected(db_url: str, tmp_path: Path) -> None:
 
 
 def test_dry_run_changes_nothing(db_url: str, tmp_path: Path) -> None:
+    open_database(db_url).close()
     result = ok(db_url, "registry", "import", "--dry-run", str(registry_file(tmp_path)))
     assert "row 2: would be added: 闽教高分" in result.stderr and "dry run" in result.stderr
     assert listed(db_url) == []
@@ -468,6 +470,7 @@ def test_export_to_stdout(db_url: str, tmp_path: Path) -> None:
     ],
 )
 def test_errors_are_one_line_and_exit_2(db_url: str, args: list[str], message: str) -> None:
+    open_database(db_url).close()  # an existing, empty registry
     result = cli(db_url, *args)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
@@ -480,7 +483,7 @@ def test_errors_are_one_line_and_exit_2(db_url: str, args: list[str], message: s
     [
         ("nosuchdb://x/y", "unsupported database URL"),
         ("postgresql+psycopg://nobody@127.0.0.1:1/none", "cannot open database"),
-        ("sqlite:////proc/no/such/dir/registry.db", "cannot"),
+        ("sqlite:////proc/no/such/dir/registry.db", "no registry database at /proc/no/such"),
         ("postgresql+psycopg://user:secret@127.0.0.1:1/none", "***"),
     ],
 )

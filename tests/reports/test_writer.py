@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ import resultfactory
 from policies.results import ScanResult, SchoolResult
 from reports import FORMATS, MARKER, ReportError, ReportFormat, write_reports
 from reports.interface import SchoolWriter
+from reports.writer import remove_stale_staging
 
 
 class HalfWritten(ReportFormat):
@@ -160,3 +165,107 @@ def test_a_symlink_is_not_followed_into_someone_elses_folder(tmp_path: Path) -> 
         write_reports(resultfactory.realistic_result(), link)
     assert link.is_symlink()
     assert [p.name for p in elsewhere.iterdir()] == [MARKER]
+
+
+# A report writer stopped half-way: a format that writes a file, says so, and waits.
+STUCK_WRITER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+import resultfactory
+from reports import FORMATS, ReportFormat, write_reports
+
+class Stuck(ReportFormat):
+    name = "stuck"
+    def open(self, result, out_dir, lang):
+        (out_dir / "findings.json").write_text("{half", encoding="utf-8")
+        print("writing", flush=True)
+        time.sleep(120)
+
+FORMATS["stuck"] = Stuck
+write_reports(resultfactory.realistic_result(), Path(sys.argv[1]), formats=("stuck",))
+"""
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _stuck_writer(out: Path) -> subprocess.Popen[str]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", STUCK_WRITER, str(out), str(SUPPORT)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert child.stdout is not None and child.stdout.readline().strip() == "writing"
+    return child
+
+
+def _staging(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+
+
+def test_the_staging_folder_of_a_killed_run_is_removed_by_the_next(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    write_reports(resultfactory.realistic_result(), out)
+    before = _tree(out)
+    child = _stuck_writer(out)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    (left,) = _staging(out)
+    assert left.startswith(f".report.new-{child.pid}-")  # kill -9 leaves it behind …
+    assert _tree(out) == before  # … and the previous report whole
+    write_reports(resultfactory.realistic_result(), out, formats=("json",))
+    assert _staging(out) == []  # … and the next run removes it
+    assert {p.name for p in out.iterdir()} == {"findings.json", MARKER}
+
+
+def test_the_staging_folder_of_a_run_writing_now_is_left_alone(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    child = _stuck_writer(out)
+    try:
+        (theirs,) = _staging(out)
+        write_reports(resultfactory.realistic_result(), out, formats=("json",))
+        assert _staging(out) == [theirs]
+        assert (out.parent / theirs / "findings.json").read_text("utf-8") == "{half"
+    finally:
+        child.kill()
+        child.wait()
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_run_killed_between_the_renames_of_the_swap_gets_its_old_report_back(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "report"
+    write_reports(resultfactory.realistic_result(), out, formats=("json",))
+    dead = _dead_pid()
+    # The state the swap leaves between its renames: the old report moved aside, the new
+    # one not yet in place.
+    out.rename(tmp_path / f".report.old-{dead}-0123abcd")
+    (tmp_path / f".report.new-{dead}-4567cdef").mkdir()
+    assert remove_stale_staging(out) == [tmp_path / f".report.new-{dead}-4567cdef"]
+    assert {p.name for p in out.iterdir()} == {"findings.json", MARKER}
+    assert _staging(out) == []
+
+
+def test_staging_folders_of_an_older_naming_go_after_an_hour(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    names = [".report.new-89abcdef", ".report.old-fedcba98", ".report.new-01234567"]
+    for name in names:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.html").write_text("x")
+    long_ago = time.time() - 2 * 3600
+    for name in names[:2]:
+        os.utime(tmp_path / name, (long_ago, long_ago))
+    untouched = [".report.new-notes", ".report.newer-0123abcd", ".other.new-89abcdef"]
+    for name in untouched:
+        (tmp_path / name).mkdir()
+    removed = remove_stale_staging(out)
+    assert sorted(p.name for p in removed) == sorted(names[:2])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["report", names[2], *untouched])

@@ -1,8 +1,14 @@
-"""Downloads against a real HTTP server on 127.0.0.1: caps, timeouts, retries, redirects, cache."""
+"""Downloads against a real HTTP server on 127.0.0.1: caps, timeouts, retries, redirects, cache,
+deadlines, several at once, and partial files that never outlive their download."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -17,9 +23,15 @@ from scanner.apk.download import (
     Downloaded,
     DownloadFailure,
     DownloadOptions,
+    abandon_downloads,
     cache_paths,
     download,
+    remove_stale_parts,
+    run_downloads,
 )
+from scanner.leftovers import UNOWNED_SECONDS
+
+REPO = Path(__file__).resolve().parents[3]
 
 BODY = bytes(range(256)) * 64  # 16 KiB standing in for an APK
 FAST = DownloadOptions(
@@ -51,7 +63,9 @@ def _handler(server: Server) -> type[BaseHTTPRequestHandler]:
             if route is None:
                 self.send_error(404, "Not Found")
                 return
-            route(self, server)
+            # OSError: the client went away (a deadline, an abandoned download).
+            with contextlib.suppress(OSError):
+                route(self, server)
 
     return Handler
 
@@ -115,6 +129,17 @@ def _busy(handler: BaseHTTPRequestHandler, server: Server) -> None:
         _send(handler, BODY)
 
 
+def _trickle(handler: BaseHTTPRequestHandler, server: Server) -> None:
+    """One byte every 50 ms: never silent long enough for a read timeout (at most 60 s)."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(BODY)))
+    handler.end_headers()
+    for byte in BODY[:1200]:
+        handler.wfile.write(bytes([byte]))
+        handler.wfile.flush()
+        time.sleep(0.05)
+
+
 def _always_502(handler: BaseHTTPRequestHandler, server: Server) -> None:
     handler.send_error(502, "Bad Gateway")
 
@@ -140,6 +165,7 @@ ROUTES: dict[str, Callable[[BaseHTTPRequestHandler, Server], None]] = {
     "/flaky.apk": _flaky,
     "/busy.apk": _busy,
     "/broken.apk": _always_502,
+    "/trickle.apk": _trickle,
     "/to-file": _redirect("file:///etc/passwd"),
     "/to-ftp": _redirect("ftp://127.0.0.1/app.apk"),
     "/to-app": _redirect("/app.apk"),
@@ -308,3 +334,141 @@ def test_nothing_listening_is_a_connection_failure(tmp_path: Path) -> None:
     result = download(f"http://127.0.0.1:{port}/app.apk", tmp_path, FAST, sleep=lambda _: None)
     assert isinstance(result, DownloadFailure)
     assert result.reason.startswith("connection failed") and result.attempts == 3
+
+
+def parts_in(folder: Path) -> list[str]:
+    return [n for n in files_in(folder) if n.startswith(".part-")]
+
+
+def test_a_trickling_server_is_stopped_at_the_deadline(server: Server, tmp_path: Path) -> None:
+    options = DownloadOptions(read_timeout=5.0, retries=2, deadline=0.6)
+    result = download(server.url("/trickle.apk"), tmp_path, options)
+    assert isinstance(result, DownloadFailure)
+    assert result.reason.startswith("took longer than the download deadline of 0.6 s")
+    assert "(stopped after " in result.reason and result.attempts == 1
+    assert files_in(tmp_path) == []
+
+
+def test_retries_stop_when_the_deadline_leaves_no_time(server: Server, tmp_path: Path) -> None:
+    options = DownloadOptions(retries=50, backoff=0.2, max_backoff=0.2, deadline=0.5)
+    result = download(server.url("/broken.apk"), tmp_path, options)
+    assert isinstance(result, DownloadFailure)
+    assert result.reason.startswith("HTTP 502 Bad Gateway; no time for another attempt")
+    assert 1 < result.attempts < 50
+
+
+def test_several_downloads_at_once_one_slow_server_holds_only_its_own(
+    server: Server, tmp_path: Path
+) -> None:
+    options = DownloadOptions(read_timeout=5.0, deadline=1.5)
+    finished: list[str] = []
+
+    def task(path: str) -> Callable[[], Downloaded | DownloadFailure]:
+        def fetch() -> Downloaded | DownloadFailure:
+            result = download(server.url(path), tmp_path, options)
+            finished.append(path)
+            return result
+
+        return fetch
+
+    paths = ["/trickle.apk?slow", "/app.apk?a", "/other.apk?b", "/to-app?c"]
+    slow, *fast = run_downloads([task(p) for p in paths], jobs=4)
+    assert isinstance(slow, DownloadFailure) and "download deadline" in slow.reason
+    assert all(isinstance(r, Downloaded) and r.path.read_bytes() == BODY for r in fast)
+    # The slow one was first in line, and still the last to finish: it held no other.
+    assert finished[-1] == "/trickle.apk?slow" and sorted(finished) == sorted(paths)
+    assert parts_in(tmp_path) == []
+
+
+def test_run_downloads_keeps_the_order_of_its_tasks() -> None:
+    assert run_downloads([lambda n=n: n * n for n in range(9)], jobs=3) == [  # type: ignore[misc]
+        n * n for n in range(9)
+    ]
+
+
+def test_abandoning_removes_partial_files_at_once(server: Server, tmp_path: Path) -> None:
+    options = DownloadOptions(read_timeout=5.0, deadline=30.0)
+    results: list[Downloaded | DownloadFailure] = []
+    worker = threading.Thread(
+        target=lambda: results.append(download(server.url("/trickle.apk?x"), tmp_path, options))
+    )
+    worker.start()
+    _wait_for(lambda: parts_in(tmp_path))
+    abandon_downloads()
+    assert parts_in(tmp_path) == []  # removed by the caller, not when the thread notices
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    (result,) = results
+    assert isinstance(result, DownloadFailure) and result.reason.startswith("abandoned")
+    assert files_in(tmp_path) == []
+    # Later downloads are not affected.
+    assert isinstance(download(server.url("/app.apk?after"), tmp_path, FAST), Downloaded)
+
+
+def _wait_for(condition: Callable[[], object], seconds: float = 20.0) -> None:
+    give_up = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > give_up:
+            pytest.fail("the condition was not reached in time")
+        time.sleep(0.02)
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_partial_files_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = _dead_pid()
+        names = {
+            "dead": f".part-{dead}-abc123.apk",
+            "dead_meta": f".meta-{dead}-abc123",
+            "other_scan": f".part-{sleeper.pid}-def456.apk",
+            "this_process": f".part-{os.getpid()}-ghi789.apk",
+            "old_unowned": ".part-k2j4h5g6.apk",
+            "new_unowned": ".part-m1n2b3v4.apk",
+            "apk": "0123abcd.apk",
+        }
+        for name in names.values():
+            (tmp_path / name).write_bytes(b"partial")
+        long_ago = time.time() - UNOWNED_SECONDS - 60
+        os.utime(tmp_path / names["old_unowned"], (long_ago, long_ago))
+        removed = remove_stale_parts(tmp_path)
+        assert sorted(p.name for p in removed) == sorted(
+            [names["dead"], names["dead_meta"], names["old_unowned"]]
+        )
+        assert files_in(tmp_path) == sorted(
+            names[k] for k in ("other_scan", "this_process", "new_unowned", "apk")
+        )
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+KILLED_DOWNLOAD = """
+import sys
+from pathlib import Path
+from scanner.apk.download import DownloadOptions, download
+download(sys.argv[1], Path(sys.argv[2]), DownloadOptions(read_timeout=5.0, deadline=60.0))
+"""
+
+
+def test_a_download_killed_with_sigkill_leaves_a_part_the_next_start_removes(
+    server: Server, tmp_path: Path
+) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_DOWNLOAD, server.url("/trickle.apk?k"), str(tmp_path)],
+        cwd=REPO,
+    )
+    try:
+        _wait_for(lambda: parts_in(tmp_path))
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    (left,) = parts_in(tmp_path)
+    assert left.startswith(f".part-{child.pid}-")  # kill -9 leaves it behind …
+    assert [p.name for p in remove_stale_parts(tmp_path)] == [left]  # … and it goes next time
+    assert files_in(tmp_path) == []
