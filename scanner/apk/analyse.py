@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from scanner.apk.arsc import resolve_string
-from scanner.apk.dex import read_dex_types
+from scanner.apk.dex import ApkTypes
 from scanner.apk.facts import ApkFacts
 from scanner.apk.manifest import ManifestInfo, Value, parse_manifest
 from scanner.apk.sdk import SdkCatalogue, builtin_catalogue
@@ -145,25 +145,19 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
     signing = read_signing(fh, directory, limits)
     problems.extend(signing.problems)
 
-    descriptors: list[str] = []
-    dex_count = 0
-    class_count = 0
-    for name in _dex_names(directory):
+    dex_names = _dex_names(directory)
+    types = ApkTypes(len(dex_names), limits)
+    for name in dex_names:
+        if not types.room_for(name):
+            break
         member = directory.members[name]
         refused = check_member(member, limits.max_dex_entry, limits)
         if refused is not None:
             problems.append(refused.reason)
             continue
-        types = read_dex_types(MemberReader(fh, member, directory))
-        if isinstance(types, Failure):
-            problems.append(f"{name}: {types.reason}" if name not in types.reason else types.reason)
-            continue
-        dex_count += 1
-        class_count += types.class_defs
-        descriptors.extend(types.descriptors)
-    # Each DEX's descriptors come sorted, so this sort mostly merges runs.
-    descriptors.sort()
-    sdks = catalogue.detect(descriptors, manifest.components.all_names())
+        types.add(name, MemberReader(fh, member, directory))
+    problems.extend(types.problems)
+    sdks = catalogue.detect(types.descriptors(), manifest.components.all_names())
 
     return ApkFacts(
         sha256=sha256,
@@ -178,8 +172,8 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
         signing_schemes=signing.schemes,
         signers=signing.signers,
         sdks=sdks,
-        dex_count=dex_count,
-        class_count=class_count,
+        dex_count=types.dex_count,
+        class_count=types.class_count,
         components=manifest.components,
         readable=bool(manifest.package),
         problems=tuple(dict.fromkeys(problems)),

@@ -42,7 +42,7 @@ def resolve_string(
     if len(table) < 12:
         return Failure("resources.arsc is too short")
     kind, header_size, size = _CHUNK.unpack_from(table, 0)
-    if kind != _TABLE_TYPE or header_size < 12:
+    if kind != _TABLE_TYPE or not 12 <= header_size <= size:
         return Failure("resources.arsc is not a resource table")
     end = min(size, len(table))
     pool: StringPool | None = None
@@ -50,7 +50,7 @@ def resolve_string(
     pos = header_size
     while pos + 8 <= end:
         kind, chunk_header, chunk_size = _CHUNK.unpack_from(table, pos)
-        if chunk_size < 8 or pos + chunk_size > end:
+        if not _fits(kind, chunk_header, chunk_size, pos, end):
             return Failure(f"resources.arsc has a corrupt chunk at byte {pos}")
         if kind == STRING_POOL_TYPE and pool is None:
             pool = StringPool(table, pos)
@@ -79,8 +79,6 @@ def _resolve(
     entry_index = resource_id & 0xFFFF
     best: tuple[int, int, int] | None = None  # (rank, value type, value data)
     for pos, header_size, size in packages:
-        if pos + 12 > len(table):
-            continue
         (pid,) = struct.unpack_from("<I", table, pos + 8)
         if pid != package_id:
             continue
@@ -91,10 +89,9 @@ def _resolve(
         end = pos + size
         while chunk + 8 <= end:
             kind, chunk_header, chunk_size = _CHUNK.unpack_from(table, chunk)
-            if chunk_size < 8 or chunk + chunk_size > end:
+            if not _fits(kind, chunk_header, chunk_size, chunk, end):
                 return Failure(f"resources.arsc has a corrupt chunk at byte {chunk}")
-            is_wanted_type = kind == _TYPE_TYPE and chunk_header >= 20 + 12
-            if is_wanted_type and table[chunk + 8] + type_offset == type_id:
+            if kind == _TYPE_TYPE and table[chunk + 8] + type_offset == type_id:
                 found = _entry_value(table, chunk, chunk_header, chunk_size, entry_index)
                 if found is not None:
                     rank = _rank(table, chunk + 20, chunk_header - 20, preferred)
@@ -110,6 +107,17 @@ def _resolve(
     if value_type == _TYPE_REFERENCE:
         return _resolve(table, pool, packages, data, preferred, depth + 1)
     return Failure(f"resource @{resource_id:08X} is not a string (value type {value_type})")
+
+
+# The least header of each chunk kind this reader looks inside: ResTable_package up to
+# its id, ResTable_type up to its configuration's size (as Android requires).
+_LEAST_HEADER = {STRING_POOL_TYPE: 28, _PACKAGE_TYPE: 12, _TYPE_TYPE: 20 + 4}
+
+
+def _fits(kind: int, header_size: int, size: int, pos: int, end: int) -> bool:
+    """Whether a chunk's header fits in the chunk and the chunk in its parent."""
+    least = _LEAST_HEADER.get(kind, 8)
+    return least <= header_size <= size and pos + size <= end
 
 
 def _entry_value(
@@ -164,8 +172,9 @@ def _entry_value(
 
 
 def _rank(table: bytes, config: int, config_size: int, preferred: tuple[str, ...]) -> int:
-    language = _letters(table[config + 8 : config + 10])
-    country = _letters(table[config + 10 : config + 12])
+    # A configuration shorter than its locale fields is the default one.
+    language = _letters(table[config + 8 : config + 10]) if config_size >= 10 else ""
+    country = _letters(table[config + 10 : config + 12]) if config_size >= 12 else ""
     script = _letters(table[config + 36 : config + 40]) if config_size >= 40 else ""
     if language == "zh" and not country and script == "Hans":
         country = "CN"  # b+zh+Hans: Simplified Chinese, as used in mainland China
