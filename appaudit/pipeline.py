@@ -113,6 +113,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         download_dir=options.download_dir,
         sdk_prefixes=options.sdk_prefixes,
         package_hint=lambda item: _registered_package(engine, item),
+        budget=options.settings.apk,
     )
 
     def records() -> Iterator[RequiredItem | InputProblem]:

@@ -334,3 +334,63 @@ def long_package_many_components(count: int = 10_000, length: int = 1_000_000) -
 
 def manifest_apk(path: Path, manifest_xml: bytes) -> Path:
     return zip_with_aliases(path, [Stored(manifest_xml, ["AndroidManifest.xml"])])
+
+
+# --------------------------------------------------------------------------- slow, within every cap
+
+
+def slow_apk(path: Path, *, dex_mb: int = 200, copies: int = 30, salt: str = "") -> Path:
+    """A valid-looking APK that takes seconds to read although no cap is exceeded.
+
+    One stored DEX of `dex_mb` MB whose only type name sits at its very end, named
+    `copies` times by the zip directory: every copy is read to the end. The DEX is mostly
+    a hole, so the file is sparse (a few KB on disk) wherever the file system allows.
+    `salt` goes into the type name, to make files that differ.
+    """
+    size = dex_mb << 20
+    name = f"Lcn/edu/slow/Main{salt};"
+    tail = _uleb128(len(name)) + name.encode() + b"\0"
+    name_at = size - len(tail)
+    header = bytearray(0x70)
+    header[0:8] = b"dex\n035\0"
+    struct.pack_into("<III", header, 0x20, size, 0x70, 0x12345678)
+    struct.pack_into("<IIII", header, 0x38, 1, 0x70, 1, 0x74)
+    dex_head = bytes(header) + struct.pack("<II", name_at, 0)
+    crc = zlib.crc32(tail, zlib.crc32(bytes(name_at - len(dex_head)), zlib.crc32(dex_head)))
+    manifest = honest_manifest()
+    central = bytearray()
+    entries = [("AndroidManifest.xml", manifest, zlib.crc32(manifest), len(manifest))]
+    with path.open("wb") as out:
+        offsets = {}
+        for entry_name, data, entry_crc, entry_size in [
+            *entries,
+            ("classes.dex", None, crc, size),
+        ]:
+            offsets[entry_name] = out.tell()
+            encoded = entry_name.encode()
+            fields = (20, 0, 0, 0, 0x21, entry_crc, entry_size, entry_size)
+            out.write(struct.pack("<IHHHHHIII", 0x04034B50, *fields))
+            out.write(struct.pack("<HH", len(encoded), 0) + encoded)
+            if data is not None:
+                out.write(data)
+            else:
+                out.write(dex_head)
+                out.seek(name_at - len(dex_head), 1)  # a hole: zeros that take no disk
+                out.write(tail)
+        names = ["AndroidManifest.xml", "classes.dex"]
+        names += [f"classes{i}.dex" for i in range(2, copies + 1)]
+        for entry_name in names:
+            stored = "classes.dex" if entry_name.endswith(".dex") else entry_name
+            entry_crc, entry_size = (crc, size) if stored == "classes.dex" else entries[0][2:]
+            encoded = entry_name.encode()
+            fields = (20, 0, 0, 0, 0x21, entry_crc, entry_size, entry_size)
+            central += struct.pack("<IH", 0x02014B50, 20) + struct.pack("<HHHHHIII", *fields)
+            central += struct.pack("<HHHHHII", len(encoded), 0, 0, 0, 0, 0, offsets[stored])
+            central += encoded
+        cd_offset = out.tell()
+        out.write(central)
+        count = len(names)
+        out.write(
+            struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(central), cd_offset, 0)
+        )
+    return path
