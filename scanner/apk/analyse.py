@@ -14,6 +14,7 @@ from scanner.apk.arsc import resolve_string
 from scanner.apk.dex import ApkTypes
 from scanner.apk.facts import ApkFacts
 from scanner.apk.manifest import ManifestInfo, Value, parse_manifest
+from scanner.apk.respool import Refused
 from scanner.apk.sdk import SdkCatalogue, builtin_catalogue
 from scanner.apk.signing import read_signing
 from scanner.apk.ziparchive import (
@@ -217,7 +218,8 @@ def _resolve_strings(
             return ""
         resolved = resolve_string(table, value.reference)
         if isinstance(resolved, Failure):
-            fallback = _resolve_via_androguard(table, value.reference)
+            refused = isinstance(resolved, Refused)  # Android would not load the table either
+            fallback = None if refused else _resolve_via_androguard(table, value.reference)
             if fallback is None:
                 problems.append(f"{what} {value.text} could not be resolved: {resolved.reason}")
                 return ""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.apk.facts import Components
-from scanner.apk.respool import STRING_POOL_TYPE, StringPool
+from scanner.apk.respool import STRING_POOL_TYPE, Refused, StringPool
 from scanner.apk.ziparchive import Failure
 
 _XML_TYPE = 0x0003
@@ -59,12 +59,6 @@ _COMPONENT_TAGS = {
     "receiver": "receivers",
     "provider": "providers",
 }
-
-
-@dataclass(frozen=True)
-class Refused(Failure):
-    """A manifest Android itself would refuse, or nested past any sense: the more lenient
-    androguard parser is not tried on it, since it would report an app that cannot exist."""
 
 
 @dataclass(frozen=True)
@@ -281,6 +275,8 @@ def read_axml_manifest(data: bytes) -> ManifestInfo | Failure:
         pos += size
     if not builder.root_seen:
         return Failure("AndroidManifest.xml has no <manifest> element")
+    if not builder.package:
+        return _no_package()
     return builder.build()
 
 
@@ -385,7 +381,13 @@ def _manifest_via_androguard(data: bytes) -> ManifestInfo | Failure:
             open_elements.append((child, iter(child)))
     if failure is not None:
         return failure
+    if not builder.package:
+        return _no_package()
     return builder.build(problems=("AndroidManifest.xml is unusual; read by androguard's parser",))
+
+
+def _no_package() -> Failure:
+    return Failure("AndroidManifest.xml names no package")
 
 
 def _too_deep() -> Failure:

@@ -1,8 +1,10 @@
-"""The string pool chunk shared by binary XML and resources.arsc (`ResStringPool`)."""
+"""What binary XML and resources.arsc share: the string pool chunk (`ResStringPool`), and
+`Refused` for chunk structures Android itself would not load."""
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from scanner.apk.ziparchive import Failure
 
@@ -10,6 +12,15 @@ STRING_POOL_TYPE = 0x0001
 _UTF8_FLAG = 0x100
 _HEADER = struct.Struct("<HHIIIIII")
 _OFFSET = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class Refused(Failure):
+    """A structure Android itself would refuse (a chunk whose header does not fit in it,
+    a string pool whose offsets lie outside it …), or one built to cost far more than its
+    size (elements nested thousands deep, strings that overlap). The more lenient
+    androguard parsers are not tried on it: they would report an app that cannot exist,
+    and they trust the sizes such files make up."""
 
 
 class StringPool:
@@ -27,17 +38,17 @@ class StringPool:
         self._end = 0
         self._decoded = 0
         if offset + _HEADER.size > len(data):
-            self.failure = Failure("string pool header runs past the end of the data")
+            self.failure = Refused("string pool header runs past the end of the data")
             return
         kind, header_size, size, count, _, flags, strings_start, _ = _HEADER.unpack_from(
             data, offset
         )
         end = offset + size
         if kind != STRING_POOL_TYPE or end > len(data) or not _HEADER.size <= header_size <= size:
-            self.failure = Failure("string pool chunk is corrupt")
+            self.failure = Refused("string pool chunk is corrupt")
             return
         if offset + header_size + 4 * count > end or offset + strings_start > end:
-            self.failure = Failure("string pool offsets lie outside the chunk")
+            self.failure = Refused("string pool offsets lie outside the chunk")
             return
         self.count = count
         self._utf8 = bool(flags & _UTF8_FLAG)
@@ -63,7 +74,7 @@ class StringPool:
             if self._decoded > self._end - self._strings_start:
                 # Strings that do not overlap cannot decode to more characters than the
                 # pool has bytes; hostile offsets into one long string can, without end.
-                return Failure("string pool is corrupt (its strings overlap)")
+                return Refused("string pool is corrupt (its strings overlap)")
             self._cache[start] = text
         return text
 

@@ -10,6 +10,7 @@ import struct
 import tracemalloc
 from pathlib import Path
 
+import apkfactory
 import hostileapks
 import pytest
 
@@ -207,3 +208,49 @@ def test_package_chunk_header_is_checked(header_size: int) -> None:
     resolved = resolve_string(bytes(damaged), label)
     assert isinstance(resolved, Failure)
     assert resolved.reason == f"resources.arsc has a corrupt chunk at byte {package_at}"
+
+
+def test_corrupt_chunk_in_another_package_is_refused_without_androguard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The label's package is fine; a chunk of a second package claims 2 GB. androguard's
+    # table parser would read (and allocate) what it claims, so it is not asked.
+    table, label = hostileapks.table_ending_in_a_short_type_chunk()
+    other = bytearray(table[12 + struct.unpack_from("<I", table, 16)[0] :])  # the package
+    struct.pack_into("<I", other, 8, 0x7E)  # another package id
+    struct.pack_into("<I", other, 4, len(other) - 8)  # drop the short chunk
+    pool_at = struct.unpack_from("<H", other, 2)[0]
+    struct.pack_into("<I", other, pool_at + 4, 0x80000000)  # its type-name pool: 2 GB
+    grown = bytearray(table[:-8]) + other[:-8]
+    package_at = 12 + struct.unpack_from("<I", table, 16)[0]
+    struct.pack_into(
+        "<I", grown, package_at + 4, struct.unpack_from("<I", table, package_at + 4)[0] - 8
+    )
+    struct.pack_into("<II", grown, 4, len(grown), 2)
+
+    def never(*_: object) -> None:
+        raise AssertionError("androguard must not read a table Android would refuse")
+
+    monkeypatch.setattr("scanner.apk.analyse._resolve_via_androguard", never)
+    resolved = resolve_string(bytes(grown), label)
+    pool_in_table = len(table) - 8 + pool_at
+    assert isinstance(resolved, Failure)
+    assert resolved.reason == f"resources.arsc has a corrupt chunk at byte {pool_in_table}"
+    path = apkfactory.build_apk(
+        tmp_path / "two-packages.apk",
+        manifest_xml=apkfactory.manifest(PACKAGE, label=apkfactory.Ref(label)),
+        resources=bytes(grown),
+    )
+    facts, peak = analysed(path)
+    assert facts.readable and facts.label == ""
+    assert peak < 8 * MiB
+
+
+def test_manifest_without_a_package_says_so(tmp_path: Path) -> None:
+    nameless = apkfactory.compile_xml(apkfactory.Element("manifest", {"android:versionCode": 3}))
+    assert read_axml_manifest(nameless) == Failure("AndroidManifest.xml names no package")
+    facts, _ = analysed(hostileapks.manifest_apk(tmp_path / "nameless.apk", nameless))
+    assert not facts.readable
+    assert facts.problems == (
+        "AndroidManifest.xml could not be read: AndroidManifest.xml names no package",
+    )
