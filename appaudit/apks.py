@@ -168,7 +168,7 @@ class ApkAnalyser:
     def _unanalysed(self, path: Path, failure: Failure, sha256: str = "") -> ApkFacts:
         """Facts that say only why there are none (and which file it was)."""
         size = 0
-        hashed = hash_file(path)  # only for files that failed: rare, and small next to that
+        hashed = hash_file(path)  # read again only for the few files whose analysis failed
         if not isinstance(hashed, Failure):
             sha256, size = sha256 or hashed[0], hashed[1]
         return ApkFacts(

@@ -163,7 +163,6 @@ def test_workers_die_with_a_killed_scan(tmp_path: Path) -> None:
         [sys.executable, "-m", "appaudit", "scan", str(submission), "--out",
          str(tmp_path / "report"), *REGISTRY, "--jobs", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )  # fmt: skip
     try:
         workers: set[int] = set()
