@@ -2,33 +2,35 @@
 
 Each distinct file is analysed once: facts are cached in the registry database by SHA-256
 and analyser version, so a repeat scan only hashes what it already knows. New files are
-analysed in a pool of worker processes, one APK in memory per worker.
+analysed in worker processes, one APK at a time per worker, each within the memory and
+time budget of `[apk]` in appaudit.toml: an APK that crashes its worker or runs out of
+budget is unreadable, and the scan goes on.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_cache_dir
 from sqlalchemy.exc import SQLAlchemyError
 
+from appaudit.settings import ApkBudget
 from policies.apk_rules import ApkOutcome
 from registry import apkcache
 from registry.db import Database, first_line
 from registry.values import InvalidValue, classify_identifier
-from scanner.apk import ANALYSER_VERSION, ApkFacts, SdkCatalogue, analyse_apk, hash_file
+from scanner.apk import ANALYSER_VERSION, ApkFacts, SdkCatalogue, hash_file
 from scanner.apk.download import (
     DEFAULT_OPTIONS,
     DownloadOptions,
     remove_stale_parts,
     run_downloads,
 )
+from scanner.apk.isolation import analyse_isolated
 from scanner.apk.sdk import load_catalogue
 from scanner.apk.sources import (
     ApkSource,
@@ -83,6 +85,8 @@ class ApkAnalyser:
     download_jobs: int = DEFAULT_DOWNLOAD_JOBS
     """Downloads at once: a slow server holds one of them, not the scan."""
     stats: ApkStats = field(default_factory=ApkStats)
+    budget: ApkBudget = field(default_factory=ApkBudget)
+    """What analysing one APK may cost (`[apk] memory_mb` and `seconds`)."""
 
     def __post_init__(self) -> None:
         self.catalogue: SdkCatalogue = load_catalogue(self.sdk_prefixes)
@@ -172,16 +176,24 @@ class ApkAnalyser:
                     continue  # a damaged cache entry is analysed again, not trusted
         self.stats.cached += len(known)
         todo = [(sha, path) for sha, path in unique.items() if sha not in known]
-        fresh = dict(
-            zip([sha for sha, _ in todo], self._analyse([p for _, p in todo]), strict=True)
-        )
+        fresh: dict[str, ApkFacts] = {}
+        lasting: dict[str, ApkFacts] = {}
+        for (sha, path), outcome in zip(todo, self._analyse([p for _, p in todo]), strict=True):
+            if isinstance(outcome, Failure):
+                # A budget or a dead worker decided this, not the bytes: not cached.
+                fresh[sha] = self._unanalysed(path, outcome, sha)
+            else:
+                fresh[sha] = lasting[sha] = outcome
         self.stats.analysed += len(fresh)
-        if self.database is not None and fresh:
+        if self.database is not None and lasting:
             try:
                 apkcache.store_facts(
                     self.database,
                     self.version,
-                    {sha: json.dumps(f.to_dict(), ensure_ascii=False) for sha, f in fresh.items()},
+                    {
+                        sha: json.dumps(f.to_dict(), ensure_ascii=False)
+                        for sha, f in lasting.items()
+                    },
                 )
             except (SQLAlchemyError, OSError) as error:
                 # A read-only or full registry: the facts stand, they are only not remembered.
@@ -189,34 +201,38 @@ class ApkAnalyser:
         # The file may have changed between hashing and analysis; the facts say what was read.
         return known | fresh
 
-    def _analyse(self, paths: Sequence[Path]) -> list[ApkFacts]:
+    def _analyse(self, paths: Sequence[Path]) -> list[ApkFacts | Failure]:
+        """Each file analysed in a worker process, within the budget; never in this one."""
         if not paths:
             return []
-        if self.jobs <= 1 or len(paths) == 1:
-            return [analyse_apk(p, catalogue=self.catalogue) for p in paths]
-        # spawn, not fork: a scan may hold a large district in memory that workers don't need.
-        context = multiprocessing.get_context("spawn")
-        workers = min(self.jobs, len(paths))
-        with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=8) as pool:
-            return list(pool.map(_analyse_one, paths, [self.sdk_prefixes] * len(paths)))
+        return analyse_isolated(
+            paths,
+            sdk_prefixes=self.sdk_prefixes,
+            workers=min(self.jobs, len(paths)),
+            memory_mb=self.budget.memory_mb,
+            seconds=self.budget.seconds,
+        )
+
+    def _unanalysed(self, path: Path, failure: Failure, sha256: str = "") -> ApkFacts:
+        """Facts that say only why there are none (and which file it was)."""
+        size = 0
+        hashed = hash_file(path)  # read again only for the few files whose analysis failed
+        if not isinstance(hashed, Failure):
+            sha256, size = sha256 or hashed[0], hashed[1]
+        return ApkFacts(
+            sha256=sha256,
+            size=size,
+            problems=(failure.reason,),
+            sdk_catalogue=self.catalogue.fingerprint,
+        )
 
     def inspect(self, paths: Iterable[Path]) -> list[ApkFacts]:
         """Facts for files named directly (`appaudit apk inspect`), without the cache."""
-        return self._analyse(list(paths))
-
-
-def _analyse_one(path: Path, sdk_prefixes: Path | None) -> ApkFacts:
-    return analyse_apk(path, catalogue=_worker_catalogue(sdk_prefixes))
-
-
-_CATALOGUES: dict[Path | None, SdkCatalogue] = {}
-
-
-def _worker_catalogue(sdk_prefixes: Path | None) -> SdkCatalogue:
-    found = _CATALOGUES.get(sdk_prefixes)
-    if found is None:
-        found = _CATALOGUES[sdk_prefixes] = load_catalogue(sdk_prefixes)
-    return found
+        files = list(paths)
+        return [
+            self._unanalysed(path, outcome) if isinstance(outcome, Failure) else outcome
+            for path, outcome in zip(files, self._analyse(files), strict=True)
+        ]
 
 
 def _package_of(item: RequiredItem) -> str:

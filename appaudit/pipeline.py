@@ -133,6 +133,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         download_jobs=options.download_jobs,
         sdk_prefixes=options.sdk_prefixes,
         package_hint=lambda item: _registered_package(engine, item),
+        budget=options.settings.apk,
     )
 
     def records() -> Iterator[RequiredItem | InputProblem]:

@@ -9,6 +9,7 @@ import typer
 
 from appaudit.apks import ApkAnalyser, default_jobs
 from appaudit.cli.common import AppauditGroup, emit, emit_json, fail, format_table, say
+from appaudit.settings import load_settings
 from scanner.apk import ApkFacts
 
 app = typer.Typer(
@@ -37,12 +38,20 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
     jobs: JobsOption = None,
     sdk_prefixes: SdkOption = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="Memory and time budget per APK, [apk] (default: ./appaudit.toml)."
+        ),
+    ] = None,
 ) -> None:
     """Report what each APK is; files that cannot be read are reported with the reason."""
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         fail(f"no such file: {', '.join(missing)}")
-    facts = ApkAnalyser(jobs=jobs or default_jobs(), sdk_prefixes=sdk_prefixes).inspect(files)
+    budget = load_settings(config).apk
+    analyser = ApkAnalyser(jobs=jobs or default_jobs(), sdk_prefixes=sdk_prefixes, budget=budget)
+    facts = analyser.inspect(files)
     if as_json:
         emit_json(
             [{"file": str(path), **f.to_dict()} for path, f in zip(files, facts, strict=True)]

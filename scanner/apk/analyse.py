@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from scanner.apk.arsc import resolve_string
-from scanner.apk.dex import read_dex_types
+from scanner.apk.dex import ApkTypes
 from scanner.apk.facts import ApkFacts
 from scanner.apk.manifest import ManifestInfo, Value, parse_manifest
+from scanner.apk.respool import Refused
 from scanner.apk.sdk import SdkCatalogue, builtin_catalogue
 from scanner.apk.signing import read_signing
 from scanner.apk.ziparchive import (
@@ -145,25 +146,19 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
     signing = read_signing(fh, directory, limits)
     problems.extend(signing.problems)
 
-    descriptors: list[str] = []
-    dex_count = 0
-    class_count = 0
-    for name in _dex_names(directory):
+    dex_names = _dex_names(directory)
+    types = ApkTypes(len(dex_names), limits)
+    for name in dex_names:
+        if not types.room_for(name):
+            break
         member = directory.members[name]
         refused = check_member(member, limits.max_dex_entry, limits)
         if refused is not None:
             problems.append(refused.reason)
             continue
-        types = read_dex_types(MemberReader(fh, member, directory))
-        if isinstance(types, Failure):
-            problems.append(f"{name}: {types.reason}" if name not in types.reason else types.reason)
-            continue
-        dex_count += 1
-        class_count += types.class_defs
-        descriptors.extend(types.descriptors)
-    # Each DEX's descriptors come sorted, so this sort mostly merges runs.
-    descriptors.sort()
-    sdks = catalogue.detect(descriptors, manifest.components.all_names())
+        types.add(name, MemberReader(fh, member, directory))
+    problems.extend(types.problems)
+    sdks = catalogue.detect(types.descriptors(), manifest.components.all_names())
 
     return ApkFacts(
         sha256=sha256,
@@ -178,8 +173,8 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
         signing_schemes=signing.schemes,
         signers=signing.signers,
         sdks=sdks,
-        dex_count=dex_count,
-        class_count=class_count,
+        dex_count=types.dex_count,
+        class_count=types.class_count,
         components=manifest.components,
         readable=bool(manifest.package),
         problems=tuple(dict.fromkeys(problems)),
@@ -223,7 +218,8 @@ def _resolve_strings(
             return ""
         resolved = resolve_string(table, value.reference)
         if isinstance(resolved, Failure):
-            fallback = _resolve_via_androguard(table, value.reference)
+            refused = isinstance(resolved, Refused)  # Android would not load the table either
+            fallback = None if refused else _resolve_via_androguard(table, value.reference)
             if fallback is None:
                 problems.append(f"{what} {value.text} could not be resolved: {resolved.reason}")
                 return ""

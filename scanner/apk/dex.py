@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from scanner.apk.ziparchive import Failure
+from scanner.apk.ziparchive import DEFAULT_LIMITS, Failure, Limits
 
 HEADER_SIZE = 0x70
 _MAGIC = b"dex\n"
@@ -53,17 +53,23 @@ class DexTypes:
 
     version: str
     descriptors: tuple[str, ...]
+    """Each distinct type name once, in type-table order."""
     class_defs: int
     """How many classes the DEX defines (its `class_defs_size`)."""
+    name_bytes: int = 0
+    """Bytes of string data decoded for the names."""
 
 
-def read_dex_types(source: Window | bytes | bytearray) -> DexTypes | Failure:
+def read_dex_types(
+    source: Window | bytes | bytearray, *, max_name_bytes: int = DEFAULT_LIMITS.max_dex_type_bytes
+) -> DexTypes | Failure:
     """Read the type descriptors of one DEX file, stopping as early as the tables allow.
 
     Only the header, the two id tables and the string data they point at are read; with
     a decompressing `Window` the tail of the file (code, annotations, map) is never
     inflated. Offsets and sizes are checked against the file, so a corrupt or hostile
-    DEX gives a `Failure`, never an IndexError.
+    DEX gives a `Failure`, never an IndexError. Each string is decoded once however many
+    types name it, and no more than `max_name_bytes` of names are decoded in all.
     """
     window = BytesWindow(source) if isinstance(source, bytes | bytearray) else source
     failure = window.fill(HEADER_SIZE)
@@ -105,31 +111,64 @@ def read_dex_types(source: Window | bytes | bytearray) -> DexTypes | Failure:
     data = window.data
     if len(data) < tables_end:
         return Failure("DEX file ends inside its id tables (truncated)")
-    offsets = _type_string_offsets(data, type_off, type_count, string_off, string_count)
-    if isinstance(offsets, Failure):
-        return offsets
+    found = _type_string_offsets(data, type_off, type_count, string_off, string_count)
+    if isinstance(found, Failure):
+        return found
+    # A valid DEX names each string once; a hostile one can name one long string 65,535
+    # times. Each distinct string is read once, so the names cost what the file holds.
+    offsets = list(dict.fromkeys(found))
     if not offsets:
         return DexTypes(version.decode("ascii"), (), class_count)
-    last = max(offsets)
-    if min(offsets) < header_size or last >= file_size:
+    if min(offsets) < header_size or max(offsets) >= file_size:
         return Failure("DEX type name lies outside the file's data")
-    # The last string's length (in UTF-16 units) bounds how far its bytes can reach.
-    failure = window.fill(last + 5)
+    failure = window.fill(min(file_size, max(offsets) + _ULEB128_MAX))
     if failure is not None:
         return failure
-    units, _ = _uleb128(window.data, last)
-    failure = window.fill(min(file_size, last + 5 + _MAX_UTF8_PER_UTF16 * units + 1))
+    spans = _spans(window.data, offsets, max_name_bytes)
+    if isinstance(spans, Failure):
+        return spans
+    # Each name's length (in UTF-16 units) bounds how far its bytes can reach.
+    failure = window.fill(min(file_size, max(limit for _, limit in spans)))
     if failure is not None:
         return failure
-    return _decode(window.data, offsets, version.decode("ascii"), class_count)
+    return _decode(window.data, spans, version.decode("ascii"), class_count, max_name_bytes)
+
+
+_ULEB128_MAX = 5
+
+
+def _spans(
+    data: bytes | bytearray, offsets: list[int], max_name_bytes: int
+) -> list[tuple[int, int]] | Failure:
+    """(start, limit) of each name's bytes: the NUL that ends it lies before `limit`."""
+    spans: list[tuple[int, int]] = []
+    declared = 0
+    size = len(data)
+    for offset in offsets:
+        units, start = _uleb128(data, offset)
+        if start > size or start - offset > _ULEB128_MAX:
+            return Failure("DEX string data is corrupt (type name runs past the end)")
+        declared += units
+        if declared > max_name_bytes:
+            return Failure(
+                f"DEX type names declare more than {max_name_bytes} characters in all "
+                "(over the cap); not read"
+            )
+        spans.append((start, start + _MAX_UTF8_PER_UTF16 * units + 1))
+    return spans
 
 
 def _decode(
-    data: bytes | bytearray, offsets: list[int], version: str, class_count: int
+    data: bytes | bytearray,
+    spans: list[tuple[int, int]],
+    version: str,
+    class_count: int,
+    max_name_bytes: int,
 ) -> DexTypes | Failure:
-    pieces = _pieces(data, offsets)
+    pieces = _pieces(data, spans, max_name_bytes)
     if isinstance(pieces, Failure):
         return pieces
+    total = sum(len(p) for p in pieces)
     # One decode for all names instead of one per name; NUL cannot occur inside them.
     try:
         descriptors = tuple(b"\0".join(pieces).decode("utf-8").split("\0"))
@@ -141,27 +180,89 @@ def _decode(
                 return text
             decoded.append(text)
         descriptors = tuple(decoded)
-    return DexTypes(version, descriptors, class_count)
+    return DexTypes(version, descriptors, class_count, total)
 
 
-def _pieces(data: bytes | bytearray, offsets: list[int]) -> list[bytes | bytearray] | Failure:
+def _pieces(
+    data: bytes | bytearray, spans: list[tuple[int, int]], max_name_bytes: int
+) -> list[bytes | bytearray] | Failure:
     find = data.find
     pieces: list[bytes | bytearray] = []
     append = pieces.append
-    try:
-        for offset in offsets:
-            # Skip the uleb128 length prefix: one byte unless the name has 128+ characters.
-            start = offset
-            while data[start] & 0x80 and start - offset < 4:
-                start += 1
-            start += 1
-            end = find(b"\0", start)
-            if end < 0:
-                return Failure("DEX string data is corrupt (unterminated type name)")
-            append(data[start:end])
-    except IndexError:
-        return Failure("DEX string data is corrupt (type name runs past the end)")
+    total = 0
+    for start, limit in spans:
+        # The search stops where the declared length says the name must have ended.
+        end = find(b"\0", start, limit)
+        if end < 0:
+            if limit > len(data):
+                return Failure("DEX string data is corrupt (type name runs past the end)")
+            return Failure("DEX string data is corrupt (type name longer than declared)")
+        total += end - start
+        if total > max_name_bytes:
+            return Failure(
+                f"DEX type names take more than {max_name_bytes} bytes in all (over the cap); "
+                "not read"
+            )
+        append(data[start:end])
     return pieces
+
+
+class ApkTypes:
+    """The types all DEX files of one APK reference, read one DEX at a time within caps.
+
+    Android loads every `classesN.dex` there is, and a small APK can list thousands of
+    them (one entry named again and again by the zip directory). The caps of `Limits`
+    bound how many DEX files are read, how many type names and how many bytes of them;
+    whatever is left unread is said in `problems`, since SDKs in it go undetected.
+    """
+
+    def __init__(self, total_dex: int, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.total_dex = total_dex
+        self.dex_count = 0
+        self.class_count = 0
+        self.problems: list[str] = []
+        self._names: set[str] = set()
+        self._type_count = 0
+        self._name_bytes = 0
+        self._stopped = False
+
+    def room_for(self, name: str) -> bool:
+        """Whether one more DEX may be read; if not, the problem says what stays unread."""
+        if self._stopped:
+            return False
+        limits = self.limits
+        if self.dex_count >= limits.max_dex_files:
+            reason = f"the APK has {self.total_dex} DEX files, more than the cap of {limits.max_dex_files}"
+        elif self._type_count >= limits.max_dex_types:
+            reason = f"its DEX files name more than {limits.max_dex_types} types (the cap)"
+        else:
+            return True
+        self._stopped = True
+        self.problems.append(
+            f"{reason}: {name} and the DEX files after it were not read, so SDKs in them "
+            "are not detected"
+        )
+        return False
+
+    def add(self, name: str, source: Window | bytes | bytearray) -> None:
+        """Read one DEX's types; a DEX that cannot be read is a problem, not an exception."""
+        room = self.limits.max_dex_type_bytes - self._name_bytes
+        types = read_dex_types(source, max_name_bytes=max(room, 0))
+        if isinstance(types, Failure):
+            self.problems.append(
+                types.reason if name in types.reason else f"{name}: {types.reason}"
+            )
+            return
+        self.dex_count += 1
+        self.class_count += types.class_defs
+        self._type_count += len(types.descriptors)
+        self._name_bytes += types.name_bytes
+        self._names.update(types.descriptors)
+
+    def descriptors(self) -> list[str]:
+        """Every distinct type name, sorted (as SDK detection searches them)."""
+        return sorted(self._names)
 
 
 def _type_string_offsets(
@@ -233,6 +334,7 @@ def class_names(descriptors: Iterable[str]) -> set[str]:
 
 __all__ = [
     "HEADER_SIZE",
+    "ApkTypes",
     "BytesWindow",
     "DexTypes",
     "Window",

@@ -9,12 +9,14 @@ Android itself does, so obfuscated attribute names do not hide them.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+import sys
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from scanner.apk.facts import Components
-from scanner.apk.respool import STRING_POOL_TYPE, StringPool
+from scanner.apk.respool import STRING_POOL_TYPE, Refused, StringPool
 from scanner.apk.ziparchive import Failure
 
 _XML_TYPE = 0x0003
@@ -26,6 +28,12 @@ _ATTR_EXT = struct.Struct("<IIHHH")
 _ATTRIBUTE = struct.Struct("<IIIHBBI")
 _NO_ENTRY = 0xFFFFFFFF
 _MAX_DEPTH = 256
+_MAX_COMPONENT_CHARS = 4_000_000
+"""Characters of component names, made absolute, that one manifest may yield."""
+# The XML node chunks and the least that must follow their header, as Android checks
+# them (ResXMLTree_namespaceExt, _attrExt, _endElementExt, _cdataExt).
+_NODE_HEADER_SIZE = 16
+_NODE_EXTENSION_SIZES = {0x0100: 8, 0x0101: 8, 0x0102: 20, 0x0103: 8, 0x0104: 12}
 
 TYPE_REFERENCE = 0x01
 TYPE_STRING = 0x03
@@ -155,12 +163,38 @@ class _Builder:
                 return f"{package}.{name}"
             return name
 
+        budget = _MAX_COMPONENT_CHARS
+        cut = False
+
         def names(kind: str) -> tuple[str, ...]:
-            return tuple(dict.fromkeys(absolute(n) for n in self.components.get(kind, [])))
+            # Distinct names first: a hostile manifest repeats one long name many times,
+            # and each absolute name is a new string.
+            nonlocal budget, cut
+            out: list[str] = []
+            for name in dict.fromkeys(self.components.get(kind, [])):
+                full = absolute(name) if len(package) + len(name) < budget else ""
+                budget -= len(full)
+                if not full:
+                    cut = True
+                    break
+                out.append(full)
+            return tuple(dict.fromkeys(out))
 
         label = self.app_label
         if label is None and self.launcher_labels:
             label = self.launcher_labels[0]
+        components = Components(
+            activities=names("activities"),
+            services=names("services"),
+            receivers=names("receivers"),
+            providers=names("providers"),
+        )
+        if cut:
+            problems = (
+                *problems,
+                f"AndroidManifest.xml names components of more than {_MAX_COMPONENT_CHARS} "
+                "characters in all; the rest were not read",
+            )
         return ManifestInfo(
             package=package,
             version_code=self.version_code.as_int() if self.version_code else None,
@@ -169,12 +203,7 @@ class _Builder:
             target_sdk=self.target_sdk.as_int() if self.target_sdk else None,
             permissions=tuple(sorted(self.permissions)),
             label=label or Value(),
-            components=Components(
-                activities=names("activities"),
-                services=names("services"),
-                receivers=names("receivers"),
-                providers=names("providers"),
-            ),
+            components=components,
             problems=problems,
         )
 
@@ -184,6 +213,8 @@ def parse_manifest(data: bytes) -> ManifestInfo | Failure:
     direct = read_axml_manifest(data)
     if not isinstance(direct, Failure):
         return direct
+    if isinstance(direct, Refused):
+        return Failure(f"AndroidManifest.xml could not be read: {direct.reason}")
     fallback = _manifest_via_androguard(data)
     if isinstance(fallback, Failure):
         return Failure(f"AndroidManifest.xml could not be read: {direct.reason}")
@@ -199,23 +230,31 @@ def read_axml_manifest(data: bytes) -> ManifestInfo | Failure:
         if data.lstrip().startswith(b"<"):
             return Failure("AndroidManifest.xml is plain-text XML, not compiled binary XML")
         return Failure("AndroidManifest.xml is not binary XML")
+    if not _CHUNK.size <= header_size <= size:
+        return Refused("AndroidManifest.xml has a corrupt header")
     end = min(size, len(data))
     pos = header_size
     pool: StringPool | None = None
-    resource_ids: tuple[int, ...] = ()
+    resource_ids: Sequence[int] = ()
     builder = _Builder()
     depth = 0
     while pos + 8 <= end:
         kind, header_size, size = _CHUNK.unpack_from(data, pos)
-        if size < 8 or pos + size > end or header_size > size:
-            return Failure(f"AndroidManifest.xml has a corrupt chunk at byte {pos}")
+        # Android refuses a chunk whose header does not fit in it, or leaves no room for
+        # the fields its type needs after the header; so does this walk.
+        extension = _NODE_EXTENSION_SIZES.get(kind)
+        least = _CHUNK.size if extension is None else _NODE_HEADER_SIZE
+        if header_size < least or header_size + (extension or 0) > size or pos + size > end:
+            return Refused(f"AndroidManifest.xml has a corrupt chunk at byte {pos}")
         if kind == STRING_POOL_TYPE and pool is None:
             pool = StringPool(data, pos)
             if pool.failure is not None:
                 return pool.failure
         elif kind == _RESOURCE_MAP_TYPE:
             count = (size - header_size) // 4
-            resource_ids = struct.unpack_from(f"<{count}I", data, pos + header_size)
+            resource_ids = array("I", data[pos + header_size : pos + header_size + 4 * count])
+            if sys.byteorder == "big":
+                resource_ids.byteswap()
         elif kind == _START_ELEMENT_TYPE:
             if pool is None:
                 return Failure("AndroidManifest.xml has elements before its string pool")
@@ -227,8 +266,8 @@ def read_axml_manifest(data: bytes) -> ManifestInfo | Failure:
                 return failure
             depth += 1
             if depth > _MAX_DEPTH:
-                return Failure("AndroidManifest.xml nests elements absurdly deep")
-        elif kind == _END_ELEMENT_TYPE and pool is not None and pos + 24 <= end:
+                return _too_deep()
+        elif kind == _END_ELEMENT_TYPE and pool is not None:
             (name_index,) = struct.unpack_from("<I", data, pos + header_size + 4)
             name = pool.get(name_index)
             builder.end(name if isinstance(name, str) else "")
@@ -236,6 +275,8 @@ def read_axml_manifest(data: bytes) -> ManifestInfo | Failure:
         pos += size
     if not builder.root_seen:
         return Failure("AndroidManifest.xml has no <manifest> element")
+    if not builder.package:
+        return _no_package()
     return builder.build()
 
 
@@ -245,7 +286,7 @@ def _element(
     header_size: int,
     size: int,
     pool: StringPool,
-    resource_ids: tuple[int, ...],
+    resource_ids: Sequence[int],
 ) -> tuple[str, dict[str, Value]] | Failure:
     ext = pos + header_size
     if ext + _ATTR_EXT.size > pos + size:
@@ -324,15 +365,30 @@ def _manifest_via_androguard(data: bytes) -> ManifestInfo | Failure:
             out[name] = Value(text=text)
         return out
 
-    def walk(element: Any, depth: int, visit: Callable[[Any, int], Failure | None]) -> None:
-        visit(element, depth)
-        for child in element:
-            if isinstance(child.tag, str):
-                walk(child, depth + 1, visit)
-        builder.end(element.tag)
-
-    def visit(element: Any, depth: int) -> Failure | None:
-        return builder.start(element.tag, attrs_of(element), depth)
-
-    walk(root, 0, visit)
+    # Iterative, with the direct walk's depth cap: a hostile manifest nests thousands deep.
+    failure = builder.start(root.tag, attrs_of(root), 0)
+    open_elements: list[tuple[Any, Iterator[Any]]] = [(root, iter(root))]
+    while open_elements and failure is None:
+        element, children = open_elements[-1]
+        child = next(children, None)
+        if child is None:
+            open_elements.pop()
+            builder.end(element.tag)
+        elif isinstance(child.tag, str):  # not a comment or processing instruction
+            if len(open_elements) >= _MAX_DEPTH:
+                return _too_deep()
+            failure = builder.start(child.tag, attrs_of(child), len(open_elements))
+            open_elements.append((child, iter(child)))
+    if failure is not None:
+        return failure
+    if not builder.package:
+        return _no_package()
     return builder.build(problems=("AndroidManifest.xml is unusual; read by androguard's parser",))
+
+
+def _no_package() -> Failure:
+    return Failure("AndroidManifest.xml names no package")
+
+
+def _too_deep() -> Failure:
+    return Refused(f"AndroidManifest.xml nests elements more than {_MAX_DEPTH} deep")

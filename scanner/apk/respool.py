@@ -1,14 +1,26 @@
-"""The string pool chunk shared by binary XML and resources.arsc (`ResStringPool`)."""
+"""What binary XML and resources.arsc share: the string pool chunk (`ResStringPool`), and
+`Refused` for chunk structures Android itself would not load."""
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from scanner.apk.ziparchive import Failure
 
 STRING_POOL_TYPE = 0x0001
 _UTF8_FLAG = 0x100
 _HEADER = struct.Struct("<HHIIIIII")
+_OFFSET = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class Refused(Failure):
+    """A structure Android itself would refuse (a chunk whose header does not fit in it,
+    a string pool whose offsets lie outside it …), or one built to cost far more than its
+    size (elements nested thousands deep, strings that overlap). The more lenient
+    androguard parsers are not tried on it: they would report an app that cannot exist,
+    and they trust the sizes such files make up."""
 
 
 class StringPool:
@@ -21,39 +33,49 @@ class StringPool:
         self._data = data
         self._cache: dict[int, str] = {}
         self._utf8 = False
-        self._offsets: tuple[int, ...] = ()
+        self._offsets_at = 0
         self._strings_start = 0
         self._end = 0
+        self._decoded = 0
         if offset + _HEADER.size > len(data):
-            self.failure = Failure("string pool header runs past the end of the data")
+            self.failure = Refused("string pool header runs past the end of the data")
             return
         kind, header_size, size, count, _, flags, strings_start, _ = _HEADER.unpack_from(
             data, offset
         )
         end = offset + size
-        if kind != STRING_POOL_TYPE or end > len(data) or header_size < _HEADER.size:
-            self.failure = Failure("string pool chunk is corrupt")
+        if kind != STRING_POOL_TYPE or end > len(data) or not _HEADER.size <= header_size <= size:
+            self.failure = Refused("string pool chunk is corrupt")
             return
         if offset + header_size + 4 * count > end or offset + strings_start > end:
-            self.failure = Failure("string pool offsets lie outside the chunk")
+            self.failure = Refused("string pool offsets lie outside the chunk")
             return
         self.count = count
         self._utf8 = bool(flags & _UTF8_FLAG)
-        self._offsets = struct.unpack_from(f"<{count}I", data, offset + header_size)
+        # Offsets are read when a string is asked for: a pool may list millions.
+        self._offsets_at = offset + header_size
         self._strings_start = offset + strings_start
         self._end = end
 
     def get(self, index: int) -> str | Failure:
         """The string at `index`, or a `Failure` if the index or the bytes are bad."""
-        cached = self._cache.get(index)
-        if cached is not None:
-            return cached
         if not 0 <= index < self.count:
             return Failure(f"string index {index} is outside the pool of {self.count}")
-        start = self._strings_start + self._offsets[index]
+        (offset,) = _OFFSET.unpack_from(self._data, self._offsets_at + 4 * index)
+        start = self._strings_start + offset
+        # By position, not index: many indexes may name one string, which is then one
+        # object however often the document uses it.
+        cached = self._cache.get(start)
+        if cached is not None:
+            return cached
         text = self._utf8_at(start) if self._utf8 else self._utf16_at(start)
         if isinstance(text, str):
-            self._cache[index] = text
+            self._decoded += len(text)
+            if self._decoded > self._end - self._strings_start:
+                # Strings that do not overlap cannot decode to more characters than the
+                # pool has bytes; hostile offsets into one long string can, without end.
+                return Refused("string pool is corrupt (its strings overlap)")
+            self._cache[start] = text
         return text
 
     def _utf8_at(self, pos: int) -> str | Failure:

@@ -189,9 +189,12 @@ def _pkcs7_certificates(block: bytes) -> list[bytes] | Failure:
     if not certs:
         return Failure("no certificate in the PKCS#7 block")
     # A chain may come along; the signer is the certificate that issued no other one.
-    with _lenient_names():
-        issuers = {c.issuer for c in certs if c.issuer != c.subject}
-        leaves = [c for c in certs if c.subject not in issuers] or certs
+    try:  # names are parsed only now, so a corrupt one raises here
+        with _lenient_names():
+            issuers = {c.issuer for c in certs if c.issuer != c.subject}
+            leaves = [c for c in certs if c.subject not in issuers] or certs
+    except ValueError as exc:
+        return Failure(str(exc) or "a certificate's names are corrupt")
     return [c.public_bytes(Encoding.DER) for c in leaves]
 
 

@@ -53,6 +53,12 @@ class Limits:
     """Small entries may compress very well without being a threat."""
     max_central_directory: int = 64 * MiB
     max_signing_block: int = 32 * MiB
+    max_dex_files: int = 256
+    """DEX files read per APK (real apps have a few dozen at most)."""
+    max_dex_types: int = 2_000_000
+    """Type names read over all DEX files of one APK (one DEX holds at most 65,535)."""
+    max_dex_type_bytes: int = 64 * MiB
+    """Bytes of type names decoded over all DEX files of one APK, each string once."""
 
 
 DEFAULT_LIMITS = Limits()
