@@ -27,16 +27,9 @@ from registry.records import (
 from registry.service import AdoptionView, resolve_adoption_entry
 from registry.snapshot import RegistryView
 from registry.values import InvalidValue, vocabulary
-from scanner.tables import (
-    Table,
-    TableError,
-    Vocabulary,
-    atomic_write,
-    csv_text,
-    read_table,
-    write_csv,
-    write_xlsx,
-)
+from scanner.safetext import REPLACE_ERRORS
+from scanner.tables import Table, TableError, Vocabulary, read_table
+from scanner.writing import atomic_write, csv_text, write_csv, write_xlsx
 
 WHATS = ("entries", "adoptions")
 EXPORT_FORMATS = ("csv", "xlsx", "json")
@@ -202,7 +195,9 @@ def write_export(
         text = json.dumps(objects, ensure_ascii=False, indent=2) + "\n"
         if path is None:
             return text
-        atomic_write(path, lambda handle: handle.write(text), encoding="utf-8")
+        atomic_write(
+            path, lambda handle: handle.write(text), encoding="utf-8", errors=REPLACE_ERRORS
+        )
         return None
     if fmt == "xlsx":
         if path is None:

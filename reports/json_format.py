@@ -11,6 +11,7 @@ from policies.model import Finding, verdict_key
 from policies.results import ScanResult, SchoolResult
 from reports.interface import ReportFormat
 from reports.text import check_lang, message, rule_text
+from scanner.safetext import REPLACE_ERRORS
 
 FILE_NAME = "findings.json"
 
@@ -141,7 +142,8 @@ class JsonFormat(ReportFormat):
         check_lang(lang)
         path = out_dir / FILE_NAME
         head = _dumps(head_dict(result, lang))
-        with path.open("w", encoding="utf-8", newline="\n") as handle:
+        # Undecodable bytes of a file name (lone surrogates) are written as U+FFFD.
+        with path.open("w", encoding="utf-8", errors=REPLACE_ERRORS, newline="\n") as handle:
             # The head's closing brace is reopened to append the schools array, so the
             # document is built piece by piece rather than held whole in memory.
             handle.write(head[:-1])

@@ -10,7 +10,7 @@ from policies.results import ScanResult
 from reports.interface import ReportFormat
 from reports.json_format import compact_json
 from reports.text import check_lang, message, rule_text, strings
-from scanner.tables import csv_cells, write_csv_lines, write_xlsx
+from scanner.writing import csv_cells, write_csv_lines, write_xlsx
 
 COLUMNS = (
     "school",
@@ -111,5 +111,11 @@ class XlsxFormat(ReportFormat):
     def write(self, result: ScanResult, out_dir: Path, lang: str) -> list[Path]:
         check_lang(lang)
         path = out_dir / self.file_name
-        write_xlsx(path, header(lang), finding_rows(result, lang), title=strings(lang).csv["sheet"])
+        write_xlsx(
+            path,
+            header(lang),
+            finding_rows(result, lang),
+            title=strings(lang).csv["sheet"],
+            cut_mark=strings(lang)["cut_mark_xlsx"],
+        )
         return [path]

@@ -1,4 +1,4 @@
-"""Reading and writing the spreadsheets the field sends: CSV in any encoding, XLSX and JSON.
+"""Reading the spreadsheets the field sends: CSV in any encoding, XLSX and JSON.
 
 Schools and bureaus export from Excel or WPS: GBK/GB18030 without a BOM, UTF-8 with a BOM,
 UTF-16 tab-separated ("Unicode 文本") or .xlsx, often with a title row and a "填报单位" line
@@ -14,9 +14,7 @@ import csv
 import io
 import itertools
 import json
-import os
 import re
-import secrets
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from appaudit.errors import AppauditError
+from scanner.safetext import sound
 
 HEADER_SEARCH_ROWS = 20
 """How many rows from the top may hold title lines before the real header."""
@@ -37,9 +36,6 @@ _PARENTHETICAL = re.compile(r"[\(\[【<《][^\)\]】>》]*[\)\]】>》]")
 _HEADER_JUNK = re.compile(r"[\s*:_\-.#]+")
 _HEADER_SPLIT = re.compile(r"[/|\\、,;]|或")
 _WHITESPACE = re.compile(r"\s+")
-_NEEDS_QUOTE = frozenset("=+-@\t\r'")
-"""First characters that make a spreadsheet read a cell as a formula, and Excel's own
-text marker (so that a value starting with it survives the round trip)."""
 
 
 class TableError(AppauditError):
@@ -48,7 +44,8 @@ class TableError(AppauditError):
 
 def _clean(value: str) -> str:
     if not value.isascii():
-        value = unicodedata.normalize("NFKC", value)
+        # A lone surrogate (from a JSON escape) is no character at all: nothing can write it.
+        value = unicodedata.normalize("NFKC", sound(value))
     if value.startswith("'") and len(value) > 1:
         # Excel's text marker, and what our own CSV exports put before = + - @.
         value = value[1:]
@@ -454,113 +451,3 @@ def _json_cell(value: Any) -> str:
     if isinstance(value, list):
         return ";".join(_cell_text(v) for v in value)
     return _cell_text(value)
-
-
-# --- writing ---------------------------------------------------------------------------
-
-
-def neutralise(value: str) -> str:
-    """Keep a spreadsheet from reading a cell as a formula (CSV injection).
-
-    A leading apostrophe is Excel's own text marker; `clean_cell` strips it on reading, so
-    an exported file imports back to the same values.
-    """
-    if value and value[0] in _NEEDS_QUOTE:
-        return "'" + value
-    return value
-
-
-def atomic_write(path: Path, write: Any, *, mode: str = "w", **kwargs: Any) -> None:
-    """Write a file through a temporary sibling, so a failed run leaves no half-written file.
-
-    The sibling is created like any new file (not with mkstemp, which makes it private), so
-    the result gets the user's usual permissions.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            handle = open(tmp, mode.replace("w", "x"), **kwargs)  # noqa: SIM115
-        except FileExistsError:
-            continue
-        break
-    try:
-        with handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_csv_rows(handle: Any, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    writer = csv.writer(handle)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([neutralise(c) for c in row])
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """UTF-8 with BOM (Excel opens it as UTF-8), every cell neutralised."""
-
-    def write(handle: Any) -> None:
-        # The BOM by hand: the utf-8-sig codec encodes in Python, write by write, while
-        # plain utf-8 runs in C — it matters for a million rows.
-        handle.write("\ufeff")
-        _write_csv_rows(handle, header, rows)
-
-    atomic_write(path, write, encoding="utf-8", newline="")
-
-
-def csv_cells(cells: Sequence[str]) -> str:
-    """Cells as one CSV fragment (quoted as needed, neutralised, no line end).
-
-    Fragments joined with "," make a valid row: writers that repeat the same cells on
-    many rows encode them once.
-    """
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow([neutralise(c) for c in cells])
-    return buffer.getvalue()
-
-
-def write_csv_lines(path: Path, header: Sequence[str], lines: Iterable[str]) -> None:
-    """Like `write_csv`, for rows already encoded with `csv_cells` (without line ends)."""
-
-    def write(handle: Any) -> None:
-        handle.write("\ufeff" + csv_cells(header) + "\r\n")
-        for line in lines:
-            handle.write(line)
-            handle.write("\r\n")
-
-    atomic_write(path, write, encoding="utf-8", newline="")
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """The same CSV as text, for standard output (no BOM)."""
-    buffer = io.StringIO(newline="")
-    _write_csv_rows(buffer, header, rows)
-    return buffer.getvalue()
-
-
-def write_xlsx(
-    path: Path, header: Sequence[str], rows: Iterable[Sequence[str]], *, title: str = "Sheet1"
-) -> None:
-    """An .xlsx sheet whose cells are all plain strings: nothing is ever a formula."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])
-
-    def string_cells(values: Sequence[str]) -> list[WriteOnlyCell]:
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"  # a string, even when it starts with "="
-            cells.append(cell)
-        return cells
-
-    sheet.append(string_cells(header))
-    for row in rows:
-        sheet.append(string_cells(row))
-    atomic_write(path, workbook.save, mode="wb")

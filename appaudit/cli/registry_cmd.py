@@ -24,7 +24,7 @@ from registry.db import open_database
 from registry.records import ENTRY_FIELDS, EntryRecord
 from registry.service import ChangeRecord, ImportReport, Registry
 from scanner.apk import analyse_apk
-from scanner.tables import csv_text
+from scanner.writing import csv_text
 
 app = typer.Typer(
     cls=AppauditGroup,
