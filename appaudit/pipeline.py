@@ -28,7 +28,9 @@ from registry.db import open_database
 from registry.service import Registry
 from registry.snapshot import RegistryView
 from reports.writer import DEFAULT_FORMATS, write_reports
+from scanner.safetext import shown_path
 from scanner.submission import InputProblem, RequiredItem, Submission
+from scanner.tables import MiB, ReadLimits, TableError
 
 FAIL_ON = ("high", "medium", "info", "never")
 
@@ -104,8 +106,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     else:
         database = open_database(options.db)
         view = Registry(database).snapshot()
-    vocabulary = submission_vocabulary()
-    submissions = [Submission(p, vocabulary, sheet=options.sheet) for p in options.inputs]
+    submissions, unreadable = _open_submissions(options)
     engine = Engine(view, options.settings.policy)
     analyser = ApkAnalyser(
         database=database,
@@ -116,6 +117,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     )
 
     def records() -> Iterator[RequiredItem | InputProblem]:
+        yield from unreadable
         for submission in submissions:
             yield from submission.items()
 
@@ -143,6 +145,35 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     failing = any(at_least(f.severity, options.fail_on) for f in result.findings())
     rows = sum(s.rows for s in submissions)
     return ScanOutcome(result, report, 1 if failing else 0, rows, analyser.stats)
+
+
+def _open_submissions(options: ScanOptions) -> tuple[list[Submission], list[InputProblem]]:
+    """The submissions that can be read, and a file problem for each that cannot.
+
+    One unreadable or refused file (no header, a workbook beyond the limits …) does not
+    stop a district's scan: it is reported and the others are checked. When no file can
+    be read at all, that is an input error (exit code 2), as before.
+    """
+    vocabulary = submission_vocabulary()
+    limits = ReadLimits(max_inflated=options.settings.intake.max_inflated_mb * MiB)
+    opened: list[Submission] = []
+    problems: list[InputProblem] = []
+    errors: list[TableError] = []
+    for path in options.inputs:
+        try:
+            opened.append(Submission(path, vocabulary, sheet=options.sheet, limits=limits))
+        except TableError as error:
+            errors.append(error)
+            # The report names the file beside its problem; the message need not repeat it.
+            text = str(error).removeprefix(f"{shown_path(path.name)}: ")
+            problems.append(InputProblem(shown_path(path), None, text, f"无法读取此文件：{text}"))
+    if errors and not opened:
+        if len(errors) == 1:
+            raise errors[0]
+        raise TableError(
+            f"none of the {len(errors)} files can be read: {errors[0]} (and {len(errors) - 1} more)"
+        )
+    return opened, problems
 
 
 def _registered_package(engine: Engine, item: RequiredItem) -> str:
