@@ -23,8 +23,16 @@ from registry.db import Database
 from registry.values import InvalidValue, classify_identifier
 from scanner.apk import ANALYSER_VERSION, ApkFacts, SdkCatalogue, analyse_apk, hash_file
 from scanner.apk.sdk import load_catalogue
-from scanner.apk.sources import FolderIndexCache, LocalApk, SourceFailure, source_for
+from scanner.apk.sources import (
+    CONFINED,
+    FolderIndexCache,
+    LocalApk,
+    LocalFolders,
+    SourceFailure,
+    source_for,
+)
 from scanner.apk.ziparchive import Failure
+from scanner.safetext import shown_path
 from scanner.submission import RequiredItem
 
 
@@ -60,6 +68,11 @@ class ApkAnalyser:
     sdk_prefixes: Path | None = None
     package_hint: Callable[[RequiredItem], str] | None = None
     """The package the registry knows for an item that names none (to search a folder)."""
+    folders: LocalFolders = CONFINED
+    """Which local files APK cells may name besides those in the submission's folder."""
+    submission_folders: Mapping[str, Path] = field(default_factory=dict)
+    """Each submission's folder by its source text (the text shows undecodable bytes of a
+    file name as U+FFFD, so it is not always the path)."""
     stats: ApkStats = field(default_factory=ApkStats)
 
     def __post_init__(self) -> None:
@@ -73,7 +86,7 @@ class ApkAnalyser:
         located: dict[tuple[str, int], LocalApk | SourceFailure] = {}
         by_source: dict[tuple[str, str, str], LocalApk | SourceFailure] = {}
         for item in items:
-            base = Path(item.source).parent
+            base = self.submission_folders.get(item.source) or Path(item.source).parent
             expected = _package_of(item) or (self.package_hint(item) if self.package_hint else "")
             wanted = (str(base), item.apk, expected)
             if wanted not in by_source:
@@ -83,6 +96,7 @@ class ApkAnalyser:
                     expected or None,
                     download_dir=self.download_dir,
                     folder_indexes=self._folders,
+                    folders=self.folders,
                 )
                 by_source[wanted] = source.resolve()
             located[(item.source, item.row)] = by_source[wanted]
@@ -110,12 +124,12 @@ class ApkAnalyser:
                 self.stats.failed += 1
             elif found.path in failures:
                 out[key] = ApkOutcome(
-                    item.apk, failure=failures[found.path], origin=str(found.path)
+                    item.apk, failure=failures[found.path], origin=shown_path(found.path)
                 )
                 self.stats.failed += 1
             else:
                 known = facts[digests[found.path]]
-                out[key] = ApkOutcome(item.apk, facts=known, origin=str(found.path))
+                out[key] = ApkOutcome(item.apk, facts=known, origin=shown_path(found.path))
         return out
 
     def facts_for(self, digests: Mapping[Path, str]) -> dict[str, ApkFacts]:

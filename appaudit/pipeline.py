@@ -28,6 +28,7 @@ from registry.db import open_database
 from registry.service import Registry
 from registry.snapshot import RegistryView
 from reports.writer import DEFAULT_FORMATS, write_reports
+from scanner.apk.sources import LocalFolders
 from scanner.safetext import shown_path
 from scanner.submission import InputProblem, RequiredItem, Submission
 from scanner.tables import MiB, ReadLimits, TableError
@@ -67,6 +68,10 @@ class ScanOptions:
     jobs: int = field(default_factory=default_jobs)
     download_dir: Path = field(default_factory=default_download_dir)
     sdk_prefixes: Path | None = None
+    apk_dirs: Sequence[Path] = ()
+    """Folders APK cells may name besides each submission's own folder (`--apk-dir`)."""
+    allow_any_path: bool = False
+    """Let APK cells name any local file (`--allow-any-path`)."""
 
 
 @dataclass
@@ -114,6 +119,8 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         download_dir=options.download_dir,
         sdk_prefixes=options.sdk_prefixes,
         package_hint=lambda item: _registered_package(engine, item),
+        folders=LocalFolders(tuple(options.apk_dirs), options.allow_any_path),
+        submission_folders={s.source: s.path.parent for s in submissions},
     )
 
     def records() -> Iterator[RequiredItem | InputProblem]:

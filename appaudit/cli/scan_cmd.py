@@ -90,6 +90,20 @@ def scan(
         typer.Option("--download-dir", help="Where downloaded APKs are cached."),
     ] = None,
     sdk_prefixes: SdkOption = None,
+    apk_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--apk-dir",
+            help="A folder APK cells may name besides the submission's own (repeatable).",
+        ),
+    ] = None,
+    allow_any_path: Annotated[
+        bool,
+        typer.Option(
+            "--allow-any-path",
+            help="Let APK cells name any local file, not only those in the allowed folders.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Check school submissions against the registry and write the audit reports."""
@@ -103,6 +117,9 @@ def scan(
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         fail(f"no such file: {', '.join(missing)}")
+    not_folders = [str(d) for d in apk_dir or () if not d.is_dir()]
+    if not_folders:
+        fail(f"--apk-dir: no such folder: {', '.join(not_folders)}")
     options = pipeline.ScanOptions(
         inputs=files,
         out=out,
@@ -116,6 +133,8 @@ def scan(
         jobs=jobs or default_jobs(),
         download_dir=download_dir or default_download_dir(),
         sdk_prefixes=sdk_prefixes,
+        apk_dirs=tuple(apk_dir or ()),
+        allow_any_path=allow_any_path,
     )
     with _Progress() as progress:
         outcome = pipeline.run_scan(options, progress)
