@@ -270,7 +270,7 @@ def test_cells_beyond_the_columns_read_are_named(tmp_path: Path) -> None:
     )
     table = read_table(path, VOCAB)
     assert names(table) == [(2, "应用2"), (3, "应用3"), (4, "巧考")]
-    assert [(n.key, n.rows) for n in table.notes] == [("columns_beyond_rows", (2, 3))]
+    assert [(n.key, n.rows) for n in table.notes] == [("columns_beyond_rows", (2, 3, 4))]
     assert "beyond column 256" in table.notes[0].text("en")
 
 
