@@ -47,8 +47,21 @@ class RegistryFile:
     table: Table
 
     def rows(self) -> Iterator[tuple[int, Mapping[str, str]]]:
+        """Every row; a row the reader could not take apart (a quotation mark never closed)
+        makes the file unusable, since what it swallowed is not known for sure."""
+        broken = self.table.broken_rows
         for row in self.table.rows():
+            if broken and row.number in broken:
+                raise RegistryFileError(
+                    f"{self.table.source} {self.row_label} {row.number}: "
+                    f"{broken[row.number].text('en')}; fix the file and try again"
+                )
             yield row.number, row.cells
+
+    def notes(self, lang: str = "en") -> list[str]:
+        """What the reader worked around in the file (rows in another encoding …), complete
+        once the rows have been read."""
+        return [note.text(lang) for note in self.table.notes]
 
     @property
     def row_label(self) -> str:

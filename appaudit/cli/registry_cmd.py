@@ -126,6 +126,8 @@ def import_(
             reason=reason,
         )
     _print_report(report, source.row_label, file, verbose)
+    for note in source.notes():
+        say(f"{file.name}: note: {note}")
     if report.rejected and not skip_invalid:
         raise typer.Exit(2)
 

@@ -212,3 +212,35 @@ def test_apk_dir_and_allow_any_path_let_cells_name_files_outside(tmp_path: Path)
         "scan", str(path), "--out", str(tmp_path / "x"), "--apk-dir", str(tmp_path / "no")
     )
     assert missing.exit_code == 2 and "--apk-dir: no such folder" in missing.stderr
+
+
+def test_registry_import_refuses_a_broken_row_and_names_rows_in_another_encoding(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    header = "名称,类型,备案号,备案状态,包名\r\n"
+    good = "闽教高分,APP,教APP备1100819号,有效,com.zhl.mjqk.aphone\r\n"
+    later = "示例家校通,APP,,,org.example.jiaxiao\r\n"
+    other = "巧考,APP,教APP备1100871号,有效,com.zhl.qk.aphone\r\n"
+
+    def names() -> list[str]:
+        listed = run("registry", "list", "--format", "json", "--db", sqlite_url)
+        return sorted(e["name"] for e in json.loads(listed.stdout))
+
+    first = tmp_path / "first.csv"
+    first.write_bytes((header + good).encode())
+    assert run("registry", "import", str(first), "--db", sqlite_url).exit_code == 0
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes((header + '"' + other + later).encode())
+    result = run("registry", "import", str(broken), "--db", sqlite_url)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "row 2: a quotation mark" in line and "rows 3–3" in line
+    assert names() == ["闽教高分"]  # nothing was imported
+
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes((header + later).encode("gbk") + other.encode("utf-8"))
+    result = run("registry", "import", str(mixed), "--db", sqlite_url)
+    assert result.exit_code == 0, result.stderr
+    note = "mixed.csv: note: the file is read as gb18030, but row(s) 3 are in utf-8"
+    assert note in result.stderr
+    assert names() == sorted(["巧考", "闽教高分", "示例家校通"])
