@@ -133,9 +133,11 @@ class _Lines:
                 if raw.isascii():
                     continue
                 non_ascii += 1
-                text = _decode(raw, "utf-8")
-                if text is not None:
-                    utf8[number] = text
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+                utf8[number] = text
             self._scanned = (non_ascii, utf8)
         return self._scanned
 

@@ -27,7 +27,7 @@ import tomllib
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import cache
@@ -376,10 +376,10 @@ def _text_records(
     reader = csv.reader(buffer, delimiter=delimiter)
     marked = _LineRows(decoded)
     if '"' not in text:
-        # Without quotation marks every line is one record: nothing to watch.
-        for number, cells in enumerate(reader, start=1):
-            marked.record(number, number)
-            yield number, cells
+        # Without quotation marks every line is one record: nothing to watch, and the
+        # lines decoded otherwise are the rows of the same numbers.
+        yield from enumerate(reader, start=1)
+        marked.record(sys.maxsize, sys.maxsize, lambda line: line)
         marked.finish(table)
         return
     number = 0
@@ -398,14 +398,16 @@ def _text_records(
             table.broken_rows[number] = TableNote(
                 number, "unclosed_quote", {"first": swallowed[0], "last": swallowed[1]}
             )
-            marked.record(number, first)
+            if marked.pending:
+                marked.record(number, first)
             yield number, cells
             buffer.seek(restart.end())
             reader = csv.reader(buffer, delimiter=delimiter)
             base = line = first
             start = restart.end()
             continue
-        marked.record(number, line)
+        if marked.pending:
+            marked.record(number, line)
         yield number, cells
         start = end
     marked.finish(table)
@@ -451,9 +453,14 @@ class _LineRows:
         self.rows: dict[int, int] = {}
         """line -> row"""
 
-    def record(self, number: int, last_line: int) -> None:
+    def record(
+        self, number: int, last_line: int, row_of: Callable[[int], int] | None = None
+    ) -> None:
+        """Row `number` ends on `last_line`: the pending lines up to it are in that row
+        (or in the row `row_of` says)."""
         while self.pending and self.pending[0] <= last_line:
-            self.rows[self.pending.pop(0)] = number
+            line = self.pending.pop(0)
+            self.rows[line] = number if row_of is None else row_of(line)
 
     def finish(self, table: Table) -> None:
         decoded = self.decoded
