@@ -267,7 +267,7 @@ def _run_record(
             "input_problems": sum(len(s.problems) for s in result.schools)
             + len(result.file_problems),
         },
-        out_dir=str(options.out.resolve()),
+        out_dir=shown_path(options.out.resolve()),
         schools=schools,
     )
 

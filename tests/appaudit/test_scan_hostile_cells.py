@@ -74,7 +74,7 @@ def test_every_hostile_cell_ends_in_its_own_rows_finding(
     path, bad = submission
     assert run("registry", "import", str(REPO / "examples" / "registry.csv"), "--db", db_url
                ).exit_code == 0  # fmt: skip
-    out = tmp_path / "report"
+    out = tmp_path / os.fsdecode(b"report-\xff")  # the report folder's name is no UTF-8 either
     result = run("scan", str(path), "--out", str(out), "--db", db_url, "--jobs", "1",
                  "--format", "html,json,csv,xlsx")  # fmt: skip
     assert result.exit_code in (0, 1), result.stderr
@@ -126,6 +126,7 @@ def test_every_hostile_cell_ends_in_its_own_rows_finding(
 
     runs = json.loads(run("runs", "--format", "json", "--db", db_url).stdout)
     assert runs[0]["inputs"][0]["path"].endswith("填报-\ufffd\ufffd.csv")
+    assert runs[0]["out_dir"].endswith("report-\ufffd")
 
 
 def _bomb(path: Path) -> Path:
