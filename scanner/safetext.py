@@ -6,9 +6,10 @@ a reader sees, zero-width characters that hide inside a name, and file names tha
 UTF-8 (Python carries their bytes as lone surrogates). The data keeps them as they came;
 what is shown or written passes through here:
 
-- `shown` for HTML, CSV and the terminal: a C0 control or DEL becomes its Unicode control
-  picture (ESC → ␛, NUL → ␀); the other invisible characters, which have no picture, become
-  their code point in angle brackets (``<U+202E>``); tab and line breaks stay.
+- `shown` for HTML, CSV and the terminal: each such character becomes its code point in
+  angle brackets (ESC → ``<U+001B>``, NUL → ``<U+0000>``, a right-to-left override →
+  ``<U+202E>``); tab and line breaks stay. Plain ASCII, so that every font shows it (the
+  Unicode control pictures ␛ ␀ are missing from the CJK fonts reports are read in).
 - `for_xlsx` for spreadsheets: the same characters are removed (XML cannot hold most of
   them), and a cell is cut at Excel's limit of 32,767 characters with a visible mark.
 - `sound` for machine formats and storage: only broken surrogates are replaced.
@@ -51,10 +52,6 @@ def _picture(char: str) -> str:
     code = ord(char)
     if 0xD800 <= code <= 0xDFFF:
         return REPLACEMENT
-    if code < 0x20:
-        return chr(0x2400 + code)
-    if code == 0x7F:
-        return "\u2421"
     return f"<U+{code:04X}>"
 
 

@@ -79,7 +79,7 @@ SAY_LIMIT = 2000
 def say(message: str) -> None:
     """A line for the human reading the terminal: stderr, so stdout stays machine output.
 
-    No control or escape sequence reaches the terminal (they are shown as ␛, <U+202E> …),
+    No control or escape sequence reaches the terminal (they are shown as <U+001B> …),
     undecodable bytes of file names become �, and a very long message is cut with a mark.
     """
     typer.echo(clip(shown(message), SAY_LIMIT, " … ({total} characters)"), err=True)

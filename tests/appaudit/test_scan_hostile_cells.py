@@ -113,7 +113,7 @@ def test_every_hostile_cell_ends_in_its_own_rows_finding(
     good = page.split('<div class="apk" data-row="2">')[1].split("</div>")[0]
     assert "cn.edu.good" in good and 'class="facts"' in good
     assert not HIDDEN.search(page.replace("\n", ""))
-    assert "控制␛[2J字符&lt;U+202E&gt;名称&lt;U+200B&gt;" in page
+    assert "控制&lt;U+001B&gt;[2J字符&lt;U+202E&gt;名称&lt;U+200B&gt;" in page
     assert LONG_NOTE not in page
 
     csv_text = (out / "findings.csv").read_text("utf-8-sig")

@@ -81,7 +81,7 @@ def test_csv_shows_them_visibly_and_keeps_long_cells_whole(
     assert not INVISIBLE.search(text.replace("\r\n", "\n").replace("\n", ""))
     rows = list(csv.reader(io.StringIO(text, newline="")))
     flat = [c for row in rows for c in row]
-    assert "实验小学␛[2J<U+202E>evil" in flat
+    assert "实验小学<U+001B>[2J<U+202E>evil" in flat
     assert "填报-\ufffd\ufffd.csv" in flat
     assert any(LONG in c for c in flat)  # the data keeps the cell whole
 
@@ -109,13 +109,13 @@ def test_html_shows_them_visibly_and_cuts_long_text_for_display(
         assert "\ufffd" not in text or "填报-\ufffd\ufffd.csv" in text
         assert LONG[:5000] not in text  # no page carries the whole 200,000 characters
     school_page = pages[1].read_text("utf-8")
-    assert "实验小学␛[2J&lt;U+202E&gt;evil" in school_page
-    assert "学&lt;U+200B&gt;习␀强国&lt;U+009B&gt;" in school_page
-    assert "作业␛[31m" in school_page  # the APK panel's label
+    assert "实验小学&lt;U+001B&gt;[2J&lt;U+202E&gt;evil" in school_page
+    assert "学&lt;U+200B&gt;习&lt;U+0000&gt;强国&lt;U+009B&gt;" in school_page
+    assert "作业&lt;U+001B&gt;[31m" in school_page  # the APK panel's label
     mark = "〔全文共 200,000 字" if lang == "zh" else "[200,000 characters in all"
     assert school_page.count(mark) == 2  # the note in the evidence, and the reason
     tree = parse(pages[1])
     heading = tree.find("h1", cls="school-name").text()
-    assert heading == "实验小学␛[2J<U+202E>evil"
+    assert heading == "实验小学<U+001B>[2J<U+202E>evil"
     index = pages[0].read_text("utf-8")
-    assert "编码␛混用" in index or "mixed ␛ encodings" in index
+    assert "编码&lt;U+001B&gt;混用" in index or "mixed &lt;U+001B&gt; encodings" in index

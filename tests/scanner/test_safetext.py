@@ -21,10 +21,10 @@ from scanner.safetext import (
 )
 
 HOSTILE = {
-    "esc": ("红\x1b[31m色", "红␛[31m色"),
-    "nul": ("a\x00b", "a␀b"),
-    "soh": ("\x01x", "␁x"),
-    "del": ("x\x7f", "x␡"),
+    "esc": ("红\x1b[31m色", "红<U+001B>[31m色"),
+    "nul": ("a\x00b", "a<U+0000>b"),
+    "soh": ("\x01x", "<U+0001>x"),
+    "del": ("x\x7f", "x<U+007F>"),
     "c1-csi": ("x\x9b2J", "x<U+009B>2J"),
     "rlo": ("学校\u202etxt.exe", "学校<U+202E>txt.exe"),
     "isolate": ("\u2066a\u2069", "<U+2066>a<U+2069>"),
@@ -49,7 +49,7 @@ def test_plain_text_tabs_and_line_breaks_are_left_alone() -> None:
     assert shown(text) is text
     assert not has_hidden(text)
     assert shown_inline(text) == "第一中学 家长群 打卡、投票（自愿）· café"
-    assert shown_inline("a\r\x1b[2Kb") == "a ␛[2Kb"
+    assert shown_inline("a\r\x1b[2Kb") == "a <U+001B>[2Kb"
 
 
 def test_for_xlsx_removes_what_a_sheet_cannot_hold() -> None:
