@@ -48,7 +48,7 @@ _BROKEN = re.compile(f"[{_SURROGATES}]")
 _LINE_BREAKS = re.compile("[\t\n\r]")
 
 
-def _picture(char: str) -> str:
+def _code_point(char: str) -> str:
     code = ord(char)
     if 0xD800 <= code <= 0xDFFF:
         return REPLACEMENT
@@ -63,7 +63,7 @@ def shown(text: str) -> str:
     """`text` with every invisible or control character made visible (see the module)."""
     if text.isprintable() or _HIDDEN.search(text) is None:  # the first test is the quicker
         return text
-    return _HIDDEN.sub(lambda m: _picture(m.group()), text)
+    return _HIDDEN.sub(lambda m: _code_point(m.group()), text)
 
 
 def shown_inline(text: str) -> str:
