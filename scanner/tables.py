@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -187,11 +187,16 @@ class Vocabulary:
             if found:
                 return found
         # Last resort: the longest alias contained in the header ("APP名称" -> 名称).
-        best: tuple[int, str] | None = None
-        for alias, name in self.aliases.items():
-            if len(alias) >= 2 and alias in key and (best is None or len(alias) > best[0]):
-                best = (len(alias), name)
-        return best[1] if best else None
+        for alias, name in self._longest_first:
+            if alias in key:
+                return name
+        return None
+
+    @cached_property
+    def _longest_first(self) -> tuple[tuple[str, str], ...]:
+        """Aliases of two characters or more, longest first (in their order when equal)."""
+        long = [(alias, name) for alias, name in self.aliases.items() if len(alias) >= 2]
+        return tuple(sorted(long, key=lambda pair: -len(pair[0])))
 
 
 class Row(NamedTuple):
@@ -491,6 +496,7 @@ def _find_header(
     rows: Sequence[Sequence[Any]], vocabulary: Vocabulary
 ) -> tuple[int, dict[str, int], tuple[str, ...]] | None:
     best: tuple[int, dict[str, int], tuple[str, ...]] | None = None
+    meaning: dict[str, str | None] = {}  # wide rows repeat their cells; look each up once
     for index, row in enumerate(rows):
         columns: dict[str, int] = {}
         duplicates: list[str] = []
@@ -498,7 +504,10 @@ def _find_header(
             text = _cell_text(cell)
             if not text or len(text) > 40:
                 continue  # a title line is long; a header cell is short
-            name = vocabulary.field_for(text)
+            if text in meaning:
+                name = meaning[text]
+            else:
+                name = meaning[text] = vocabulary.field_for(text)
             if name is None:
                 continue
             if name in columns:
