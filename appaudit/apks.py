@@ -33,14 +33,17 @@ from scanner.apk.download import (
 from scanner.apk.isolation import analyse_isolated
 from scanner.apk.sdk import load_catalogue
 from scanner.apk.sources import (
+    CONFINED,
     ApkSource,
     FolderIndexCache,
     LocalApk,
+    LocalFolders,
     SourceFailure,
     UrlSource,
     source_for,
 )
 from scanner.apk.ziparchive import Failure
+from scanner.safetext import shown_path
 from scanner.submission import RequiredItem
 
 
@@ -84,6 +87,11 @@ class ApkAnalyser:
     download_options: DownloadOptions = DEFAULT_OPTIONS
     download_jobs: int = DEFAULT_DOWNLOAD_JOBS
     """Downloads at once: a slow server holds one of them, not the scan."""
+    folders: LocalFolders = CONFINED
+    """Which local files APK cells may name besides those in the submission's folder."""
+    submission_folders: Mapping[str, Path] = field(default_factory=dict)
+    """Each submission's folder by its source text (the text shows undecodable bytes of a
+    file name as U+FFFD, so it is not always the path)."""
     stats: ApkStats = field(default_factory=ApkStats)
     budget: ApkBudget = field(default_factory=ApkBudget)
     """What analysing one APK may cost (`[apk] memory_mb` and `seconds`)."""
@@ -100,7 +108,7 @@ class ApkAnalyser:
         source_of: dict[tuple[str, int], ApkSource] = {}
         by_cell: dict[tuple[str, str, str], ApkSource] = {}
         for item in items:
-            base = Path(item.source).parent
+            base = self.submission_folders.get(item.source) or Path(item.source).parent
             expected = _package_of(item) or (self.package_hint(item) if self.package_hint else "")
             wanted = (str(base), item.apk, expected)
             if wanted not in by_cell:
@@ -111,6 +119,7 @@ class ApkAnalyser:
                     download_dir=self.download_dir,
                     download_options=self.download_options,
                     folder_indexes=self._folders,
+                    folders=self.folders,
                 )
             source_of[(item.source, item.row)] = by_cell[wanted]
         # Sources are values: one URL named by many rows (or files) is fetched once.
@@ -140,12 +149,12 @@ class ApkAnalyser:
                 self.stats.failed += 1
             elif found.path in failures:
                 out[key] = ApkOutcome(
-                    item.apk, failure=failures[found.path], origin=str(found.path)
+                    item.apk, failure=failures[found.path], origin=shown_path(found.path)
                 )
                 self.stats.failed += 1
             else:
                 known = facts[digests[found.path]]
-                out[key] = ApkOutcome(item.apk, facts=known, origin=str(found.path))
+                out[key] = ApkOutcome(item.apk, facts=known, origin=shown_path(found.path))
         return out
 
     def _resolve(self, sources: list[ApkSource]) -> dict[ApkSource, LocalApk | SourceFailure]:

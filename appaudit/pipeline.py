@@ -39,7 +39,10 @@ from reports.interface import SchoolWriter, write_schools
 from reports.writer import DEFAULT_FORMATS, check_destination, write_reports
 from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 from scanner.apk.download import remove_stale_parts
+from scanner.apk.sources import LocalFolders
+from scanner.safetext import shown_path
 from scanner.submission import InputProblem, RequiredItem, Submission
+from scanner.tables import MiB, ReadLimits, TableError
 
 FAIL_ON = ("high", "medium", "info", "never")
 
@@ -79,6 +82,10 @@ class ScanOptions:
     """Seconds one APK download may take in all, retries included."""
     download_jobs: int = DEFAULT_DOWNLOAD_JOBS
     sdk_prefixes: Path | None = None
+    apk_dirs: Sequence[Path] = ()
+    """Folders APK cells may name besides each submission's own folder (`--apk-dir`)."""
+    allow_any_path: bool = False
+    """Let APK cells name any local file (`--allow-any-path`)."""
 
 
 @dataclass
@@ -122,8 +129,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     else:
         database = open_database(options.db, create=False)
         view = Registry(database).snapshot()
-    vocabulary = submission_vocabulary()
-    submissions = [Submission(p, vocabulary, sheet=options.sheet) for p in options.inputs]
+    submissions, unreadable = _open_submissions(options)
     engine = Engine(view, options.settings.policy)
     analyser = ApkAnalyser(
         database=database,
@@ -134,9 +140,12 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         sdk_prefixes=options.sdk_prefixes,
         package_hint=lambda item: _registered_package(engine, item),
         budget=options.settings.apk,
+        folders=LocalFolders(tuple(options.apk_dirs), options.allow_any_path),
+        submission_folders={s.source: s.path.parent for s in submissions},
     )
 
     def records() -> Iterator[RequiredItem | InputProblem]:
+        yield from unreadable
         for submission in submissions:
             yield from submission.items()
 
@@ -187,6 +196,35 @@ def _store_run(database: Database, record: runs.RunRecord) -> int | str:
     except (SQLAlchemyError, OSError, DatabaseError) as error:
         reason = first_line(error) if isinstance(error, SQLAlchemyError) else str(error)
         return f"the run could not be stored in {describe(database.url)}: {reason}"
+
+
+def _open_submissions(options: ScanOptions) -> tuple[list[Submission], list[InputProblem]]:
+    """The submissions that can be read, and a file problem for each that cannot.
+
+    One unreadable or refused file (no header, a workbook beyond the limits …) does not
+    stop a district's scan: it is reported and the others are checked. When no file can
+    be read at all, that is an input error (exit code 2), as before.
+    """
+    vocabulary = submission_vocabulary()
+    limits = ReadLimits(max_inflated=options.settings.intake.max_inflated_mb * MiB)
+    opened: list[Submission] = []
+    problems: list[InputProblem] = []
+    errors: list[TableError] = []
+    for path in options.inputs:
+        try:
+            opened.append(Submission(path, vocabulary, sheet=options.sheet, limits=limits))
+        except TableError as error:
+            errors.append(error)
+            # The report names the file beside its problem; the message need not repeat it.
+            text = str(error).removeprefix(f"{shown_path(path.name)}: ")
+            problems.append(InputProblem(shown_path(path), None, text, f"无法读取此文件：{text}"))
+    if errors and not opened:
+        if len(errors) == 1:
+            raise errors[0]
+        raise TableError(
+            f"none of the {len(errors)} files can be read: {errors[0]} (and {len(errors) - 1} more)"
+        )
+    return opened, problems
 
 
 def _registered_package(engine: Engine, item: RequiredItem) -> str:
@@ -282,7 +320,7 @@ def _run_record(
             "items": sum(s.items for s in summaries),
             "input_problems": sum(s.problems for s in summaries) + len(result.file_problems),
         },
-        out_dir=str(options.out.resolve()),
+        out_dir=shown_path(options.out.resolve()),
         schools=schools,
     )
 

@@ -27,16 +27,9 @@ from registry.records import (
 from registry.service import AdoptionView, resolve_adoption_entry
 from registry.snapshot import RegistryView
 from registry.values import InvalidValue, vocabulary
-from scanner.tables import (
-    Table,
-    TableError,
-    Vocabulary,
-    atomic_write,
-    csv_text,
-    read_table,
-    write_csv,
-    write_xlsx,
-)
+from scanner.safetext import REPLACE_ERRORS
+from scanner.tables import Table, TableError, Vocabulary, read_table
+from scanner.writing import atomic_write, csv_text, write_csv, write_xlsx
 
 WHATS = ("entries", "adoptions")
 EXPORT_FORMATS = ("csv", "xlsx", "json")
@@ -54,8 +47,21 @@ class RegistryFile:
     table: Table
 
     def rows(self) -> Iterator[tuple[int, Mapping[str, str]]]:
+        """Every row; a row the reader could not take apart (a quotation mark never closed)
+        makes the file unusable, since what it swallowed is not known for sure."""
+        broken = self.table.broken_rows
         for row in self.table.rows():
+            if broken and row.number in broken:
+                raise RegistryFileError(
+                    f"{self.table.source} {self.row_label} {row.number}: "
+                    f"{broken[row.number].text('en')}; fix the file and try again"
+                )
             yield row.number, row.cells
+
+    def notes(self, lang: str = "en") -> list[str]:
+        """What the reader worked around in the file (rows in another encoding …), complete
+        once the rows have been read."""
+        return [note.text(lang) for note in self.table.notes]
 
     @property
     def row_label(self) -> str:
@@ -202,7 +208,9 @@ def write_export(
         text = json.dumps(objects, ensure_ascii=False, indent=2) + "\n"
         if path is None:
             return text
-        atomic_write(path, lambda handle: handle.write(text), encoding="utf-8")
+        atomic_write(
+            path, lambda handle: handle.write(text), encoding="utf-8", errors=REPLACE_ERRORS
+        )
         return None
     if fmt == "xlsx":
         if path is None:

@@ -11,7 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, Template, select_autoescape
+from jinja2 import Environment, PackageLoader, Template, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from policies.model import SEVERITIES, SEVERITY_RANK, Finding, VerdictMemo, catalogue
@@ -20,6 +21,7 @@ from reports.interface import ReportFormat, SchoolWriter
 from reports.json_format import compact_json
 from reports.names import SCHOOLS_DIR, page_names
 from reports.text import Strings, check_lang, message, rule_order, rule_text, strings
+from scanner.safetext import REPLACE_ERRORS, clip, shown
 from scanner.submission import RequiredItem, word_key
 
 TOP_ITEMS = 25
@@ -27,6 +29,34 @@ TOP_ITEMS = 25
 
 _EVIDENCE_DEPTH = 3
 """Nested evidence deeper than this is shown as compact JSON rather than nested lists."""
+
+DISPLAY_LIMIT = 1000
+"""Longest text a page shows in one place; the data files keep every cell whole."""
+
+
+def display_text(text: str, lang: str) -> str:
+    """Text from the field as a page shows it: invisible and control characters made
+    visible (see `scanner.safetext`), and cut after `DISPLAY_LIMIT` characters with a mark."""
+    return shown(clip(text, DISPLAY_LIMIT, strings(lang)["cut_mark"]))
+
+
+def _text_html(text: str, lang: str) -> str:
+    return _esc(display_text(text, lang))
+
+
+@lru_cache(maxsize=1 << 16)
+def _repeated_html(text: str, lang: str) -> str:
+    # Names, kinds, identifiers and requirements repeat down a district's pages.
+    return _esc(display_text(text, lang))
+
+
+@pass_context
+def _finalize(context: Context, value: Any) -> Any:
+    """Every value a template prints that is plain text passes through `display_text`;
+    markup built (and escaped) in Python, numbers and the like pass unchanged."""
+    if type(value) is str:
+        return display_text(value, context["lang"])
+    return value
 
 
 @cache
@@ -37,6 +67,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_finalize,
     )
 
 
@@ -58,7 +89,7 @@ def _asset(name: str) -> Markup:
 def _rule_block(rule_id: str, lang: str) -> Markup:
     """The basis and remediation of a rule, rendered once per rule and language."""
     rendered = _template("_rule.html.j2").render(
-        t=strings(lang).words, rule=rule_text(rule_id, lang)
+        t=strings(lang).words, lang=lang, rule=rule_text(rule_id, lang)
     )
     return Markup(rendered)
 
@@ -78,55 +109,56 @@ _CONTAINERS = (Mapping, list, tuple, set, frozenset)
 _PLAIN = (str, int, float)
 
 
-def _value_html(value: Any, depth: int) -> str:
+def _value_html(value: Any, depth: int, lang: str) -> str:
     """Escaped HTML for one evidence value; plain strings, since this runs per finding."""
     kind = type(value)
     if kind is str:
-        return _esc(value) or "—"
+        return _text_html(value, lang) or "—"
     if kind in _PLAIN:
         return str(value)
     if isinstance(value, Mapping):
         if not value:
             return "—"
         if depth >= _EVIDENCE_DEPTH:
-            return _esc(compact_json(value))
-        return _evidence_dl(value, depth + 1)
+            return _text_html(compact_json(value), lang)
+        return _evidence_dl(value, depth + 1, lang)
     if isinstance(value, list | tuple | set | frozenset):
         values = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
         if not values:
             return "—"
         if not any(isinstance(v, _CONTAINERS) for v in values):
-            return _esc("; ".join(_scalar(v) for v in values))
+            return _text_html("; ".join(_scalar(v) for v in values), lang)
         if depth >= _EVIDENCE_DEPTH:
-            return _esc(compact_json(values))
-        inner = "".join(f"<li>{_value_html(v, depth + 1)}</li>" for v in values)
+            return _text_html(compact_json(values), lang)
+        inner = "".join(f"<li>{_value_html(v, depth + 1, lang)}</li>" for v in values)
         return f'<ul class="values">{inner}</ul>'
-    return _esc(_scalar(value))
+    return _text_html(_scalar(value), lang)
 
 
 @lru_cache(maxsize=4096)
 def _key_html(key: str) -> str:
     # Evidence keys repeat across findings (package, name, category …): escape each once.
-    return _esc(key)
+    return _esc(shown(key))
 
 
-def _evidence_dl(evidence: Mapping[str, Any], depth: int) -> str:
+def _evidence_dl(evidence: Mapping[str, Any], depth: int, lang: str) -> str:
     rows = [
         f"<dt>{_key_html(str(key))}</dt><dd>"
-        f"{(_esc(value) or '—') if type(value) is str else _value_html(value, depth)}</dd>"
+        f"{(_text_html(value, lang) or '—') if type(value) is str else _value_html(value, depth, lang)}</dd>"
         for key, value in evidence.items()
     ]
     return f'<dl class="evidence">{"".join(rows)}</dl>'
 
 
-def evidence_html(evidence: Mapping[str, Any]) -> Markup:
+def evidence_html(evidence: Mapping[str, Any], lang: str = "zh") -> Markup:
     """A finding's evidence as a definition list: what was matched against what.
 
-    Every key and value is escaped here; the result is trusted markup for the template.
+    Every key and value is escaped here (and shown as `display_text` shows it); the
+    result is trusted markup for the template.
     """
     if not evidence:
         return Markup("")
-    return Markup(_evidence_dl(evidence, 0))
+    return Markup(_evidence_dl(evidence, 0, lang))
 
 
 # --- what the templates show --------------------------------------------------------------
@@ -206,8 +238,8 @@ def finding_html(
             _FINDING_REST.format(
                 sev=severity,
                 head=_finding_head(finding.rule, finding.severity, lang),
-                message=_esc(message(finding, lang)),
-                evidence=evidence_html(finding.evidence),
+                message=_text_html(message(finding, lang), lang),
+                evidence=evidence_html(finding.evidence, lang),
                 basis=_rule_block(finding.rule, lang),
             ),
         )
@@ -313,8 +345,8 @@ def school_page(
     ]
     group_list = [group for _key, group in ordered]
     return SchoolPage(
-        groups_html=_groups_html(group_list),
-        items_html=_items_html(item_rows),
+        groups_html=_groups_html(group_list, lang),
+        items_html=_items_html(item_rows, lang),
         school=school.school,
         school_code=school.school_code,
         other_names=[name for name in school.names if name != school.school],
@@ -329,37 +361,32 @@ def school_page(
     )
 
 
-@lru_cache(maxsize=1 << 16)
-def _esc_repeated(text: str) -> str:
-    # Names, kinds, identifiers and requirements repeat down a district's pages.
-    return _esc(text)
-
-
-def _groups_html(groups: Sequence[GroupView]) -> Markup:
+def _groups_html(groups: Sequence[GroupView], lang: str) -> Markup:
     """The findings section, built in Python: it holds most of a page's markup, and a
     template escaping every value costs more than the rest of the report together.
     Anchors, row numbers and counts are made here from digits and are not escaped."""
     return Markup(
         "".join(
             f'<section class="item" id="{g.anchor}" data-row="{g.row_attr}">\n'
-            f"<header><h3>{_esc_repeated(g.heading)}</h3>\n"
-            f'<div class="meta">{_esc(g.meta)}</div></header>\n'
+            f"<header><h3>{_repeated_html(g.heading, lang)}</h3>\n"
+            f'<div class="meta">{_text_html(g.meta, lang)}</div></header>\n'
             f"{''.join(g.findings)}\n</section>\n"
             for g in groups
         )
     )
 
 
-def _items_html(items: Sequence[ItemRow]) -> Markup:
+def _items_html(items: Sequence[ItemRow], lang: str) -> Markup:
     rows = []
     for i in items:
-        name = _esc_repeated(i.name)
+        name = _repeated_html(i.name, lang)
         if i.anchor:
             name = f'<a href="#{i.anchor}">{name}</a>'
         rows.append(
             f'<tr><td class="num">{i.row}</td><td class="name">{name}</td>'
-            f'<td>{_esc_repeated(i.kind)}</td><td class="mono">{_esc_repeated(i.identifier)}</td>'
-            f"<td>{_esc_repeated(i.actions)}</td><td>{i.found}</td></tr>\n"
+            f"<td>{_repeated_html(i.kind, lang)}</td>"
+            f'<td class="mono">{_repeated_html(i.identifier, lang)}</td>'
+            f"<td>{_repeated_html(i.actions, lang)}</td><td>{i.found}</td></tr>\n"
         )
     return Markup("".join(rows))
 
@@ -679,7 +706,7 @@ def index_rows(result: ScanResult, names: Sequence[str]) -> list[IndexRow]:
 
 
 def _write(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8", newline="\n") as handle:
+    with path.open("w", encoding="utf-8", errors=REPLACE_ERRORS, newline="\n") as handle:
         handle.write(text)
 
 
@@ -719,7 +746,12 @@ class _HtmlWriter(SchoolWriter):
         _write(
             path,
             self.template.render(
-                t=self.s.words, meta=self.meta, css=self.css, page=page, index_href="../index.html"
+                t=self.s.words,
+                lang=self.lang,
+                meta=self.meta,
+                css=self.css,
+                page=page,
+                index_href="../index.html",
             ),
         )
         self.written.append(path)
@@ -745,6 +777,7 @@ class _HtmlWriter(SchoolWriter):
             self.index,
             _template("index.html.j2").render(
                 t=s.words,
+                lang=lang,
                 meta=self.meta,
                 css=self.css,
                 js=_asset("index.js"),

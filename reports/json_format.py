@@ -11,6 +11,7 @@ from policies.model import Finding, VerdictMemo
 from policies.results import ScanResult, SchoolResult
 from reports.interface import ReportFormat, SchoolWriter
 from reports.text import check_lang, message, rule_text
+from scanner.safetext import REPLACE_ERRORS
 
 FILE_NAME = "findings.json"
 
@@ -151,7 +152,8 @@ class _JsonWriter(SchoolWriter):
         self.finding_json = _FindingJson(lang)
         self.first = True
         head = _dumps(head_dict(result, lang))
-        self.handle = path.open("w", encoding="utf-8", newline="\n")
+        # Undecodable bytes of a file name (lone surrogates) are written as U+FFFD.
+        self.handle = path.open("w", encoding="utf-8", errors=REPLACE_ERRORS, newline="\n")
         # The head's closing brace is reopened to append the schools array, so the
         # document is built piece by piece rather than held whole in memory.
         self.handle.write(head[:-1])

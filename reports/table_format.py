@@ -10,7 +10,7 @@ from policies.results import ScanResult, SchoolResult
 from reports.interface import ReportFormat, SchoolWriter
 from reports.json_format import compact_json
 from reports.text import check_lang, message, rule_text, strings
-from scanner.tables import CsvLines, XlsxSheet, csv_cells
+from scanner.writing import CsvLines, XlsxSheet, csv_cells
 
 COLUMNS = (
     "school",
@@ -142,7 +142,12 @@ class XlsxFormat(ReportFormat):
 
     def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
         check_lang(lang)
-        sheet = XlsxSheet(out_dir / self.file_name, header(lang), title=strings(lang).csv["sheet"])
+        sheet = XlsxSheet(
+            out_dir / self.file_name,
+            header(lang),
+            title=strings(lang).csv["sheet"],
+            cut_mark=strings(lang)["cut_mark_xlsx"],
+        )
         return _XlsxWriter(sheet, lang)
 
 

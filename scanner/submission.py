@@ -7,7 +7,6 @@ never a silently dropped row.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
 import unicodedata
@@ -18,7 +17,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from scanner.tables import Table, Vocabulary, read_table
+from scanner.tables import (
+    DEFAULT_READ_LIMITS,
+    ReadLimits,
+    Table,
+    TableNote,
+    Vocabulary,
+    read_table,
+)
 
 _SEPARATORS = re.compile(r"[、,，;；/／|\s]+")
 _URL_LIKE = re.compile(r"^(https?://|www\.)", re.IGNORECASE)
@@ -159,12 +165,20 @@ def submission_vocabulary() -> Vocabulary:
 class Submission:
     """An open submission file: call `items()` once to read its rows."""
 
-    def __init__(self, path: Path, vocabulary: SubmissionVocabulary, *, sheet: str | None = None):
+    def __init__(
+        self,
+        path: Path,
+        vocabulary: SubmissionVocabulary,
+        *,
+        sheet: str | None = None,
+        limits: ReadLimits = DEFAULT_READ_LIMITS,
+    ):
         self.path = path
         self.vocabulary = vocabulary
-        data = path.read_bytes() if path.is_file() else b""
-        self.sha256 = hashlib.sha256(data).hexdigest()
-        self.table: Table = read_table(path, submission_vocabulary(), sheet=sheet)
+        self.table: Table = read_table(path, submission_vocabulary(), sheet=sheet, limits=limits)
+        self.source = self.table.source
+        """The file's name as reports show it (undecodable bytes of the name as U+FFFD)."""
+        self.sha256 = self.table.sha256
         self.rows = 0
         self.problem_count = 0
 
@@ -173,7 +187,7 @@ class Submission:
         known = set(table.columns.values())
         unknown = tuple(h for i, h in enumerate(table.headers) if h and i not in known)
         return InputFile(
-            path=str(self.path),
+            path=self.source,
             sha256=self.sha256,
             encoding=table.encoding,
             sheet=table.sheet,
@@ -186,7 +200,7 @@ class Submission:
     def items(self) -> Iterator[RequiredItem | InputProblem]:
         """Every data row as a RequiredItem, or an InputProblem saying why it is not one."""
         table = self.table
-        source = str(self.path)
+        source = self.source
         missing = {"name"} - set(table.columns)
         default_school = (
             ""
@@ -207,6 +221,7 @@ class Submission:
             self.problem_count += 1
             for _row in table.rows():
                 self.rows += 1
+            yield from self._file_notes()
             return
         kinds = self.vocabulary.kinds
         audiences = self.vocabulary.audiences
@@ -228,7 +243,17 @@ class Submission:
         maybe_extra = table.has_unknown_columns
         header_width = len(table.headers)
         previous_school, previous_code = default_school, ""
+        broken = table.broken_rows
         for number, cells in table.records():
+            if broken and number in broken:
+                self.rows += 1
+                self.problem_count += 1
+                school = cells[i_school] or previous_school
+                code = cells[i_code] or ("" if cells[i_school] else previous_code)
+                yield self._problem(
+                    broken[number], school, code, {f: cells[i] for f, i in columns.items()}
+                )
+                continue
             extra = table.extra(cells) if maybe_extra or len(cells) > header_width + 1 else None
             if not extra and not any(cells[i] for i in data_columns):
                 continue  # a numbered but empty template row
@@ -296,6 +321,30 @@ class Submission:
                 _note(note, extra) if extra else note,
                 kind_text,
             )
+        yield from self._file_notes()
+
+    def _problem(
+        self,
+        note: TableNote,
+        school: str = "",
+        code: str = "",
+        cells: Mapping[str, str] | None = None,
+    ) -> InputProblem:
+        return InputProblem(
+            self.source,
+            note.row,
+            note.text("en"),
+            note.text("zh"),
+            school,
+            code,
+            dict(cells or {}),
+        )
+
+    def _file_notes(self) -> Iterator[InputProblem]:
+        """What the reader worked around in the whole file, once its rows have been read."""
+        for note in self.table.notes:
+            self.problem_count += 1
+            yield self._problem(note)
 
 
 def _note(note: str, extra: Mapping[str, str]) -> str:

@@ -1,31 +1,43 @@
-"""Reading and writing the spreadsheets the field sends: CSV in any encoding, XLSX and JSON.
+"""Reading the spreadsheets the field sends: CSV in any encoding, XLSX and JSON.
 
 Schools and bureaus export from Excel or WPS: GBK/GB18030 without a BOM, UTF-8 with a BOM,
 UTF-16 tab-separated ("Unicode 文本") or .xlsx, often with a title row and a "填报单位" line
 above the real header. This module finds the header, maps its columns to canonical field
 names through a vocabulary of aliases, and yields the rows with the row numbers the sheet
 shows. What a field *means* is up to the caller; this module only knows headers and cells.
+
+Files come as people and tools left them, so reading works around what it can and says so
+in `TableNote`s instead of failing or guessing silently: a line in another encoding than
+the rest of the file is decoded on its own; a quotation mark that is never closed (which
+would swallow every following row into one cell) breaks only its own row; a cell of any
+length is kept whole. What cannot be read within bounds — a workbook that inflates beyond
+`ReadLimits` — is refused before it is parsed.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
+import hashlib
 import io
 import itertools
 import json
-import os
 import re
-import secrets
+import sys
+import tomllib
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import cache, cached_property
+from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from appaudit.errors import AppauditError
+from scanner.decoding import Decoded, decode_candidates
+from scanner.safetext import shown_path, sound
 
 HEADER_SEARCH_ROWS = 20
 """How many rows from the top may hold title lines before the real header."""
@@ -37,18 +49,79 @@ _PARENTHETICAL = re.compile(r"[\(\[【<《][^\)\]】>》]*[\)\]】>》]")
 _HEADER_JUNK = re.compile(r"[\s*:_\-.#]+")
 _HEADER_SPLIT = re.compile(r"[/|\\、,;]|或")
 _WHITESPACE = re.compile(r"\s+")
-_NEEDS_QUOTE = frozenset("=+-@\t\r'")
-"""First characters that make a spreadsheet read a cell as a formula, and Excel's own
-text marker (so that a value starting with it survives the round trip)."""
+
+
+MiB = 1 << 20
+
+XLSX_MAX_COLUMNS = 256
+"""Columns read from a sheet: the old .xls format's own limit, far beyond any form. Asking
+for no more keeps a sheet whose rows reach column XFD from costing 16,384 cells a row."""
+
+# A cell may be as long as the file: Python's default cap (131,072 characters) turned one
+# long cell, or a long line read under the wrong delimiter, into an error for the file.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 class TableError(AppauditError):
     """A file that cannot be read as a table at all (as opposed to a bad row in it)."""
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """Caps that keep one spreadsheet from costing unbounded memory or time."""
+
+    max_inflated: int = 512 * MiB
+    """Largest inflated size of what reading a workbook parses: the sheet that is read and
+    every part read on opening it (shared strings, styles …)."""
+    max_ratio: int = 500
+    """Largest inflated/compressed ratio of one part; sheets written by Excel, WPS or
+    openpyxl stay below 30, a zip bomb reaches 1,000."""
+    ratio_applies_above: int = 1 * MiB
+    """Small parts may compress very well without being a threat."""
+
+
+DEFAULT_READ_LIMITS = ReadLimits()
+
+
+@cache
+def _note_texts() -> dict[str, dict[str, str]]:
+    text = resources.files("scanner").joinpath("data/table-notes.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+LISTED_ROWS = 20
+"""Rows named one by one in a note before the rest are only counted."""
+
+
+def _row_list(rows: Sequence[int], lang: str) -> str:
+    words = _note_texts()["rows"]
+    shown = words["sep_" + lang].join(str(r) for r in rows[:LISTED_ROWS])
+    if len(rows) > LISTED_ROWS:
+        shown += words["more_" + lang].format(count=len(rows) - LISTED_ROWS, total=len(rows))
+    return shown
+
+
+@dataclass(frozen=True)
+class TableNote:
+    """Something the reader had to work around, said for the person reading the report."""
+
+    row: int | None
+    """The row it concerns, as the sheet shows it; None for the file as a whole."""
+    key: str
+    """Its message in `scanner/data/table-notes.toml`."""
+    values: Mapping[str, Any] = field(default_factory=dict)
+    rows: tuple[int, ...] = ()
+    """Rows it names (listed in the message as `{rows}`)."""
+
+    def text(self, lang: str) -> str:
+        template = _note_texts()[self.key][lang]
+        return template.format(**self.values, row=self.row, rows=_row_list(self.rows, lang))
+
+
 def _clean(value: str) -> str:
     if not value.isascii():
-        value = unicodedata.normalize("NFKC", value)
+        # A lone surrogate (from a JSON escape) is no character at all: nothing can write it.
+        value = unicodedata.normalize("NFKC", sound(value))
     if value.startswith("'") and len(value) > 1:
         # Excel's text marker, and what our own CSV exports put before = + - @.
         value = value[1:]
@@ -57,6 +130,8 @@ def _clean(value: str) -> str:
 
 _CLEANED: dict[str, str] = {}
 _CLEANED_MAX = 1 << 18
+_CLEANED_LONGEST = 256
+"""Longer cells (notes, pasted text) rarely repeat; remembering them would only cost memory."""
 
 
 def clean_cell(value: str) -> str:
@@ -67,6 +142,8 @@ def clean_cell(value: str) -> str:
     # of rows; remembering recent answers makes cleaning nearly free.
     found = _CLEANED.get(value)
     if found is None:
+        if len(value) > _CLEANED_LONGEST:
+            return _clean(value)
         if len(_CLEANED) >= _CLEANED_MAX:
             _CLEANED.clear()
         found = _CLEANED[value] = _clean(value)
@@ -110,11 +187,16 @@ class Vocabulary:
             if found:
                 return found
         # Last resort: the longest alias contained in the header ("APP名称" -> 名称).
-        best: tuple[int, str] | None = None
-        for alias, name in self.aliases.items():
-            if len(alias) >= 2 and alias in key and (best is None or len(alias) > best[0]):
-                best = (len(alias), name)
-        return best[1] if best else None
+        for alias, name in self._longest_first:
+            if alias in key:
+                return name
+        return None
+
+    @cached_property
+    def _longest_first(self) -> tuple[tuple[str, str], ...]:
+        """Aliases of two characters or more, longest first (in their order when equal)."""
+        long = [(alias, name) for alias, name in self.aliases.items() if len(alias) >= 2]
+        return tuple(sorted(long, key=lambda pair: -len(pair[0])))
 
 
 class Row(NamedTuple):
@@ -145,6 +227,14 @@ class Table:
     row_label: str = "row"
     duplicate_headers: tuple[str, ...] = ()
     _records: Iterator[tuple[int, list[str]]] | None = None
+    sha256: str = ""
+    """Of the file's bytes, as read."""
+    notes: list[TableNote] = field(default_factory=list)
+    """What the reader worked around in the file as a whole (a line in another encoding,
+    columns beyond those read); complete once the rows have been read."""
+    broken_rows: dict[int, TableNote] = field(default_factory=dict)
+    """Rows that could not be taken apart as the file meant them, by number; a row is
+    entered here before `records()` yields it."""
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """Every non-empty row after the header, once: its number and its cleaned cells.
@@ -209,99 +299,184 @@ def read_table(
     vocabulary: Vocabulary,
     *,
     sheet: str | None = None,
+    limits: ReadLimits = DEFAULT_READ_LIMITS,
 ) -> Table:
     """Open a CSV, TSV, XLSX or JSON file and find its header row.
 
-    Raises TableError with a plain reason when the file cannot be read or has no header
-    that the vocabulary recognises.
+    Raises TableError with a plain reason when the file cannot be read, is beyond
+    `limits`, or has no header that the vocabulary recognises.
     """
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise TableError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise TableError(f"cannot read {shown_path(path)}: {exc.strerror or exc}") from exc
     suffix = path.suffix.lower()
     if data[:4] == b"PK\x03\x04" or suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, data, vocabulary, sheet)
-    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or suffix == ".xls":
+        table = _read_xlsx(path, data, vocabulary, sheet, limits)
+    elif data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or suffix == ".xls":
         raise TableError(
-            f"{path.name}: old Excel .xls files are not supported; save as .xlsx or CSV"
+            f"{_name(path)}: old Excel .xls files are not supported; save as .xlsx or CSV"
         )
-    if suffix == ".json" or data.lstrip()[:1] in (b"[", b"{"):
-        return _read_json(path, data, vocabulary)
-    return _read_text(path, data, vocabulary)
+    elif suffix == ".json" or data.lstrip()[:1] in (b"[", b"{"):
+        table = _read_json(path, data, vocabulary)
+    else:
+        table = _read_text(path, data, vocabulary)
+    table.sha256 = hashlib.sha256(data).hexdigest()
+    return table
 
 
-def decode_candidates(data: bytes) -> Iterator[tuple[str, str]]:
-    """Yield (encoding, text) for each plausible decoding, most likely first.
-
-    BOMs first, then strict UTF-8, then GB18030 (a superset of GBK), then UTF-16 without a
-    BOM. A generic detector gets very short GB18030 files wrong, so the caller accepts a
-    decoding only if it yields a recognisable header.
-    """
-    boms = (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    )
-    for bom, encoding in boms:
-        if data.startswith(bom):
-            text = _decode(data, encoding)
-            if text is not None:
-                yield encoding, text
-            return
-    for encoding in ("utf-8", "gb18030", "utf-16-le", "utf-16-be"):
-        text = _decode(data, encoding)
-        # NULs mean UTF-16 read as a byte encoding, or a binary file.
-        if text is not None and "\x00" not in text:
-            yield encoding, text
-    try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data[:65536]).best()
-    except Exception:  # the detector is a last resort; its failure is not ours to report
-        best = None
-    if best is not None and best.encoding:
-        text = _decode(data, best.encoding)
-        if text is not None:
-            yield best.encoding, text
-
-
-def _decode(data: bytes, encoding: str) -> str | None:
-    try:
-        return data.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        return None
+def _name(path: Path) -> str:
+    return shown_path(path.name)
 
 
 def _read_text(path: Path, data: bytes, vocabulary: Vocabulary) -> Table:
     if not data.strip():
-        raise TableError(f"{path.name}: the file is empty")
+        raise TableError(f"{_name(path)}: the file is empty")
     tried: list[str] = []
-    for encoding, text in decode_candidates(data):
-        tried.append(encoding)
+    for decoded in decode_candidates(data):
+        tried.append(decoded.encoding)
+        text = decoded.text
         delimiter, found = _sniff_delimiter(text, vocabulary)
         if found is None:
             continue
         header_index, columns, duplicates = found
-        records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        numbered = enumerate(records, start=1)
+        table = Table(
+            source=shown_path(path),
+            encoding=decoded.encoding,
+            header_row=header_index + 1,
+            headers=(),
+            columns=columns,
+            preamble=(),
+            duplicate_headers=duplicates,
+        )
+        numbered = _text_records(text, delimiter, decoded, table)
         preamble = [next(numbered)[1] for _ in range(header_index)]
         headers = next(numbered)[1]
-        return Table(
-            source=str(path),
-            encoding=encoding,
-            header_row=header_index + 1,
-            headers=tuple(clean_cell(h) for h in headers),
-            columns=columns,
-            preamble=tuple(tuple(clean_cell(c) for c in line) for line in preamble),
-            duplicate_headers=duplicates,
-            _records=numbered,
-        )
+        table.headers = tuple(clean_cell(h) for h in headers)
+        table.preamble = tuple(tuple(clean_cell(c) for c in line) for line in preamble)
+        table._records = numbered
+        return table
     raise TableError(
-        f"{path.name}: no header row with known column names found in the first "
+        f"{_name(path)}: no header row with known column names found in the first "
         f"{HEADER_SEARCH_ROWS} rows (tried {', '.join(tried) or 'no text encoding'}); "
         "check that the file is a CSV/XLSX of the expected form"
     )
+
+
+_LINE_END = re.compile("\r\n|\r|\n")
+
+
+def _text_records(
+    text: str, delimiter: str, decoded: Decoded, table: Table
+) -> Iterator[tuple[int, list[str]]]:
+    """Every record of a delimited text with its row number, from the first.
+
+    A record that runs over several lines is a cell with line breaks — unless a quotation
+    mark opened in it is never closed as the format requires (at the end of the file, or
+    followed by more text), which means it swallowed the rows after it. Such a row is
+    entered in `table.broken_rows`, and reading starts again at its next line, so that
+    the rows it swallowed are read as the rows they are.
+    """
+    buffer = io.StringIO(text, newline="")
+    reader = csv.reader(buffer, delimiter=delimiter)
+    marked = _LineRows(decoded)
+    if '"' not in text:
+        # Without quotation marks every line is one record: nothing to watch, and the
+        # lines decoded otherwise are the rows of the same numbers.
+        yield from enumerate(reader, start=1)
+        marked.record(sys.maxsize, sys.maxsize, lambda line: line)
+        marked.finish(table)
+        return
+    number = 0
+    line = 0  # the last line read, counted over the whole text
+    start = 0  # where the current record begins in the text
+    base = 0  # lines read before `reader` started
+    for cells in reader:
+        number += 1
+        first, line = line + 1, base + reader.line_num
+        end = buffer.tell()
+        if line > first and _quote_runs_over(text, start, end, delimiter):
+            restart = _LINE_END.search(text, start)
+            assert restart is not None  # the record runs over lines, so one ends in it
+            swallowed = (number + 1, number + line - first)
+            cells = next(csv.reader([text[start : restart.start()]], delimiter=delimiter), [])
+            table.broken_rows[number] = TableNote(
+                number, "unclosed_quote", {"first": swallowed[0], "last": swallowed[1]}
+            )
+            if marked.pending:
+                marked.record(number, first)
+            yield number, cells
+            buffer.seek(restart.end())
+            reader = csv.reader(buffer, delimiter=delimiter)
+            base = line = first
+            start = restart.end()
+            continue
+        if marked.pending:
+            marked.record(number, line)
+        yield number, cells
+        start = end
+    marked.finish(table)
+
+
+def _quote_runs_over(text: str, start: int, end: int, delimiter: str) -> bool:
+    """Whether a record that spans lines does so because a quotation mark opened in it is
+    never closed properly: it reaches the end of the text, or text follows the closing
+    quotation mark of a cell that spans lines (the mark of a later cell closed it)."""
+    at = start
+    field_start = True
+    stops = re.compile(f'["{re.escape(delimiter)}\r\n]')
+    while at < end:
+        if field_start and text[at] == '"':
+            close = at + 1
+            while True:
+                close = text.find('"', close, end)
+                if close < 0:
+                    return True  # still open at the end of the record
+                if text[close + 1 : close + 2] == '"':
+                    close += 2  # a doubled quotation mark stands for one
+                    continue
+                break
+            after = text[close + 1 : close + 2]
+            if after not in ("", delimiter, "\r", "\n") and _LINE_END.search(text, at, close):
+                return True
+            at, field_start = close + 1, False
+            continue
+        found = stops.search(text, at, end)
+        if found is None:
+            return False
+        at = found.end()
+        field_start = found.group() != '"'
+    return False
+
+
+class _LineRows:
+    """Which rows hold the lines that were decoded otherwise, for the table's notes."""
+
+    def __init__(self, decoded: Decoded) -> None:
+        self.decoded = decoded
+        self.pending = sorted({*decoded.foreign, *decoded.undecodable})
+        self.rows: dict[int, int] = {}
+        """line -> row"""
+
+    def record(
+        self, number: int, last_line: int, row_of: Callable[[int], int] | None = None
+    ) -> None:
+        """Row `number` ends on `last_line`: the pending lines up to it are in that row
+        (or in the row `row_of` says)."""
+        while self.pending and self.pending[0] <= last_line:
+            line = self.pending.pop(0)
+            self.rows[line] = number if row_of is None else row_of(line)
+
+    def finish(self, table: Table) -> None:
+        decoded = self.decoded
+        values = {"encoding": decoded.encoding, "other": decoded.other}
+        for key, lines in (
+            ("mixed_encoding", decoded.foreign),
+            ("undecodable", decoded.undecodable),
+        ):
+            rows = tuple(dict.fromkeys(self.rows[n] for n in lines if n in self.rows))
+            if rows:
+                table.notes.append(TableNote(None, key, values, rows))
 
 
 def _sniff_delimiter(
@@ -321,6 +496,7 @@ def _find_header(
     rows: Sequence[Sequence[Any]], vocabulary: Vocabulary
 ) -> tuple[int, dict[str, int], tuple[str, ...]] | None:
     best: tuple[int, dict[str, int], tuple[str, ...]] | None = None
+    meaning: dict[str, str | None] = {}  # wide rows repeat their cells; look each up once
     for index, row in enumerate(rows):
         columns: dict[str, int] = {}
         duplicates: list[str] = []
@@ -328,7 +504,10 @@ def _find_header(
             text = _cell_text(cell)
             if not text or len(text) > 40:
                 continue  # a title line is long; a header cell is short
-            name = vocabulary.field_for(text)
+            if text in meaning:
+                name = meaning[text]
+            else:
+                name = meaning[text] = vocabulary.field_for(text)
             if name is None:
                 continue
             if name in columns:
@@ -357,27 +536,87 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _read_xlsx(path: Path, data: bytes, vocabulary: Vocabulary, sheet: str | None) -> Table:
+_WORKSHEET = re.compile(r"^xl/worksheets/[^/]+\.xml$")
+
+
+def _workbook_parts(path: Path, data: bytes, limits: ReadLimits) -> tuple[dict[str, Any], int]:
+    """The workbook's parts as its zip directory declares them, and the inflated size of
+    those read on opening it (every part but the worksheets), checked against `limits`
+    before anything is inflated: zipfile never inflates a part beyond its declared size."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = {info.filename: info for info in archive.infolist()}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise TableError(f"{_name(path)}: not a readable .xlsx workbook ({exc})") from exc
+    opened = [info for name, info in parts.items() if not _WORKSHEET.match(name)]
+    for info in opened:
+        _check_ratio(path, info, limits)
+    total = sum(info.file_size for info in opened)
+    _check_inflated(path, total, limits)
+    return parts, total
+
+
+def _check_ratio(path: Path, info: Any, limits: ReadLimits) -> None:
+    size, packed = info.file_size, max(1, info.compress_size)
+    if size > limits.ratio_applies_above and size > limits.max_ratio * packed:
+        raise TableError(
+            f"{_name(path)}: refused: the part {shown_path(info.filename)} would inflate "
+            f"{size // packed:,} times ({_amount(size)} from {_amount(packed)}), beyond the "
+            f"{limits.max_ratio}:1 that spreadsheets reach; the file is damaged or built to "
+            "exhaust memory"
+        )
+
+
+def _amount(size: int) -> str:
+    return f"{size / MiB:,.0f} MB" if size >= MiB else f"{size / 1024:,.0f} KB"
+
+
+def _check_inflated(path: Path, size: int, limits: ReadLimits) -> None:
+    if size > limits.max_inflated:
+        raise TableError(
+            f"{_name(path)}: refused: reading this workbook means inflating "
+            f"{size / MiB:,.0f} MB of XML, more than the limit of "
+            f"{limits.max_inflated / MiB:,.0f} MB (set [intake] max_inflated_mb in "
+            "appaudit.toml to allow more, or save the sheet as CSV)"
+        )
+
+
+def _read_xlsx(
+    path: Path, data: bytes, vocabulary: Vocabulary, sheet: str | None, limits: ReadLimits
+) -> Table:
+    parts, opened = _workbook_parts(path, data, limits)
     try:
         from openpyxl import load_workbook
 
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise TableError(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
     except Exception as exc:  # openpyxl raises many types for damaged workbooks
-        raise TableError(f"{path.name}: not a readable .xlsx workbook ({exc})") from exc
+        raise TableError(f"{_name(path)}: not a readable .xlsx workbook ({exc})") from exc
     if sheet is not None:
         if sheet not in workbook.sheetnames:
             names = "、".join(workbook.sheetnames)
-            raise TableError(f"{path.name}: no sheet named {sheet!r} (sheets: {names})")
+            raise TableError(f"{_name(path)}: no sheet named {sheet!r} (sheets: {names})")
         worksheet = workbook[sheet]
     else:
         worksheet = workbook.worksheets[0]
+    # openpyxl keeps where in the archive the sheet is; without it, count the largest one.
+    part = parts.get(getattr(worksheet, "_worksheet_path", ""))
+    sheets = [part] if part is not None else [i for n, i in parts.items() if _WORKSHEET.match(n)]
+    for info in sheets:
+        _check_ratio(path, info, limits)
+    _check_inflated(path, opened + max((i.file_size for i in sheets), default=0), limits)
+    far_rows = _rows_beyond_columns(data, part.filename) if part is not None else set()
     worksheet.reset_dimensions()  # WPS and other writers often record wrong dimensions
-    records = (
-        (n, [_cell_text(v) for v in values])
-        for n, values in enumerate(worksheet.iter_rows(values_only=True), start=1)
+    table = Table(
+        source=shown_path(path),
+        encoding="xlsx",
+        header_row=0,
+        headers=(),
+        columns={},
+        preamble=(),
+        sheet=worksheet.title,
     )
+    rows = _SheetRows(worksheet, table, far_rows)
+    records = rows.records()
     head: list[tuple[int, list[str]]] = []
     for record in records:
         head.append(record)
@@ -385,28 +624,104 @@ def _read_xlsx(path: Path, data: bytes, vocabulary: Vocabulary, sheet: str | Non
             break
     found = _find_header([cells for _, cells in head], vocabulary)
     if found is None:
+        workbook.close()
         raise TableError(
-            f"{path.name}: sheet {worksheet.title!r} has no header row with known column names "
-            f"in its first {HEADER_SEARCH_ROWS} rows"
+            f"{_name(path)}: sheet {worksheet.title!r} has no header row with known column "
+            f"names in its first {HEADER_SEARCH_ROWS} rows"
         )
     header_index, columns, duplicates = found
+    table.header_row = head[header_index][0]
+    table.headers = tuple(clean_cell(h) for h in head[header_index][1])
+    table.columns = columns
+    table.preamble = tuple(tuple(clean_cell(c) for c in cells) for _, cells in head[:header_index])
+    table.duplicate_headers = duplicates
+    rows.width = len(table.headers)
 
     def rest() -> Iterator[tuple[int, list[str]]]:
-        yield from head[header_index + 1 :]
-        yield from records
-        workbook.close()
+        try:
+            yield from head[header_index + 1 :]
+            yield from records
+        finally:
+            workbook.close()
 
-    return Table(
-        source=str(path),
-        encoding="xlsx",
-        header_row=head[header_index][0],
-        headers=tuple(clean_cell(h) for h in head[header_index][1]),
-        columns=columns,
-        preamble=tuple(tuple(clean_cell(c) for c in cells) for _, cells in head[:header_index]),
-        sheet=worksheet.title,
-        duplicate_headers=duplicates,
-        _records=rest(),
-    )
+    table._records = rest()
+    return table
+
+
+# A cell reference beyond column IV, the 256th: IW…IZ, JA…ZZ, or any three letters.
+_FAR_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="(?:I[W-Z]|[J-Z][A-Z]|[A-Z]{3})(\d+)"')
+
+
+def _rows_beyond_columns(data: bytes, member: str) -> set[int]:
+    """The rows of a sheet with cells beyond the columns that are read, found in its XML.
+
+    openpyxl never shows a cell beyond the columns asked for, so the sheet's XML is read
+    once more, streaming, for their references (about a second for a 170 MB sheet, which
+    openpyxl takes half a minute to parse). A sheet that cannot be read here is left to
+    the reading proper to report.
+    """
+    rows: set[int] = set()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(member) as stream:
+            tail = b""
+            while chunk := stream.read(MiB):
+                block = tail + chunk
+                rows.update(int(found.group(1)) for found in _FAR_CELL.finditer(block))
+                # A tag cut at the chunk's end is read again with the next chunk.
+                cut = block.rfind(b"<")
+                tail = block[cut:] if cut >= 0 and len(block) - cut < 65536 else b""
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):
+        pass
+    return rows
+
+
+class _SheetRows:
+    """The rows of a worksheet as cell texts, with what could not be read noted.
+
+    Only the first `XLSX_MAX_COLUMNS` columns are asked for (plus one, to see a row that
+    fills them); the rows with cells beyond them, found beforehand in the sheet's XML, are
+    named in a note. A sheet that breaks off (damaged XML, a part whose checksum fails)
+    ends its rows with a note, not with an error that would stop the scan of other files.
+    """
+
+    def __init__(self, worksheet: Any, table: Table, far_rows: set[int]) -> None:
+        self.worksheet = worksheet
+        self.table = table
+        self.width = 0
+        """The header's width, once known: cells beyond it are looked at only when present."""
+        self.wide_rows = set(far_rows)
+
+    def records(self) -> Iterator[tuple[int, list[str]]]:
+        number = 0
+        values_in = self.worksheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS + 1)
+        try:
+            for number, values in enumerate(values_in, start=1):
+                yield number, self._cells(number, values)
+        except Exception as exc:  # whatever a damaged sheet makes openpyxl or zipfile raise
+            self.table.notes.append(
+                TableNote(None, "sheet_broken", {"after": number, "reason": str(exc)[:200]})
+            )
+        if self.wide_rows:
+            self.table.notes.append(
+                TableNote(
+                    None,
+                    "columns_beyond_rows",
+                    {"columns": XLSX_MAX_COLUMNS},
+                    tuple(sorted(self.wide_rows)),
+                )
+            )
+
+    def _cells(self, number: int, values: tuple[Any, ...]) -> list[str]:
+        if len(values) > XLSX_MAX_COLUMNS and values[XLSX_MAX_COLUMNS] is not None:
+            self.wide_rows.add(number)
+            values = values[:XLSX_MAX_COLUMNS]
+        beyond = values[self.width :]
+        if self.width and beyond.count(None) == len(beyond):
+            return [_cell_text(v) for v in values[: self.width]]
+        last = len(values)
+        while last and values[last - 1] is None:
+            last -= 1
+        return [_cell_text(v) for v in values[:last]]
 
 
 def _read_json(path: Path, data: bytes, vocabulary: Vocabulary) -> Table:
@@ -454,152 +769,3 @@ def _json_cell(value: Any) -> str:
     if isinstance(value, list):
         return ";".join(_cell_text(v) for v in value)
     return _cell_text(value)
-
-
-# --- writing ---------------------------------------------------------------------------
-
-
-def neutralise(value: str) -> str:
-    """Keep a spreadsheet from reading a cell as a formula (CSV injection).
-
-    A leading apostrophe is Excel's own text marker; `clean_cell` strips it on reading, so
-    an exported file imports back to the same values.
-    """
-    if value and value[0] in _NEEDS_QUOTE:
-        return "'" + value
-    return value
-
-
-class AtomicFile:
-    """A file written through a temporary sibling and renamed into place by `commit`.
-
-    The sibling is created like any new file (not with mkstemp, which makes it private), so
-    the result gets the user's usual permissions; `discard` (or a failure) leaves nothing.
-    """
-
-    def __init__(self, path: Path, *, mode: str = "w", **kwargs: Any) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        while True:
-            self.tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-            try:
-                self.handle = open(self.tmp, mode.replace("w", "x"), **kwargs)  # noqa: SIM115
-            except FileExistsError:
-                continue
-            break
-
-    def commit(self) -> None:
-        self.handle.close()
-        os.replace(self.tmp, self.path)
-
-    def discard(self) -> None:
-        self.handle.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-def atomic_write(path: Path, write: Any, *, mode: str = "w", **kwargs: Any) -> None:
-    """Write a file through a temporary sibling, so a failed run leaves no half-written file."""
-    target = AtomicFile(path, mode=mode, **kwargs)
-    try:
-        write(target.handle)
-        target.commit()
-    except BaseException:
-        target.discard()
-        raise
-
-
-def _write_csv_rows(handle: Any, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    writer = csv.writer(handle)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([neutralise(c) for c in row])
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """UTF-8 with BOM (Excel opens it as UTF-8), every cell neutralised."""
-
-    def write(handle: Any) -> None:
-        # The BOM by hand: the utf-8-sig codec encodes in Python, write by write, while
-        # plain utf-8 runs in C — it matters for a million rows.
-        handle.write("\ufeff")
-        _write_csv_rows(handle, header, rows)
-
-    atomic_write(path, write, encoding="utf-8", newline="")
-
-
-def csv_cells(cells: Sequence[str]) -> str:
-    """Cells as one CSV fragment (quoted as needed, neutralised, no line end).
-
-    Fragments joined with "," make a valid row: writers that repeat the same cells on
-    many rows encode them once.
-    """
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow([neutralise(c) for c in cells])
-    return buffer.getvalue()
-
-
-class CsvLines:
-    """A CSV file for Excel being written line by line: UTF-8 with a BOM, header first.
-
-    Lines come already encoded with `csv_cells` (without line ends), so that writers which
-    repeat the same cells on many rows encode them once.
-    """
-
-    def __init__(self, path: Path, header: Sequence[str]) -> None:
-        self.file = AtomicFile(path, encoding="utf-8", newline="")
-        # The BOM by hand: the utf-8-sig codec encodes in Python, write by write, while
-        # plain utf-8 runs in C — it matters for a million rows.
-        self.file.handle.write("\ufeff" + csv_cells(header) + "\r\n")
-
-    def write(self, line: str) -> None:
-        self.file.handle.write(line)
-        self.file.handle.write("\r\n")
-
-    def commit(self) -> None:
-        self.file.commit()
-
-    def discard(self) -> None:
-        self.file.discard()
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """The same CSV as text, for standard output (no BOM)."""
-    buffer = io.StringIO(newline="")
-    _write_csv_rows(buffer, header, rows)
-    return buffer.getvalue()
-
-
-class XlsxSheet:
-    """An .xlsx file of one sheet being written row by row; every cell a plain string, so
-    nothing a school wrote can become a formula."""
-
-    def __init__(self, path: Path, header: Sequence[str], *, title: str = "Sheet1") -> None:
-        from openpyxl import Workbook
-
-        self.path = path
-        self.workbook = Workbook(write_only=True)
-        self.sheet = self.workbook.create_sheet(title=title[:31])
-        self.append(header)
-
-    def append(self, values: Sequence[str]) -> None:
-        from openpyxl.cell import WriteOnlyCell
-
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(self.sheet, value=value)
-            cell.data_type = "s"  # a string, even when it starts with "="
-            cells.append(cell)
-        self.sheet.append(cells)
-
-    def save(self) -> None:
-        atomic_write(self.path, self.workbook.save, mode="wb")
-
-
-def write_xlsx(
-    path: Path, header: Sequence[str], rows: Iterable[Sequence[str]], *, title: str = "Sheet1"
-) -> None:
-    """An .xlsx sheet whose cells are all plain strings: nothing is ever a formula."""
-    sheet = XlsxSheet(path, header, title=title)
-    for row in rows:
-        sheet.append(row)
-    sheet.save()

@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from appaudit.errors import AppauditError
 from registry.db import first_line
+from scanner.safetext import clip, json_safe, shown, shown_inline
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -89,7 +90,7 @@ class AppauditGroup(TyperGroup):
             with _sigterm_unwinds():
                 return super().invoke(ctx)
         except _CAUGHT as error:
-            typer.echo(f"appaudit: error: {error_line(error)}", err=True)
+            say(f"appaudit: error: {error_line(error)}")
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             typer.echo("appaudit: interrupted", err=True)
@@ -103,18 +104,31 @@ def fail(message: str) -> NoReturn:
     raise UserError(message)
 
 
+SAY_LIMIT = 2000
+"""Longest message shown on the terminal; a longer one (a pasted cell) is cut with a mark."""
+
+
 def say(message: str) -> None:
-    """A line for the human reading the terminal: stderr, so stdout stays machine output."""
-    typer.echo(message, err=True)
+    """A line for the human reading the terminal: stderr, so stdout stays machine output.
+
+    No control or escape sequence reaches the terminal (they are shown as <U+001B> …),
+    undecodable bytes of file names become �, and a very long message is cut with a mark.
+    """
+    typer.echo(clip(shown(message), SAY_LIMIT, " … ({total} characters)"), err=True)
 
 
 def emit(text: str) -> None:
-    """Machine output to stdout."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    """Text output (tables, CSV, listings) to stdout, shown as `say` shows it, never cut."""
+    _write_stdout(shown(text))
 
 
 def emit_json(data: Any) -> None:
-    emit(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """JSON to stdout; invisible characters inside strings written as \\u escapes."""
+    _write_stdout(json_safe(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
+
+
+def _write_stdout(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def choice(value: str | None, allowed: Sequence[str], option: str) -> str | None:
@@ -131,7 +145,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], max_width
     """A plain aligned table that counts CJK characters as two columns and never wraps."""
 
     def fit(text: str) -> str:
-        text = text.replace("\n", " ")
+        text = shown_inline(text)
         if display_width(text) <= max_width:
             return text
         out = ""

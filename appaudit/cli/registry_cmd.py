@@ -24,7 +24,7 @@ from registry.db import is_explicit, open_database, resolve_url, sqlite_file
 from registry.records import ENTRY_FIELDS, EntryRecord
 from registry.service import ChangeRecord, ImportReport, Registry
 from scanner.apk import analyse_apk
-from scanner.tables import csv_text
+from scanner.writing import csv_text
 
 app = typer.Typer(
     cls=AppauditGroup,
@@ -137,6 +137,8 @@ def import_(
             reason=reason,
         )
     _print_report(report, source.row_label, file, verbose)
+    for note in source.notes():
+        say(f"{file.name}: note: {note}")
     if report.rejected and not skip_invalid:
         raise typer.Exit(2)
 

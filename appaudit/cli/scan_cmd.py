@@ -104,6 +104,20 @@ def scan(
         typer.Option("--download-jobs", min=1, help="APK downloads at once."),
     ] = DEFAULT_DOWNLOAD_JOBS,
     sdk_prefixes: SdkOption = None,
+    apk_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--apk-dir",
+            help="A folder APK cells may name besides the submission's own (repeatable).",
+        ),
+    ] = None,
+    allow_any_path: Annotated[
+        bool,
+        typer.Option(
+            "--allow-any-path",
+            help="Let APK cells name any local file, not only those in the allowed folders.",
+        ),
+    ] = False,
     db: DbOption = None,
 ) -> None:
     """Check school submissions against the registry and write the audit reports."""
@@ -117,6 +131,9 @@ def scan(
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         fail(f"no such file: {', '.join(missing)}")
+    not_folders = [str(d) for d in apk_dir or () if not d.is_dir()]
+    if not_folders:
+        fail(f"--apk-dir: no such folder: {', '.join(not_folders)}")
     options = pipeline.ScanOptions(
         inputs=files,
         out=out,
@@ -132,6 +149,8 @@ def scan(
         download_deadline=download_deadline,
         download_jobs=download_jobs,
         sdk_prefixes=sdk_prefixes,
+        apk_dirs=tuple(apk_dir or ()),
+        allow_any_path=allow_any_path,
     )
     with _Progress() as progress:
         outcome = pipeline.run_scan(options, progress)

@@ -105,7 +105,7 @@ def test_xlsx_cells_are_strings(report: Path, result: ScanResult) -> None:
 
 def test_csv_lines_equal_the_rows_written_cell_by_cell(tmp_path: Path) -> None:
     from reports.table_format import finding_lines, finding_rows
-    from scanner.tables import neutralise
+    from scanner.writing import neutralise
 
     result = resultfactory.realistic_result()
     for lang in ("zh", "en"):

@@ -10,20 +10,10 @@ import pytest
 from openpyxl import load_workbook
 from tablefactory import ENCODINGS, csv_bytes, write_csv, write_xlsx
 
-from scanner.tables import (
-    TableError,
-    Vocabulary,
-    clean_cell,
-    csv_text,
-    neutralise,
-    read_table,
-)
-from scanner.tables import (
-    write_csv as write_safe_csv,
-)
-from scanner.tables import (
-    write_xlsx as write_safe_xlsx,
-)
+from scanner.tables import TableError, Vocabulary, clean_cell, read_table
+from scanner.writing import csv_text, neutralise
+from scanner.writing import write_csv as write_safe_csv
+from scanner.writing import write_xlsx as write_safe_xlsx
 
 VOCAB = Vocabulary.build(
     {

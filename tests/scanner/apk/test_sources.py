@@ -18,6 +18,7 @@ from scanner.apk.sources import (
     FolderIndexCache,
     FolderSource,
     LocalApk,
+    LocalFolders,
     PathSource,
     SourceFailure,
     UnavailableSource,
@@ -50,10 +51,115 @@ def test_windows_style_path_and_stray_quotes_still_find_the_file(tmp_path: Path)
     assert isinstance(resolved, LocalApk) and resolved.path == apk
 
 
-def test_absolute_path_is_used_as_is(tmp_path: Path) -> None:
+def test_absolute_path_inside_an_allowed_folder_is_used_as_is(tmp_path: Path) -> None:
     apk = app(tmp_path / "elsewhere" / "b.apk", "cn.edu.b")
-    resolved = source_for(str(apk), tmp_path / "submission", None).resolve()
+    allowed = LocalFolders((tmp_path / "elsewhere",))
+    resolved = source_for(str(apk), tmp_path / "submission", None, folders=allowed).resolve()
     assert isinstance(resolved, LocalApk) and resolved.path == apk
+    anywhere = LocalFolders(any_path=True)
+    resolved = source_for(str(apk), tmp_path / "submission", None, folders=anywhere).resolve()
+    assert isinstance(resolved, LocalApk) and resolved.path == apk
+
+
+def _outside_cells(tmp_path: Path) -> dict[str, str]:
+    """Cells that lead outside the submission's folder, each to a file that exists."""
+    secret = app(tmp_path / "private" / "secret.apk", "cn.edu.secret")
+    submission = tmp_path / "school"
+    (submission / "apks").mkdir(parents=True)
+    (submission / "apks" / "link.apk").symlink_to(secret)
+    (submission / "apks" / "private-folder").symlink_to(secret.parent)
+    return {
+        "absolute": str(secret),
+        "dot-dot": "../private/secret.apk",
+        "dot-dot-inside": "apks/../../private/secret.apk",
+        "symlink": "apks/link.apk",
+        "folder-outside": str(secret.parent),
+        "folder-symlink": "apks/private-folder",
+        "etc": "/etc/passwd",
+        "home": "~/secret.apk",
+    }
+
+
+def test_paths_leading_outside_are_refused_without_looking(tmp_path: Path) -> None:
+    cells = _outside_cells(tmp_path)
+    reasons = set()
+    for what, cell in cells.items():
+        source = source_for(cell, tmp_path / "school", "cn.edu.secret")
+        resolved = source.resolve()
+        assert isinstance(resolved, SourceFailure), what
+        assert resolved.origin == cell
+        assert "secret" not in resolved.reason and "passwd" not in resolved.reason, what
+        reasons.add(resolved.reason)
+    # One wording for all, so the report says nothing about what is there.
+    assert reasons == {
+        "refused: the path leads outside the submission's folder (name its folder with "
+        "--apk-dir, or allow every path with --allow-any-path)"
+    }
+    missing = source_for("/nowhere/at/all.apk", tmp_path / "school", None).resolve()
+    assert isinstance(missing, SourceFailure) and missing.reason in reasons
+
+
+def test_allow_any_path_reads_them(tmp_path: Path) -> None:
+    cells = _outside_cells(tmp_path)
+    anywhere = LocalFolders(any_path=True)
+    for what in ("absolute", "dot-dot", "symlink", "folder-outside", "folder-symlink"):
+        resolved = source_for(cells[what], tmp_path / "school", "cn.edu.secret", folders=anywhere)
+        found = resolved.resolve()
+        assert isinstance(found, LocalApk), (what, found)
+        assert found.path.resolve() == (tmp_path / "private" / "secret.apk").resolve()
+
+
+def test_apk_dir_allows_its_folder_and_names_itself_in_the_refusal(tmp_path: Path) -> None:
+    shelf = tmp_path / "shelf"
+    apk = app(shelf / "a.apk", "cn.edu.a")
+    folders = LocalFolders((shelf,))
+    found = source_for(str(apk), tmp_path / "school", None, folders=folders).resolve()
+    assert isinstance(found, LocalApk) and found.path == apk
+    found = source_for(str(shelf), tmp_path / "school", "cn.edu.a", folders=folders).resolve()
+    assert isinstance(found, LocalApk) and found.path == apk
+    refused = source_for("/etc/passwd", tmp_path / "school", None, folders=folders).resolve()
+    assert isinstance(refused, SourceFailure)
+    assert "the folders given with --apk-dir" in refused.reason
+
+
+def test_a_folder_does_not_follow_links_leading_out(tmp_path: Path) -> None:
+    app(tmp_path / "private" / "secret.apk", "cn.edu.secret")
+    school = tmp_path / "school"
+    own = app(school / "apks" / "own.apk", "cn.edu.own")
+    (school / "apks" / "secret.apk").symlink_to(tmp_path / "private" / "secret.apk")
+    indexes = FolderIndexCache()
+    found = source_for("apks", school, "cn.edu.own", folder_indexes=indexes).resolve()
+    assert isinstance(found, LocalApk) and found.path == own
+    refused = source_for("apks", school, "cn.edu.secret", folder_indexes=indexes).resolve()
+    assert isinstance(refused, SourceFailure)
+    assert refused.reason == (
+        f"no APK with package cn.edu.secret in {school / 'apks'} (1 APK files looked at; "
+        "1 link(s) leading outside the allowed folders not followed)"
+    )
+    anywhere = LocalFolders(any_path=True)
+    found = source_for("apks", school, "cn.edu.secret", folders=anywhere).resolve()
+    assert isinstance(found, LocalApk)
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("~nosuchuser/x.apk", "cannot use this path: it starts with ~ but names no user here"),
+        ("a" * 5000 + ".apk", "the path is too long for a file name (5,004 characters)"),
+        ("a\x00b.apk", "the path contains a NUL character, which no file name can"),
+        ("http://[::1:bad/x.apk", "not a usable web address: Invalid IPv6 URL"),
+        ("https://example.com:99999/x.apk", "not a usable web address: Port out of range"),
+        ("http:///x.apk", "not a usable web address: it names no host"),
+    ],
+)
+def test_cells_no_file_or_url_can_have_fail_for_their_row(
+    tmp_path: Path, cell: str, reason: str
+) -> None:
+    source = source_for(cell, tmp_path, "cn.edu.x", download_dir=tmp_path / "dl")
+    resolved = source.resolve()
+    assert isinstance(resolved, SourceFailure)
+    assert resolved.origin == cell
+    assert resolved.reason.startswith(reason)
 
 
 def test_missing_file_is_a_failure_with_a_reason(tmp_path: Path) -> None:
