@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from scanner.apk.arsc import resolve_string
-from scanner.apk.dex import read_dex_types
+from scanner.apk.dex import DexTypes, read_dex_types
 from scanner.apk.facts import ApkFacts
+from scanner.apk.filepass import PassPlan, read_once
 from scanner.apk.manifest import ManifestInfo, Value, parse_manifest
+from scanner.apk.problems import Problem
 from scanner.apk.sdk import SdkCatalogue, builtin_catalogue
-from scanner.apk.signing import read_signing
+from scanner.apk.signing import finish_signing, plan_signing
 from scanner.apk.ziparchive import (
     DEFAULT_LIMITS,
     Directory,
@@ -28,8 +29,6 @@ from scanner.apk.ziparchive import (
 )
 
 HASH_CHUNK = 1 << 20
-OVERLAP_HASH_FROM: int | None = 4 << 20
-"""Files at least this large are hashed in a parallel thread while they are parsed."""
 _MANIFEST = "AndroidManifest.xml"
 _RESOURCES = "resources.arsc"
 _DEX_NAME = re.compile(r"classes(\d*)\.dex")
@@ -54,16 +53,9 @@ def analyse_apk(
     """Read everything the audit needs from one APK; a bad file gives facts with problems."""
     catalogue = catalogue or builtin_catalogue()
     path = Path(path)
-    hasher: Future[tuple[str, int] | Failure] | None = None
-    executor: ThreadPoolExecutor | None = None
     try:
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            if OVERLAP_HASH_FROM is not None and size >= OVERLAP_HASH_FROM:
-                # Hashing and inflating both release the GIL: on a second core the
-                # SHA-256 of a large APK costs no extra wall time.
-                executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apk-sha256")
-                hasher = executor.submit(hash_file, path)
             facts = _analyse_open(fh, size, catalogue, limits)
     except OSError as exc:
         return ApkFacts(
@@ -72,15 +64,13 @@ def analyse_apk(
             problems=(f"cannot read the file: {exc.strerror or exc}",),
             sdk_catalogue=catalogue.fingerprint,
         )
-    finally:
-        if executor is not None:
-            executor.shutdown(wait=True)
-    hashed = hasher.result() if hasher is not None else hash_file(path)
+    if facts.sha256:
+        return facts
+    # Not a zip archive: no pass over its entries was made, so hash it on its own.
+    hashed = hash_file(path)
     if isinstance(hashed, Failure):
         return replace(facts, problems=(*facts.problems, hashed.reason))
     sha256, hashed_size = hashed
-    if facts.size and hashed_size != facts.size:
-        facts = replace(facts, problems=(*facts.problems, "the file changed while it was read"))
     return replace(facts, sha256=sha256, size=hashed_size)
 
 
@@ -122,13 +112,14 @@ def identify_apk(path: Path, limits: Limits = DEFAULT_LIMITS) -> ApkIdentity | F
 
 
 def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limits) -> ApkFacts:
-    """Facts from the archive's content; the caller fills in the SHA-256."""
-    sha256 = ""
+    """Facts from the archive: structure first (directory, manifest, META-INF, signing
+    block), then one sequential read of the file that hashes it, digests what the
+    signatures cover and inflates the DEX files the v1 signature needs digested."""
     problems: list[str] = []
     directory = read_directory(fh, size, limits)
     if isinstance(directory, Failure):
         return ApkFacts(
-            sha256=sha256,
+            sha256="",
             size=size,
             problems=(directory.reason,),
             sdk_catalogue=catalogue.fingerprint,
@@ -142,19 +133,59 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
     problems.extend(manifest.problems)
     label, version_name = _resolve_strings(fh, directory, limits, manifest, problems)
 
-    signing = read_signing(fh, directory, limits)
+    plan = plan_signing(
+        fh, directory, min_sdk=manifest.min_sdk, target_sdk=manifest.target_sdk, limits=limits
+    )
+    dex_names = _dex_names(directory)
+    digests = plan.entry_digests
+    # A DEX the v1 check inflates anyway is parsed from that output; the others are read
+    # through a window that inflates only as far as the type tables reach.
+    streamed = {
+        n for n in dex_names if n in digests and _dex_allowed(directory, n, limits, problems)
+    }
+    parsed: dict[str, DexTypes | Failure] = {}
+
+    def on_entry(name: str, data: bytes | Failure) -> None:
+        parsed[name] = data if isinstance(data, Failure) else read_dex_types(data)
+
+    read = read_once(
+        fh,
+        directory,
+        PassPlan(
+            digests=digests,
+            keep=frozenset(streamed),
+            content_kinds=plan.content_kinds,
+            block_offset=plan.block_offset,
+        ),
+        on_entry,
+    )
+    if isinstance(read, Failure):
+        return ApkFacts(
+            sha256="",
+            size=size,
+            problems=(*problems, read.reason),
+            sdk_catalogue=catalogue.fingerprint,
+        )
+    signing = finish_signing(plan, directory, read.entry_digests, read.content)
     problems.extend(signing.problems)
+    if not manifest.package:
+        # Without a manifest Android's rules (which depend on its SDK levels) cannot apply.
+        signing = replace(signing, verified=False, problem=Problem("no-android-manifest"))
 
     descriptors: list[str] = []
     dex_count = 0
     class_count = 0
-    for name in _dex_names(directory):
-        member = directory.members[name]
-        refused = check_member(member, limits.max_dex_entry, limits)
-        if refused is not None:
-            problems.append(refused.reason)
-            continue
-        types = read_dex_types(MemberReader(fh, member, directory))
+    for name in dex_names:
+        types = parsed.get(name)
+        if types is None:
+            if name in digests and name not in streamed:
+                continue  # refused by the caps above
+            member = directory.members[name]
+            refused = check_member(member, limits.max_dex_entry, limits)
+            if refused is not None:
+                problems.append(refused.reason)
+                continue
+            types = read_dex_types(MemberReader(fh, member, directory))
         if isinstance(types, Failure):
             problems.append(f"{name}: {types.reason}" if name not in types.reason else types.reason)
             continue
@@ -164,10 +195,11 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
     # Each DEX's descriptors come sorted, so this sort mostly merges runs.
     descriptors.sort()
     sdks = catalogue.detect(descriptors, manifest.components.all_names())
+    problem = signing.problem
 
     return ApkFacts(
-        sha256=sha256,
-        size=size,
+        sha256=read.sha256,
+        size=read.size,
         package=manifest.package,
         label=label,
         version_name=version_name,
@@ -177,6 +209,10 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
         permissions=manifest.permissions,
         signing_schemes=signing.schemes,
         signers=signing.signers,
+        signatures=signing.verifications,
+        signature_verified=signing.verified,
+        signature_reason=problem.code if problem is not None else "",
+        signature_detail=problem.detail if problem is not None else "",
         sdks=sdks,
         dex_count=dex_count,
         class_count=class_count,
@@ -185,6 +221,14 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
         problems=tuple(dict.fromkeys(problems)),
         sdk_catalogue=catalogue.fingerprint,
     )
+
+
+def _dex_allowed(directory: Directory, name: str, limits: Limits, problems: list[str]) -> bool:
+    refused = check_member(directory.members[name], limits.max_dex_entry, limits)
+    if refused is not None:
+        problems.append(refused.reason)
+        return False
+    return True
 
 
 def _read_manifest(fh: BinaryIO, directory: Directory, limits: Limits) -> ManifestInfo | Failure:

@@ -73,7 +73,9 @@ class Directory:
     """The archive's central directory; `problems` are defects that did not stop reading.
 
     `members` holds only the entries an APK analysis can need (manifest, resources table,
-    DEX files, META-INF); `count` and `total_size` cover all entries.
+    DEX files, META-INF), the first of each name; `entries` holds every entry in directory
+    order (duplicates too), which JAR-signature verification checks one by one; `count`
+    and `total_size` cover all entries.
     """
 
     members: dict[str, Member]
@@ -84,6 +86,9 @@ class Directory:
     eocd_offset: int
     file_size: int
     problems: tuple[str, ...]
+    entries: tuple[Member, ...] = ()
+    cd_truncated: bool = False
+    """The end record declares a central directory longer than the space before it."""
 
 
 def read_directory(
@@ -112,7 +117,8 @@ def read_directory(
     if cd_offset > eocd_offset:
         return Failure("zip central directory starts after the end record (corrupt archive)")
     available = eocd_offset - cd_offset
-    if cd_size > available:
+    truncated = cd_size > available
+    if truncated:
         problems.append(
             f"zip central directory is truncated: {cd_size} bytes declared, "
             f"{available} present before the end record"
@@ -120,6 +126,7 @@ def read_directory(
         cd_size = available
     raw = _pread(fh, cd_offset, cd_size)
     members: dict[str, Member] = {}
+    entries: list[Member] = []
     total = 0
     pos = 0
     parsed = 0
@@ -136,15 +143,16 @@ def read_directory(
             problems.append(f"zip central directory entry {parsed + 1} is cut off")
             break
         total += usize
-        # Only entries the analysis may read are kept; APKs can hold thousands of others.
+        name = raw[name_start : name_start + name_len].decode("utf-8", "replace")
+        (method,) = _METHOD.unpack_from(raw, pos + 10)
+        (offset,) = _OFFSET.unpack_from(raw, pos + 42)
+        member = Member(name, method, csize, usize, offset)
+        entries.append(member)
         if interesting(_INTERESTING, name_start, name_start + name_len):
-            name = raw[name_start : name_start + name_len].decode("utf-8", "replace")
             if name in members:
                 problems.append(f"duplicate zip entry {name!r} (the first one is used)")
             else:
-                (method,) = _METHOD.unpack_from(raw, pos + 10)
-                (offset,) = _OFFSET.unpack_from(raw, pos + 42)
-                members[name] = Member(name, method, csize, usize, offset)
+                members[name] = member
         pos = end
         parsed += 1
     if parsed < count and not problems:
@@ -155,7 +163,16 @@ def read_directory(
             f"{limits.max_total_uncompressed} bytes"
         )
     return Directory(
-        members, parsed, total, cd_offset, cd_size, eocd_offset, file_size, tuple(problems)
+        members,
+        parsed,
+        total,
+        cd_offset,
+        cd_size,
+        eocd_offset,
+        file_size,
+        tuple(problems),
+        tuple(entries),
+        truncated,
     )
 
 
@@ -196,19 +213,10 @@ class MemberReader:
         self._start = self._locate(directory)
 
     def _locate(self, directory: Directory) -> int | Failure:
-        header = _pread(self._fh, self.member.header_offset, _LOCAL_SIZE)
-        if len(header) < _LOCAL_SIZE or header[:4] != _LOCAL:
-            return Failure(f"{self.member.name}: local zip header is missing or corrupt")
-        name_len, extra_len = struct.unpack_from("<HH", header, 26)
-        start: int = self.member.header_offset + _LOCAL_SIZE + name_len + extra_len
-        if start + self.member.compressed_size > directory.cd_offset:
-            return Failure(f"{self.member.name}: compressed data runs past the end of the entries")
-        if self._method not in (0, 8):
-            # Unknown methods are a known evasion trick; Android reads such entries as
-            # stored when the sizes agree, so do the same instead of giving up.
-            self._method = 0 if self.member.compressed_size == self.member.size else 8
-        if self._method == 0 and self.member.compressed_size != self.member.size:
-            return Failure(f"{self.member.name}: stored entry with inconsistent sizes")
+        located = locate_data(self._fh, self.member, directory)
+        if isinstance(located, Failure):
+            return located
+        start, self._method = located
         return start
 
     def fill(self, wanted: int) -> Failure | None:
@@ -279,6 +287,26 @@ class MemberReader:
                     f"{self.member.size} declared"
                 )
         return None
+
+
+def locate_data(fh: BinaryIO, member: Member, directory: Directory) -> tuple[int, int] | Failure:
+    """Where an entry's compressed data starts (after its local header), and the method
+    (0 stored, 8 deflated) it is read with; the data must end before the central directory."""
+    header = _pread(fh, member.header_offset, _LOCAL_SIZE)
+    if len(header) < _LOCAL_SIZE or header[:4] != _LOCAL:
+        return Failure(f"{member.name}: local zip header is missing or corrupt")
+    name_len, extra_len = struct.unpack_from("<HH", header, 26)
+    start: int = member.header_offset + _LOCAL_SIZE + name_len + extra_len
+    if start + member.compressed_size > directory.cd_offset:
+        return Failure(f"{member.name}: compressed data runs past the end of the entries")
+    method = member.method
+    if method not in (0, 8):
+        # Unknown methods are a known evasion trick; Android reads such entries as
+        # stored when the sizes agree, so do the same instead of giving up.
+        method = 0 if member.compressed_size == member.size else 8
+    if method == 0 and member.compressed_size != member.size:
+        return Failure(f"{member.name}: stored entry with inconsistent sizes")
+    return start, method
 
 
 def read_member(

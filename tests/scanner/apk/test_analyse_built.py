@@ -121,8 +121,9 @@ def test_v1_block_without_its_sf_is_a_partial_signature(
         tmp_path / "partial.apk", manifest_xml=files["AndroidManifest.xml"], extra=signature
     )
     facts = analyse_apk(path)
-    assert facts.signing_schemes == ()
-    assert any("partial signature" in p for p in facts.problems)
+    assert not facts.signature_verified
+    assert facts.signature_reason == "v1-no-signature"
+    assert facts.verified_signers() == ()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,61 @@
+"""Why a signature does not verify: a reason code, the detail it names, and its catalogue text.
+
+The codes are the vocabulary of `ApkFacts` (stored, compared, shown in JSON); the words a
+person reads come from `data/signature-reasons.toml` in zh and en. Each reason also says
+what kind of defect it is: the content was changed after signing (`modified`), the
+signature itself is forged or damaged (`forged`), or something is missing (`missing`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+Kind = Literal["modified", "forged", "missing"]
+KINDS: tuple[Kind, ...] = ("modified", "forged", "missing")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A reason code from the catalogue and the entry, scheme or value it concerns."""
+
+    code: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ReasonText:
+    kind: Kind
+    zh: str
+    en: str
+
+
+@cache
+def catalogue() -> dict[str, ReasonText]:
+    raw = tomllib.loads(
+        resources.files("scanner").joinpath("data/signature-reasons.toml").read_text("utf-8")
+    )
+    out: dict[str, ReasonText] = {}
+    for code, entry in raw["reasons"].items():
+        kind = entry["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"signature reason {code}: unknown kind {kind!r}")
+        out[code] = ReasonText(kind, entry["zh"], entry["en"])
+    return out
+
+
+def reason_kind(code: str) -> Kind:
+    entry = catalogue().get(code)
+    return entry.kind if entry is not None else "forged"
+
+
+def describe(code: str, detail: str = "", lang: str = "zh") -> str:
+    """The reason in plain words; an unknown code (from newer cached facts) is shown as is."""
+    entry = catalogue().get(code)
+    if entry is None:
+        return f"{code} {detail}".strip()
+    template = entry.zh if lang == "zh" else entry.en
+    return template.format(detail=detail or "?")
