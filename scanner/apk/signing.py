@@ -12,14 +12,17 @@ after it (compare, decide, describe).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from scanner.apk.facts import SIGNING_SCHEMES, SchemeSigner, SchemeVerification, Signer
+from scanner.apk.filepass import PassPlan, read_once
 from scanner.apk.jarsig import (
     V1Prepared,
     V1Result,
@@ -28,6 +31,7 @@ from scanner.apk.jarsig import (
     prepare_v1,
     v1_certificates,
 )
+from scanner.apk.manifest import parse_manifest
 from scanner.apk.problems import Problem
 from scanner.apk.sigblock import (
     MAX_SDK,
@@ -35,6 +39,7 @@ from scanner.apk.sigblock import (
     PAGE,
     PIE,
     SCHEME_BLOCK_IDS,
+    TIRAMISU,
     SchemePrepared,
     SchemeResult,
     SigningBlock,
@@ -43,7 +48,14 @@ from scanner.apk.sigblock import (
     prepare_scheme,
 )
 from scanner.apk.sigcrypto import lenient_certificates
-from scanner.apk.ziparchive import DEFAULT_LIMITS, Directory, Failure, Limits, read_member
+from scanner.apk.ziparchive import (
+    DEFAULT_LIMITS,
+    Directory,
+    Failure,
+    Limits,
+    read_directory,
+    read_member,
+)
 
 _SCHEME_NUMBER = {"v2": 2, "v3": 3, "v3.1": 31}
 ANDROID_R = 30
@@ -56,6 +68,7 @@ class SigningPlan:
 
     min_sdk: int
     target_sdk: int
+    max_sdk: int
     block: SigningBlock | None
     block_problem: Problem | None
     prepared: dict[str, SchemePrepared] = field(default_factory=dict)
@@ -107,6 +120,7 @@ def plan_signing(
     *,
     min_sdk: int | None,
     target_sdk: int | None,
+    max_sdk: int = MAX_SDK,
     limits: Limits = DEFAULT_LIMITS,
 ) -> SigningPlan:
     """Everything that can be checked before the read: the signing block's signers (their
@@ -116,7 +130,10 @@ def plan_signing(
     target = target_sdk if target_sdk is not None else low
     located = locate_block(fh, directory, limits)
     block = located if isinstance(located, SigningBlock) else None
-    plan = SigningPlan(low, target, block, located if isinstance(located, Problem) else None)
+    high = max(max_sdk, low)
+    plan = SigningPlan(low, target, high, block, located if isinstance(located, Problem) else None)
+    if high < NOUGAT:
+        block = None  # Android before 7 never looks at the signing block
     names = [m.name for m in directory.entries]
     plan.has_v1_files = has_v1_files(names)
     if directory.cd_truncated:
@@ -125,18 +142,18 @@ def plan_signing(
         return plan
     found: set[int] = set()
 
-    v31 = block.find(SCHEME_BLOCK_IDS["v3.1"]) if block is not None else None
+    v31 = block.find(SCHEME_BLOCK_IDS["v3.1"]) if block is not None and high >= TIRAMISU else None
     if v31 is not None:
-        prepared = prepare_scheme("v3.1", v31, min_sdk=MAX_SDK, max_sdk=MAX_SDK, found=found)
+        prepared = prepare_scheme("v3.1", v31, min_sdk=high, max_sdk=high, found=found)
         found.add(31)
         plan.prepared["v3.1"] = prepared
         if prepared.problem is not None:
             plan.stop = prepared.problem
             return plan
         plan.rotation_min_sdk = min((s.min_sdk for s in prepared.signers), default=0) or None
-    v3 = block.find(SCHEME_BLOCK_IDS["v3"]) if block is not None else None
+    v3 = block.find(SCHEME_BLOCK_IDS["v3"]) if block is not None and high >= PIE else None
     if v3 is not None:
-        prepared = prepare_scheme("v3", v3, min_sdk=max(low, PIE), max_sdk=MAX_SDK, found=found,
+        prepared = prepare_scheme("v3", v3, min_sdk=max(low, PIE), max_sdk=high, found=found,
                                   rotation_min_sdk=plan.rotation_min_sdk)  # fmt: skip
         found.add(3)
         plan.prepared["v3"] = prepared
@@ -148,7 +165,7 @@ def plan_signing(
         return plan
     v2 = block.find(SCHEME_BLOCK_IDS["v2"]) if block is not None else None
     if v2 is not None:
-        prepared = prepare_scheme("v2", v2, min_sdk=max(low, NOUGAT), max_sdk=MAX_SDK, found=found)
+        prepared = prepare_scheme("v2", v2, min_sdk=max(low, NOUGAT), max_sdk=high, found=found)
         if low < PIE or not found:
             found.add(2)
             plan.prepared["v2"] = prepared
@@ -164,19 +181,46 @@ def plan_signing(
             return Failure(f"{name} is missing")
         return read_member(fh, directory, member, limits.max_meta_inf_entry, limits)
 
+    # v1 defects are reported after the block's (content digests included), as apksig
+    # checks v1 last; they still decide the verdict.
     if low < NOUGAT or not found:
         if not plan.has_v1_files:
             if found:
-                plan.stop = Problem("v1-missing", str(low))
+                plan.v1 = V1Prepared(Problem("v1-missing", str(low)))
             else:
                 plan.stop = plan.block_problem or Problem("unsigned")
             return plan
-        plan.v1 = prepare_v1(names, read, found, low, MAX_SDK)
-        if plan.v1.problem is not None:
-            plan.stop = plan.v1.problem
+        plan.v1 = prepare_v1(names, read, found, low, high)
     elif plan.has_v1_files:
         plan.v1_unchecked = v1_certificates(names, read)
     return plan
+
+
+def verify_file(
+    path: Path, *, max_sdk: int = MAX_SDK, limits: Limits = DEFAULT_LIMITS
+) -> SigningInfo:
+    """Only the signature verdict of one APK, for an SDK range ending at `max_sdk` (the
+    whole analysis gets it from `analyse_apk`); a file that is no zip gives a Failure's
+    reason as a `zip-malformed` problem."""
+    with path.open("rb") as fh:
+        directory = read_directory(fh, os.fstat(fh.fileno()).st_size, limits)
+        if isinstance(directory, Failure):
+            return SigningInfo((), (), (), False, Problem("zip-malformed", directory.reason))
+        member = directory.members.get("AndroidManifest.xml")
+        raw = read_member(fh, directory, member, limits.max_manifest, limits) if member else None
+        manifest = parse_manifest(raw) if isinstance(raw, bytes) else None
+        if manifest is None or isinstance(manifest, Failure) or not manifest.package:
+            return SigningInfo((), (), (), False, Problem("no-android-manifest"))
+        plan = plan_signing(fh, directory, min_sdk=manifest.min_sdk,
+                            target_sdk=manifest.target_sdk, max_sdk=max_sdk, limits=limits)  # fmt: skip
+        read = read_once(
+            fh,
+            directory,
+            PassPlan(plan.entry_digests, frozenset(), plan.content_kinds, plan.block_offset),
+        )
+        if isinstance(read, Failure):
+            return SigningInfo((), (), (), False, Problem("zip-malformed", read.reason))
+        return finish_signing(plan, directory, read.entry_digests, read.content)
 
 
 def finish_signing(
@@ -200,7 +244,7 @@ def finish_signing(
                 prepared,
                 content,
                 min_sdk=low,
-                max_sdk=MAX_SDK,
+                max_sdk=plan.max_sdk,
                 rotation_min_sdk=plan.rotation_min_sdk if scheme == "v3" else None,
                 aligned_for_verity=aligned,
             )
@@ -216,6 +260,7 @@ def finish_signing(
     if (
         problem is None
         and plan.target_sdk >= ANDROID_R
+        and plan.max_sdk >= plan.target_sdk
         and not any(r.verified for s, r in results.items() if s in ("v2", "v3", "v3.1"))
     ):
         problem = Problem("scheme-required-for-target", str(plan.target_sdk))
@@ -315,7 +360,7 @@ def _describe_all(
                 carried.setdefault(digest, [])
                 lineage.add(digest)
     v1_prepared = plan.v1 if plan.v1 is not None else plan.v1_unchecked
-    if v1_prepared is not None:
+    if v1_prepared is not None and plan.has_v1_files:
         checked = plan.v1 is not None
         v1_ok = v1 is not None and v1.verified
         v1_problem = v1.problem if v1 is not None else v1_prepared.problem
