@@ -35,16 +35,38 @@ class ReasonText:
 
 @cache
 def catalogue() -> dict[str, ReasonText]:
-    raw = tomllib.loads(
-        resources.files("scanner").joinpath("data/signature-reasons.toml").read_text("utf-8")
-    )
     out: dict[str, ReasonText] = {}
-    for code, entry in raw["reasons"].items():
+    for code, entry in _tables()["reasons"].items():
         kind = entry["kind"]
         if kind not in KINDS:
             raise ValueError(f"signature reason {code}: unknown kind {kind!r}")
         out[code] = ReasonText(kind, entry["zh"], entry["en"])
     return out
+
+
+@cache
+def _tables() -> dict[str, dict[str, dict[str, str]]]:
+    raw: dict[str, dict[str, dict[str, str]]] = tomllib.loads(
+        resources.files("scanner").joinpath("data/signature-reasons.toml").read_text("utf-8")
+    )
+    return raw
+
+
+def _kinds() -> dict[str, dict[str, str]]:
+    return _tables()["kinds"]
+
+
+def describe_verdict(verified: bool, code: str, detail: str = "", lang: str = "zh") -> str:
+    """签名有效, or 签名无效（reason）: the verdict in one line."""
+    key = "zh" if lang == "zh" else "en"
+    if verified:
+        return _tables()["verdict"]["valid"][key]
+    return _tables()["verdict"]["invalid"][key].format(reason=describe(code, detail, lang))
+
+
+def describe_kind(kind: Kind, lang: str = "zh") -> str:
+    """What a reason's kind means for the reader: tampered, forged, or missing."""
+    return _kinds()[kind]["zh" if lang == "zh" else "en"]
 
 
 def reason_kind(code: str) -> Kind:
