@@ -649,9 +649,11 @@ def sign_block(
     *,
     schemes: Sequence[str] = ("v2",),
     min_sdk: int = 24,
+    pss: bool = False,
 ) -> Path:
-    """Add an APK Signing Block with v2 and/or v3 signatures (SHA-256, RSA PKCS#1 or ECDSA)
-    over the file's entries, central directory and end record, replacing any block."""
+    """Add an APK Signing Block with v2 and/or v3 signatures (SHA-256; RSA PKCS#1, or RSA
+    PSS with `pss`, or ECDSA) over the file's entries, central directory and end record,
+    replacing any block."""
     parts = split_zip(path.read_bytes())
     parts = ZipParts(parts.entries, b"", parts.central_directory, parts.eocd)
     digest = chunked_sha256(parts.entries, parts.central_directory, _eocd_for_digest(parts))
@@ -661,9 +663,10 @@ def sign_block(
             attributes = []
             if "v3" in schemes:
                 attributes.append((STRIPPING_PROTECTION_ATTR, struct.pack("<I", 3)))
-            pairs.append((V2_BLOCK_ID, _scheme_block(signer, digest, attributes, None)))
+            pairs.append((V2_BLOCK_ID, _scheme_block(signer, digest, attributes, None, pss)))
         elif scheme == "v3":
-            pairs.append((V3_BLOCK_ID, _scheme_block(signer, digest, [], (min_sdk, MAX_SDK))))
+            block = _scheme_block(signer, digest, [], (min_sdk, MAX_SDK), pss)
+            pairs.append((V3_BLOCK_ID, block))
         else:
             raise ValueError(f"unknown scheme {scheme}")
     block = signing_block(pairs)
@@ -696,9 +699,10 @@ def _scheme_block(
     content_digest: bytes,
     attributes: Sequence[tuple[int, bytes]],
     sdk_range: tuple[int, int] | None,
+    pss: bool = False,
 ) -> bytes:
     is_ec = isinstance(signer.key, ec.EllipticCurvePrivateKey)
-    algorithm = 0x0201 if is_ec else 0x0103
+    algorithm = 0x0201 if is_ec else 0x0101 if pss else 0x0103
     digests = _prefixed(_prefixed(struct.pack("<I", algorithm) + _prefixed(content_digest)))
     certificates = _prefixed(_prefixed(signer.certificate_der))
     encoded_attributes = _prefixed(
@@ -708,6 +712,9 @@ def _scheme_block(
     signed_data = digests + certificates + sdks + encoded_attributes
     if isinstance(signer.key, ec.EllipticCurvePrivateKey):
         signature = signer.key.sign(signed_data, ec.ECDSA(hashes.SHA256()))
+    elif pss:
+        pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        signature = signer.key.sign(signed_data, pad, hashes.SHA256())
     else:
         signature = signer.key.sign(signed_data, padding.PKCS1v15(), hashes.SHA256())
     signatures = _prefixed(_prefixed(struct.pack("<I", algorithm) + _prefixed(signature)))

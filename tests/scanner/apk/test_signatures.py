@@ -295,3 +295,105 @@ def test_v31_fixture_agrees_below_android_13(fixture_apks: Path) -> None:
     assert [s.sha256 for s in original] == [below.signers[0].sha256] or [
         s.sha256 for s in original
     ] == [s.sha256 for s in below.signers if s.verified]
+
+
+def test_rsa_pss_v2_signature(tmp_path: Path, signer: apkfactory.SigningKey) -> None:
+    path = apkfactory.simple_apk(tmp_path / "pss.apk", schemes=(), min_sdk=24)
+    apkfactory.sign_block(path, signer, schemes=("v2", "v3"), pss=True)
+    assert verdict(analyse_apk(path)) == (True, [signer.sha256])
+    forged = apkfactory.flip_block_byte(path, tmp_path / "forged.apk", 60)
+    assert analyse_apk(forged).signature_reason == "signature-forged"
+
+
+# --------------------------------------------------------------------------- apksigner sign
+
+
+def _key_files(folder: Path, name: str, key: object) -> list[str]:
+    """--key/--cert options for apksigner sign, with a fresh self-signed certificate."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())  # type: ignore[attr-defined]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=9000))
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    pk8, pem = folder / f"{name}.pk8", folder / f"{name}.pem"
+    pk8.write_bytes(
+        key.private_bytes(  # type: ignore[attr-defined]
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    pem.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return ["--key", str(pk8), "--cert", str(pem)]
+
+
+@needs_apksigner
+def test_apksigner_signed_apks_every_algorithm_verity_and_rotation(tmp_path: Path) -> None:
+    """APKs signed by apksigner itself: RSA 2048 (SHA-256) and 4096 (SHA-512), EC P-256 and
+    P-521 (SHA-512), DSA, with and without the verity algorithms, and a rotated key."""
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+    assert APKSIGNER is not None
+    keys = {
+        "rsa2048": rsa.generate_private_key(65537, 2048),
+        "rsa4096": rsa.generate_private_key(65537, 4096),
+        "p256": ec.generate_private_key(ec.SECP256R1()),
+        "p521": ec.generate_private_key(ec.SECP521R1()),
+        "dsa": dsa.generate_private_key(2048),
+    }
+    options = {name: _key_files(tmp_path, name, key) for name, key in keys.items()}
+    cases: list[tuple[str, Path]] = []
+    # (key, verity, minSdk): v1+v2+v3 below Android 7, v2+v3 below 9, v3 alone from 9 on.
+    # apksigner cannot make a DSA v1 signature, so DSA starts at Android 7.
+    plan = [("rsa2048", False, 18), ("rsa4096", True, 28), ("p256", True, 18),
+            ("p521", False, 28), ("dsa", True, 24)]  # fmt: skip
+    for name, verity, min_sdk in plan:
+        path = apkfactory.simple_apk(
+            tmp_path / f"{name}-{verity}-{min_sdk}.apk", min_sdk=min_sdk, schemes=()
+        )
+        subprocess.run(
+            [APKSIGNER, "sign", *options[name], "--min-sdk-version", str(min_sdk),
+             "--verity-enabled", str(verity).lower(), str(path)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        cases.append((path.name, path))
+    lineage = tmp_path / "lineage.bin"
+    subprocess.run(
+        [APKSIGNER, "rotate", "--out", str(lineage), "--old-signer", *options["rsa2048"],
+         "--new-signer", *options["p256"]],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    for min_sdk in (18, 28):
+        path = apkfactory.simple_apk(
+            tmp_path / f"rotated-{min_sdk}.apk", min_sdk=min_sdk, schemes=()
+        )
+        subprocess.run(
+            [APKSIGNER, "sign", "--lineage", str(lineage), *options["rsa2048"], "--next-signer",
+             *options["p256"], "--min-sdk-version", str(min_sdk), str(path)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        cases.append((path.name, path))
+    verity = tmp_path / "p256-True-18.apk"
+    cases.append(("verity, entry changed", apkfactory.rebuild(
+        verity, tmp_path / "verity-tampered.apk", replace={"classes.dex": NEW_DEX})))  # fmt: skip
+    disagreements = []
+    for what, path in cases:
+        ours, theirs = verdict(analyse_apk(path)), apksigner(path)
+        if ours != theirs or (not theirs[0] and what != "verity, entry changed"):
+            disagreements.append((what, ours, theirs))
+    assert disagreements == []
+    rotated = analyse_apk(tmp_path / "rotated-28.apk")
+    assert [s.key for s in rotated.signers if s.lineage] == ["RSA 2048"]
