@@ -397,3 +397,54 @@ def test_apksigner_signed_apks_every_algorithm_verity_and_rotation(tmp_path: Pat
     assert disagreements == []
     rotated = analyse_apk(tmp_path / "rotated-28.apk")
     assert [s.key for s in rotated.signers if s.lineage] == ["RSA 2048"]
+
+
+def test_mutated_signatures_end_in_a_verdict_with_a_reason(
+    tmp_path: Path, signer: apkfactory.SigningKey, ec_signer: apkfactory.SigningKey
+) -> None:
+    """Seeded mutations of signing blocks (lengths, ids, bytes) and META-INF files: every
+    case gives facts and, unless it still verifies, a catalogued reason; none raises."""
+    import random
+
+    rng = random.Random(20241129)
+    originals = [
+        apkfactory.simple_apk(
+            tmp_path / "a.apk", signer=signer, schemes=("v1", "v2", "v3"), min_sdk=18
+        ),
+        apkfactory.simple_apk(
+            tmp_path / "b.apk", signer=ec_signer, schemes=("v2", "v3"), min_sdk=24
+        ),
+    ]
+    reasons = set(catalogue())
+    outcomes = set()
+    for case in range(160):
+        original = originals[case % 2]
+        parts = apkfactory.split_zip(original.read_bytes())
+        block = bytearray(parts.block)
+        entries = parts.entries
+        if case % 3:
+            for _ in range(rng.randint(1, 4)):
+                at = rng.randrange(len(block) - 4)
+                value = rng.choice([0, 3, 4, 0x7FFFFFFF, 0xFFFFFFFF, rng.randrange(1 << 32)])
+                block[at : at + 4] = value.to_bytes(4, "little")
+        else:
+            files = apkfactory.read_entries(original)
+            name = rng.choice(sorted(n for n in files if n.startswith("META-INF/")) or ["x"])
+            damaged = bytearray(files.get(name, b""))
+            for _ in range(rng.randint(1, 6)):
+                if damaged:
+                    damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            files[name] = bytes(damaged[: rng.randrange(len(damaged) + 1)] if case % 2 else damaged)
+            rebuilt = apkfactory.split_zip(
+                apkfactory.write_zip(tmp_path / "m.apk", files).read_bytes()
+            )
+            entries = rebuilt.entries
+            parts = apkfactory.ZipParts(entries, b"", rebuilt.central_directory, rebuilt.eocd)
+        path = tmp_path / f"case{case}.apk"
+        path.write_bytes(apkfactory.join_zip(
+            apkfactory.ZipParts(entries, bytes(block), parts.central_directory, parts.eocd)))  # fmt: skip
+        facts = analyse_apk(path)
+        assert facts.readable
+        assert facts.signature_verified or facts.signature_reason in reasons, facts.signature_reason
+        outcomes.add(facts.signature_reason)
+    assert len(outcomes) >= 4  # the mutations reach several different checks
