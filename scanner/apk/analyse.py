@@ -16,6 +16,7 @@ from scanner.apk.filepass import PassPlan, read_once
 from scanner.apk.manifest import ManifestInfo, Value, parse_manifest
 from scanner.apk.problems import Problem
 from scanner.apk.sdk import SdkCatalogue, builtin_catalogue
+from scanner.apk.sigcrypto import digest
 from scanner.apk.signing import finish_signing, plan_signing
 from scanner.apk.ziparchive import (
     DEFAULT_LIMITS,
@@ -126,18 +127,24 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
         )
     problems.extend(directory.problems)
 
-    manifest = _read_manifest(fh, directory, limits)
+    inflated: dict[str, bytes] = {}  # entries read before the pass: digested, not re-read
+    manifest = _read_manifest(fh, directory, limits, inflated)
     if isinstance(manifest, Failure):
         problems.append(manifest.reason)
         manifest = ManifestInfo(package="")
     problems.extend(manifest.problems)
-    label, version_name = _resolve_strings(fh, directory, limits, manifest, problems)
+    label, version_name = _resolve_strings(fh, directory, limits, manifest, problems, inflated)
 
     plan = plan_signing(
         fh, directory, min_sdk=manifest.min_sdk, target_sdk=manifest.target_sdk, limits=limits
     )
     dex_names = _dex_names(directory)
     digests = plan.entry_digests
+    done = {
+        name: {h: digest(h, inflated[name]) for h in hashes}
+        for name, hashes in digests.items()
+        if name in inflated and _unique(directory, name)
+    }
     # A DEX the v1 check inflates anyway is parsed from that output; the others are read
     # through a window that inflates only as far as the type tables reach.
     streamed = {
@@ -145,14 +152,14 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
     }
     parsed: dict[str, DexTypes | Failure] = {}
 
-    def on_entry(name: str, data: bytes | Failure) -> None:
+    def on_entry(name: str, data: bytearray | Failure) -> None:
         parsed[name] = data if isinstance(data, Failure) else read_dex_types(data)
 
     read = read_once(
         fh,
         directory,
         PassPlan(
-            digests=digests,
+            digests={n: h for n, h in digests.items() if n not in done},
             keep=frozenset(streamed),
             content_kinds=plan.content_kinds,
             block_offset=plan.block_offset,
@@ -166,7 +173,7 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
             problems=(*problems, read.reason),
             sdk_catalogue=catalogue.fingerprint,
         )
-    signing = finish_signing(plan, directory, read.entry_digests, read.content)
+    signing = finish_signing(plan, directory, read.entry_digests | done, read.content)
     problems.extend(signing.problems)
     if not manifest.package:
         # Without a manifest Android's rules (which depend on its SDK levels) cannot apply.
@@ -223,6 +230,11 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
     )
 
 
+def _unique(directory: Directory, name: str) -> bool:
+    # With two entries of one name, the pass must digest the one the directory lists first.
+    return sum(1 for m in directory.entries if m.name == name) == 1
+
+
 def _dex_allowed(directory: Directory, name: str, limits: Limits, problems: list[str]) -> bool:
     refused = check_member(directory.members[name], limits.max_dex_entry, limits)
     if refused is not None:
@@ -231,13 +243,17 @@ def _dex_allowed(directory: Directory, name: str, limits: Limits, problems: list
     return True
 
 
-def _read_manifest(fh: BinaryIO, directory: Directory, limits: Limits) -> ManifestInfo | Failure:
+def _read_manifest(
+    fh: BinaryIO, directory: Directory, limits: Limits, inflated: dict[str, bytes] | None = None
+) -> ManifestInfo | Failure:
     member = directory.members.get(_MANIFEST)
     if member is None:
         return Failure("no AndroidManifest.xml")
     data = read_member(fh, directory, member, limits.max_manifest, limits)
     if isinstance(data, Failure):
         return data
+    if inflated is not None:
+        inflated[_MANIFEST] = data
     return parse_manifest(data)
 
 
@@ -247,6 +263,7 @@ def _resolve_strings(
     limits: Limits,
     manifest: ManifestInfo,
     problems: list[str],
+    inflated: dict[str, bytes] | None = None,
 ) -> tuple[str, str]:
     """Label and version name as text, reading resources.arsc only if one is a reference."""
     wanted = [v for v in (manifest.label, manifest.version_name) if v.reference is not None]
@@ -258,6 +275,8 @@ def _resolve_strings(
         table = Failure("the APK has no resources.arsc")
     else:
         table = read_member(fh, directory, member, limits.max_resources, limits)
+        if inflated is not None and isinstance(table, bytes):
+            inflated[_RESOURCES] = table
 
     def text(value: Value, what: str) -> str:
         if value.reference is None:

@@ -30,6 +30,7 @@ except ImportError:  # pragma: no cover - depends on the installation
 
 INFLATER = "isal" if _inflate_module is not zlib else "zlib"
 READ_CHUNK = 1 << 20
+ISAL_FROM = 16 << 10
 LANES = 2
 """Threads that inflate entries; with the hashing thread they keep two cores busy."""
 _INFLATE_STEP = 8 << 20
@@ -69,7 +70,12 @@ class _Entry:
         self.method = method
         self.hashers = [(name, hashlib.new(HASHLIB_NAMES[name])) for name in hashes]
         self.kept: bytearray | None = bytearray() if keep else None
-        self.inflater: Any = _inflate_module.decompressobj(-15) if method == 8 else None
+        self.inflater: Any = None
+        if method == 8:
+            # ISA-L pays off on large entries; for small ones its setup costs more than
+            # it saves, and zlib is quicker.
+            module = _inflate_module if member.size >= ISAL_FROM else zlib
+            self.inflater = module.decompressobj(-15)
         self.produced = 0
         self.failure: Failure | None = None
 
@@ -178,7 +184,7 @@ class _Lane(threading.Thread):
         self,
         number: int,
         results: dict[str, dict[str, bytes] | Failure],
-        on_entry: Callable[[str, bytes | Failure], None] | None,
+        on_entry: Callable[[str, bytearray | Failure], None] | None,
     ) -> None:
         super().__init__(name=f"apk-inflate-{number}", daemon=True)
         self.queue: queue.Queue[list[tuple[_Entry, memoryview, bool]] | None] = queue.Queue(
@@ -215,7 +221,7 @@ def read_once(
     fh: BinaryIO,
     directory: Directory,
     plan: PassPlan,
-    on_entry: Callable[[str, bytes | Failure], None] | None = None,
+    on_entry: Callable[[str, bytearray | Failure], None] | None = None,
 ) -> PassResult | Failure:
     """Read the file from start to end once. Entries that cannot be streamed (their data
     overlaps another's, a hostile layout) are reported as failures of their own;
