@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -173,7 +174,9 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
             problems=(*problems, read.reason),
             sdk_catalogue=catalogue.fingerprint,
         )
-    signing = finish_signing(plan, directory, read.entry_digests | done, read.content)
+    entry_digests: dict[str, Mapping[str, bytes] | Failure] = dict(read.entry_digests)
+    entry_digests.update(done)
+    signing = finish_signing(plan, directory, entry_digests, read.content)
     problems.extend(signing.problems)
     if not manifest.package:
         # Without a manifest Android's rules (which depend on its SDK levels) cannot apply.

@@ -26,7 +26,7 @@ class _Chunked:
     """One 1 MB chunked digest; a chunk never spans two regions."""
 
     def __init__(self, name: str) -> None:
-        self._new = lambda: hashlib.new(name)
+        self._name = name
         self._digests: list[bytes] = []
         self._pending = bytearray()
 
@@ -50,13 +50,13 @@ class _Chunked:
             self._pending.clear()
 
     def _chunk(self, chunk: memoryview) -> None:
-        h = self._new()
+        h = hashlib.new(self._name)
         h.update(_CHUNK_HEADER.pack(0xA5, len(chunk)))
         h.update(chunk)
         self._digests.append(h.digest())
 
     def result(self) -> bytes:
-        h = self._new()
+        h = hashlib.new(self._name)
         h.update(_CHUNK_HEADER.pack(0x5A, len(self._digests)))
         h.update(b"".join(self._digests))
         return h.digest()
@@ -88,7 +88,7 @@ class _Verity:
         pending += piece[whole:]
 
     def result(self) -> bytes:
-        level = self._leaves
+        level: bytes | bytearray = self._leaves
         if self._pending:
             level = level + _salted(bytes(self._pending) + bytes(_PAGE - len(self._pending)))
         while len(level) > _PAGE:

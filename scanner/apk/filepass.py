@@ -14,6 +14,7 @@ import hashlib
 import os
 import queue
 import threading
+import types
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,10 +24,13 @@ from scanner.apk.contentdigest import ContentDigests
 from scanner.apk.sigcrypto import HASHLIB_NAMES
 from scanner.apk.ziparchive import Directory, Failure, Member, locate_data
 
+_inflate_module: types.ModuleType = zlib
 try:  # ISA-L inflates about twice as fast as zlib; zlib is the fallback.
-    from isal import isal_zlib as _inflate_module
+    from isal import isal_zlib
+
+    _inflate_module = isal_zlib
 except ImportError:  # pragma: no cover - depends on the installation
-    _inflate_module = zlib  # type: ignore[no-redef,assignment]
+    pass
 
 INFLATER = "isal" if _inflate_module is not zlib else "zlib"
 READ_CHUNK = 1 << 20
@@ -212,9 +216,7 @@ class _Lane(threading.Thread):
         self._results[entry.member.name] = outcome
         kept, entry.kept = entry.kept, None
         if kept is not None and self._on_entry is not None:
-            self._on_entry(
-                entry.member.name, outcome if isinstance(outcome, Failure) else bytes(kept)
-            )
+            self._on_entry(entry.member.name, outcome if isinstance(outcome, Failure) else kept)
 
 
 def read_once(
@@ -288,10 +290,12 @@ def read_once(
     except OSError as exc:
         failure = Failure(f"cannot read the file: {exc.strerror or exc}")
     finally:
-        for thread in (hasher, *lanes):
-            thread.queue.put(None)
-        for thread in (hasher, *lanes):
-            thread.join()
+        hasher.queue.put(None)
+        for lane in lanes:
+            lane.queue.put(None)
+        hasher.join()
+        for lane in lanes:
+            lane.join()
     for lane in lanes:
         if lane.error is not None:
             raise lane.error

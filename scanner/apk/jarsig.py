@@ -201,8 +201,8 @@ def prepare_v1(
     for name in names:
         if name.startswith("META-INF/") or name.endswith("/"):
             continue
-        section = sections.get(name)
-        if section is None:
+        entry_section = sections.get(name)
+        if entry_section is None:
             return V1Prepared(Problem("v1-entry-added", name), [s for s, _ in kept])
         entry_signers = [s for s, covered in kept if name in covered]
         if not entry_signers:
@@ -211,7 +211,7 @@ def prepare_v1(
             first = entry_signers
         elif entry_signers != first:
             return V1Prepared(Problem("v1-signers-differ", name), [s for s, _ in kept])
-        expected = _digests_to_verify(section, "-Digest", min_sdk, max_sdk)
+        expected = _digests_to_verify(entry_section, "-Digest", min_sdk, max_sdk)
         if isinstance(expected, Problem):
             return V1Prepared(Problem(expected.code, name), [s for s, _ in kept])
         if not expected:
