@@ -25,10 +25,12 @@ from scanner.apk.sigcrypto import HASHLIB_NAMES
 from scanner.apk.ziparchive import Directory, Failure, Member, locate_data
 
 _inflate_module: types.ModuleType = zlib
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,)
 try:  # ISA-L inflates about twice as fast as zlib; zlib is the fallback.
     from isal import isal_zlib
 
     _inflate_module = isal_zlib
+    _INFLATE_ERRORS = (zlib.error, isal_zlib.error)  # ISA-L's error is not a zlib.error
 except ImportError:  # pragma: no cover - depends on the installation
     pass
 
@@ -94,7 +96,7 @@ class _Entry:
             room = self.member.size - self.produced + 1
             try:
                 out = self.inflater.decompress(data, min(room, _INFLATE_STEP))
-            except zlib.error as exc:
+            except _INFLATE_ERRORS as exc:
                 self.failure = Failure(f"{self.member.name}: corrupt compressed data ({exc})")
                 return
             if out:

@@ -633,7 +633,7 @@ def _issuer_der(certificate: x509.Certificate) -> bytes:
     with lenient_certificates():
         try:
             return certificate.issuer.public_bytes()
-        except (TypeError, ValueError):
+        except Exception:  # a name cryptography cannot re-encode matches nothing
             return b""
 
 
@@ -641,7 +641,7 @@ def _certificate_refused(certificate: x509.Certificate) -> str | None:
     with lenient_certificates():
         try:
             extensions = list(certificate.extensions)
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:  # ValueError, DuplicateExtension …
             return f"certificate extensions cannot be read ({exc})"
     for extension in extensions:
         if extension.critical and extension.oid.dotted_string not in _KNOWN_CRITICAL:

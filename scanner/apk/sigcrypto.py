@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 
@@ -56,7 +56,7 @@ def load_certificate(der: bytes) -> x509.Certificate | Failure:
         try:
             certificate = x509.load_der_x509_certificate(der)
             certificate.public_key()
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        except Exception as exc:  # ValueError, InvalidVersion … : any of them means unusable
             return Failure(f"certificate cannot be parsed ({exc})")
     return certificate
 
@@ -65,7 +65,7 @@ def certificate_key(certificate: x509.Certificate) -> PublicKey | Failure:
     with lenient_certificates():
         try:
             key = certificate.public_key()
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        except Exception as exc:  # cryptography raises several kinds for bad keys
             return Failure(f"certificate's public key cannot be read ({exc})")
     if isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | dsa.DSAPublicKey):
         return key
@@ -76,7 +76,7 @@ def load_public_key(spki: bytes) -> PublicKey | Failure:
     """A SubjectPublicKeyInfo (DER) as APK Signing Block signers carry it."""
     try:
         key = serialization.load_der_public_key(spki)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except Exception as exc:  # cryptography raises several kinds for bad keys
         return Failure(f"public key cannot be parsed ({exc})")
     if isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | dsa.DSAPublicKey):
         return key
@@ -127,6 +127,6 @@ def verify(
             key.verify(signature, data, algorithm)
     except InvalidSignature:
         return False
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except Exception as exc:  # ValueError, UnsupportedAlgorithm …: not checkable
         return Failure(f"signature cannot be checked ({exc})")
     return True

@@ -448,7 +448,7 @@ def _describe(der: bytes, digest: str, schemes: tuple[str, ...]) -> Signer | Fai
         not_before = cert.not_valid_before_utc.isoformat()
         not_after = cert.not_valid_after_utc.isoformat()
         key = _key(cert)
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # cryptography raises several kinds for odd certificates
         return Failure(f"signing certificate {digest[:12]}… could not be parsed ({exc})")
     return Signer(
         schemes=schemes,
@@ -475,7 +475,7 @@ def _name(name: x509.Name) -> str:
 def _key(cert: x509.Certificate) -> str:
     try:
         key = cert.public_key()
-    except (ValueError, TypeError, NotImplementedError):
+    except Exception:  # cryptography raises several kinds for odd keys
         return "unknown"
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA {key.key_size}"

@@ -448,3 +448,37 @@ def test_mutated_signatures_end_in_a_verdict_with_a_reason(
         assert facts.signature_verified or facts.signature_reason in reasons, facts.signature_reason
         outcomes.add(facts.signature_reason)
     assert len(outcomes) >= 4  # the mutations reach several different checks
+
+
+def test_corrupt_entry_data_is_a_reason_not_a_crash(
+    tmp_path: Path, signer: apkfactory.SigningKey
+) -> None:
+    """Deflate data broken inside a large entry (inflated by ISA-L) and a small one (zlib)."""
+    import random
+    import struct
+    import zipfile
+
+    noise = random.Random(5).randbytes(200_000)
+    files = {
+        "AndroidManifest.xml": apkfactory.manifest(PACKAGE, min_sdk=21, target_sdk=29),
+        "classes.dex": apkfactory.dex_file([f"{PACKAGE}.MainActivity"]),
+        "assets/big.txt": (b"lesson plan " * 40_000) + noise,
+        "assets/small.txt": b"small " * 200,
+    }
+    files.update(apkfactory.v1_signature(files, signer))
+    genuine = apkfactory.write_zip(tmp_path / "genuine.apk", files)
+    assert verdict(analyse_apk(genuine)) == (True, [signer.sha256])
+    data = genuine.read_bytes()
+    for name in ("assets/big.txt", "assets/small.txt"):
+        with zipfile.ZipFile(genuine) as archive:
+            info = archive.getinfo(name)
+        at, span = info.header_offset, min(64, info.compress_size)
+        name_len, extra_len = struct.unpack_from("<HH", data, at + 26)
+        start = at + 30 + name_len + extra_len
+        broken = bytearray(data)
+        broken[start : start + span] = bytes(span)  # its deflate block headers ruined
+        path = tmp_path / f"broken-{name.rsplit('/', 1)[1]}.apk"
+        path.write_bytes(bytes(broken))
+        facts = analyse_apk(path)
+        assert not facts.signature_verified
+        assert facts.signature_reason in {"v1-entry-unreadable", "v1-entry-modified"}, name
