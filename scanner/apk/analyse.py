@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from scanner.apk.arsc import resolve_string
 from scanner.apk.dex import DexTypes, read_dex_types
 from scanner.apk.facts import ApkFacts
-from scanner.apk.filepass import PassPlan, read_once
+from scanner.apk.filepass import THREADS_FROM, PassPlan, read_once
 from scanner.apk.manifest import ManifestInfo, Value, parse_manifest
 from scanner.apk.problems import Problem
 from scanner.apk.sdk import SdkCatalogue, builtin_catalogue
@@ -158,22 +158,22 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
         parsed[name] = data if isinstance(data, Failure) else read_dex_types(data)
 
     windowed = [n for n in dex_names if n not in digests]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apk-dex") as pool:
-        # The windowed DEX reading (Python, holding the GIL) overlaps the pass's hashing,
-        # which releases it: on two cores the SHA-256 costs no extra wall time.
-        window_parse = pool.submit(_parse_windowed, fh, directory, windowed, limits)
-        read = read_once(
-            fh,
-            directory,
-            PassPlan(
-                digests={n: h for n, h in digests.items() if n not in done},
-                keep=frozenset(streamed),
-                content_kinds=plan.content_kinds,
-                block_offset=plan.block_offset,
-            ),
-            on_entry,
-        )
-        parsed.update(window_parse.result())
+    pass_plan = PassPlan(
+        digests={n: h for n, h in digests.items() if n not in done},
+        keep=frozenset(streamed),
+        content_kinds=plan.content_kinds,
+        block_offset=plan.block_offset,
+    )
+    if windowed and size >= THREADS_FROM:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apk-dex") as pool:
+            # The windowed DEX reading (Python, holding the GIL) overlaps the pass's
+            # hashing, which releases it: on two cores the SHA-256 costs no wall time.
+            window_parse = pool.submit(_parse_windowed, fh, directory, windowed, limits)
+            read = read_once(fh, directory, pass_plan, on_entry)
+            parsed.update(window_parse.result())
+    else:
+        read = read_once(fh, directory, pass_plan, on_entry)
+        parsed.update(_parse_windowed(fh, directory, windowed, limits))
     if isinstance(read, Failure):
         return ApkFacts(
             sha256="",

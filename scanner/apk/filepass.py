@@ -37,6 +37,8 @@ except ImportError:  # pragma: no cover - depends on the installation
 INFLATER = "isal" if _inflate_module is not zlib else "zlib"
 READ_CHUNK = 1 << 20
 ISAL_FROM = 16 << 10
+THREADS_FROM = 2 << 20
+"""Files smaller than this are read, hashed and inflated in the calling thread."""
 LANES = 2
 """Threads that inflate entries; with the hashing thread they keep two cores busy."""
 _INFLATE_STEP = 8 << 20
@@ -65,7 +67,13 @@ class PassResult:
 
 
 class _Entry:
-    """One entry being inflated as its compressed bytes go by."""
+    """One entry being inflated as its compressed bytes go by.
+
+    The hashers and the inflater are made when the first bytes arrive, in the thread that
+    inflates the entry, so the reading thread only dispatches."""
+
+    __slots__ = ("end", "failure", "hashers", "hashes", "inflater", "kept", "member",
+                 "method", "produced", "start")  # fmt: skip
 
     def __init__(
         self, member: Member, start: int, method: int, hashes: tuple[str, ...], keep: bool
@@ -74,20 +82,26 @@ class _Entry:
         self.start = start
         self.end = start + member.compressed_size
         self.method = method
-        self.hashers = [(name, hashlib.new(HASHLIB_NAMES[name])) for name in hashes]
+        self.hashes = hashes
+        self.hashers: list[Any] | None = None
         self.kept: bytearray | None = bytearray() if keep else None
         self.inflater: Any = None
-        if method == 8:
-            # ISA-L pays off on large entries; for small ones its setup costs more than
-            # it saves, and zlib is quicker.
-            module = _inflate_module if member.size >= ISAL_FROM else zlib
-            self.inflater = module.decompressobj(-15)
         self.produced = 0
         self.failure: Failure | None = None
 
-    def feed(self, piece: memoryview) -> None:
+    def feed(self, piece: memoryview, last: bool) -> None:
         if self.failure is not None:
             return
+        if self.hashers is None:
+            if last and self.kept is None:
+                self._whole(piece)
+                return
+            self.hashers = [hashlib.new(HASHLIB_NAMES[name]) for name in self.hashes]
+            if self.method == 8:
+                # ISA-L pays off on large entries; for small ones its setup costs more
+                # than it saves, and zlib is quicker.
+                module = _inflate_module if self.member.size >= ISAL_FROM else zlib
+                self.inflater = module.decompressobj(-15)
         if self.inflater is None:
             self._output(piece)
             return
@@ -107,6 +121,33 @@ class _Entry:
             if self.inflater.eof:
                 return
 
+    def _whole(self, piece: memoryview) -> None:
+        """The common case: a small entry whose compressed bytes all arrived at once."""
+        self.hashers = []
+        if self.method == 8:
+            module = _inflate_module if self.member.size >= ISAL_FROM else zlib
+            self.inflater = module.decompressobj(-15)
+            try:
+                out: bytes | memoryview = self.inflater.decompress(piece, self.member.size + 1)
+            except _INFLATE_ERRORS as exc:
+                self.failure = Failure(f"{self.member.name}: corrupt compressed data ({exc})")
+                return
+            if len(out) <= self.member.size and not self.inflater.eof and out:
+                # More output than one call gives (a lying header, or a huge entry).
+                self.hashers = [hashlib.new(HASHLIB_NAMES[name]) for name in self.hashes]
+                self._output(out)
+                self.feed(memoryview(self.inflater.unconsumed_tail), True)
+                return
+        else:
+            out = piece
+        self.hashers = [hashlib.new(HASHLIB_NAMES[name], out) for name in self.hashes]
+        self.produced = len(out)
+        if self.produced > self.member.size:
+            self.failure = Failure(
+                f"{self.member.name} inflates to more than the {self.member.size} bytes its "
+                "header declares"
+            )
+
     def _output(self, out: bytes | memoryview) -> None:
         self.produced += len(out)
         if self.produced > self.member.size:
@@ -115,7 +156,8 @@ class _Entry:
                 "header declares"
             )
             return
-        for _, hasher in self.hashers:
+        assert self.hashers is not None
+        for hasher in self.hashers:
             hasher.update(out)
         if self.kept is not None:
             self.kept += out
@@ -129,7 +171,8 @@ class _Entry:
             return Failure(
                 f"{self.member.name}: {self.produced} bytes inflated, {self.member.size} declared"
             )
-        return {name: hasher.digest() for name, hasher in self.hashers}
+        hashers = self.hashers or [hashlib.new(HASHLIB_NAMES[n]) for n in self.hashes]
+        return {name: h.digest() for name, h in zip(self.hashes, hashers, strict=True)}
 
 
 class _Hasher(threading.Thread):
@@ -151,10 +194,12 @@ class _Hasher(threading.Thread):
 
     def run(self) -> None:
         while (item := self.queue.get()) is not None:
-            offset, chunk = item
-            self.sha256.update(chunk)
-            if self.content is not None:
-                self._content(offset, chunk)
+            self.consume(*item)
+
+    def consume(self, offset: int, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        if self.content is not None:
+            self._content(offset, chunk)
 
     def _content(self, offset: int, chunk: bytes) -> None:
         assert self.content is not None
@@ -206,12 +251,15 @@ class _Lane(threading.Thread):
             if self.error is not None:
                 continue  # drain, so the reader never blocks on a dead lane
             try:
-                for entry, piece, last in batch:
-                    entry.feed(piece)
-                    if last:
-                        self._complete(entry)
+                self.process(batch)
             except BaseException as exc:  # re-raised in the reading thread
                 self.error = exc
+
+    def process(self, batch: list[tuple[_Entry, memoryview, bool]]) -> None:
+        for entry, piece, last in batch:
+            entry.feed(piece, last)
+            if last:
+                self._complete(entry)
 
     def _complete(self, entry: _Entry) -> None:
         outcome = entry.finish()
@@ -251,15 +299,20 @@ def read_once(
         pending.append(entry)
 
     hasher = _Hasher(plan, directory)
-    lanes = [_Lane(n, digests, on_entry) for n in range(LANES if pending else 0)]
+    # Small files are done in this thread: starting threads would cost more than it saves.
+    threaded = directory.file_size >= THREADS_FROM
+    lanes = [
+        _Lane(n, digests, on_entry) for n in range((LANES if threaded else 1) if pending else 0)
+    ]
     lane_of: dict[int, _Lane] = {}
     for entry in pending:
         # Largest share first to the least loaded lane keeps the two busy alike.
         lane = min(lanes, key=lambda candidate: candidate.assigned)
         lane.assigned += entry.member.compressed_size + 4096
         lane_of[id(entry)] = lane
-    for thread in (hasher, *lanes):
-        thread.start()
+    if threaded:
+        for thread in (hasher, *lanes):
+            thread.start()
     size = 0
     index = 0
     fd = fh.fileno()
@@ -270,7 +323,10 @@ def read_once(
             chunk = os.pread(fd, READ_CHUNK, offset)
             if not chunk:
                 break
-            hasher.queue.put((offset, chunk))
+            if threaded:
+                hasher.queue.put((offset, chunk))
+            else:
+                hasher.consume(offset, chunk)
             end = offset + len(chunk)
             view = memoryview(chunk)
             batches: dict[int, list[tuple[_Entry, memoryview, bool]]] = {}
@@ -285,19 +341,22 @@ def read_once(
                 index += 1
             for lane in lanes:
                 batch = batches.get(id(lane))
-                if batch:
+                if batch and threaded:
                     lane.queue.put(batch)
+                elif batch:
+                    lane.process(batch)
             size = end
             offset = end
     except OSError as exc:
         failure = Failure(f"cannot read the file: {exc.strerror or exc}")
     finally:
-        hasher.queue.put(None)
-        for lane in lanes:
-            lane.queue.put(None)
-        hasher.join()
-        for lane in lanes:
-            lane.join()
+        if threaded:
+            hasher.queue.put(None)
+            for lane in lanes:
+                lane.queue.put(None)
+            hasher.join()
+            for lane in lanes:
+                lane.join()
     for lane in lanes:
         if lane.error is not None:
             raise lane.error
