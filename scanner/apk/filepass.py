@@ -18,7 +18,7 @@ import types
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from scanner.apk.contentdigest import ContentDigests
 from scanner.apk.sigcrypto import HASHLIB_NAMES
@@ -30,7 +30,8 @@ try:  # ISA-L inflates about twice as fast as zlib; zlib is the fallback.
     from isal import isal_zlib
 
     _inflate_module = isal_zlib
-    _INFLATE_ERRORS = (zlib.error, isal_zlib.error)  # ISA-L's error is not a zlib.error
+    # ISA-L's error is not a zlib.error (and its type stubs call it an instance).
+    _INFLATE_ERRORS = (zlib.error, cast(type[Exception], isal_zlib.error))
 except ImportError:  # pragma: no cover - depends on the installation
     pass
 
