@@ -482,3 +482,29 @@ def test_corrupt_entry_data_is_a_reason_not_a_crash(
         facts = analyse_apk(path)
         assert not facts.signature_verified
         assert facts.signature_reason in {"v1-entry-unreadable", "v1-entry-modified"}, name
+
+
+@pytest.mark.shared
+def test_v31_block_stripped_from_a_rotated_apk(fixture_apks: Path, tmp_path: Path) -> None:
+    """The v3 signer names the SDK from which the rotated key (v3.1) applies; removing the
+    v3.1 block to fall back to the old key is caught, as Android 13+ does."""
+    import struct
+
+    original = fixture_apks / "ag-apksig-v31-ec-p256.apk"
+    parts = apkfactory.split_zip(original.read_bytes())
+    block, pairs, at = parts.block, [], 8
+    while at < len(block) - 24:
+        (length,) = struct.unpack_from("<Q", block, at)
+        (pair_id,) = struct.unpack_from("<I", block, at + 8)
+        pairs.append((pair_id, block[at + 12 : at + 8 + length]))
+        at += 8 + length
+    assert 0x1B93AD61 in {i for i, _ in pairs}
+    kept = [(i, v) for i, v in pairs if i != 0x1B93AD61]
+    stripped = tmp_path / "stripped-v31.apk"
+    stripped.write_bytes(apkfactory.join_zip(apkfactory.ZipParts(
+        parts.entries, apkfactory.signing_block(kept), parts.central_directory, parts.eocd)))  # fmt: skip
+    facts = analyse_apk(stripped)
+    assert not facts.signature_verified
+    assert (facts.signature_reason, facts.signature_detail) == ("stripped-scheme", "v3.1")
+    # Below Android 13 nothing looks at v3.1, and the rest still verifies.
+    assert verify_file(stripped, max_sdk=32).verified
