@@ -447,7 +447,9 @@ def _verify_signer_info(
     not; a Problem for what Android treats as an error of the whole block."""
     levels = _supported_levels(info.digest_oid, info.signature_oid)
     if not _covers(levels, min_sdk, max_sdk):
-        return Problem("v1-unsupported-algorithm", f"{info.digest_oid} with {info.signature_oid}")
+        known = _algorithm_table().get((info.digest_oid, info.signature_oid))
+        named = f"{known[0]}, {known[1]}" if known else f"{info.digest_oid}, {info.signature_oid}"
+        return Problem("v1-unsupported-algorithm", f"{named}; Android {min_sdk}+")
     found = _find_certificate(info, certificates)
     if found is None:
         return Problem("v1-signature-forged", "signing certificate not in the block")

@@ -255,6 +255,11 @@ def test_apksigner_agrees_on_built_apks(tmp_path: Path, signer: apkfactory.Signi
             min_sdk=21 if "v1" in schemes else 28,
         )
         cases.append(("genuine " + "+".join(schemes), path))
+    # SHA-256 with RSA in a JAR signature needs Android 4.3; signed attributes need 4.4.
+    for min_sdk in (15, 18, 19):
+        path = apkfactory.simple_apk(tmp_path / f"old-{min_sdk}.apk", signer=signer,
+                                     min_sdk=min_sdk, target_sdk=28)  # fmt: skip
+        cases.append((f"v1+v2 for Android API {min_sdk}+", path))
     disagreements = []
     for what, path in cases:
         ours, theirs = verdict(analyse_apk(path)), apksigner(path)
