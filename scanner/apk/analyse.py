@@ -26,6 +26,7 @@ from scanner.apk.ziparchive import (
     Failure,
     Limits,
     MemberReader,
+    check_local_header,
     check_member,
     read_directory,
     read_member,
@@ -142,8 +143,9 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
     )
     dex_names = _dex_names(directory)
     digests = plan.entry_digests
-    done = {
-        name: {h: digest(h, inflated[name]) for h in hashes}
+    done: dict[str, Mapping[str, bytes] | Failure] = {
+        name: check_local_header(fh, directory.members[name])
+        or {h: digest(h, inflated[name]) for h in hashes}
         for name, hashes in digests.items()
         if name in inflated and _unique(directory, name)
     }

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, cast
 
 from scanner.apk.contentdigest import ContentDigests
 from scanner.apk.sigcrypto import HASHLIB_NAMES
-from scanner.apk.ziparchive import Directory, Failure, Member, locate_data
+from scanner.apk.ziparchive import Directory, Failure, Member, check_local_header, locate_data
 
 _inflate_module: types.ModuleType = zlib
 _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,)
@@ -288,6 +288,8 @@ def read_once(
             continue
         seen.add(member.name)
         located = locate_data(fh, member, directory)
+        if not isinstance(located, Failure) and member.name in plan.digests:
+            located = check_local_header(fh, member) or located
         if isinstance(located, Failure):
             digests[member.name] = located
             continue

@@ -23,6 +23,7 @@ _CENTRAL_SIZE = 46
 # Signature, then (skipping versions, flags, method, times, CRC) sizes and name lengths.
 _CENTRAL_FIXED = struct.Struct("<I16xIIHHH")
 _METHOD = struct.Struct("<H")
+_FLAGS_METHOD = struct.Struct("<HH")
 _OFFSET = struct.Struct("<I")
 _INTERESTING = (b"AndroidManifest.xml", b"resources.arsc", b"classes", b"META-INF/")
 _LOCAL = b"PK\x03\x04"
@@ -66,6 +67,9 @@ class Member(NamedTuple):
     compressed_size: int
     size: int
     header_offset: int
+    flags: int = 0
+    """General-purpose bit flags; bit 3 says sizes and CRC follow the data."""
+    crc: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,9 +148,10 @@ def read_directory(
             break
         total += usize
         name = raw[name_start : name_start + name_len].decode("utf-8", "replace")
-        (method,) = _METHOD.unpack_from(raw, pos + 10)
+        flags, method = _FLAGS_METHOD.unpack_from(raw, pos + 8)
+        (crc,) = _OFFSET.unpack_from(raw, pos + 16)
         (offset,) = _OFFSET.unpack_from(raw, pos + 42)
-        member = Member(name, method, csize, usize, offset)
+        member = Member(name, method, csize, usize, offset, flags, crc)
         entries.append(member)
         if interesting(_INTERESTING, name_start, name_start + name_len):
             if name in members:
@@ -307,6 +312,29 @@ def locate_data(fh: BinaryIO, member: Member, directory: Directory) -> tuple[int
     if method == 0 and member.compressed_size != member.size:
         return Failure(f"{member.name}: stored entry with inconsistent sizes")
     return start, method
+
+
+def check_local_header(fh: BinaryIO, member: Member) -> Failure | None:
+    """The local header must agree with the central directory, as Android's verifier and
+    zip reader require: same name, same data-descriptor flag, and (without a descriptor)
+    the same CRC and sizes. A disagreement is the mark of a zip crafted to show one
+    content to one reader and another to the next."""
+    header = _pread(fh, member.header_offset, _LOCAL_SIZE)
+    if len(header) < _LOCAL_SIZE or header[:4] != _LOCAL:
+        return Failure(f"{member.name}: local zip header is missing or corrupt")
+    flags, _, _, _, crc, csize, usize, name_len = struct.unpack_from("<HHHHIIIH", header, 6)
+    name = _pread(fh, member.header_offset + _LOCAL_SIZE, name_len)
+    if name.decode("utf-8", "replace") != member.name:
+        return Failure(f"{member.name}: its local header names another file")
+    if (flags ^ member.flags) & 0x08:
+        return Failure(f"{member.name}: local header and central directory disagree on sizes")
+    if not flags & 0x08 and (crc, csize, usize) != (
+        member.crc,
+        member.compressed_size,
+        member.size,
+    ):
+        return Failure(f"{member.name}: local header and central directory disagree on sizes")
+    return None
 
 
 def read_member(

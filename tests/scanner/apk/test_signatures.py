@@ -513,3 +513,23 @@ def test_v31_block_stripped_from_a_rotated_apk(fixture_apks: Path, tmp_path: Pat
     assert (facts.signature_reason, facts.signature_detail) == ("stripped-scheme", "v3.1")
     # Below Android 13 nothing looks at v3.1, and the rest still verifies.
     assert verify_file(stripped, max_sdk=32).verified
+
+
+def test_local_header_that_disagrees_with_the_directory(
+    tmp_path: Path, signer: apkfactory.SigningKey
+) -> None:
+    """One name in the central directory, another in the local header: readers disagree on
+    what the file holds, and Android refuses it (so does apksigner)."""
+    genuine = apkfactory.simple_apk(tmp_path / "genuine.apk", signer=signer, schemes=("v1",),
+                                    target_sdk=29)  # fmt: skip
+    data = bytearray(genuine.read_bytes())
+    at = bytes(data).index(b"classes.dex")  # the first occurrence is its local header
+    data[at : at + len("classes.dex")] = b"classes.dey"
+    path = tmp_path / "renamed.apk"
+    path.write_bytes(bytes(data))
+    facts = analyse_apk(path)
+    assert not facts.signature_verified
+    assert facts.signature_reason == "v1-entry-unreadable"
+    assert "names another file" in facts.signature_detail
+    if APKSIGNER is not None:
+        assert apksigner(path) == (False, [])
