@@ -46,7 +46,8 @@ class Limits:
     max_dex_entry: int = 256 * MiB
     max_manifest: int = 16 * MiB
     max_resources: int = 64 * MiB
-    max_meta_inf_entry: int = 4 * MiB
+    max_meta_inf_entry: int = 32 * MiB
+    """MANIFEST.MF and .SF list every entry (about 100 bytes each): 32 MiB is ~300,000."""
     max_total_uncompressed: int = 8 * GiB
     max_ratio: int = 200
     """Largest uncompressed/compressed ratio accepted for an entry the analysis reads."""
