@@ -15,6 +15,7 @@ from policies.model import Finding
 from policies.rules import Assessed, Context
 from registry.records import EntryRecord
 from scanner.apk import ApkFacts, describe_permission
+from scanner.apk.problems import describe, describe_kind, reason_kind
 
 AD_CATEGORIES = frozenset({"ads"})
 TRACKER_CATEGORIES = frozenset({"analytics", "push", "attribution", "crash", "location"})
@@ -74,13 +75,54 @@ def apk_unreadable(a: Assessed, outcome: ApkOutcome, ctx: Context) -> Iterable[F
 
 def apk_unsigned(a: Assessed, outcome: ApkOutcome, ctx: Context) -> Iterable[Finding]:
     facts = outcome.facts
-    if facts is None or not facts.readable or facts.signers:
+    if facts is None or not facts.readable or facts.signature_reason != "unsigned":
         return
     evidence = _facts_evidence(outcome) | {
         "signing_schemes": list(facts.signing_schemes),
         "problems": list(facts.problems),
     }
     yield ctx.finding("APK-UNSIGNED", a, evidence)
+
+
+def apk_signature_invalid(a: Assessed, outcome: ApkOutcome, ctx: Context) -> Iterable[Finding]:
+    """Signed, but the signature does not verify as Android checks it: the file was changed
+    after signing, or the signature is forged (a certificate copied from the genuine app
+    proves nothing then)."""
+    facts = outcome.facts
+    if facts is None or not facts.readable or facts.signature_verified:
+        return
+    code, detail = facts.signature_reason, facts.signature_detail
+    if code == "unsigned":
+        return  # APK-UNSIGNED says so
+    kind = reason_kind(code)
+    evidence = _facts_evidence(outcome) | {
+        "reason": code,
+        "detail": detail,
+        "kind": kind,
+        "signing_schemes": list(facts.signing_schemes),
+        "schemes": [
+            {
+                "scheme": v.scheme,
+                "checked": v.checked,
+                "verified": v.verified,
+                "reason": v.reason,
+                "detail": v.detail,
+            }
+            for v in facts.signatures
+        ],
+        "certificates_found": [
+            {"sha256": s.sha256, "subject": s.subject} for s in facts.signers if not s.lineage
+        ],
+    }
+    yield ctx.finding(
+        "APK-SIGNATURE-INVALID",
+        a,
+        evidence,
+        verdict_zh=describe_kind(kind, "zh"),
+        verdict_en=describe_kind(kind, "en"),
+        reason_zh=describe(code, detail, "zh"),
+        reason_en=describe(code, detail, "en"),
+    )
 
 
 def apk_package_mismatch(a: Assessed, outcome: ApkOutcome, ctx: Context) -> Iterable[Finding]:
@@ -112,19 +154,26 @@ def apk_package_mismatch(a: Assessed, outcome: ApkOutcome, ctx: Context) -> Iter
 
 
 def apk_signer_mismatch(a: Assessed, outcome: ApkOutcome, ctx: Context) -> Iterable[Finding]:
+    """Only certificates the signature proves count: an APK whose signature does not verify
+    gets APK-SIGNATURE-INVALID instead, whatever certificate it carries."""
     facts = outcome.facts
-    if facts is None or not facts.readable or not facts.signers:
+    if facts is None or not facts.readable:
+        return
+    verified = facts.verified_signers()
+    if not verified:
         return
     entry = _registry_entry(a, outcome, ctx)
     if entry is None or not entry.signer_sha256:
         return
     if entry.package and outcome.package and entry.package.lower() != outcome.package.lower():
         return  # another app altogether: APK-PACKAGE-MISMATCH says so
-    found = [s.sha256 for s in facts.signers]
+    found = [s.sha256 for s in verified]
     if set(found) & set(entry.signer_sha256):
-        return
+        return  # a rotated key whose lineage holds the registered one counts too
     evidence = _facts_evidence(outcome) | {
-        "apk_signers": [{"sha256": s.sha256, "subject": s.subject} for s in facts.signers],
+        "apk_signers": [
+            {"sha256": s.sha256, "subject": s.subject} for s in verified if not s.lineage
+        ],
         "registry_signers": list(entry.signer_sha256),
         "registry_entry": entry_evidence(entry),
     }
@@ -193,6 +242,7 @@ def apk_sensitive_permission(a: Assessed, outcome: ApkOutcome, ctx: Context) -> 
 APK_RULES = {
     "APK-UNREADABLE": apk_unreadable,
     "APK-UNSIGNED": apk_unsigned,
+    "APK-SIGNATURE-INVALID": apk_signature_invalid,
     "APK-PACKAGE-MISMATCH": apk_package_mismatch,
     "APK-SIGNER-MISMATCH": apk_signer_mismatch,
     "APK-AD-SDK": apk_ad_sdk,

@@ -21,6 +21,7 @@ from reports.interface import ReportFormat, SchoolWriter
 from reports.json_format import compact_json
 from reports.names import SCHOOLS_DIR, page_names
 from reports.text import Strings, check_lang, message, rule_order, rule_text, strings
+from scanner.apk.problems import describe_verdict
 from scanner.safetext import REPLACE_ERRORS, clip, shown
 from scanner.submission import RequiredItem, word_key
 
@@ -506,6 +507,10 @@ def apk_view(panel: ApkPanel, s: Strings) -> ApkView:
     add(s["size"], "size", lambda v: _size(v, s))
     add("SHA-256", "sha256")
     add(s["signing_schemes"], "signing_schemes")
+    if isinstance(facts.get("signature_verified"), bool):
+        rows.append((s["signature"], describe_verdict(facts["signature_verified"],
+                     _text(facts.get("signature_reason")), _text(facts.get("signature_detail")),
+                     s.lang)))  # fmt: skip
     if "signing_schemes" not in facts:
         add(s["signing_schemes"], "schemes")
 

@@ -24,6 +24,7 @@ from registry.db import is_explicit, open_database, resolve_url, sqlite_file
 from registry.records import ENTRY_FIELDS, EntryRecord
 from registry.service import ChangeRecord, ImportReport, Registry
 from scanner.apk import analyse_apk
+from scanner.apk.problems import describe
 from scanner.writing import csv_text
 
 app = typer.Typer(
@@ -544,15 +545,20 @@ def add_signer(
         if not from_apk.is_file():
             fail(f"no such file: {from_apk}")
         facts = analyse_apk(from_apk)
-        if not facts.readable or not facts.signers:
-            why = "; ".join(facts.problems) or "it carries no signature"
+        if not facts.readable:
+            why = "; ".join(facts.problems) or "it cannot be read"
             fail(f"{from_apk.name}: no signer can be taken from it ({why})")
+        if not facts.signature_verified:
+            # A certificate the signature does not prove could be anybody's copy.
+            why = describe(facts.signature_reason, facts.signature_detail, "en")
+            fail(f"{from_apk.name}: its signature does not verify, so no signer is taken ({why})")
         if record.package and facts.package != record.package and not force:
             fail(
                 f"{from_apk.name} is {facts.package or 'an app without a package'}, "
                 f"not {record.package} (#{record.id} {record.name}); use --force if it is right"
             )
-        signers.extend((s.sha256, s.subject) for s in facts.signers)
+        # The verified signer, and the earlier keys of its rotation lineage (same developer).
+        signers.extend((s.sha256, s.subject) for s in facts.verified_signers())
         reason = reason or f"from {from_apk.name} (SHA-256 {facts.sha256[:16]}…)"
     for digest, text in signers:
         record = registry.add_signer(entry, digest, text, reason)

@@ -5,32 +5,36 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from scanner.apk.arsc import resolve_string
-from scanner.apk.dex import ApkTypes
+from scanner.apk.dex import ApkTypes, Window
 from scanner.apk.facts import ApkFacts
+from scanner.apk.filepass import THREADS_FROM, PassPlan, read_once
 from scanner.apk.manifest import ManifestInfo, Value, parse_manifest
+from scanner.apk.problems import Problem
 from scanner.apk.respool import Refused
 from scanner.apk.sdk import SdkCatalogue, builtin_catalogue
-from scanner.apk.signing import read_signing
+from scanner.apk.sigcrypto import digest
+from scanner.apk.signing import finish_signing, plan_signing
 from scanner.apk.ziparchive import (
     DEFAULT_LIMITS,
     Directory,
     Failure,
     Limits,
     MemberReader,
+    check_local_header,
     check_member,
     read_directory,
     read_member,
 )
 
 HASH_CHUNK = 1 << 20
-OVERLAP_HASH_FROM: int | None = 4 << 20
-"""Files at least this large are hashed in a parallel thread while they are parsed."""
 _MANIFEST = "AndroidManifest.xml"
 _RESOURCES = "resources.arsc"
 _DEX_NAME = re.compile(r"classes(\d*)\.dex")
@@ -55,16 +59,9 @@ def analyse_apk(
     """Read everything the audit needs from one APK; a bad file gives facts with problems."""
     catalogue = catalogue or builtin_catalogue()
     path = Path(path)
-    hasher: Future[tuple[str, int] | Failure] | None = None
-    executor: ThreadPoolExecutor | None = None
     try:
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            if OVERLAP_HASH_FROM is not None and size >= OVERLAP_HASH_FROM:
-                # Hashing and inflating both release the GIL: on a second core the
-                # SHA-256 of a large APK costs no extra wall time.
-                executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="apk-sha256")
-                hasher = executor.submit(hash_file, path)
             facts = _analyse_open(fh, size, catalogue, limits)
     except OSError as exc:
         return ApkFacts(
@@ -73,15 +70,13 @@ def analyse_apk(
             problems=(f"cannot read the file: {exc.strerror or exc}",),
             sdk_catalogue=catalogue.fingerprint,
         )
-    finally:
-        if executor is not None:
-            executor.shutdown(wait=True)
-    hashed = hasher.result() if hasher is not None else hash_file(path)
+    if facts.sha256:
+        return facts
+    # Not a zip archive: no pass over its entries was made, so hash it on its own.
+    hashed = hash_file(path)
     if isinstance(hashed, Failure):
         return replace(facts, problems=(*facts.problems, hashed.reason))
     sha256, hashed_size = hashed
-    if facts.size and hashed_size != facts.size:
-        facts = replace(facts, problems=(*facts.problems, "the file changed while it was read"))
     return replace(facts, sha256=sha256, size=hashed_size)
 
 
@@ -123,46 +118,99 @@ def identify_apk(path: Path, limits: Limits = DEFAULT_LIMITS) -> ApkIdentity | F
 
 
 def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limits) -> ApkFacts:
-    """Facts from the archive's content; the caller fills in the SHA-256."""
-    sha256 = ""
+    """Facts from the archive: structure first (directory, manifest, META-INF, signing
+    block), then one sequential read of the file that hashes it, digests what the
+    signatures cover and inflates the DEX files the v1 signature needs digested."""
     problems: list[str] = []
     directory = read_directory(fh, size, limits)
     if isinstance(directory, Failure):
         return ApkFacts(
-            sha256=sha256,
+            sha256="",
             size=size,
             problems=(directory.reason,),
             sdk_catalogue=catalogue.fingerprint,
         )
     problems.extend(directory.problems)
 
-    manifest = _read_manifest(fh, directory, limits)
+    inflated: dict[str, bytes] = {}  # entries read before the pass: digested, not re-read
+    manifest = _read_manifest(fh, directory, limits, inflated)
     if isinstance(manifest, Failure):
         problems.append(manifest.reason)
         manifest = ManifestInfo(package="")
     problems.extend(manifest.problems)
-    label, version_name = _resolve_strings(fh, directory, limits, manifest, problems)
+    label, version_name = _resolve_strings(fh, directory, limits, manifest, problems, inflated)
 
-    signing = read_signing(fh, directory, limits)
-    problems.extend(signing.problems)
-
+    plan = plan_signing(
+        fh, directory, min_sdk=manifest.min_sdk, target_sdk=manifest.target_sdk, limits=limits
+    )
     dex_names = _dex_names(directory)
+    digests = plan.entry_digests
+    done: dict[str, Mapping[str, bytes] | Failure] = {
+        name: check_local_header(fh, directory.members[name])
+        or {h: digest(h, inflated[name]) for h in hashes}
+        for name, hashes in digests.items()
+        if name in inflated and _unique(directory, name)
+    }
+    # A DEX the v1 check inflates anyway is parsed from that output; the others are read
+    # through a window that inflates only as far as the type tables reach.
+    streamed = {
+        n for n in dex_names if n in digests and _dex_allowed(directory, n, limits, problems)
+    }
+    # Every DEX's type names go into one set, within the caps of `Limits` (a small APK can
+    # name thousands of DEX files); the pass and the windowed reading may both add to it.
     types = ApkTypes(len(dex_names), limits)
-    for name in dex_names:
-        if not types.room_for(name):
-            break
-        member = directory.members[name]
-        refused = check_member(member, limits.max_dex_entry, limits)
-        if refused is not None:
-            problems.append(refused.reason)
-            continue
-        types.add(name, MemberReader(fh, member, directory))
+    lock = threading.Lock()
+
+    def add_types(name: str, source: Window | bytearray | Failure) -> None:
+        with lock:
+            if isinstance(source, Failure):
+                reason = source.reason
+                types.problems.append(reason if name in reason else f"{name}: {reason}")
+            elif types.room_for(name):
+                types.add(name, source)
+
+    def on_entry(name: str, data: bytearray | Failure) -> None:
+        add_types(name, data)
+
+    windowed = [n for n in dex_names if n not in digests]
+    pass_plan = PassPlan(
+        digests={n: h for n, h in digests.items() if n not in done},
+        keep=frozenset(streamed),
+        content_kinds=plan.content_kinds,
+        block_offset=plan.block_offset,
+    )
+    if windowed and size >= THREADS_FROM:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="apk-dex") as pool:
+            # The windowed DEX reading (Python, holding the GIL) overlaps the pass's
+            # hashing, which releases it: on two cores the SHA-256 costs no wall time.
+            window_parse = pool.submit(_parse_windowed, fh, directory, windowed, limits, add_types)
+            read = read_once(fh, directory, pass_plan, on_entry)
+            window_parse.result()
+    else:
+        read = read_once(fh, directory, pass_plan, on_entry)
+        _parse_windowed(fh, directory, windowed, limits, add_types)
+    if isinstance(read, Failure):
+        return ApkFacts(
+            sha256="",
+            size=size,
+            problems=(*problems, read.reason),
+            sdk_catalogue=catalogue.fingerprint,
+        )
+    entry_digests: dict[str, Mapping[str, bytes] | Failure] = dict(read.entry_digests)
+    entry_digests.update(done)
+    signing = finish_signing(plan, directory, entry_digests, read.content)
+    problems.extend(signing.problems)
+    if not manifest.package:
+        # Without a manifest Android's rules (which depend on its SDK levels) cannot apply.
+        signing = replace(signing, verified=False, problem=Problem("no-android-manifest"))
+
     problems.extend(types.problems)
     sdks = catalogue.detect(types.descriptors(), manifest.components.all_names())
+    problem = signing.problem
 
     return ApkFacts(
-        sha256=sha256,
-        size=size,
+        sha256=read.sha256,
+        size=read.size,
         package=manifest.package,
         label=label,
         version_name=version_name,
@@ -172,6 +220,10 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
         permissions=manifest.permissions,
         signing_schemes=signing.schemes,
         signers=signing.signers,
+        signatures=signing.verifications,
+        signature_verified=signing.verified,
+        signature_reason=problem.code if problem is not None else "",
+        signature_detail=problem.detail if problem is not None else "",
         sdks=sdks,
         dex_count=types.dex_count,
         class_count=types.class_count,
@@ -182,13 +234,44 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
     )
 
 
-def _read_manifest(fh: BinaryIO, directory: Directory, limits: Limits) -> ManifestInfo | Failure:
+def _parse_windowed(
+    fh: BinaryIO,
+    directory: Directory,
+    names: list[str],
+    limits: Limits,
+    add: Callable[[str, Window | Failure], None],
+) -> None:
+    """DEX files read through a window that inflates only as far as their type tables."""
+    for name in names:
+        member = directory.members[name]
+        refused = check_member(member, limits.max_dex_entry, limits)
+        add(name, refused if refused is not None else MemberReader(fh, member, directory))
+
+
+def _unique(directory: Directory, name: str) -> bool:
+    # With two entries of one name, the pass must digest the one the directory lists first.
+    return sum(1 for m in directory.entries if m.name == name) == 1
+
+
+def _dex_allowed(directory: Directory, name: str, limits: Limits, problems: list[str]) -> bool:
+    refused = check_member(directory.members[name], limits.max_dex_entry, limits)
+    if refused is not None:
+        problems.append(refused.reason)
+        return False
+    return True
+
+
+def _read_manifest(
+    fh: BinaryIO, directory: Directory, limits: Limits, inflated: dict[str, bytes] | None = None
+) -> ManifestInfo | Failure:
     member = directory.members.get(_MANIFEST)
     if member is None:
         return Failure("no AndroidManifest.xml")
     data = read_member(fh, directory, member, limits.max_manifest, limits)
     if isinstance(data, Failure):
         return data
+    if inflated is not None:
+        inflated[_MANIFEST] = data
     return parse_manifest(data)
 
 
@@ -198,6 +281,7 @@ def _resolve_strings(
     limits: Limits,
     manifest: ManifestInfo,
     problems: list[str],
+    inflated: dict[str, bytes] | None = None,
 ) -> tuple[str, str]:
     """Label and version name as text, reading resources.arsc only if one is a reference."""
     wanted = [v for v in (manifest.label, manifest.version_name) if v.reference is not None]
@@ -209,6 +293,8 @@ def _resolve_strings(
         table = Failure("the APK has no resources.arsc")
     else:
         table = read_member(fh, directory, member, limits.max_resources, limits)
+        if inflated is not None and isinstance(table, bytes):
+            inflated[_RESOURCES] = table
 
     def text(value: Value, what: str) -> str:
         if value.reference is None:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from scanner.apk.permissions import sensitive_permissions
 
-ANALYSER_VERSION = "apk-facts/1"
+ANALYSER_VERSION = "apk-facts/2"
 """Bumped whenever the analysis would give different facts for the same bytes.
 
 Cached facts are keyed by the file's SHA-256 and this string; facts from another
@@ -33,6 +33,11 @@ class Signer:
     not_after: str = ""
     key: str = ""
     """Public key algorithm and size, e.g. `RSA 2048` or `EC secp256r1`."""
+    verified: bool = False
+    """Android verifies the APK under this certificate (or it is an earlier key of a
+    verified rotation lineage); a certificate merely found in the file is not enough."""
+    lineage: bool = False
+    """An earlier signing key the app rotated away from (v3 proof-of-rotation)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +48,8 @@ class Signer:
             "not_before": self.not_before,
             "not_after": self.not_after,
             "key": self.key,
+            "verified": self.verified,
+            "lineage": self.lineage,
         }
 
     @classmethod
@@ -55,6 +62,74 @@ class Signer:
             not_before=_string(data, "not_before"),
             not_after=_string(data, "not_after"),
             key=_string(data, "key"),
+            verified=_bool(data, "verified"),
+            lineage=_bool(data, "lineage"),
+        )
+
+
+@dataclass(frozen=True)
+class SchemeSigner:
+    """One signer of one signature scheme, and whether its signature verifies."""
+
+    sha256: str
+    """SHA-256 of its certificate; empty when none could be read."""
+    verified: bool
+    reason: str = ""
+    """Why not: a code of `scanner/data/signature-reasons.toml`; empty when verified."""
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "verified": self.verified,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SchemeSigner:
+        return cls(
+            sha256=_string(data, "sha256"),
+            verified=_bool(data, "verified"),
+            reason=_string(data, "reason"),
+            detail=_string(data, "detail"),
+        )
+
+
+@dataclass(frozen=True)
+class SchemeVerification:
+    """One signature scheme (v1, v2, v3, v3.1) of the APK, as Android would check it.
+
+    `checked` is false for a scheme the file carries that no Android version in the
+    APK's SDK range looks at (v1 beside v2 when minSdk ≥ 24, say): it is shown, not judged.
+    """
+
+    scheme: str
+    checked: bool
+    verified: bool
+    reason: str = ""
+    detail: str = ""
+    signers: tuple[SchemeSigner, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "checked": self.checked,
+            "verified": self.verified,
+            "reason": self.reason,
+            "detail": self.detail,
+            "signers": [s.to_dict() for s in self.signers],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SchemeVerification:
+        return cls(
+            scheme=_string(data, "scheme"),
+            checked=_bool(data, "checked"),
+            verified=_bool(data, "verified"),
+            reason=_string(data, "reason"),
+            detail=_string(data, "detail"),
+            signers=tuple(SchemeSigner.from_dict(s) for s in _list(data, "signers")),
         )
 
 
@@ -147,6 +222,13 @@ class ApkFacts:
     permissions: tuple[str, ...] = ()
     signing_schemes: tuple[str, ...] = ()
     signers: tuple[Signer, ...] = ()
+    signatures: tuple[SchemeVerification, ...] = ()
+    """Each scheme the APK carries, checked as Android does for its SDK range."""
+    signature_verified: bool = False
+    """The APK verifies as Android would install it (签名有效)."""
+    signature_reason: str = ""
+    """Why not: a code of `scanner/data/signature-reasons.toml` (`unsigned` for none at all)."""
+    signature_detail: str = ""
     sdks: tuple[EmbeddedSdk, ...] = ()
     dex_count: int = 0
     class_count: int = 0
@@ -173,6 +255,10 @@ class ApkFacts:
             "permissions": list(self.permissions),
             "signing_schemes": list(self.signing_schemes),
             "signers": [s.to_dict() for s in self.signers],
+            "signatures": [s.to_dict() for s in self.signatures],
+            "signature_verified": self.signature_verified,
+            "signature_reason": self.signature_reason,
+            "signature_detail": self.signature_detail,
             "sdks": [s.to_dict() for s in self.sdks],
             "dex_count": self.dex_count,
             "class_count": self.class_count,
@@ -187,6 +273,7 @@ class ApkFacts:
         """Rebuild facts from `to_dict()` output; raises `ValueError` if the dict is malformed."""
         try:
             signers = tuple(Signer.from_dict(s) for s in _list(data, "signers"))
+            signatures = tuple(SchemeVerification.from_dict(s) for s in _list(data, "signatures"))
             sdks = tuple(EmbeddedSdk.from_dict(s) for s in _list(data, "sdks"))
             components = data["components"]
             if not isinstance(components, Mapping):
@@ -204,6 +291,10 @@ class ApkFacts:
                 permissions=_strings(data, "permissions"),
                 signing_schemes=_strings(data, "signing_schemes"),
                 signers=signers,
+                signatures=signatures,
+                signature_verified=_bool(data, "signature_verified"),
+                signature_reason=_string(data, "signature_reason"),
+                signature_detail=_string(data, "signature_detail"),
                 sdks=sdks,
                 dex_count=_int(data, "dex_count"),
                 class_count=_int(data, "class_count"),
@@ -214,6 +305,13 @@ class ApkFacts:
             )
         except KeyError as missing:
             raise ValueError(f"cached APK facts lack the field {missing}") from None
+
+    def verified_signers(self) -> tuple[Signer, ...]:
+        """The certificates Android verifies this APK under (and their rotation lineage);
+        none when the signature does not verify."""
+        if not self.signature_verified:
+            return ()
+        return tuple(s for s in self.signers if s.verified)
 
     def sensitive_permissions(self) -> tuple[str, ...]:
         """The requested permissions that `permissions.csv` marks as privacy-sensitive."""

@@ -23,6 +23,7 @@ _CENTRAL_SIZE = 46
 # Signature, then (skipping versions, flags, method, times, CRC) sizes and name lengths.
 _CENTRAL_FIXED = struct.Struct("<I16xIIHHH")
 _METHOD = struct.Struct("<H")
+_FLAGS_METHOD = struct.Struct("<HH")
 _OFFSET = struct.Struct("<I")
 _INTERESTING = (b"AndroidManifest.xml", b"resources.arsc", b"classes", b"META-INF/")
 _LOCAL = b"PK\x03\x04"
@@ -45,7 +46,8 @@ class Limits:
     max_dex_entry: int = 256 * MiB
     max_manifest: int = 16 * MiB
     max_resources: int = 64 * MiB
-    max_meta_inf_entry: int = 4 * MiB
+    max_meta_inf_entry: int = 32 * MiB
+    """MANIFEST.MF and .SF list every entry (about 100 bytes each): 32 MiB is ~300,000."""
     max_total_uncompressed: int = 8 * GiB
     max_ratio: int = 200
     """Largest uncompressed/compressed ratio accepted for an entry the analysis reads."""
@@ -72,6 +74,9 @@ class Member(NamedTuple):
     compressed_size: int
     size: int
     header_offset: int
+    flags: int = 0
+    """General-purpose bit flags; bit 3 says sizes and CRC follow the data."""
+    crc: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,9 @@ class Directory:
     """The archive's central directory; `problems` are defects that did not stop reading.
 
     `members` holds only the entries an APK analysis can need (manifest, resources table,
-    DEX files, META-INF); `count` and `total_size` cover all entries.
+    DEX files, META-INF), the first of each name; `entries` holds every entry in directory
+    order (duplicates too), which JAR-signature verification checks one by one; `count`
+    and `total_size` cover all entries.
     """
 
     members: dict[str, Member]
@@ -90,6 +97,9 @@ class Directory:
     eocd_offset: int
     file_size: int
     problems: tuple[str, ...]
+    entries: tuple[Member, ...] = ()
+    cd_truncated: bool = False
+    """The end record declares a central directory longer than the space before it."""
 
 
 def read_directory(
@@ -118,7 +128,8 @@ def read_directory(
     if cd_offset > eocd_offset:
         return Failure("zip central directory starts after the end record (corrupt archive)")
     available = eocd_offset - cd_offset
-    if cd_size > available:
+    truncated = cd_size > available
+    if truncated:
         problems.append(
             f"zip central directory is truncated: {cd_size} bytes declared, "
             f"{available} present before the end record"
@@ -126,6 +137,7 @@ def read_directory(
         cd_size = available
     raw = _pread(fh, cd_offset, cd_size)
     members: dict[str, Member] = {}
+    entries: list[Member] = []
     total = 0
     pos = 0
     parsed = 0
@@ -142,15 +154,17 @@ def read_directory(
             problems.append(f"zip central directory entry {parsed + 1} is cut off")
             break
         total += usize
-        # Only entries the analysis may read are kept; APKs can hold thousands of others.
+        name = raw[name_start : name_start + name_len].decode("utf-8", "replace")
+        flags, method = _FLAGS_METHOD.unpack_from(raw, pos + 8)
+        (crc,) = _OFFSET.unpack_from(raw, pos + 16)
+        (offset,) = _OFFSET.unpack_from(raw, pos + 42)
+        member = Member(name, method, csize, usize, offset, flags, crc)
+        entries.append(member)
         if interesting(_INTERESTING, name_start, name_start + name_len):
-            name = raw[name_start : name_start + name_len].decode("utf-8", "replace")
             if name in members:
                 problems.append(f"duplicate zip entry {name!r} (the first one is used)")
             else:
-                (method,) = _METHOD.unpack_from(raw, pos + 10)
-                (offset,) = _OFFSET.unpack_from(raw, pos + 42)
-                members[name] = Member(name, method, csize, usize, offset)
+                members[name] = member
         pos = end
         parsed += 1
     if parsed < count and not problems:
@@ -161,7 +175,16 @@ def read_directory(
             f"{limits.max_total_uncompressed} bytes"
         )
     return Directory(
-        members, parsed, total, cd_offset, cd_size, eocd_offset, file_size, tuple(problems)
+        members,
+        parsed,
+        total,
+        cd_offset,
+        cd_size,
+        eocd_offset,
+        file_size,
+        tuple(problems),
+        tuple(entries),
+        truncated,
     )
 
 
@@ -202,19 +225,10 @@ class MemberReader:
         self._start = self._locate(directory)
 
     def _locate(self, directory: Directory) -> int | Failure:
-        header = _pread(self._fh, self.member.header_offset, _LOCAL_SIZE)
-        if len(header) < _LOCAL_SIZE or header[:4] != _LOCAL:
-            return Failure(f"{self.member.name}: local zip header is missing or corrupt")
-        name_len, extra_len = struct.unpack_from("<HH", header, 26)
-        start: int = self.member.header_offset + _LOCAL_SIZE + name_len + extra_len
-        if start + self.member.compressed_size > directory.cd_offset:
-            return Failure(f"{self.member.name}: compressed data runs past the end of the entries")
-        if self._method not in (0, 8):
-            # Unknown methods are a known evasion trick; Android reads such entries as
-            # stored when the sizes agree, so do the same instead of giving up.
-            self._method = 0 if self.member.compressed_size == self.member.size else 8
-        if self._method == 0 and self.member.compressed_size != self.member.size:
-            return Failure(f"{self.member.name}: stored entry with inconsistent sizes")
+        located = locate_data(self._fh, self.member, directory)
+        if isinstance(located, Failure):
+            return located
+        start, self._method = located
         return start
 
     def fill(self, wanted: int) -> Failure | None:
@@ -285,6 +299,49 @@ class MemberReader:
                     f"{self.member.size} declared"
                 )
         return None
+
+
+def locate_data(fh: BinaryIO, member: Member, directory: Directory) -> tuple[int, int] | Failure:
+    """Where an entry's compressed data starts (after its local header), and the method
+    (0 stored, 8 deflated) it is read with; the data must end before the central directory."""
+    header = _pread(fh, member.header_offset, _LOCAL_SIZE)
+    if len(header) < _LOCAL_SIZE or header[:4] != _LOCAL:
+        return Failure(f"{member.name}: local zip header is missing or corrupt")
+    name_len, extra_len = struct.unpack_from("<HH", header, 26)
+    start: int = member.header_offset + _LOCAL_SIZE + name_len + extra_len
+    if start + member.compressed_size > directory.cd_offset:
+        return Failure(f"{member.name}: compressed data runs past the end of the entries")
+    method = member.method
+    if method not in (0, 8):
+        # Unknown methods are a known evasion trick; Android reads such entries as
+        # stored when the sizes agree, so do the same instead of giving up.
+        method = 0 if member.compressed_size == member.size else 8
+    if method == 0 and member.compressed_size != member.size:
+        return Failure(f"{member.name}: stored entry with inconsistent sizes")
+    return start, method
+
+
+def check_local_header(fh: BinaryIO, member: Member) -> Failure | None:
+    """The local header must agree with the central directory, as Android's verifier and
+    zip reader require: same name, same data-descriptor flag, and (without a descriptor)
+    the same CRC and sizes. A disagreement is the mark of a zip crafted to show one
+    content to one reader and another to the next."""
+    header = _pread(fh, member.header_offset, _LOCAL_SIZE)
+    if len(header) < _LOCAL_SIZE or header[:4] != _LOCAL:
+        return Failure(f"{member.name}: local zip header is missing or corrupt")
+    flags, _, _, _, crc, csize, usize, name_len = struct.unpack_from("<HHHHIIIH", header, 6)
+    name = _pread(fh, member.header_offset + _LOCAL_SIZE, name_len)
+    if name.decode("utf-8", "replace") != member.name:
+        return Failure(f"{member.name}: its local header names another file")
+    if (flags ^ member.flags) & 0x08:
+        return Failure(f"{member.name}: local header and central directory disagree on sizes")
+    if not flags & 0x08 and (crc, csize, usize) != (
+        member.crc,
+        member.compressed_size,
+        member.size,
+    ):
+        return Failure(f"{member.name}: local header and central directory disagree on sizes")
+    return None
 
 
 def read_member(

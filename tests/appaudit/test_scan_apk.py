@@ -217,3 +217,52 @@ def test_apk_inspect_every_fixture(fixture_apks: Path) -> None:
     for odd in ("ag-apksig-empty-unsigned.apk", "ag-multidex-nomanifest.apk"):
         assert facts[odd]["readable"] is False and facts[odd]["problems"], odd
     assert "com.tencent.smtt" in {s["prefix"] for s in facts["pypi-airtest-Yosemite.apk"]["sdks"]}
+
+
+def test_tampered_copies_of_the_genuine_apk_are_caught(
+    registry: str, tmp_path: Path, keys: dict[str, apkfactory.SigningKey]
+) -> None:
+    """The case this tool exists for: a counterfeit passed around in parents' group chats,
+    carrying the genuine developer's certificate copied byte for byte."""
+    folder = tmp_path / "school"
+    genuine = make_apk(folder / "apks" / "genuine.apk", keys["genuine"])
+    evil = apkfactory.dex_file([f"{PACKAGE}.MainActivity", "com.evil.Stealer"])
+    apkfactory.rebuild(genuine, folder / "apks" / "rebuilt.apk",
+                       replace={"classes.dex": evil}, add={"assets/x.bin": b"x"})  # fmt: skip
+    apkfactory.rebuild(genuine, folder / "apks" / "v1only.apk", replace={"classes.dex": evil},
+                       keep_block=False)  # fmt: skip
+    row = ["一中", "APP", "示例作业", PACKAGE, "教APP备9900001号", "学生", "下载安装"]
+    submission = write_csv(
+        folder / "submission.csv",
+        [
+            HEADER,
+            [*row, "apks/genuine.apk"],  # 2
+            [*row, "apks/rebuilt.apk"],  # 3: META-INF and signing block copied
+            [*row, "apks/v1only.apk"],  # 4: META-INF copied, no signing block
+        ],
+        "utf-8",
+    )
+    _, by_row = scan(registry, submission, tmp_path / "report")
+    apk = {row: {r for r in rules if r.startswith("APK-")} for row, rules in by_row.items()}
+    assert apk.get("2", set()) == set()
+    assert apk["3"] == {"APK-SIGNATURE-INVALID"}
+    assert apk["4"] == {"APK-SIGNATURE-INVALID"}
+    doc = json.loads((tmp_path / "report" / "findings.json").read_text("utf-8"))
+    found = {f["row"]: f for s in doc["schools"] for f in s["findings"]}
+    assert found[3]["severity"] == "high" and found[3]["evidence"]["kind"] == "modified"
+    assert "签名之后被人改动过" in found[3]["message"]
+    # The copied certificate is the genuine one: shown as found, not accepted as the signer.
+    assert found[3]["evidence"]["certificates_found"][0]["sha256"] == keys["genuine"].sha256
+    assert found[4]["evidence"]["reason"] == "stripped-scheme"
+    page = next((tmp_path / "report" / "schools").glob("*.html")).read_text("utf-8")
+    assert "签名有效" in page and "签名无效（" in page  # each APK panel gives the verdict
+
+    refused = run("registry", "add-signer", PACKAGE, "--from-apk",
+                  str(folder / "apks" / "rebuilt.apk"), "--db", registry)  # fmt: skip
+    assert refused.exit_code == 2
+    assert refused.stderr.count("\n") == 1 and "does not verify" in refused.stderr
+
+    table = run("apk", "inspect", str(genuine), str(folder / "apks" / "rebuilt.apk"))
+    assert "签名有效" in table.stdout and "签名无效（安装包内容在签名后被修改" in table.stdout
+    english = run("apk", "inspect", "--lang", "en", str(folder / "apks" / "rebuilt.apk"))
+    assert "signature invalid (the APK's content was changed after signing" in english.stdout

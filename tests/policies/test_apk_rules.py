@@ -47,7 +47,8 @@ FACTS = ApkFacts(
     version_name="1.0",
     version_code=1,
     signing_schemes=("v1",),
-    signers=(Signer(schemes=("v1",), sha256=GENUINE, subject="CN=Genuine"),),
+    signers=(Signer(schemes=("v1",), sha256=GENUINE, subject="CN=Genuine", verified=True),),
+    signature_verified=True,
     readable=True,
 )
 ITEM = RequiredItem(source="s.csv", row=2, school="一中", kind="app", name="闽教高分", apk="x.apk")
@@ -78,12 +79,38 @@ def test_unreadable() -> None:
 
 
 def test_unsigned() -> None:
-    unsigned = replace(FACTS, signers=(), signing_schemes=())
+    unsigned = replace(
+        FACTS, signers=(), signing_schemes=(), signature_verified=False, signature_reason="unsigned"
+    )
     assert rules(unsigned) == {"APK-UNSIGNED"}
 
 
+def test_signature_invalid_says_tampered_or_forged() -> None:
+    # The genuine certificate is in the file, but the content no longer matches its signature.
+    tampered = replace(
+        FACTS,
+        signers=(Signer(("v1",), GENUINE, "CN=Genuine"),),
+        signature_verified=False,
+        signature_reason="v1-entry-modified",
+        signature_detail="classes.dex",
+    )
+    (found,) = apk_rules(tampered)
+    assert found.rule == "APK-SIGNATURE-INVALID" and found.severity == "high"
+    assert found.evidence["kind"] == "modified"
+    assert found.evidence["certificates_found"] == [{"sha256": GENUINE, "subject": "CN=Genuine"}]
+    message = catalogue().message(found, "zh")
+    assert "签名之后被人改动过" in message and "classes.dex" in message
+    assert "changed after it was signed" in catalogue().message(found, "en")
+    forged = replace(tampered, signature_reason="signature-forged", signature_detail="v2")
+    (found,) = apk_rules(forged)
+    assert "伪造" in catalogue().message(found, "zh")
+    # Neither is reported as a signer mismatch: an unverified certificate proves nothing.
+    other = replace(forged, signers=(Signer(("v2",), OTHER, "CN=Repackager"),))
+    assert rules(other) == {"APK-SIGNATURE-INVALID"}
+
+
 def test_signer_mismatch() -> None:
-    repackaged = replace(FACTS, signers=(Signer(("v1",), OTHER, "CN=Repackager"),))
+    repackaged = replace(FACTS, signers=(Signer(("v1",), OTHER, "CN=Repackager", verified=True),))
     (found,) = apk_rules(repackaged)
     assert found.rule == "APK-SIGNER-MISMATCH" and found.severity == "high"
     assert found.evidence["registry_signers"] == [GENUINE]
@@ -96,7 +123,9 @@ def test_signer_mismatch() -> None:
 
 
 def test_package_mismatch_against_the_row_and_the_registry() -> None:
-    other = replace(FACTS, package="com.example.fake", signers=(Signer(("v1",), OTHER),))
+    other = replace(
+        FACTS, package="com.example.fake", signers=(Signer(("v1",), OTHER, verified=True),)
+    )
     (found,) = apk_rules(other)
     assert found.rule == "APK-PACKAGE-MISMATCH"
     assert found.params["expected"] == "com.zhl.mjqk.aphone"
@@ -114,7 +143,7 @@ def test_the_apk_package_identifies_a_loosely_named_item() -> None:
     assessed, findings = engine.check_item(vague, outcome)
     assert assessed.match.matched_by == "apk_package" and assessed.match.entry is not None
     assert "FILING-MISSING" not in {f.rule for f in findings}
-    repackaged = replace(FACTS, signers=(Signer(("v1",), OTHER),))
+    repackaged = replace(FACTS, signers=(Signer(("v1",), OTHER, verified=True),))
     assert "APK-SIGNER-MISMATCH" in {
         f.rule for f in engine.check_item(vague, ApkOutcome("y", repackaged))[1]
     }
@@ -153,10 +182,14 @@ def test_every_apk_rule_is_implemented_and_renders() -> None:
     assert set(APK_RULES) == {r for r, s in catalogue().rules.items() if s.scope == "apk"}
     pangle = EmbeddedSdk("穿山甲", "ByteDance", "ads", "com.pgl", "com.pgl.X", ("manifest",))
     facts = replace(FACTS, package="com.other", signers=(), sdks=(pangle,),
-                    permissions=("android.permission.CAMERA",))  # fmt: skip
-    findings = apk_rules(facts) + apk_rules(None, failure="timeout")
+                    permissions=("android.permission.CAMERA",), signature_verified=False,
+                    signature_reason="unsigned")  # fmt: skip
+    invalid = replace(FACTS, signature_verified=False, signature_reason="content-modified",
+                      signature_detail="v2")  # fmt: skip
+    findings = apk_rules(facts) + apk_rules(None, failure="timeout") + apk_rules(invalid)
     assert {f.rule for f in findings} >= {"APK-UNSIGNED", "APK-PACKAGE-MISMATCH", "APK-AD-SDK",
-                                          "APK-SENSITIVE-PERMISSION", "APK-UNREADABLE"}  # fmt: skip
+                                          "APK-SENSITIVE-PERMISSION", "APK-UNREADABLE",
+                                          "APK-SIGNATURE-INVALID"}  # fmt: skip
     for finding in findings:
         for lang in ("zh", "en"):
             assert "{" not in catalogue().message(finding, lang)

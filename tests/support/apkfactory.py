@@ -1,4 +1,5 @@
-"""Build small but real APKs in code: binary manifest, DEX, resources table and v1 signature.
+"""Build small but real APKs in code: binary manifest, DEX, resources table and signatures
+(v1 JAR signing, and v2/v3 in an APK Signing Block).
 
 Enough of each format for androguard and Android's own parsers to accept the result, so
 tests can make exactly the APK they need (an ad SDK inside, a Chinese label, the same app
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
@@ -510,8 +511,14 @@ def signing_key(
     return SigningKey(key, certificate)
 
 
-def v1_signature(files: Mapping[str, bytes], signer: SigningKey) -> dict[str, bytes]:
-    """META-INF/MANIFEST.MF, CERT.SF and CERT.RSA (or .EC) for the given entries."""
+def v1_signature(
+    files: Mapping[str, bytes], signer: SigningKey, *, apk_signed: str | None = None
+) -> dict[str, bytes]:
+    """META-INF/MANIFEST.MF, CERT.SF and CERT.RSA (or .EC) for the given entries.
+
+    `apk_signed` (e.g. "2" or "2, 3") writes the `X-Android-APK-Signed` stripping
+    protection into the .SF, as apksigner does when it also signs with v2/v3.
+    """
     main = b"Manifest-Version: 1.0\r\nCreated-By: appaudit tests\r\n\r\n"
     sections = []
     for name in sorted(files):
@@ -521,6 +528,8 @@ def v1_signature(files: Mapping[str, bytes], signer: SigningKey) -> dict[str, by
         )
     manifest_mf = main + b"".join(sections)
     sf = bytearray(b"Signature-Version: 1.0\r\nCreated-By: appaudit tests\r\n")
+    if apk_signed is not None:
+        sf += b"X-Android-APK-Signed: " + apk_signed.encode() + b"\r\n"
     sf += b"SHA-256-Digest-Manifest: " + base64.b64encode(hashlib.sha256(manifest_mf).digest())
     sf += b"\r\n\r\n"
     for name, section in zip(sorted(files), sections, strict=True):
@@ -563,8 +572,10 @@ def build_apk(
     resources: bytes | None = None,
     extra: Mapping[str, bytes] | None = None,
     signer: SigningKey | None = None,
+    schemes: Sequence[str] = ("v1", "v2"),
 ) -> Path:
-    """Write an APK (zip) with the given parts, v1-signed if `signer` is given."""
+    """Write an APK (zip) with the given parts, signed by `signer` (if given) with each of
+    `schemes` (v1, v2, v3), as apksigner would sign it."""
     files: dict[str, bytes] = {}
     if manifest_xml is not None:
         files["AndroidManifest.xml"] = manifest_xml
@@ -573,14 +584,152 @@ def build_apk(
     if resources is not None:
         files["resources.arsc"] = resources
     files.update(extra or {})
-    if signer is not None:
-        files.update(v1_signature(files, signer))
+    block_schemes = [s for s in schemes if s != "v1"]
+    if signer is not None and "v1" in schemes:
+        numbers = ", ".join(s.lstrip("v") for s in block_schemes) or None
+        files.update(v1_signature(files, signer, apk_signed=numbers))
+    write_zip(path, files)
+    if signer is not None and block_schemes:
+        sign_block(path, signer, schemes=block_schemes)
+    return path
+
+
+def write_zip(path: Path, files: Mapping[str, bytes]) -> Path:
+    """A plain zip of `files` in order (resources.arsc stored, the rest deflated)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in files.items():
             method = zipfile.ZIP_STORED if name == "resources.arsc" else zipfile.ZIP_DEFLATED
             archive.writestr(zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), data, method)
     return path
+
+
+# --------------------------------------------------------------------------- APK Signing Block
+
+V2_BLOCK_ID = 0x7109871A
+V3_BLOCK_ID = 0xF05368C0
+STRIPPING_PROTECTION_ATTR = 0xBEEFF00D
+MAX_SDK = 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class ZipParts:
+    """An APK split where the APK Signing Block goes: entries, block, directory, end record."""
+
+    entries: bytes
+    block: bytes
+    central_directory: bytes
+    eocd: bytes
+
+
+def split_zip(data: bytes) -> ZipParts:
+    """Split a (possibly signed) APK; the end record must be the last 22 bytes."""
+    eocd = data[-22:]
+    assert eocd[:4] == b"PK\x05\x06", "end record with a comment is not supported here"
+    cd_size, cd_offset = struct.unpack_from("<II", eocd, 12)
+    block_start = cd_offset
+    if data[cd_offset - 16 : cd_offset] == b"APK Sig Block 42":
+        (size,) = struct.unpack_from("<Q", data, cd_offset - 24)
+        block_start = cd_offset - size - 8
+    return ZipParts(
+        data[:block_start], data[block_start:cd_offset], data[cd_offset : cd_offset + cd_size], eocd
+    )
+
+
+def join_zip(parts: ZipParts) -> bytes:
+    """The APK again, its end record pointing at the central directory where it now is."""
+    eocd = bytearray(parts.eocd)
+    struct.pack_into("<I", eocd, 16, len(parts.entries) + len(parts.block))
+    return parts.entries + parts.block + parts.central_directory + bytes(eocd)
+
+
+def sign_block(
+    path: Path,
+    signer: SigningKey,
+    *,
+    schemes: Sequence[str] = ("v2",),
+    min_sdk: int = 24,
+    pss: bool = False,
+) -> Path:
+    """Add an APK Signing Block with v2 and/or v3 signatures (SHA-256; RSA PKCS#1, or RSA
+    PSS with `pss`, or ECDSA) over the file's entries, central directory and end record,
+    replacing any block."""
+    parts = split_zip(path.read_bytes())
+    parts = ZipParts(parts.entries, b"", parts.central_directory, parts.eocd)
+    digest = chunked_sha256(parts.entries, parts.central_directory, _eocd_for_digest(parts))
+    pairs = []
+    for scheme in schemes:
+        if scheme == "v2":
+            attributes = []
+            if "v3" in schemes:
+                attributes.append((STRIPPING_PROTECTION_ATTR, struct.pack("<I", 3)))
+            pairs.append((V2_BLOCK_ID, _scheme_block(signer, digest, attributes, None, pss)))
+        elif scheme == "v3":
+            block = _scheme_block(signer, digest, [], (min_sdk, MAX_SDK), pss)
+            pairs.append((V3_BLOCK_ID, block))
+        else:
+            raise ValueError(f"unknown scheme {scheme}")
+    block = signing_block(pairs)
+    path.write_bytes(join_zip(ZipParts(parts.entries, block, parts.central_directory, parts.eocd)))
+    return path
+
+
+def _eocd_for_digest(parts: ZipParts) -> bytes:
+    eocd = bytearray(parts.eocd)
+    struct.pack_into("<I", eocd, 16, len(parts.entries))
+    return bytes(eocd)
+
+
+def chunked_sha256(*regions: bytes) -> bytes:
+    """The v2/v3 content digest: SHA-256 over 1 MB chunks of each region, then over those."""
+    digests = []
+    for region in regions:
+        for start in range(0, len(region), 1 << 20):
+            chunk = region[start : start + (1 << 20)]
+            digests.append(hashlib.sha256(b"\xa5" + struct.pack("<I", len(chunk)) + chunk).digest())
+    return hashlib.sha256(b"\x5a" + struct.pack("<I", len(digests)) + b"".join(digests)).digest()
+
+
+def _prefixed(data: bytes) -> bytes:
+    return struct.pack("<I", len(data)) + data
+
+
+def _scheme_block(
+    signer: SigningKey,
+    content_digest: bytes,
+    attributes: Sequence[tuple[int, bytes]],
+    sdk_range: tuple[int, int] | None,
+    pss: bool = False,
+) -> bytes:
+    is_ec = isinstance(signer.key, ec.EllipticCurvePrivateKey)
+    algorithm = 0x0201 if is_ec else 0x0101 if pss else 0x0103
+    digests = _prefixed(_prefixed(struct.pack("<I", algorithm) + _prefixed(content_digest)))
+    certificates = _prefixed(_prefixed(signer.certificate_der))
+    encoded_attributes = _prefixed(
+        b"".join(_prefixed(struct.pack("<I", i) + value) for i, value in attributes)
+    )
+    sdks = struct.pack("<II", *sdk_range) if sdk_range is not None else b""
+    signed_data = digests + certificates + sdks + encoded_attributes
+    if isinstance(signer.key, ec.EllipticCurvePrivateKey):
+        signature = signer.key.sign(signed_data, ec.ECDSA(hashes.SHA256()))
+    elif pss:
+        pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        signature = signer.key.sign(signed_data, pad, hashes.SHA256())
+    else:
+        signature = signer.key.sign(signed_data, padding.PKCS1v15(), hashes.SHA256())
+    signatures = _prefixed(_prefixed(struct.pack("<I", algorithm) + _prefixed(signature)))
+    public_key = signer.key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signer_bytes = _prefixed(signed_data) + sdks + signatures + _prefixed(public_key)
+    return _prefixed(_prefixed(signer_bytes))
+
+
+def signing_block(pairs: Sequence[tuple[int, bytes]]) -> bytes:
+    """An APK Signing Block holding the given (id, value) pairs."""
+    body = b"".join(struct.pack("<QI", len(value) + 4, i) + value for i, value in pairs)
+    size = len(body) + 8 + 16
+    return struct.pack("<Q", size) + body + struct.pack("<Q", size) + b"APK Sig Block 42"
 
 
 def simple_apk(
@@ -590,13 +739,23 @@ def simple_apk(
     label: str | None = "示例应用",
     classes: Sequence[str] = ("cn.edu.example.app.MainActivity",),
     signer: SigningKey | None = None,
+    schemes: Sequence[str] = ("v1", "v2"),
+    min_sdk: int | None = 21,
+    target_sdk: int | None = 33,
 ) -> Path:
     """A small signed-or-not APK with one activity: the common case for source tests."""
     return build_apk(
         path,
-        manifest_xml=manifest(package, label=label, activities=[classes[0]] if classes else []),
+        manifest_xml=manifest(
+            package,
+            label=label,
+            activities=[classes[0]] if classes else [],
+            min_sdk=min_sdk,
+            target_sdk=target_sdk,
+        ),
         dex=[dex_file(classes)],
         signer=signer,
+        schemes=schemes,
     )
 
 
@@ -685,3 +844,66 @@ def write_raw_zip(path: Path, entries: Sequence[RawEntry]) -> Path:
             )
         )
     return path
+
+
+# --------------------------------------------------------------------------- tampering
+
+
+def read_entries(path: Path) -> dict[str, bytes]:
+    """Every entry of an APK, uncompressed, in directory order."""
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def rebuild(
+    genuine: Path,
+    out: Path,
+    *,
+    replace: Mapping[str, bytes] | None = None,
+    add: Mapping[str, bytes] | None = None,
+    remove: Sequence[str] = (),
+    keep_block: bool = True,
+) -> Path:
+    """A new zip with the genuine APK's entries (META-INF included, content copied byte for
+    byte) changed as asked, and the genuine APK Signing Block copied in front of the new
+    central directory when `keep_block`: what a repackager does to pass as the original."""
+    files = read_entries(genuine)
+    for name in remove:
+        del files[name]
+    files.update(replace or {})
+    files.update(add or {})
+    write_zip(out, files)
+    if keep_block:
+        block = split_zip(genuine.read_bytes()).block
+        parts = split_zip(out.read_bytes())
+        out.write_bytes(
+            join_zip(ZipParts(parts.entries, block, parts.central_directory, parts.eocd))
+        )
+    return out
+
+
+def strip_block(genuine: Path, out: Path) -> Path:
+    """The APK with its APK Signing Block removed (so only v1 remains), bytes otherwise kept."""
+    parts = split_zip(genuine.read_bytes())
+    out.write_bytes(join_zip(ZipParts(parts.entries, b"", parts.central_directory, parts.eocd)))
+    return out
+
+
+def truncate_block(genuine: Path, out: Path, cut: int = 16) -> Path:
+    """The APK with `cut` bytes taken out of the middle of its signing block (sizes unchanged)."""
+    parts = split_zip(genuine.read_bytes())
+    middle = len(parts.block) // 2
+    block = parts.block[:middle] + parts.block[middle + cut :]
+    out.write_bytes(join_zip(ZipParts(parts.entries, block, parts.central_directory, parts.eocd)))
+    return out
+
+
+def flip_block_byte(genuine: Path, out: Path, offset_from_start: int) -> Path:
+    """The APK with one byte of its signing block inverted (a damaged or forged signature)."""
+    parts = split_zip(genuine.read_bytes())
+    block = bytearray(parts.block)
+    block[offset_from_start] ^= 0xFF
+    out.write_bytes(
+        join_zip(ZipParts(parts.entries, bytes(block), parts.central_directory, parts.eocd))
+    )
+    return out

@@ -70,6 +70,12 @@ RULE_PARAMS: dict[str, dict[str, Any]] = {
     },
     "APK-UNREADABLE": {"reason": "不是有效的ZIP文件"},
     "APK-UNSIGNED": {},
+    "APK-SIGNATURE-INVALID": {
+        "verdict_zh": "安装包在签名之后被人改动过",
+        "verdict_en": "the APK was changed after it was signed",
+        "reason_zh": "文件“classes.dex”在签名后被修改",
+        "reason_en": "the entry “classes.dex” was changed after signing",
+    },
     "APK-PACKAGE-MISMATCH": {
         "apk_package": "com.fake.study",
         "expected_source_zh": "登记的包名",

@@ -96,7 +96,8 @@ def test_same_app_signed_with_another_key_has_another_signer(
     genuine = analyse_apk(apkfactory.simple_apk(tmp_path / "genuine.apk", signer=signer))
     repacked = analyse_apk(apkfactory.simple_apk(tmp_path / "repacked.apk", signer=other_signer))
     assert genuine.package == repacked.package
-    assert genuine.signing_schemes == repacked.signing_schemes == ("v1",)
+    assert genuine.signing_schemes == repacked.signing_schemes == ("v1", "v2")
+    assert genuine.signature_verified and repacked.signature_verified
     assert [s.sha256 for s in genuine.signers] == [signer.sha256]
     assert [s.sha256 for s in repacked.signers] == [other_signer.sha256]
     described = genuine.signers[0]
@@ -121,8 +122,9 @@ def test_v1_block_without_its_sf_is_a_partial_signature(
         tmp_path / "partial.apk", manifest_xml=files["AndroidManifest.xml"], extra=signature
     )
     facts = analyse_apk(path)
-    assert facts.signing_schemes == ()
-    assert any("partial signature" in p for p in facts.problems)
+    assert not facts.signature_verified
+    assert facts.signature_reason == "v1-no-signature"
+    assert facts.verified_signers() == ()
 
 
 @pytest.mark.parametrize(

@@ -68,13 +68,24 @@ def test_androguard_verifies_the_v1_signature(
     tmp_path: Path, signer: apkfactory.SigningKey, ec_signer: apkfactory.SigningKey
 ) -> None:
     for key, name in ((signer, "rsa.apk"), (ec_signer, "ec.apk")):
-        path = apkfactory.simple_apk(tmp_path / name, signer=key)
+        path = apkfactory.simple_apk(tmp_path / name, signer=key, schemes=("v1",))
         apk = androguard_apk(path)
         assert apk.is_signed_v1()
         assert not apk.is_signed_v2()
         certificates = apk.get_certificates_v1()  # returned only when the signature verifies
         assert [c.sha256.hex() for c in certificates] == [key.sha256]
         assert hashlib.sha256(certificates[0].dump()).hexdigest() == key.sha256
+
+
+def test_androguard_reads_the_v2_and_v3_signatures(
+    tmp_path: Path, signer: apkfactory.SigningKey, ec_signer: apkfactory.SigningKey
+) -> None:
+    for key, name in ((signer, "rsa.apk"), (ec_signer, "ec.apk")):
+        path = apkfactory.simple_apk(tmp_path / name, signer=key, schemes=("v2", "v3"))
+        apk = androguard_apk(path)
+        assert apk.is_signed_v2() and apk.is_signed_v3() and not apk.is_signed_v1()
+        for ders in (apk.get_certificates_der_v2(), apk.get_certificates_der_v3()):
+            assert [hashlib.sha256(d).hexdigest() for d in ders] == [key.sha256]
 
 
 def test_androguard_rejects_a_tampered_v1_signature(

@@ -123,7 +123,11 @@ def test_v31_fixture_has_v31_and_ec_signers(fixture_apks: Path) -> None:
 def test_v3_lineage_fixture_is_v3_only(fixture_apks: Path) -> None:
     facts = facts_of(fixture(fixture_apks, "ag-apksig-golden-aligned-v3-lineage.apk"))
     assert facts.signing_schemes == ("v3",)
-    assert len(facts.signers) == 1
+    signing = [s for s in facts.signers if not s.lineage]
+    earlier = [s for s in facts.signers if s.lineage]
+    assert len(signing) == 1 and len(earlier) == 1  # the key it rotated from is listed too
+    # No v1 signature although its minSdk is below Android 7: Android 6 could not install it.
+    assert not facts.signature_verified and facts.signature_reason == "v1-missing"
 
 
 def test_yosemite_has_tbs_x5_and_label_from_resources(fixture_apks: Path) -> None:
