@@ -14,30 +14,23 @@ import hashlib
 import os
 import queue
 import threading
-import types
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from scanner.apk.contentdigest import ContentDigests
 from scanner.apk.sigcrypto import HASHLIB_NAMES
-from scanner.apk.ziparchive import Directory, Failure, Member, check_local_header, locate_data
+from scanner.apk.ziparchive import (
+    INFLATE_ERRORS,
+    Directory,
+    Failure,
+    Member,
+    check_local_header,
+    inflater,
+    locate_data,
+)
 
-_inflate_module: types.ModuleType = zlib
-_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,)
-try:  # ISA-L inflates about twice as fast as zlib; zlib is the fallback.
-    from isal import isal_zlib
-
-    _inflate_module = isal_zlib
-    # ISA-L's error is not a zlib.error (and its type stubs call it an instance).
-    _INFLATE_ERRORS = (zlib.error, cast(type[Exception], isal_zlib.error))
-except ImportError:  # pragma: no cover - depends on the installation
-    pass
-
-INFLATER = "isal" if _inflate_module is not zlib else "zlib"
 READ_CHUNK = 1 << 20
-ISAL_FROM = 16 << 10
 THREADS_FROM = 2 << 20
 """Files smaller than this are read, hashed and inflated in the calling thread."""
 LANES = 2
@@ -99,10 +92,7 @@ class _Entry:
                 return
             self.hashers = [hashlib.new(HASHLIB_NAMES[name]) for name in self.hashes]
             if self.method == 8:
-                # ISA-L pays off on large entries; for small ones its setup costs more
-                # than it saves, and zlib is quicker.
-                module = _inflate_module if self.member.size >= ISAL_FROM else zlib
-                self.inflater = module.decompressobj(-15)
+                self.inflater = inflater(self.member.size)
         if self.inflater is None:
             self._output(piece)
             return
@@ -111,7 +101,7 @@ class _Entry:
             room = self.member.size - self.produced + 1
             try:
                 out = self.inflater.decompress(data, min(room, _INFLATE_STEP))
-            except _INFLATE_ERRORS as exc:
+            except INFLATE_ERRORS as exc:
                 self.failure = Failure(f"{self.member.name}: corrupt compressed data ({exc})")
                 return
             if out:
@@ -126,11 +116,10 @@ class _Entry:
         """The common case: a small entry whose compressed bytes all arrived at once."""
         self.hashers = []
         if self.method == 8:
-            module = _inflate_module if self.member.size >= ISAL_FROM else zlib
-            self.inflater = module.decompressobj(-15)
+            self.inflater = inflater(self.member.size)
             try:
                 out: bytes | memoryview = self.inflater.decompress(piece, self.member.size + 1)
-            except _INFLATE_ERRORS as exc:
+            except INFLATE_ERRORS as exc:
                 self.failure = Failure(f"{self.member.name}: corrupt compressed data ({exc})")
                 return
             if len(out) <= self.member.size and not self.inflater.eof and out:

@@ -10,23 +10,40 @@ each manifest section.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
 class Section:
-    """One section: its attributes in order, and the bytes of the manifest it spans."""
+    """One section: its attributes in order, and the bytes of the manifest it spans.
 
-    start: int
-    size: int
-    attributes: tuple[tuple[str, str], ...]
-    _lookup: dict[str, str] = field(init=False, repr=False, compare=False)
+    A plain class with slots: an app's manifest and .SF hold a section per entry, thousands
+    of them, and this is built once for each.
+    """
 
-    def __post_init__(self) -> None:
+    __slots__ = ("_lookup", "attributes", "size", "start")
+
+    def __init__(self, start: int, size: int, attributes: tuple[tuple[str, str], ...]) -> None:
+        self.start = start
+        self.size = size
+        self.attributes = attributes
         lookup: dict[str, str] = {}
-        for key, value in self.attributes:
+        for key, value in attributes:
             lookup.setdefault(key.lower(), value)
-        object.__setattr__(self, "_lookup", lookup)
+        self._lookup = lookup
+
+    def __repr__(self) -> str:
+        return f"Section(start={self.start}, size={self.size}, attributes={self.attributes!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Section):
+            return NotImplemented
+        return (self.start, self.size, self.attributes) == (
+            other.start,
+            other.size,
+            other.attributes,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def name(self) -> str | None:
@@ -55,21 +72,15 @@ def parse_manifest(data: bytes) -> Manifest:
     return Manifest(sections[0], tuple(sections[1:]))
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(offset after the line's terminator, line without terminator)."""
-    # bytes.splitlines breaks at exactly CRLF, LF and CR, as the manifest format does.
-    position = 0
-    for line in data.splitlines(keepends=True):
-        position += len(line)
-        yield position, line.rstrip(b"\r\n") if line[-1:] in b"\r\n" else line
-
-
 def _sections(data: bytes) -> Iterator[Section]:
     start = 0
-    attributes: list[tuple[str, str]] = []
-    current: bytearray | None = None
     position = 0
-    for position, line in _lines(data):
+    attributes: list[tuple[str, str]] = []
+    current: bytes | None = None
+    # bytes.splitlines breaks at exactly CRLF, LF and CR, as the manifest format does.
+    for raw in data.splitlines(keepends=True):
+        position += len(raw)
+        line = raw.rstrip(b"\r\n")
         if not line:
             if current is not None:
                 attributes.append(_attribute(current))
@@ -84,14 +95,14 @@ def _sections(data: bytes) -> Iterator[Section]:
             continue
         if current is not None:
             attributes.append(_attribute(current))
-        current = bytearray(line)
+        current = line
     if current is not None:
         attributes.append(_attribute(current))
     if attributes:
         yield Section(start, position - start, tuple(attributes))
 
 
-def _attribute(line: bytearray) -> tuple[str, str]:
+def _attribute(line: bytes) -> tuple[str, str]:
     text = line.decode("utf-8", "replace")
     name, found, value = text.partition(": ")
     return (name, value) if found else (text, "")
