@@ -16,6 +16,7 @@ length is kept whole. What cannot be read within bounds — a workbook that infl
 
 from __future__ import annotations
 
+import collections
 import csv
 import hashlib
 import io
@@ -363,7 +364,39 @@ def _read_text(path: Path, data: bytes, vocabulary: Vocabulary) -> Table:
     )
 
 
-_LINE_END = re.compile("\r\n|\r|\n")
+_LINE = re.compile("[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+"""A line with its terminator (CRLF, CR or LF, as `newline=""` reads them), or the last one."""
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` one at a time: a district file is never copied whole again."""
+    return (match.group() for match in _LINE.finditer(text))
+
+
+class _LineFeed:
+    """Lines for a csv.reader, remembering those each record took, with a way to give
+    lines back so that they are read again."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._back: collections.deque[str] = collections.deque()
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self._back.popleft() if self._back else next(self._lines)
+        self.taken.append(line)
+        return line
+
+    def took(self) -> list[str]:
+        """The lines read since the last call."""
+        taken, self.taken = self.taken, []
+        return taken
+
+    def give_back(self, lines: Sequence[str]) -> None:
+        self._back.extendleft(reversed(lines))
 
 
 def _text_records(
@@ -377,76 +410,76 @@ def _text_records(
     entered in `table.broken_rows`, and reading starts again at its next line, so that
     the rows it swallowed are read as the rows they are.
     """
-    buffer = io.StringIO(text, newline="")
-    reader = csv.reader(buffer, delimiter=delimiter)
+    feed = _LineFeed(_lines(text))
+    reader = csv.reader(feed, delimiter=delimiter)
     marked = _LineRows(decoded)
     if '"' not in text:
         # Without quotation marks every line is one record: nothing to watch, and the
         # lines decoded otherwise are the rows of the same numbers.
-        yield from enumerate(reader, start=1)
+        for number, cells in enumerate(reader, start=1):
+            feed.taken.clear()
+            yield number, cells
         marked.record(sys.maxsize, sys.maxsize, lambda line: line)
         marked.finish(table)
         return
     number = 0
     line = 0  # the last line read, counted over the whole text
-    start = 0  # where the current record begins in the text
-    base = 0  # lines read before `reader` started
     for cells in reader:
         number += 1
-        first, line = line + 1, base + reader.line_num
-        end = buffer.tell()
-        if line > first and _quote_runs_over(text, start, end, delimiter):
-            restart = _LINE_END.search(text, start)
-            assert restart is not None  # the record runs over lines, so one ends in it
-            swallowed = (number + 1, number + line - first)
-            cells = next(csv.reader([text[start : restart.start()]], delimiter=delimiter), [])
+        taken = feed.took()
+        first, line = line + 1, line + len(taken)
+        if len(taken) > 1 and _quote_runs_over("".join(taken), delimiter):
             table.broken_rows[number] = TableNote(
-                number, "unclosed_quote", {"first": swallowed[0], "last": swallowed[1]}
+                number, "unclosed_quote", {"first": number + 1, "last": number + len(taken) - 1}
             )
             if marked.pending:
                 marked.record(number, first)
-            yield number, cells
-            buffer.seek(restart.end())
-            reader = csv.reader(buffer, delimiter=delimiter)
-            base = line = first
-            start = restart.end()
+            own = taken[0].rstrip("\r\n")
+            yield number, next(csv.reader([own], delimiter=delimiter), [])
+            # The lines it swallowed are read again, as the rows they are.
+            feed.give_back(taken[1:])
+            reader = csv.reader(feed, delimiter=delimiter)
+            line = first
             continue
         if marked.pending:
             marked.record(number, line)
         yield number, cells
-        start = end
     marked.finish(table)
 
 
-def _quote_runs_over(text: str, start: int, end: int, delimiter: str) -> bool:
+def _quote_runs_over(record: str, delimiter: str) -> bool:
     """Whether a record that spans lines does so because a quotation mark opened in it is
-    never closed properly: it reaches the end of the text, or text follows the closing
+    never closed properly: it reaches the end of the record, or text follows the closing
     quotation mark of a cell that spans lines (the mark of a later cell closed it)."""
-    at = start
+    at = 0
+    end = len(record)
     field_start = True
     stops = re.compile(f'["{re.escape(delimiter)}\r\n]')
     while at < end:
-        if field_start and text[at] == '"':
+        if field_start and record[at] == '"':
             close = at + 1
             while True:
-                close = text.find('"', close, end)
+                close = record.find('"', close, end)
                 if close < 0:
                     return True  # still open at the end of the record
-                if text[close + 1 : close + 2] == '"':
+                if record[close + 1 : close + 2] == '"':
                     close += 2  # a doubled quotation mark stands for one
                     continue
                 break
-            after = text[close + 1 : close + 2]
-            if after not in ("", delimiter, "\r", "\n") and _LINE_END.search(text, at, close):
+            after = record[close + 1 : close + 2]
+            if after not in ("", delimiter, "\r", "\n") and _LINE_END.search(record, at, close):
                 return True
             at, field_start = close + 1, False
             continue
-        found = stops.search(text, at, end)
+        found = stops.search(record, at, end)
         if found is None:
             return False
         at = found.end()
         field_start = found.group() != '"'
     return False
+
+
+_LINE_END = re.compile("\r\n|\r|\n")
 
 
 class _LineRows:
@@ -485,7 +518,7 @@ def _sniff_delimiter(
     """The delimiter under which the best header row appears, and that header."""
     best: tuple[str, tuple[int, dict[str, int], tuple[str, ...]] | None] = (",", None)
     for delimiter in (",", "\t", ";", "|"):
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        reader = csv.reader(_lines(text), delimiter=delimiter)
         found = _find_header(list(itertools.islice(reader, HEADER_SEARCH_ROWS)), vocabulary)
         if found and (best[1] is None or len(found[1]) > len(best[1][1])):
             best = (delimiter, found)
