@@ -66,6 +66,9 @@ def apk_unreadable(a: Assessed, outcome: ApkOutcome, ctx: Context) -> Iterable[F
         reason = outcome.failure or "no file"
     elif not facts.readable:
         reason = "; ".join(facts.problems) or "unreadable"
+    elif facts.code_unread:
+        # The app is identified, but SDKs in the unread code would go unseen: say so.
+        reason = "only part of its code could be read: " + "; ".join(facts.code_unread)
     else:
         return
     yield ctx.finding(

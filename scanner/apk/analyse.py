@@ -153,9 +153,6 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
     }
     # A DEX the v1 check inflates anyway is parsed from that output; the others are read
     # through a window that inflates only as far as the type tables reach.
-    streamed = {
-        n for n in dex_names if n in digests and _dex_allowed(directory, n, limits, problems)
-    }
     # Every DEX's type names go into one set, within the caps of `Limits` (a small APK can
     # name thousands of DEX files); the pass and the windowed reading may both add to it.
     types = ApkTypes(len(dex_names), limits)
@@ -171,6 +168,10 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
 
     def on_entry(name: str, data: bytearray | Failure) -> None:
         add_types(name, data)
+
+    streamed = {
+        n for n in dex_names if n in digests and _dex_allowed(directory, n, limits, add_types)
+    }
 
     windowed = [n for n in dex_names if n not in digests]
     pass_plan = PassPlan(
@@ -230,6 +231,7 @@ def _analyse_open(fh: BinaryIO, size: int, catalogue: SdkCatalogue, limits: Limi
         components=manifest.components,
         readable=bool(manifest.package),
         problems=tuple(dict.fromkeys(problems)),
+        code_unread=tuple(dict.fromkeys(types.problems)),
         sdk_catalogue=catalogue.fingerprint,
     )
 
@@ -253,10 +255,12 @@ def _unique(directory: Directory, name: str) -> bool:
     return sum(1 for m in directory.entries if m.name == name) == 1
 
 
-def _dex_allowed(directory: Directory, name: str, limits: Limits, problems: list[str]) -> bool:
+def _dex_allowed(
+    directory: Directory, name: str, limits: Limits, add: Callable[[str, Failure], None]
+) -> bool:
     refused = check_member(directory.members[name], limits.max_dex_entry, limits)
     if refused is not None:
-        problems.append(refused.reason)
+        add(name, refused)
         return False
     return True
 

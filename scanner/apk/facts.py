@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from scanner.apk.permissions import sensitive_permissions
 
-ANALYSER_VERSION = "apk-facts/2"
+ANALYSER_VERSION = "apk-facts/3"
 """Bumped whenever the analysis would give different facts for the same bytes.
 
 Cached facts are keyed by the file's SHA-256 and this string; facts from another
@@ -236,6 +236,9 @@ class ApkFacts:
     components: Components = field(default_factory=Components)
     readable: bool = False
     problems: tuple[str, ...] = ()
+    code_unread: tuple[str, ...] = ()
+    """Why some of the APK's code (DEX files) was not read, so SDKs in it go undetected;
+    these reasons are among `problems` too."""
     sdk_catalogue: str = ""
     """Fingerprint of the SDK prefix list used; a different list means re-analysis."""
     analyser_version: str = ANALYSER_VERSION
@@ -265,6 +268,7 @@ class ApkFacts:
             "components": self.components.to_dict(),
             "readable": self.readable,
             "problems": list(self.problems),
+            "code_unread": list(self.code_unread),
             "sdk_catalogue": self.sdk_catalogue,
         }
 
@@ -301,6 +305,7 @@ class ApkFacts:
                 components=Components.from_dict(components),
                 readable=_bool(data, "readable"),
                 problems=_strings(data, "problems"),
+                code_unread=_strings(data, "code_unread"),
                 sdk_catalogue=_string(data, "sdk_catalogue"),
             )
         except KeyError as missing:

@@ -78,6 +78,17 @@ def test_unreadable() -> None:
     assert found.rule == "APK-UNREADABLE" and "not a zip" in found.params["reason"]
 
 
+def test_code_left_unread_is_said() -> None:
+    """The app is known, but SDKs in code that was not read would go unseen."""
+    cap = "the APK has 20000 DEX files, more than the cap of 256"
+    partly = replace(FACTS, problems=(cap,), code_unread=(cap,))
+    (found,) = apk_rules(partly)
+    assert found.rule == "APK-UNREADABLE" and found.params["reason"].endswith(cap)
+    assert "only part of its code" in found.params["reason"]
+    odd_label = replace(FACTS, problems=("app label @7F010001 could not be resolved",))
+    assert rules(odd_label) == set()
+
+
 def test_unsigned() -> None:
     unsigned = replace(
         FACTS, signers=(), signing_schemes=(), signature_verified=False, signature_reason="unsigned"
