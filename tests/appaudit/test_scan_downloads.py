@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import apkfactory
 import pytest
+from httpfolder import serve_folder
 from tablefactory import write_csv
 from typer.testing import CliRunner
 
@@ -36,39 +34,8 @@ def apk_server(tmp_path: Path) -> Iterator[str]:
             root / f"{name}.apk", f"org.example.{name}", classes=[f"org.example.{name}.Main"]
         )
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            with contextlib.suppress(OSError):  # a client that gave up
-                if self.path.startswith("/trickle"):
-                    self.send_response(200)
-                    self.send_header("Content-Length", "100000")
-                    self.end_headers()
-                    for _ in range(1200):
-                        self.wfile.write(b"P")
-                        self.wfile.flush()
-                        time.sleep(0.05)
-                    return
-                target = root / self.path.lstrip("/")
-                if not target.is_file():
-                    self.send_error(404, "Not Found")
-                    return
-                body = target.read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_folder(root) as base:
+        yield base
 
 
 def submission(tmp_path: Path, base: str, slow: int = 1) -> Path:
