@@ -223,7 +223,13 @@ class _Run:
 
     def _remember(self, shelf: Shelf, assessed: Assessed) -> None:
         kept = self.for_school_rules.setdefault(id(shelf), {})
-        kept.setdefault(school_rule_key(assessed, self.engine.ctx), assessed)
+        key = school_rule_key(assessed, self.engine.ctx)
+        if key not in kept:
+            # Only what the school rules read is kept: not the row's note or requirements.
+            item = assessed.item
+            slim = RequiredItem(item.source, item.row, item.school, item.kind, item.name,
+                                item.school_code, audience=item.audience)  # fmt: skip
+            kept[key] = assessed._replace(item=slim, text="")
 
 
 ApkProvider = Callable[[list[RequiredItem]], Mapping[tuple[str, int], ApkOutcome]]

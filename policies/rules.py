@@ -331,8 +331,10 @@ def school_rule_key(a: Assessed, ctx: Context) -> tuple[object, ...]:
     """Everything the school rules read of an item: they get the first item of each key.
 
     A school lists the same app on many rows (one per class or grade); keeping the first of
-    each key keeps a district's school rules in bounded memory with the same findings. A
-    school rule that reads more of an item must add it here.
+    each key keeps a district's school rules in bounded memory with the same findings. The
+    items kept carry only source, row, school, kind, name, code and audience besides their
+    match and adoption: a school rule that reads more of an item must add it here and there
+    (`policies.engine`).
     """
     return (a.item.kind, _app_key(a, ctx), a.item.name, a.item.audience)
 

@@ -65,6 +65,7 @@ class ResultStore:
     def __init__(self) -> None:
         self._verdicts: list[bytes] = [b""]  # numbered from 1: 0 means "no shared verdict"
         self._verdict_severities: list[tuple[str, ...]] = [()]
+        self._severities: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._own = 0
         self._numbers: dict[str, int] = {}
         self._strings: list[str] = []
@@ -79,7 +80,9 @@ class ResultStore:
         self._verdicts.append(
             _dumps(tuple((f.rule, f.severity, f.evidence, f.params) for f in findings))
         )
-        self._verdict_severities.append(tuple(f.severity for f in findings))
+        severities = tuple(f.severity for f in findings)
+        # A few combinations of severities serve a district's verdicts: kept once each.
+        self._verdict_severities.append(self._severities.setdefault(severities, severities))
         return len(self._verdicts) - 1
 
     def add_item(self, shelf: Shelf, item: RequiredItem, verdict: int) -> None:
