@@ -21,6 +21,8 @@ UNKNOWN_SCHOOL = "（学校未填写）"
 
 
 _VERDICTS_MAX = 1 << 17
+_KEPT_MAX = 1 << 18
+"""Items held for the school rules over the whole scan; beyond, schools work theirs out again."""
 
 
 def code_key(code: str) -> str:
@@ -93,8 +95,11 @@ class Engine:
         self.school_rules = [rule for rid, rule in SCHOOL_RULES.items() if self.config.enabled(rid)]
         self.apk_rules = [rule for rid, rule in APK_RULES.items() if self.config.enabled(rid)]
 
-    def assess(self, item: RequiredItem, apk: ApkOutcome | None = None) -> Assessed:
-        match = self.matcher.match(item, apk.package if apk is not None else "")
+    def assess(self, item: RequiredItem, apk: ApkOutcome | str | None = None) -> Assessed:
+        """The item's registry match and adoption; `apk` (its outcome, or the package it
+        found) stands in for an identifier the row does not give."""
+        package = apk if isinstance(apk, str) else apk.package if apk is not None else ""
+        match = self.matcher.match(item, package)
         text = " ".join((*item.actions, item.quota, item.note)).lower()
         return Assessed(item, match, self.matcher.adoption(item, match), text)
 
@@ -170,13 +175,11 @@ class Engine:
                 run.add_with_apk(shelf, item, outcomes.get((item.source, item.row)))
         shelves = []
         for shelf, taken in grouping.finish():
-            assessed = run.for_school_rules.pop(id(shelf), {})
             for uncoded in taken:
                 store.absorb(shelf, uncoded)
-                for key, value in run.for_school_rules.pop(id(uncoded), {}).items():
-                    assessed.setdefault(key, value)
+            assessed = run.for_school_rules(shelf, taken)
             store.add_school_findings(
-                shelf, self.check_school(shelf.school, shelf.school_code, list(assessed.values()))
+                shelf, self.check_school(shelf.school, shelf.school_code, assessed)
             )
             shelves.append(shelf)
         return StoredSchools(store, shelves), file_problems
@@ -189,7 +192,11 @@ class _Run:
         self.engine = engine
         self.store = store
         self.verdicts: dict[tuple[object, ...], int] = {}
-        self.for_school_rules: dict[int, dict[tuple[object, ...], Assessed]] = {}
+        self.kept: dict[int, dict[tuple[object, ...], Assessed]] = {}
+        """For each shelf, the first item of each key the school rules read."""
+        self.kept_count = 0
+        self.overflow: set[int] = set()
+        """Shelves whose items are worked out again from the store for the school rules."""
 
     def add(self, shelf: Shelf, item: RequiredItem) -> None:
         engine = self.engine
@@ -222,14 +229,43 @@ class _Run:
         self._remember(shelf, assessed)
 
     def _remember(self, shelf: Shelf, assessed: Assessed) -> None:
-        kept = self.for_school_rules.setdefault(id(shelf), {})
+        if id(shelf) in self.overflow:
+            return
+        kept = self.kept.setdefault(id(shelf), {})
         key = school_rule_key(assessed, self.engine.ctx)
-        if key not in kept:
-            # Only what the school rules read is kept: not the row's note or requirements.
-            item = assessed.item
-            slim = RequiredItem(item.source, item.row, item.school, item.kind, item.name,
-                                item.school_code, audience=item.audience)  # fmt: skip
-            kept[key] = assessed._replace(item=slim, text="")
+        if key in kept:
+            return
+        if self.kept_count >= _KEPT_MAX:
+            # A district of all-different rows: this school's items are worked out again from
+            # the store when its rules run, instead of being held for the whole scan.
+            self.overflow.add(id(shelf))
+            self.kept_count -= len(self.kept.pop(id(shelf)))
+            return
+        # Only what the school rules read is kept: not the row's note or requirements.
+        item = assessed.item
+        slim = RequiredItem(item.source, item.row, item.school, item.kind, item.name,
+                            item.school_code, audience=item.audience)  # fmt: skip
+        kept[key] = assessed._replace(item=slim, text="")
+        self.kept_count += 1
+
+    def for_school_rules(self, shelf: Shelf, taken: Sequence[Shelf]) -> list[Assessed]:
+        """The first item of each key, in the order the rows were added (the shelves it took
+        in after its own), for the school rules of `shelf`."""
+        shelves = [shelf, *taken]
+        if self.overflow.isdisjoint(id(s) for s in shelves):
+            assessed: dict[tuple[object, ...], Assessed] = {}
+            for each in shelves:
+                for key, value in self.kept.pop(id(each), {}).items():
+                    assessed.setdefault(key, value)
+            return list(assessed.values())
+        for each in shelves:
+            self.kept_count -= len(self.kept.pop(id(each), {}))
+        ctx = self.engine.ctx
+        again: dict[tuple[object, ...], Assessed] = {}
+        for item, package in self.store.added_items(shelf):
+            a = self.engine.assess(item, package)
+            again.setdefault(school_rule_key(a, ctx), a)
+        return list(again.values())
 
 
 ApkProvider = Callable[[list[RequiredItem]], Mapping[tuple[str, int], ApkOutcome]]

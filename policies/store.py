@@ -196,6 +196,24 @@ class ResultStore:
         result.findings.extend(shelf.school_findings)
         return result
 
+    def added_items(self, shelf: Shelf) -> Iterator[tuple[RequiredItem, str]]:
+        """The school's items in the order they were added, each with the package its APK
+        was found to have (for matching a row that names none), without their findings."""
+        data = memoryview(shelf.records)
+        pos = 0
+        while pos < len(data):
+            (size,) = _LENGTH.unpack_from(data, pos)
+            record = marshal.loads(data[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+            if record[0] == _PROBLEM:
+                continue
+            package = ""
+            if record[0] == _OWN and record[3] is not None:
+                facts = record[3][3]
+                if facts and facts.get("readable"):
+                    package = facts.get("package", "")
+            yield self._rebuild_item(record[1]), package
+
     def _rebuild_item(self, cells: tuple[Any, ...]) -> RequiredItem:
         strings = self._strings
         return RequiredItem(strings[cells[0]], cells[1], strings[cells[2]], *cells[3:])

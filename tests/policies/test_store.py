@@ -7,6 +7,7 @@ import random
 import pytest
 from policyfactory import VIEW, item
 
+from policies import engine as engine_module
 from policies.apk_rules import ApkOutcome
 from policies.config import PolicyConfig
 from policies.engine import UNKNOWN_SCHOOL, Engine
@@ -83,8 +84,17 @@ def _without_numbers(findings: list[Finding]) -> list[Finding]:
     return [f._replace(verdict=0) for f in findings]
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_stored_schools_equal_rows_judged_afresh(seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "kept"),
+    [(seed, 1 << 18) for seed in range(6)] + [(seed, 7) for seed in range(3)],
+    ids=lambda v: str(v),
+)
+def test_stored_schools_equal_rows_judged_afresh(
+    seed: int, kept: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also when the items held for the school rules overflow (`kept`) and schools work
+    theirs out again from the store."""
+    monkeypatch.setattr(engine_module, "_KEPT_MAX", kept)
     records = district(400, seed)
     facts = ApkFacts(sha256="0" * 64, size=10, package="com.example.other", readable=True)
     apks = {r.row: ApkOutcome("x.apk", facts=facts) for r in records if isinstance(r, RequiredItem)}
