@@ -25,7 +25,6 @@ from scanner.apk.ziparchive import (
     Directory,
     Failure,
     Member,
-    check_local_header,
     inflater,
     locate_data,
 )
@@ -276,9 +275,7 @@ def read_once(
         if member.name not in wanted or member.name in seen:
             continue
         seen.add(member.name)
-        located = locate_data(fh, member, directory)
-        if not isinstance(located, Failure) and member.name in plan.digests:
-            located = check_local_header(fh, member) or located
+        located = locate_data(fh, member, directory, strict=member.name in plan.digests)
         if isinstance(located, Failure):
             digests[member.name] = located
             continue

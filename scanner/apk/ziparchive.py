@@ -326,14 +326,56 @@ class MemberReader:
         return None
 
 
-def locate_data(fh: BinaryIO, member: Member, directory: Directory) -> tuple[int, int] | Failure:
-    """Where an entry's compressed data starts (after its local header), and the method
-    (0 stored, 8 deflated) it is read with; the data must end before the central directory."""
-    header = _pread(fh, member.header_offset, _LOCAL_SIZE)
-    if len(header) < _LOCAL_SIZE or header[:4] != _LOCAL:
+_LOCAL_FIELDS = struct.Struct("<HHHHIIIHH")
+"""Flags, method, time, date, CRC, sizes, name and extra lengths (after signature and version)."""
+_LOCAL_READ = _LOCAL_SIZE + 256
+"""A local header and the name after it, in one read for all but the longest names."""
+
+
+def _read_local(fh: BinaryIO, member: Member) -> tuple[tuple[int, ...], bytes] | Failure:
+    raw = _pread(fh, member.header_offset, _LOCAL_READ)
+    if len(raw) < _LOCAL_SIZE or raw[:4] != _LOCAL:
         return Failure(f"{member.name}: local zip header is missing or corrupt")
-    name_len, extra_len = struct.unpack_from("<HH", header, 26)
-    start: int = member.header_offset + _LOCAL_SIZE + name_len + extra_len
+    fields = _LOCAL_FIELDS.unpack_from(raw, 6)
+    name_len = fields[7]
+    name = raw[_LOCAL_SIZE : _LOCAL_SIZE + name_len]
+    if len(name) < name_len:
+        name = _pread(fh, member.header_offset + _LOCAL_SIZE, name_len)
+    return fields, name
+
+
+def _disagreement(member: Member, fields: tuple[int, ...], name: bytes) -> Failure | None:
+    flags, _, _, _, crc, csize, usize = fields[:7]
+    if name.decode("utf-8", "replace") != member.name:
+        return Failure(f"{member.name}: its local header names another file")
+    if (flags ^ member.flags) & 0x08:
+        return Failure(f"{member.name}: local header and central directory disagree on sizes")
+    if not flags & 0x08 and (crc, csize, usize) != (
+        member.crc,
+        member.compressed_size,
+        member.size,
+    ):
+        return Failure(f"{member.name}: local header and central directory disagree on sizes")
+    return None
+
+
+def locate_data(
+    fh: BinaryIO, member: Member, directory: Directory, *, strict: bool = False
+) -> tuple[int, int] | Failure:
+    """Where an entry's compressed data starts (after its local header), and the method
+    (0 stored, 8 deflated) it is read with; the data must end before the central directory.
+
+    `strict` also requires the local header to agree with the central directory, as
+    `check_local_header` does."""
+    local = _read_local(fh, member)
+    if isinstance(local, Failure):
+        return local
+    fields, name = local
+    if strict:
+        failure = _disagreement(member, fields, name)
+        if failure is not None:
+            return failure
+    start: int = member.header_offset + _LOCAL_SIZE + fields[7] + fields[8]
     if start + member.compressed_size > directory.cd_offset:
         return Failure(f"{member.name}: compressed data runs past the end of the entries")
     method = member.method
@@ -351,22 +393,10 @@ def check_local_header(fh: BinaryIO, member: Member) -> Failure | None:
     zip reader require: same name, same data-descriptor flag, and (without a descriptor)
     the same CRC and sizes. A disagreement is the mark of a zip crafted to show one
     content to one reader and another to the next."""
-    header = _pread(fh, member.header_offset, _LOCAL_SIZE)
-    if len(header) < _LOCAL_SIZE or header[:4] != _LOCAL:
-        return Failure(f"{member.name}: local zip header is missing or corrupt")
-    flags, _, _, _, crc, csize, usize, name_len = struct.unpack_from("<HHHHIIIH", header, 6)
-    name = _pread(fh, member.header_offset + _LOCAL_SIZE, name_len)
-    if name.decode("utf-8", "replace") != member.name:
-        return Failure(f"{member.name}: its local header names another file")
-    if (flags ^ member.flags) & 0x08:
-        return Failure(f"{member.name}: local header and central directory disagree on sizes")
-    if not flags & 0x08 and (crc, csize, usize) != (
-        member.crc,
-        member.compressed_size,
-        member.size,
-    ):
-        return Failure(f"{member.name}: local header and central directory disagree on sizes")
-    return None
+    local = _read_local(fh, member)
+    if isinstance(local, Failure):
+        return local
+    return _disagreement(member, *local)
 
 
 def read_member(
