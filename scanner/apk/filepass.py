@@ -30,6 +30,8 @@ from scanner.apk.ziparchive import (
 )
 
 READ_CHUNK = 1 << 20
+INLINE_BELOW = 16 << 10
+"""Entries compressed smaller than this are inflated by the reading thread itself."""
 THREADS_FROM = 2 << 20
 """Files smaller than this are read, hashed and inflated in the calling thread."""
 LANES = 2
@@ -293,8 +295,15 @@ def read_once(
     lanes = [
         _Lane(n, digests, on_entry) for n in range((LANES if threaded else 1) if pending else 0)
     ]
+    # Small entries are done by this thread between reads: their work holds the GIL (the
+    # C code releases it only for larger buffers), so handing them to a lane gains nothing
+    # and costs a queue; the lanes inflate the large ones meanwhile.
+    inline = _Lane(LANES, digests, on_entry) if threaded else None
     lane_of: dict[int, _Lane] = {}
     for entry in pending:
+        if inline is not None and entry.member.compressed_size < INLINE_BELOW:
+            lane_of[id(entry)] = inline
+            continue
         # Largest share first to the least loaded lane keeps the two busy alike.
         lane = min(lanes, key=lambda candidate: candidate.assigned)
         lane.assigned += entry.member.compressed_size + 4096
@@ -334,6 +343,8 @@ def read_once(
                     lane.queue.put(batch)
                 elif batch:
                     lane.process(batch)
+            if inline is not None and id(inline) in batches:
+                inline.process(batches[id(inline)])
             size = end
             offset = end
     except OSError as exc:
