@@ -65,8 +65,8 @@ def record_run(database: Database, run: RunRecord) -> int:
                 [
                     {
                         "run_id": row.id,
-                        "school": s.school,
-                        "school_code": s.school_code,
+                        "school": _fits(s.school, ScanSchool.school),
+                        "school_code": _fits(s.school_code, ScanSchool.school_code),
                         "counts": s.counts,
                         "findings": pack(s.findings),
                     }
@@ -74,6 +74,15 @@ def record_run(database: Database, run: RunRecord) -> int:
                 ],
             )
         return row.id
+
+
+def _fits(text: str, column: Any) -> str:
+    """`text` as its column can hold it on every backend: PostgreSQL refuses NUL in text,
+    and a school "name" of thousands of characters is cut to the column's length (the
+    findings keep the rows as they were)."""
+    text = text.replace("\x00", "\ufffd")
+    length = column.type.length
+    return text if length is None or len(text) <= length else text[: length - 1] + "…"
 
 
 def list_runs(database: Database, limit: int | None = None) -> list[RunRecord]:

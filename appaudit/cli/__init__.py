@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -19,6 +20,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+# A database driver that logs what it ignores while closing a failed batch would print it
+# beside the one line the error handler gives; its errors reach the user through that.
+logging.getLogger("psycopg").setLevel(logging.ERROR)
+
 app.add_typer(registry_cmd.app, name="registry")
 scan_cmd.register(app)
 app.add_typer(apk_cmd.app, name="apk")

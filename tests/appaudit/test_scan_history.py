@@ -172,3 +172,23 @@ def test_a_registry_on_a_read_only_disk_is_read_and_the_scan_reports(tmp_path: P
     doc = json.loads((out / "findings.json").read_text("utf-8"))
     assert doc["registry"]["entries"] == 24 and doc["run_id"] is None
     assert stored_runs(str(folder / "registry.db")) == []
+
+
+def test_school_names_no_column_can_hold_are_stored_fitted(db_url: str, tmp_path: Path) -> None:
+    """A 300-character school name and one with a NUL byte: PostgreSQL refuses both as
+    they are, and the run must be stored all the same."""
+    filled(db_url)
+    rows = [
+        ["学校", "类型", "名称"],
+        ["长" * 300, "APP", "学习强国"],
+        ["一中\x00分校", "APP", "学习强国"],
+    ]
+    submission = write_csv(tmp_path / "school.csv", rows, "utf-8-sig")
+    result = run("scan", str(submission), "--out", str(tmp_path / "report"), "--db", db_url)
+    assert result.exit_code == 1, result.stderr
+    assert "could not be stored" not in result.stderr
+    (stored,) = stored_runs(db_url)
+    shown = run("runs", "--show", str(stored["id"]), "--db", db_url)
+    schools = [s["school"] for s in json.loads(shown.stdout)["schools"]]
+    assert len(schools[0]) == 200 and schools[0].endswith("…")
+    assert schools[1] == "一中\ufffd分校"
