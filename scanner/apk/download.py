@@ -141,9 +141,19 @@ class _LiveParts:
         self.paths: set[Path] = set()
         self.generation = 0
 
-    def add(self, path: Path) -> None:
+    def create(self, cache_dir: Path, generation: int) -> tuple[int, Path] | None:
+        """A new partial file, registered in the same step, unless the downloads were
+        abandoned since `generation` (then None): an interruption either comes first and
+        no file is made, or after, and removes it."""
         with self.lock:
+            if self.generation != generation:
+                return None
+            fd, name = tempfile.mkstemp(
+                prefix=f"{PART_PREFIX}{os.getpid()}-", suffix=".apk", dir=cache_dir
+            )
+            path = Path(name)
             self.paths.add(path)
+            return fd, path
 
     def discard(self, path: Path) -> None:
         with self.lock:
@@ -377,13 +387,12 @@ def _receive(
     digest = hashlib.sha256()
     size = 0
     try:
-        fd, temp_name = tempfile.mkstemp(
-            prefix=f"{PART_PREFIX}{os.getpid()}-", suffix=".apk", dir=cache_dir
-        )
+        created = _live.create(cache_dir, clock.generation)
     except OSError as exc:
         raise _Final(f"cannot save the download: {exc.strerror or exc}", status) from None
-    temp = Path(temp_name)
-    _live.add(temp)
+    if created is None:
+        raise _Final("abandoned: the scan was interrupted", status)
+    fd, temp = created
     try:
         with os.fdopen(fd, "wb") as out:
             try:
