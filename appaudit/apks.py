@@ -27,7 +27,6 @@ from scanner.apk import ANALYSER_VERSION, ApkFacts, SdkCatalogue, hash_file
 from scanner.apk.download import (
     DEFAULT_OPTIONS,
     DownloadOptions,
-    remove_stale_parts,
     run_downloads,
 )
 from scanner.apk.isolation import analyse_isolated
@@ -100,7 +99,6 @@ class ApkAnalyser:
         self.catalogue: SdkCatalogue = load_catalogue(self.sdk_prefixes)
         self.version = f"{ANALYSER_VERSION}+sdk:{self.catalogue.fingerprint}"
         self._folders = FolderIndexCache()
-        self._swept = False
 
     def outcomes(self, items: Sequence[RequiredItem]) -> dict[tuple[str, int], ApkOutcome]:
         """An outcome for every item, by (source, row)."""
@@ -161,9 +159,6 @@ class ApkAnalyser:
         """Each source's file; downloads run `download_jobs` at a time, local files inline."""
         remote = [s for s in sources if isinstance(s, UrlSource)]
         found: dict[ApkSource, LocalApk | SourceFailure] = {}
-        if remote and not self._swept:
-            remove_stale_parts(self.download_dir)  # left by a scan that was killed
-            self._swept = True
         if len(remote) > 1 and self.download_jobs > 1:
             results = run_downloads([s.resolve for s in remote], self.download_jobs)
             found.update(zip(remote, results, strict=True))
