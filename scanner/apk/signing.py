@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -383,8 +383,9 @@ def _describe_all(
     elif plan.has_v1_files:
         verifications.append(SchemeVerification("v1", False, False))
 
+    apk_signers = _apk_signers(results, v1)
     if verified:
-        trusted = _apk_signers(results, v1) | lineage
+        trusted = apk_signers | lineage
     order = {s: i for i, s in enumerate(SIGNING_SCHEMES)}
     verifications.sort(key=lambda v: order[v.scheme])
     signers_out = []
@@ -395,16 +396,10 @@ def _describe_all(
             problems.append(described.reason)
             described = Signer(schemes=ordered, sha256=digest)
         signers_out.append(
-            Signer(
-                schemes=described.schemes,
-                sha256=described.sha256,
-                subject=described.subject,
-                issuer=described.issuer,
-                not_before=described.not_before,
-                not_after=described.not_after,
-                key=described.key,
+            replace(
+                described,
                 verified=digest in trusted,
-                lineage=digest in lineage and digest not in _apk_signers(results, v1),
+                lineage=digest in lineage and digest not in apk_signers,
             )
         )
     present = {v.scheme for v in verifications}
