@@ -22,7 +22,6 @@ from appaudit.settings import ApkBudget
 from policies.apk_rules import ApkOutcome
 from registry import apkcache
 from registry.db import Database, first_line
-from registry.values import InvalidValue, classify_identifier
 from scanner.apk import ANALYSER_VERSION, ApkFacts, SdkCatalogue, hash_file
 from scanner.apk.download import (
     DEFAULT_OPTIONS,
@@ -240,10 +239,5 @@ class ApkAnalyser:
 
 
 def _package_of(item: RequiredItem) -> str:
-    if not item.identifier:
-        return ""
-    try:
-        which, value = classify_identifier(item.identifier, item.kind)
-    except InvalidValue:
-        return ""
-    return value if which == "package" else ""
+    found = item.identified
+    return found[1] if found is not None and found[0] == "package" else ""

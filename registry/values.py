@@ -114,6 +114,8 @@ _KIND_HINTS = (
     ("网站", "platform"),
     ("网页", "platform"),
     ("网址", "platform"),
+    ("h5", "platform"),
+    ("问卷链接", "platform"),
 )
 
 

@@ -47,7 +47,8 @@ class RequiredItem(NamedTuple):
     identifier: str = ""
     filing_no: str = ""
     audience: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
+    action_text: str = ""
+    """The 要求 cell as written; `actions` splits it."""
     quota: str = ""
     requested_by: str = ""
     decision_ref: str = ""
@@ -55,6 +56,20 @@ class RequiredItem(NamedTuple):
     note: str = ""
     kind_text: str = ""
     """The kind as the school wrote it."""
+    identified: tuple[str, str] | None = None
+    """(field, normal form) of the identifier — package, original_id, appid, wechat_id,
+    channels_id or url — worked out once at intake; None when there is none or it fits none."""
+    filing: str = ""
+    """The stated filing number in normal form; '' when none was given or it is malformed."""
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """What the school asks, one action per value of the 要求 cell."""
+        return split_values(self.action_text)
+
+    @property
+    def filing_malformed(self) -> bool:
+        return bool(self.filing_no) and not self.filing
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +126,16 @@ class SubmissionVocabulary:
     """word_key(word) -> canonical audience."""
     kind_of_identifier: Callable[[str], str | None] = lambda _text: None
     """The kind an identifier's shape implies (gh_… → official_account), if any."""
+    identify: Callable[[str, str], tuple[str, str] | None] = lambda _text, _kind: None
+    """(field, normal form) of an identifier for an item of a kind, or None if it fits none."""
+    normalise_filing: Callable[[str], str | None] = lambda _text: None
+    """The normal form of a filing number, or None when it is malformed."""
+
+    def complete(self, item: RequiredItem) -> RequiredItem:
+        """The item with what its cells mean worked out: identifier and filing number."""
+        identified = self.identify(item.identifier, item.kind) if item.identifier else None
+        filing = self.normalise_filing(item.filing_no) if item.filing_no else None
+        return item._replace(identified=identified, filing=filing or "")
 
 
 @dataclass(frozen=True)
@@ -231,6 +256,8 @@ class Submission:
             return tuple(dict.fromkeys(audiences.get(word_key(a), a) for a in split_values(text)))
 
         kind_of = self.vocabulary.kind_of_identifier
+        identify = self.vocabulary.identify
+        normalise_filing = self.vocabulary.normalise_filing
         columns = table.columns
         at = {name: columns.get(name, -1) for name in submission_fields()}
         i_school, i_code, i_name = at["school"], at["school_code"], at["name"]
@@ -274,6 +301,10 @@ class Submission:
             kind = kinds.get(word_key(kind_text), "") if kind_text else ""
             if kind_text and not kind and self.vocabulary.kind_of_text is not None:
                 kind = self.vocabulary.kind_of_text(kind_text) or ""
+            if kind_text and not kind and looks_like_url(kind_text):
+                kind, identifier = "platform", identifier or kind_text  # a bare link
+            if not identifier and looks_like_url(name):
+                identifier = name
             if kind_text and not kind:
                 problems.append(
                     (
@@ -283,6 +314,8 @@ class Submission:
                 )
             elif not kind:
                 kind = (kind_of(identifier) if identifier else None) or ""
+                if not kind and identifier and looks_like_url(identifier):
+                    kind = "platform"
                 if not kind:
                     problems.append(
                         (
@@ -303,6 +336,7 @@ class Submission:
                 )
                 continue
             note = cells[i_note]
+            filing_no = cells[i_filing]
             yield RequiredItem(
                 source,
                 number,
@@ -311,15 +345,17 @@ class Submission:
                 name or identifier,
                 code,
                 identifier,
-                cells[i_filing],
+                filing_no,
                 audience_of(cells[i_audience]),
-                split_values(cells[i_action]),
+                cells[i_action],
                 cells[i_quota],
                 cells[i_requested],
                 cells[i_decision],
                 cells[i_apk],
                 _note(note, extra) if extra else note,
                 kind_text,
+                identify(identifier, kind) if identifier else None,
+                (normalise_filing(filing_no) or "") if filing_no else "",
             )
         yield from self._file_notes()
 

@@ -51,7 +51,7 @@ def test_bad_rows_become_problems_with_row_numbers(tmp_path: Path) -> None:
     rows = [
         HEADER,
         ["一中", "", "APP", "学习通"],
-        ["一中", "", "H5链接", "某问卷"],
+        ["一中", "", "电话", "某热线"],
         ["一中", "", "", "某应用"],
         ["一中", "", "APP", ""],
         ["", "", "", "", "gh_0123456789ab"],
@@ -67,7 +67,7 @@ def test_bad_rows_become_problems_with_row_numbers(tmp_path: Path) -> None:
         ("RequiredItem", 6),
         ("RequiredItem", 8),
     ]
-    assert "unknown kind 'H5链接'" in got[1].message and "H5链接" in got[1].message_zh  # type: ignore[union-attr]
+    assert "unknown kind '电话'" in got[1].message and "电话" in got[1].message_zh  # type: ignore[union-attr]
     assert "kind (类型) is empty" in got[2].message  # type: ignore[union-attr]
     assert "name (名称) is empty" in got[3].message  # type: ignore[union-attr]
     # a row with no school under a school's rows is a merged cell: it belongs to that school
@@ -134,3 +134,31 @@ def test_kinds_written_as_longer_phrases(tmp_path: Path) -> None:
         ("app", "手机APP"),
         ("official_account", "微信服务号"),
     ]
+
+
+@pytest.mark.parametrize("kind", ["H5链接", "H5", "网页", "链接", "问卷链接", "小程序码", "H5页面链接", ""])
+def test_links_are_platform_rows(tmp_path: Path, kind: str) -> None:
+    rows = [HEADER, ["一中", "", kind, "https://www.wjx.cn/vm/abc.aspx", "", "", "家长", "填写问卷"]]
+    [got] = read(write_csv(tmp_path / "s.csv", rows, "utf-8"))
+    assert isinstance(got, RequiredItem) and got.kind == "platform", got
+    assert got.identified == ("url", "https://www.wjx.cn/vm/abc.aspx")
+
+
+def test_a_link_written_as_the_kind_is_a_platform_row(tmp_path: Path) -> None:
+    rows = [HEADER, ["一中", "", "https://wj.qq.com/s2/123", "家长满意度调查"]]
+    [got] = read(write_csv(tmp_path / "s.csv", rows, "utf-8"))
+    assert isinstance(got, RequiredItem) and got.kind == "platform"
+    assert got.identified == ("url", "https://wj.qq.com/s2/123")
+
+
+def test_cells_are_parsed_once_at_intake(tmp_path: Path) -> None:
+    rows = [HEADER, ["一中", "", "APP", "闽教高分", " com.zhl.mjqk.aphone ", "教APP备１１００８１９号",
+                     "家长", "下载安装，每天打卡；不要求截图"],
+            ["一中", "", "APP", "某某", "", "教APP备12号"]]  # fmt: skip
+    first, second = read(write_csv(tmp_path / "s.csv", rows, "utf-8"))
+    assert isinstance(first, RequiredItem) and isinstance(second, RequiredItem)
+    assert first.identified == ("package", "com.zhl.mjqk.aphone")
+    assert first.filing == "教APP备1100819号" and not first.filing_malformed
+    assert first.action_text == "下载安装,每天打卡;不要求截图"  # kept whole (width folded)
+    assert first.actions == ("下载安装", "每天打卡", "不要求截图")
+    assert second.filing == "" and second.filing_malformed
