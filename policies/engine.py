@@ -11,7 +11,14 @@ from policies.keywords import Keywords, keywords
 from policies.matching import Matcher
 from policies.model import Finding
 from policies.results import ApkPanel
-from policies.rules import ITEM_RULES, SCHOOL_RULES, Assessed, Context, school_rule_key
+from policies.rules import (
+    ITEM_RULES,
+    SCHOOL_RULES,
+    VERDICT_FIELDS,
+    Assessed,
+    Context,
+    school_rule_key,
+)
 from policies.store import ResultStore, Shelf, StoredSchools
 from registry.snapshot import RegistryView, school_key
 from scanner.submission import InputProblem, RequiredItem
@@ -21,6 +28,7 @@ UNKNOWN_SCHOOL = "（学校未填写）"
 
 
 _VERDICTS_MAX = 1 << 17
+_VERDICT_INDEXES = tuple(RequiredItem._fields.index(name) for name in VERDICT_FIELDS)
 _KEPT_MAX = 1 << 18
 """Items held for the school rules over the whole scan; beyond, schools work theirs out again."""
 
@@ -100,8 +108,8 @@ class Engine:
         found) stands in for an identifier the row does not give."""
         package = apk if isinstance(apk, str) else apk.package if apk is not None else ""
         match = self.matcher.match(item, package)
-        text = " ".join((*item.actions, item.quota, item.note)).lower()
-        return Assessed(item, match, self.matcher.adoption(item, match), text)
+        clauses = self.ctx.clauses(("action", item.action_text), ("note", item.note))
+        return Assessed(item, match, self.matcher.adoption(item, match), clauses)
 
     def check_item(
         self, item: RequiredItem, apk: ApkOutcome | None = None
@@ -207,11 +215,7 @@ class _Run:
         key = (
             id(assessed.match),
             id(assessed.adoption) if assessed.adoption is not None else 0,
-            item.actions,
-            item.quota,
-            item.note,
-            item.requested_by,
-            item.decision_ref,
+            *map(item.__getitem__, _VERDICT_INDEXES),
         )
         verdict = self.verdicts.get(key)
         if verdict is None:
@@ -245,7 +249,7 @@ class _Run:
         item = assessed.item
         slim = RequiredItem(item.source, item.row, item.school, item.kind, item.name,
                             item.school_code, audience=item.audience)  # fmt: skip
-        kept[key] = assessed._replace(item=slim, text="")
+        kept[key] = assessed._replace(item=slim, clauses=())
         self.kept_count += 1
 
     def for_school_rules(self, shelf: Shelf, taken: Sequence[Shelf]) -> list[Assessed]:

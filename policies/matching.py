@@ -11,14 +11,24 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.keywords import Keywords, KnownApp
+from policies.keywords import Keywords, KnownApp, NationalPlatform, SurveyService
+from policies.phrases import fold
 from registry import values
 from registry.records import AdoptionRecord, EntryRecord
 from registry.snapshot import RegistryView
-from registry.values import InvalidValue
 from scanner.submission import RequiredItem
 
 NOT_SCHOOL_KINDS = frozenset({"official_account", "channels"})
+_GROUPS = {"通用工具": "general_tool", "党建学习": "party_study"}
+_OUTSIDE = frozenset(_GROUPS.values())
+
+
+def category_group(category: str) -> str:
+    """education, general_tool, party_study or non_education for a registry category."""
+    if category in _GROUPS:
+        return _GROUPS[category]
+    educational = values.is_educational(category)
+    return "" if educational is None else "education" if educational else "non_education"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,24 +56,49 @@ class Match:
     """A registry entry of another kind with the same name (the app of a mini-program …)."""
     account_word: str
     """A word in an account's name that marks it as non-educational (公安, 商城 …)."""
+    national: NationalPlatform | None = None
+    """The national education platform the item is (国家中小学智慧教育平台 …), by name,
+    address or package."""
+    survey: SurveyService | None = None
+    """The form or survey service the item's address belongs to (问卷星 …)."""
+    owner_word: str = ""
+    """A word in the registry's 认证主体 of the account that names a non-education body."""
     mismatch: dict[str, str] = field(default_factory=dict)
     """Why the stated filing number does not belong to this app (zh/en), if it does not."""
     _evidence: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
+    def group(self) -> str:
+        """What the item is for the rules: education, general_tool (微信, 钉钉 …: outside the
+        filing system), party_study (学习强国 …), non_education, or '' when unknown."""
+        entry = self.entry
+        known = self.known
+        if self.owner_word and self.national is None:
+            return "non_education"
+        if entry is not None and entry.category:
+            group = category_group(entry.category)
+            if group == "non_education" and known is not None and known.group in _OUTSIDE:
+                return known.group  # a registry that files 微信 under 社交, from before 通用工具
+            return group
+        if self.national is not None or (entry is not None and entry.filed):
+            return "education"  # a filed entry is, by its filing, an education app
+        if self.known is not None and self.known.group != "education":
+            return self.known.group
+        if self.related is not None and self.related.category:
+            group = category_group(self.related.category)
+            if group != "education":
+                return group
+        if self.account_word or self.survey is not None:
+            return "non_education"
+        if self.known is not None:
+            return "education"
+        return ""
+
+    @property
     def educational(self) -> bool | None:
-        """False for a non-education app or account, True for an education one, None unknown."""
-        if self.entry is not None and self.entry.educational is not None:
-            return self.entry.educational
-        if self.entry is not None and self.entry.filed:
-            return True  # a filed entry is, by its filing, an education app
-        if self.known is not None and self.known.educational == "no":
-            return False
-        if self.related is not None and self.related.educational is False:
-            return False
-        if self.account_word:
-            return False
-        return None
+        """True for an education app or account, False for any other, None unknown."""
+        group = self.group
+        return None if not group else group == "education"
 
     def evidence(self) -> dict[str, Any]:
         """What the item matched, for findings. Shared by every finding of this match, so
@@ -93,6 +128,16 @@ class Match:
             out["related_entry"] = entry_evidence(self.related)
         if self.account_word:
             out["name_word"] = self.account_word
+        if self.owner_word:
+            out["certified_entity_word"] = self.owner_word
+        if self.national is not None:
+            out["national_platform"] = {
+                "name": self.national.name,
+                "operator": self.national.operator,
+                "source": self.national.source,
+            }
+        if self.survey is not None:
+            out["survey_service"] = {"name": self.survey.name, "source": self.survey.source}
         return out
 
 
@@ -114,15 +159,15 @@ class Matcher:
     def __init__(self, view: RegistryView, words: Keywords) -> None:
         self.view = view
         self.words = words
-        self._cache: dict[tuple[str, str, str, str, str], Match] = {}
+        self._cache: dict[tuple[object, ...], Match] = {}
         self._by_stripped: dict[str, list[EntryRecord]] = defaultdict(list)
         for entry in view.entries:
             self._by_stripped[words.strip_name(entry.name)].append(entry)
 
     def match(self, item: RequiredItem, apk_package: str = "") -> Match:
         """The item's match; `apk_package` stands in for an identifier the row does not give."""
-        hint = apk_package if not item.identifier else ""
-        key = (item.kind, item.identifier, item.filing_no, item.name, hint)
+        hint = apk_package if not item.identified else ""
+        key = (item.kind, item.identified, item.filing, item.filing_malformed, item.name, hint)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = self._match(item, hint)
@@ -135,18 +180,8 @@ class Matcher:
 
     def _match(self, item: RequiredItem, apk_package: str) -> Match:
         index = self.view.index
-        identifier: tuple[str, str] | None = None
-        if item.identifier:
-            try:
-                identifier = values.classify_identifier(item.identifier, item.kind)
-            except InvalidValue:
-                identifier = None
-        stated, malformed = "", False
-        if item.filing_no:
-            try:
-                stated = values.normalise_filing_no(item.filing_no)
-            except InvalidValue:
-                malformed = True
+        identifier = item.identified
+        stated, malformed = item.filing, item.filing_malformed
         filing_entries = tuple(index.by_filing(stated)) if stated else ()
 
         entry, how = None, ""
@@ -183,15 +218,23 @@ class Matcher:
 
         known = related = None
         account_word = ""
+        words = self.words
+        package = identifier[1] if identifier and identifier[0] == "package" else apk_package
+        address = identifier[1] if identifier and identifier[0] == "url" else ""
+        national = (
+            (words.national_by_package.get(package.lower()) if package else None)
+            or (words.national_by_address.find(address) if address else None)
+            or words.national_by_name.get(stripped)
+        )
+        survey = words.survey_services.find(address) if address and national is None else None
+        if package:
+            known = words.known_by_package.get(package.lower())
+        if known is None:
+            known = words.known_by_name.get(stripped)
         if entry is None:
-            package = identifier[1] if identifier and identifier[0] == "package" else apk_package
-            if package:
-                known = self.words.known_by_package.get(package.lower())
-            if known is None:
-                known = self.words.known_by_name.get(stripped)
             others = [e for e in self._by_stripped.get(stripped, ()) if e.kind != item.kind]
             related = others[0] if len(others) == 1 else None
-            if item.kind != "app":
+            if item.kind != "app" and national is None:
                 account_word = self._non_education_word(item.name)
 
         return Match(
@@ -204,11 +247,24 @@ class Matcher:
             known=known,
             related=related,
             account_word=account_word,
+            national=national,
+            survey=survey,
+            owner_word=self._owner_word(entry),
             mismatch=self._mismatch(item, entry, how, stated, filing_entries, identifier),
         )
 
+    def _owner_word(self, entry: EntryRecord | None) -> str:
+        """A non-education body named as the account's verified owner (认证主体)."""
+        owner = fold(getattr(entry, "certified_entity", "")) if entry is not None else ""
+        if not owner or self.words.education_bodies.search(owner):
+            return ""
+        hit = self.words.other_bodies.search(owner) or self.words.non_education_accounts.search(
+            owner
+        )
+        return hit.group(0) if hit else ""
+
     def _non_education_word(self, name: str) -> str:
-        text = name.lower()
+        text = fold(name)
         if self.words.education_words.search(text):
             return ""
         hit = self.words.non_education_accounts.search(text)

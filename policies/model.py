@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -100,6 +100,16 @@ class Clause:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A rule's wording for one of its causes (a general tool, a revoked filing …): its own
+    message, and its own remediation and basis where they differ from the rule's."""
+
+    message: Mapping[str, str]
+    remediation: Mapping[str, str] | None
+    basis: tuple[Clause, ...] | None
+
+
+@dataclass(frozen=True)
 class RuleSpec:
     """A rule of the catalogue: its id, default severity, wording and basis."""
 
@@ -111,15 +121,31 @@ class RuleSpec:
     message: Mapping[str, str]
     remediation: Mapping[str, str]
     basis: tuple[Clause, ...]
+    variants: Mapping[str, Variant] = field(default_factory=dict)
 
-    def basis_ref(self) -> str:
-        return "; ".join(c.ref for c in self.basis) or "—"
+    def basis_ref(self, variant: str = "") -> str:
+        return "; ".join(c.ref for c in self.basis_of(variant)) or "—"
 
-    def basis_text(self) -> str:
+    def basis_text(self, variant: str = "") -> str:
         """The clause references followed by the quoted text, as findings carry it."""
-        if not self.basis:
+        basis = self.basis_of(variant)
+        if not basis:
             return "—"
-        return "\n".join(f"{c.ref}：{c.text}" for c in self.basis)
+        return "\n".join(f"{c.ref}：{c.text}" for c in basis)
+
+    def basis_of(self, variant: str = "") -> tuple[Clause, ...]:
+        found = self.variants.get(variant)
+        return found.basis if found is not None and found.basis is not None else self.basis
+
+    def remediation_of(self, variant: str = "") -> Mapping[str, str]:
+        found = self.variants.get(variant)
+        if found is not None and found.remediation is not None:
+            return found.remediation
+        return self.remediation
+
+    def message_of(self, variant: str = "") -> Mapping[str, str]:
+        found = self.variants.get(variant)
+        return found.message if found is not None else self.message
 
 
 @dataclass(frozen=True)
@@ -134,7 +160,7 @@ class Catalogue:
         return self.rules[rule_id]
 
     def message(self, finding: Finding, lang: str) -> str:
-        template = self.rules[finding.rule].message[lang]
+        template = self.rules[finding.rule].message_of(variant_of(finding))[lang]
         try:
             return template.format_map(_Params(finding.params, finding.item))
         except (KeyError, IndexError, ValueError):
@@ -150,6 +176,12 @@ class _Params(dict[str, Any]):
 
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+def variant_of(finding: Finding) -> str:
+    """Which of its rule's wordings a finding takes ('' for the rule's own)."""
+    variant = finding.params.get("variant", "")
+    return variant if isinstance(variant, str) else ""
 
 
 @cache
@@ -169,6 +201,18 @@ def catalogue() -> Catalogue:
             message=spec["message"],
             remediation=spec["remediation"],
             basis=tuple(Clause(ref, clauses[ref]) for ref in spec["basis"]),
+            variants={
+                name: Variant(
+                    message=v["message"],
+                    remediation=v.get("remediation"),
+                    basis=(
+                        tuple(Clause(ref, clauses[ref]) for ref in v["basis"])
+                        if "basis" in v
+                        else None
+                    ),
+                )
+                for name, v in spec.get("variants", {}).items()
+            },
         )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return Catalogue(rules, raw["notice"], digest)

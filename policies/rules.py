@@ -15,6 +15,7 @@ from policies.config import PolicyConfig
 from policies.keywords import Keywords
 from policies.matching import NOT_SCHOOL_KINDS, Match, entry_evidence
 from policies.model import Finding
+from policies.phrases import Clause, Hit, fold, quoted
 from registry import values
 from registry.records import AdoptionRecord, EntryRecord
 from registry.snapshot import RegistryView
@@ -22,6 +23,27 @@ from scanner.submission import RequiredItem
 
 ACCOUNT_LIKE = frozenset({"official_account", "miniprogram", "channels", "platform"})
 STATUS_WORDS = {"revoked": ("撤销", "revoked"), "cancelled": ("注销", "cancelled")}
+LISTING_WORDS = {"suspended": ("暂停准入", "suspended"), "removed": ("移出准入清单", "removed")}
+OUTSIDE_FILING = frozenset({"general_tool", "party_study"})
+"""Groups outside the filing system that rules judge by who requires them, and of whom."""
+
+VERDICT_FIELDS = (
+    "kind",
+    "name",
+    "filing_no",
+    "audience",
+    "action_text",
+    "quota",
+    "requested_by",
+    "decision_ref",
+    "note",
+)
+"""The fields of a `RequiredItem` the item rules read, besides where it is (`ADDRESS_FIELDS`)
+and what its match and adoption already hold. Rows equal in these share one verdict; a rule
+that reads another field must be listed here (a test enforces it)."""
+
+ADDRESS_FIELDS = ("source", "row", "school", "school_code")
+"""Where a finding is: the result store re-addresses a shared verdict to each row."""
 
 
 class Assessed(NamedTuple):
@@ -30,8 +52,8 @@ class Assessed(NamedTuple):
     item: RequiredItem
     match: Match
     adoption: AdoptionRecord | None
-    text: str
-    """What the school asks, as one lower-case text: actions, quota and note."""
+    clauses: tuple[Clause, ...]
+    """What the school asks, clause by clause: the 要求 cell, then the 备注 cell."""
 
     @property
     def revoked(self) -> bool:
@@ -39,9 +61,15 @@ class Assessed(NamedTuple):
         return entry is not None and entry.status in STATUS_WORDS
 
     @property
+    def delisted(self) -> bool:
+        """The bureau suspended it or removed it from its list."""
+        entry = self.match.entry
+        return entry is not None and getattr(entry, "listing", "") in LISTING_WORDS
+
+    @property
     def adopted(self) -> bool:
-        """Adopted by the school or the bureau, filed or listed, and not revoked."""
-        return self.adoption is not None and not self.revoked
+        """Adopted by the school or the bureau, filed or listed, and not revoked or delisted."""
+        return self.adoption is not None and not self.revoked and not self.delisted
 
 
 @dataclass(frozen=True)
@@ -62,12 +90,15 @@ class Context:
         rule: str,
         a: Assessed,
         evidence: dict[str, Any],
+        *,
+        contested: bool = False,
         **params: Any,
     ) -> Finding:
+        """A finding on the item; `contested` makes it one for a person to judge (review)."""
         item = a.item
         return Finding(
             rule=rule,
-            severity=self.config.severity_of(rule),
+            severity=self.severity(rule, contested),
             school=item.school,
             school_code=item.school_code,
             row=item.row,
@@ -78,9 +109,61 @@ class Context:
             source=item.source,
         )
 
+    def severity(self, rule: str, contested: bool = False) -> str:
+        configured = self.config.severity_of(rule)
+        return "review" if contested and configured in ("high", "medium") else configured
+
+    def clauses(self, *columns: tuple[str, str]) -> tuple[Clause, ...]:
+        return self.words.grammar.clauses(*columns)
+
 
 ItemRule = Callable[[Assessed, Context], Iterable[Finding]]
 SchoolRule = Callable[[str, str, Sequence[Assessed], Context], Iterable[Finding]]
+
+
+# --- who asks, of whom ---------------------------------------------------------------------
+
+
+def _staff_only(item: RequiredItem, ctx: Context) -> bool:
+    """Required of the school's staff alone (教师, 教职工 …), not of students or parents."""
+    return bool(item.audience) and all(ctx.words.staff.search(fold(a)) for a in item.audience)
+
+
+def _education_body(body: str, ctx: Context) -> bool:
+    return ctx.words.education_bodies.search(fold(body)) is not None
+
+
+def _school_business(a: Assessed, ctx: Context) -> bool:
+    """A general tool the school's own staff use for its administration (钉钉考勤 …)."""
+    body = a.item.requested_by
+    return _staff_only(a.item, ctx) and (not body or _education_body(body, ctx))
+
+
+def _party_arrangement(a: Assessed, ctx: Context) -> bool:
+    """Party-building study the Party asks of its members among the staff (学习强国 …)."""
+    if a.match.group != "party_study" or not _staff_only(a.item, ctx):
+        return False
+    words = ctx.words
+    asked_by_party = words.party_bodies.search(fold(a.item.requested_by)) is not None
+    members = any(words.party_members.search(fold(x)) for x in a.item.audience)
+    return asked_by_party or members
+
+
+def _audience(item: RequiredItem, lang: str) -> str:
+    if not item.audience:
+        return "未注明对象" if lang == "zh" else "no one named"
+    return ("、" if lang == "zh" else ", ").join(item.audience)
+
+
+def _quote(hits: Sequence[Hit]) -> str:
+    return "；".join(quoted(hits))
+
+
+def _clause_evidence(hits: Sequence[Hit]) -> list[dict[str, str]]:
+    return [{"column": h.clause.column, "clause": h.clause.text, "word": h.word} for h in hits]
+
+
+# --- filing and adoption -------------------------------------------------------------------
 
 
 def filing_format(a: Assessed, ctx: Context) -> Iterable[Finding]:
@@ -95,19 +178,18 @@ def filing_format(a: Assessed, ctx: Context) -> Iterable[Finding]:
 
 def filing_missing(a: Assessed, ctx: Context) -> Iterable[Finding]:
     m = a.match
-    if a.item.kind != "app" or m.educational is False or m.mismatch:
+    if a.item.kind != "app" or m.educational is False or m.mismatch or m.national is not None:
         return
     if m.entry is not None and m.entry.filing_no:
         return
     if m.entry is not None:
-        zh, en = "登记表中有该应用，但没有备案号", "the registry lists it without a filing number"
+        variant = "unnumbered"
     elif m.stated_filing:
-        zh = f"学校填报的备案号{m.stated_filing}不在登记表中"
-        en = f"the filing number {m.stated_filing} the school gave is not in the registry"
+        variant = "stated"
     else:
-        zh, en = "登记表中没有该应用", "the registry does not list it"
+        variant = ""
     evidence = m.evidence() | {"stated_filing_no": a.item.filing_no}
-    yield ctx.finding("FILING-MISSING", a, evidence, detail_zh=zh, detail_en=en)
+    yield ctx.finding("FILING-MISSING", a, evidence, variant=variant, stated=m.stated_filing)
 
 
 def filing_revoked(a: Assessed, ctx: Context) -> Iterable[Finding]:
@@ -146,8 +228,10 @@ def filing_mismatch(a: Assessed, ctx: Context) -> Iterable[Finding]:
 def _needs_adoption(a: Assessed) -> bool:
     """An education entry on the registry that is in force: schools must adopt it to require it."""
     entry = a.match.entry
-    if entry is None or a.revoked or a.match.educational is False:
+    if entry is None or a.revoked or a.delisted or a.match.educational is False:
         return False
+    if a.match.national is not None:
+        return False  # deployed by the Ministry itself
     if entry.kind == "app":
         return entry.filed
     return a.match.educational is True or entry.filed
@@ -183,6 +267,32 @@ def adoption_unrecorded(a: Assessed, ctx: Context) -> Iterable[Finding]:
     )
 
 
+def listing_removed(a: Assessed, ctx: Context) -> Iterable[Finding]:
+    entry = a.match.entry
+    listing = getattr(entry, "listing", "") if entry is not None else ""
+    if entry is None or listing not in LISTING_WORDS:
+        return
+    zh, en = LISTING_WORDS[listing]
+    ref = getattr(entry, "listing_ref", "") or ""
+    when = getattr(entry, "listing_date", None)
+    detail_zh = "，".join(p for p in (ref, f"{when:%Y年%-m月%-d日}" if when else "") if p)
+    detail_en = ", ".join(p for p in (ref, when.isoformat() if when else "") if p)
+    yield ctx.finding(
+        "LISTING-REMOVED",
+        a,
+        a.match.evidence(),
+        kind_zh=values.label(a.item.kind, "zh"),
+        kind_en=values.label(a.item.kind, "en"),
+        listing_zh=zh,
+        listing_en=en,
+        listing_detail_zh=f"（{detail_zh}）" if detail_zh else "",
+        listing_detail_en=f" ({detail_en})" if detail_en else "",
+    )
+
+
+# --- what the item is ----------------------------------------------------------------------
+
+
 def _category(m: Match) -> str:
     if m.entry is not None and m.entry.category:
         return m.entry.category
@@ -193,132 +303,306 @@ def _category(m: Match) -> str:
     return "非教育类"
 
 
+def _outside_filing(a: Assessed, ctx: Context) -> tuple[str, bool] | None:
+    """For a general tool or party-study platform: (variant, contested), or None for no
+    finding at all (the school's own administration on a general tool)."""
+    group = a.match.group
+    if group == "general_tool":
+        return None if _school_business(a, ctx) else ("general_tool", False)
+    if _party_arrangement(a, ctx):
+        return "party_study", True
+    return "", False
+
+
 def non_edu_app(a: Assessed, ctx: Context) -> Iterable[Finding]:
-    if a.item.kind == "app" and a.match.educational is False:
-        yield ctx.finding("NON-EDU-APP", a, a.match.evidence(), category=_category(a.match))
+    if a.item.kind != "app" or a.match.educational is not False:
+        return
+    variant, contested = "", False
+    if a.match.group in OUTSIDE_FILING:
+        judged = _outside_filing(a, ctx)
+        if judged is None:
+            return
+        variant, contested = judged
+    severity_cap = "info" if variant == "general_tool" else ""
+    finding = ctx.finding(
+        "NON-EDU-APP",
+        a,
+        a.match.evidence(),
+        contested=contested,
+        variant=variant,
+        category=_category(a.match),
+        audience_zh=_audience(a.item, "zh"),
+        audience_en=_audience(a.item, "en"),
+        requested_by=a.item.requested_by,
+    )
+    yield _at_most(finding, severity_cap)
+
+
+def _at_most(finding: Finding, cap: str) -> Finding:
+    """A general tool's finding is at most a hint (提示), whatever the rule's severity."""
+    if cap and finding.severity != cap and finding.severity in ("high", "medium", "review"):
+        return finding._replace(severity=cap)
+    return finding
 
 
 def non_edu_account(a: Assessed, ctx: Context) -> Iterable[Finding]:
     m = a.match
     if a.item.kind not in ACCOUNT_LIKE or m.educational is not False:
         return
-    if m.account_word and m.entry is None and m.known is None and m.related is None:
+    variant, contested = "", False
+    if m.group in OUTSIDE_FILING:
+        judged = _outside_filing(a, ctx)
+        if judged is None:
+            return
+        variant, contested = judged
+    owner = getattr(m.entry, "certified_entity", "") if m.entry is not None else ""
+    if m.survey is not None:
+        zh = f"{m.survey.name}问卷表单服务，不是教育平台"
+        en = f"{m.survey.name}, a form and survey service, not an education platform"
+    elif m.owner_word and owner:
+        zh = f"认证主体为“{owner}”"
+        en = f"its verified owner is “{owner}”"
+    elif m.account_word and m.entry is None and m.known is None and m.related is None:
         zh = f"名称含“{m.account_word}”"
         en = f"its name contains “{m.account_word}”"
     else:
         zh = en = _category(m)
-    yield ctx.finding(
+    finding = ctx.finding(
         "NON-EDU-ACCOUNT",
         a,
         m.evidence(),
+        contested=contested,
+        variant=variant,
         kind_zh=values.label(a.item.kind, "zh"),
         kind_en=values.label(a.item.kind, "en"),
         detail_zh=zh,
         detail_en=en,
+        audience_zh=_audience(a.item, "zh"),
+        audience_en=_audience(a.item, "en"),
+        requested_by=a.item.requested_by,
     )
+    yield _at_most(finding, "info" if variant == "general_tool" else "")
 
 
 def account_unlisted(a: Assessed, ctx: Context) -> Iterable[Finding]:
-    if a.item.kind in ACCOUNT_LIKE and a.match.entry is None and a.match.educational is not False:
-        yield ctx.finding(
-            "ACCOUNT-UNLISTED",
-            a,
-            a.match.evidence(),
-            kind_zh=values.label(a.item.kind, "zh"),
-            kind_en=values.label(a.item.kind, "en"),
+    m = a.match
+    if a.item.kind not in ACCOUNT_LIKE or m.entry is not None or m.educational is False:
+        return
+    if m.national is not None:
+        return
+    yield ctx.finding(
+        "ACCOUNT-UNLISTED",
+        a,
+        m.evidence(),
+        kind_zh=values.label(a.item.kind, "zh"),
+        kind_en=values.label(a.item.kind, "en"),
+    )
+
+
+# --- what the school asks ------------------------------------------------------------------
+
+
+def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str] | None:
+    """Why tasks may not be required on this platform: (variant, zh, en); None if they may."""
+    m = a.match
+    kind_zh, kind_en = values.label(a.item.kind, "zh"), values.label(a.item.kind, "en")
+    entry = m.entry
+    if m.group in OUTSIDE_FILING:
+        if m.group == "general_tool":
+            if _school_business(a, ctx):
+                return None
+            return "", "是通用工具，不是教育移动应用", "is a general tool, not an education app"
+        if _party_arrangement(a, ctx):
+            return "party_study", "", ""
+        return (
+            "",
+            "是党建学习平台，与学校教育教学无关",
+            "is a party-study platform, unrelated to teaching",
         )
+    if m.educational is False:
+        if m.survey is not None:
+            return (
+                "",
+                f"是{m.survey.name}问卷表单链接，不是教育平台",
+                (f"is a {m.survey.name} form link, not an education platform"),
+            )
+        return "", f"是与教育教学无关的{kind_zh}", f"is a {kind_en} unrelated to teaching"
+    if m.national is not None:
+        return None
+    if entry is not None and a.revoked:
+        zh, en = STATUS_WORDS[entry.status]
+        return "revoked", f"的备案{entry.filing_no}已{zh}", f"has its filing {entry.filing_no} {en}"
+    if entry is not None and a.delisted:
+        zh, en = LISTING_WORDS[getattr(entry, "listing", "")]
+        return "delisted", f"已被区教育局{zh}", f"has been {en} by the bureau"
+    if a.item.kind == "app" and (entry is None or not entry.filed):
+        if entry is None:
+            return "", "在本区登记表中没有备案记录", "has no filing in the district's registry"
+        return "", "在本区登记表中没有备案号", "is in the district's registry with no filing number"
+    if entry is None:
+        return (
+            "",
+            f"是未列入区教育局登记表的{kind_zh}",
+            f"is a {kind_en} not on the bureau's registry",
+        )
+    if a.adoption is None:
+        return (
+            "not_adopted",
+            "未经本校或区教育局集体决策选用",
+            ("was not adopted by the school's or the bureau's collective decision"),
+        )
+    return None
 
 
 def task_prohibited(a: Assessed, ctx: Context) -> Iterable[Finding]:
-    found = ctx.words.prohibited_tasks.find(a.text)
-    if not found:
+    hits = ctx.words.prohibited_tasks.hits(ctx.words.grammar, a.clauses)
+    if not hits:
         return
-    m = a.match
-    if m.educational is False:
-        where_zh, where_en = "与教育教学无关的", "the non-education "
-    elif not a.adopted:
-        where_zh, where_en = "未经选用的", "the unadopted "
-    else:
+    why = _unacceptable(a, ctx)
+    if why is None:
         return
-    kind_zh, kind_en = values.label(a.item.kind, "zh"), values.label(a.item.kind, "en")
-    evidence = m.evidence() | {
-        "words": [w for w, _ in found],
+    variant, cause_zh, cause_en = why
+    evidence = a.match.evidence() | {
+        "words": [h.word for h in hits],
+        "clauses": _clause_evidence(hits),
         "adopted": a.adoption is not None,
-        "educational": m.educational,
+        "educational": a.match.educational,
+        "cause": cause_en or variant,
     }
     yield ctx.finding(
         "TASK-PROHIBITED",
         a,
         evidence,
-        tasks=_join_labels(found, "zh"),
-        tasks_en=_join_labels(found, "en"),
-        where_zh=where_zh + kind_zh,
-        where_en=where_en + kind_en,
+        contested=variant == "party_study",
+        variant=variant,
+        tasks=_join_labels(hits, "zh"),
+        tasks_en=_join_labels(hits, "en"),
+        clause=_quote(hits),
+        cause_zh=cause_zh,
+        cause_en=cause_en,
+        audience_zh=_audience(a.item, "zh"),
+        audience_en=_audience(a.item, "en"),
+        requested_by=a.item.requested_by,
     )
 
 
-def _join_labels(found: Sequence[tuple[str, Any]], lang: str) -> str:
-    labels = list(dict.fromkeys(label[lang] for _, label in found))
+def _join_labels(hits: Sequence[Hit], lang: str) -> str:
+    labels = list(dict.fromkeys(h.label[lang] for h in hits))
     return "、".join(labels) if lang == "zh" else ", ".join(labels)
 
 
 def task_unrelated(a: Assessed, ctx: Context) -> Iterable[Finding]:
     body = a.item.requested_by
-    if not body:
+    if not body or _education_body(body, ctx):
         return
-    folded = body.lower()
-    if ctx.words.education_bodies.search(folded):
-        return
-    other = ctx.words.other_bodies.search(folded)
+    other = ctx.words.other_bodies.search(fold(body))
     if other is None:
         return
-    found = ctx.words.survey_tasks.find(a.text)
-    if not found:
+    hits = ctx.words.survey_tasks.hits(ctx.words.grammar, a.clauses)
+    survey = a.match.survey
+    if not hits and survey is None:
         return
+    evidence: dict[str, Any] = {"requested_by": body, "body_word": other.group(0)}
+    if hits:
+        evidence |= {"words": [h.word for h in hits], "clauses": _clause_evidence(hits)}
+    if survey is not None:
+        evidence["survey_service"] = {"name": survey.name, "source": survey.source}
     yield ctx.finding(
         "TASK-UNRELATED",
         a,
-        {"requested_by": body, "body_word": other.group(0), "words": [w for w, _ in found]},
+        evidence,
+        variant="" if hits else "survey_link",
         requested_by=body,
-        tasks=_join_labels(found, "zh"),
-        tasks_en=_join_labels(found, "en"),
+        tasks=_join_labels(hits, "zh"),
+        tasks_en=_join_labels(hits, "en"),
+        clause=_quote(hits),
+        survey=survey.name if survey is not None else "",
     )
 
 
 def quota(a: Assessed, ctx: Context) -> Iterable[Finding]:
-    cell = a.item.quota.strip()
-    if cell and cell.lower() not in ctx.words.quota_none:
-        yield ctx.finding("QUOTA", a, {"quota": cell, "column": "quota"}, quota=cell)
+    words = ctx.words
+    clauses = (*ctx.clauses(("quota", a.item.quota)), *a.clauses)
+    hits = words.quota.hits(words.grammar, clauses)
+    if not hits:
         return
-    text = " ".join((*a.item.actions, a.item.note))
-    hit = ctx.words.quota.search(text)
-    if hit:
-        yield ctx.finding(
-            "QUOTA", a, {"quota": hit.group(0), "column": "action/note", "text": text}, quota=text
-        )
+    mandate = _national_mandate(a, hits, ctx)
+    evidence: dict[str, Any] = {
+        "quota": hits[0].clause.text,
+        "column": hits[0].clause.column,
+        "clauses": _clause_evidence(hits),
+    }
+    if mandate:
+        evidence["national"] = mandate
+    yield ctx.finding(
+        "QUOTA",
+        a,
+        evidence,
+        contested=bool(mandate),
+        variant="national" if mandate else "",
+        quota=_quote(hits),
+        mandate=mandate.get("zh", "") if mandate else "",
+    )
+
+
+def _national_mandate(a: Assessed, hits: Sequence[Hit], ctx: Context) -> dict[str, str]:
+    """What makes a target possibly a national requirement: a mandated task, a national
+    platform's mandate, or a national rule cited in 备注/决策依据. Empty when nothing does."""
+    words = ctx.words
+    text = fold(" ".join((a.item.name, *(h.clause.text for h in hits), *a.item.actions)))
+    national = a.match.national
+    if national is not None:
+        for mandate in national.mandates:
+            if fold(mandate)[:4] in text:
+                return {"zh": f"{national.name}的{mandate}", "en": f"{mandate} on {national.name}"}
+    found = words.national_mandates.search(text)
+    if found is not None:
+        return {
+            "zh": f"国家规定的{found.group(0)}工作",
+            "en": f"the national task {found.group(0)}",
+        }
+    for column in (a.item.note, a.item.decision_ref):
+        cited = words.national_citations.search(fold(column))
+        if cited is not None:
+            return {
+                "zh": f"学校注明的国家依据（“{column}”）",
+                "en": f"a national rule the school cites (“{column}”)",
+            }
+    return {}
+
+
+def _of_parents(item: RequiredItem) -> bool:
+    return "家长" in item.audience
 
 
 def proof_screenshot(a: Assessed, ctx: Context) -> Iterable[Finding]:
-    found = ctx.words.proof.find(a.text)
-    if found:
+    hits = ctx.words.proof.hits(ctx.words.grammar, a.clauses)
+    if hits:
         yield ctx.finding(
             "PROOF-SCREENSHOT",
             a,
-            {"words": [w for w, _ in found]},
-            proof=_join_labels(found, "zh"),
-            proof_en=_join_labels(found, "en"),
+            {"words": [h.word for h in hits], "clauses": _clause_evidence(hits)},
+            variant="parents" if _of_parents(a.item) else "",
+            proof=_join_labels(hits, "zh"),
+            proof_en=_join_labels(hits, "en"),
+            clause=_quote(hits),
         )
 
 
 def commercial(a: Assessed, ctx: Context) -> Iterable[Finding]:
-    words = [*ctx.words.commercial.find(a.item.name), *ctx.words.commercial.find(a.text)]
-    words = list(dict.fromkeys(words))
+    words, grammar = ctx.words, ctx.words.grammar
+    hits = words.commercial.hits(grammar, (*grammar.clauses(("name", a.item.name)), *a.clauses))
+    found = [h.word for h in hits]
     entry = a.match.entry
     if entry is not None and entry.category == "购物":
-        words.append(f"类别:{entry.category}")
-    if words:
+        found.append(f"类别:{entry.category}")
+    if found:
         yield ctx.finding(
-            "COMMERCIAL", a, a.match.evidence() | {"words": words}, words="、".join(words)
+            "COMMERCIAL",
+            a,
+            a.match.evidence() | {"words": found, "clauses": _clause_evidence(hits)},
+            words="、".join(found),
+            clause=_quote(hits) or a.item.name,
         )
 
 
@@ -457,6 +741,7 @@ ITEM_RULES: dict[str, ItemRule] = {
     "NON-EDU-APP": non_edu_app,
     "NON-EDU-ACCOUNT": non_edu_account,
     "ACCOUNT-UNLISTED": account_unlisted,
+    "LISTING-REMOVED": listing_removed,
     "TASK-PROHIBITED": task_prohibited,
     "TASK-UNRELATED": task_unrelated,
     "QUOTA": quota,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from policyfactory import ADOPTIONS, CODE, ENTRIES, SCHOOL, VIEW, item  # noqa: F401
+from policyfactory import ADOPTIONS, CODE, ENTRIES, SCHOOL, VIEW, basis, item, message  # noqa: F401
 
 from policies.config import PolicyConfig
 from policies.engine import UNKNOWN_SCHOOL, Engine
@@ -67,10 +67,11 @@ def test_adoption_counts_by_code_name_or_district() -> None:
 def test_filing_missing() -> None:
     unknown = only(item("某某作业"), "FILING-MISSING")
     assert unknown.severity == "high" and unknown.evidence["matched_by"] == "none"
+    assert message(unknown) == "本区登记表中没有“某某作业”的备案记录（备案号待核实）。"
     listed = only(item("学习通", identifier="com.chaoxing.mobile"), "FILING-MISSING")
-    assert "without a filing number" in listed.params["detail_en"]
+    assert "没有登记备案号" in message(listed)
     stated = only(item("某某作业", filing_no="教APP备3500999号"), "FILING-MISSING")
-    assert "3500999" in stated.params["detail_zh"]
+    assert "教APP备3500999号不在本区登记表中" in message(stated)
     assert "FILING-MISSING" not in rules_of(item("巧考"))
     assert "FILING-MISSING" not in rules_of(item("国家反诈中心"))  # non-education: other rule
     assert "FILING-MISSING" not in rules_of(item("某某", kind="official_account"))
@@ -128,10 +129,11 @@ def test_non_edu_app() -> None:
     registered = only(item("国家反诈中心"), "NON-EDU-APP")
     assert registered.params["category"] == "反诈"
     catalogued = only(item("学习强国", identifier="cn.xuexi.android"), "NON-EDU-APP")
-    assert catalogued.evidence["known_app"]["source"]
+    assert catalogued.evidence["known_app"]["source"] and catalogued.severity == "high"
     assert "NON-EDU-APP" in rules_of(item("个人所得税APP"))
     assert "NON-EDU-APP" not in rules_of(item("巧考"))
-    assert "NON-EDU-APP" not in rules_of(item("钉钉"))  # general-purpose, not flagged by name
+    general = only(item("钉钉", audience=("家长",)), "NON-EDU-APP")  # a general tool: a hint
+    assert general.severity == "info" and "通用工具" in message(general)
 
 
 def test_non_edu_account() -> None:
@@ -158,11 +160,13 @@ def test_account_unlisted() -> None:
 
 def test_task_prohibited() -> None:
     non_edu = only(item("国家反诈中心", actions=("下载", "答题")), "TASK-PROHIBITED")
-    assert non_edu.params["tasks"] == "网络答题" and "无关" in non_edu.params["where_zh"]
+    assert non_edu.params["tasks"] == "网络答题" and "无关" in message(non_edu)
     unadopted = only(item("巧考", actions=("每日阅读打卡", "点赞")), "TASK-PROHIBITED")
-    assert (
-        unadopted.params["tasks"] == "阅读打卡、点赞" and "未经选用" in unadopted.params["where_zh"]
+    assert unadopted.params["tasks"] == "阅读打卡、点赞"
+    assert message(unadopted) == (
+        "“巧考”未经本校或区教育局集体决策选用，却要求在其上阅读打卡、点赞（“每日阅读打卡、点赞”）。"
     )
+    assert basis(unadopted) == ("附件2 (三)2", "附件2 (三)3")
     assert "TASK-PROHIBITED" in rules_of(item("某某", kind="miniprogram", actions=("投票",)))
     assert "TASK-PROHIBITED" not in rules_of(item("闽教高分", actions=("打卡",)))  # adopted, filed
     assert "TASK-PROHIBITED" not in rules_of(item("国家反诈中心", actions=("下载安装",)))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from appaudit.vocabulary import submission_vocabulary
+from policies.model import Finding, catalogue, variant_of
 from registry.records import AdoptionRecord, EntryRecord
 from registry.snapshot import RegistryView
 from scanner.submission import RequiredItem
@@ -42,7 +44,22 @@ VIEW = RegistryView.build(ENTRIES, ADOPTIONS)
 
 
 def item(name: str, kind: str = "app", **fields: object) -> RequiredItem:
+    """A row as the intake makes it; `actions` (a sequence) fills the 要求 cell, joined by 、."""
+    actions = fields.pop("actions", None)
+    if actions is not None:
+        fields["action_text"] = "、".join(actions)  # type: ignore[arg-type]
     base = RequiredItem(
         source="school.csv", row=2, school=SCHOOL, school_code=CODE, kind=kind, name=name
     )
-    return base._replace(**fields)  # type: ignore[arg-type]
+    return submission_vocabulary().complete(base._replace(**fields))  # type: ignore[arg-type]
+
+
+def message(finding: Finding, lang: str = "zh") -> str:
+    """The finding's message as reports print it."""
+    return catalogue().message(finding, lang)
+
+
+def basis(finding: Finding) -> tuple[str, ...]:
+    """The clause references the finding cites."""
+    spec = catalogue()[finding.rule]
+    return tuple(c.ref for c in spec.basis_of(variant_of(finding)))

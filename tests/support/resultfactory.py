@@ -147,7 +147,7 @@ def item(
         school_code=school.school_code,
         identifier=identifier,
         audience=("家长",),
-        actions=tuple(actions),
+        action_text="、".join(actions),
         quota=quota,
         apk=apk,
         kind_text={"app": "APP", "miniprogram": "小程序", "official_account": "公众号"}.get(
