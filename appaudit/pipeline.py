@@ -44,7 +44,8 @@ from scanner.safetext import shown_path
 from scanner.submission import InputProblem, RequiredItem, Submission
 from scanner.tables import MiB, ReadLimits, TableError
 
-FAIL_ON = ("high", "medium", "info", "never")
+FAIL_ON = (*SEVERITIES, "never")
+"""`--fail-on` thresholds: a severity (that one and every more serious one fail), or never."""
 
 
 class Observer(Protocol):

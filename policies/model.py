@@ -11,10 +11,13 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any, Generic, NamedTuple, TypeVar
 
-SEVERITIES = ("high", "medium", "info")
-"""Most serious first."""
+SEVERITIES = ("high", "medium", "review", "info")
+"""Most serious first. `review` (需人工研判) is a contested case a person must judge, such as a
+national mandate or party-building study asked of party members: less than a breach, more than
+a hint."""
 
-SEVERITY_RANK = {"high": 3, "medium": 2, "info": 1}
+SEVERITY_RANK = {severity: len(SEVERITIES) - n for n, severity in enumerate(SEVERITIES)}
+"""Higher is more serious; derived from `SEVERITIES` so the two never disagree."""
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 _V = TypeVar("_V")
 

@@ -186,6 +186,22 @@ def badges(counts: Mapping[str, int], s: Strings) -> list[Badge]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class SeverityNote:
+    severity: str
+    text: str
+
+
+def severity_notes(counts: Mapping[str, int], s: Strings) -> list[SeverityNote]:
+    """What a severity asks of the reader (需人工研判: judge the case), shown beside the counts
+    when there are findings of it; severities that speak for themselves have no note."""
+    return [
+        SeverityNote(sev, s.words[f"severity_note_{sev}"])
+        for sev in SEVERITIES
+        if counts.get(sev, 0) and f"severity_note_{sev}" in s.words
+    ]
+
+
 @dataclass(slots=True)
 class GroupView:
     """The findings about one required item (one row), or about the school as a whole."""
@@ -290,6 +306,7 @@ class SchoolPage:
     """Other spellings of the school's name in rows with its code."""
     sources: str
     badges: list[Badge]
+    notes: list[SeverityNote]
     items_checked: int
     problem_count: int
     groups: list[GroupView]
@@ -345,6 +362,7 @@ def school_page(
         for p in school.problems
     ]
     group_list = [group for _key, group in ordered]
+    counts = school.counts()
     return SchoolPage(
         groups_html=_groups_html(group_list, lang),
         items_html=_items_html(item_rows, lang),
@@ -352,7 +370,8 @@ def school_page(
         school_code=school.school_code,
         other_names=[name for name in school.names if name != school.school],
         sources=s["list_sep"].join(sources),
-        badges=badges(school.counts(), s),
+        badges=badges(counts, s),
+        notes=severity_notes(counts, s),
         items_checked=len(school.items),
         problem_count=len(school.problems),
         groups=group_list,
@@ -581,6 +600,7 @@ class IndexRow:
     href: str
     high: int
     medium: int
+    review: int
     info: int
     items: int
     problems: int
@@ -655,6 +675,7 @@ def top_items(result: ScanResult, lang: str, limit: int = TOP_ITEMS) -> list[Top
 @dataclass(frozen=True, slots=True)
 class Totals:
     badges: list[Badge]
+    notes: list[SeverityNote]
     schools: int
     schools_with_high: int
     items: int
@@ -701,6 +722,7 @@ def index_rows(result: ScanResult, names: Sequence[str]) -> list[IndexRow]:
                 href=f"{SCHOOLS_DIR}/{name}",
                 high=counts["high"],
                 medium=counts["medium"],
+                review=counts["review"],
                 info=counts["info"],
                 items=school.items,
                 problems=school.problems,
@@ -766,8 +788,10 @@ class _HtmlWriter(SchoolWriter):
     def close(self) -> list[Path]:
         result, s, lang = self.result, self.s, self.lang
         rows = index_rows(result, self.names)
+        counts = result.counts()
         totals = Totals(
-            badges=badges(result.counts(), s),
+            badges=badges(counts, s),
+            notes=severity_notes(counts, s),
             schools=len(rows),
             schools_with_high=sum(1 for r in rows if r.high),
             items=sum(r.items for r in rows),

@@ -14,9 +14,10 @@ from appaudit.cli.apk_cmd import JobsOption, SdkOption
 from appaudit.cli.common import DbOption, choice, emit, emit_json, fail, format_table, say
 from appaudit.settings import load_settings
 from policies.config import PolicyConfig
-from policies.model import catalogue
+from policies.model import SEVERITIES, catalogue
 from registry import runs as run_store
 from registry.db import open_database
+from reports.text import Strings, strings
 from reports.writer import DEFAULT_FORMATS, FORMATS
 from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 
@@ -67,7 +68,11 @@ def scan(
     lang: Annotated[str, typer.Option("--lang", help="Report language: zh or en.")] = "zh",
     fail_on: Annotated[
         str,
-        typer.Option("--fail-on", help="Exit 1 when a finding reaches high, medium, info; never."),
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when a finding is at or above this severity: "
+            f"{', '.join(SEVERITIES)}; or never.",
+        ),
     ] = "high",
     formats: Annotated[
         str,
@@ -178,12 +183,14 @@ def rules(
     choice(lang, ("zh", "en"), "--lang")
     settings = load_settings(config).policy if config else PolicyConfig()
     specs = list(catalogue().rules.values())
+    words = strings(lang)
     if fmt == "json":
         emit_json(
             [
                 {
                     "id": s.id,
                     "severity": settings.severity_of(s.id),
+                    "severity_label": words.severity(settings.severity_of(s.id)),
                     "default_severity": s.severity,
                     "enabled": settings.enabled(s.id),
                     "title": dict(s.title),
@@ -198,13 +205,27 @@ def rules(
     rows = [
         [
             s.id,
-            settings.severity_of(s.id) + ("" if settings.enabled(s.id) else " (off)"),
+            _severity_cell(settings.severity_of(s.id), words)
+            + ("" if settings.enabled(s.id) else " (off)"),
             s.title[lang],
             s.basis_ref(),
         ]
         for s in specs
     ]
     emit(format_table(["rule", "severity", "title", "basis"], rows, max_width=60))
+    emit(_severity_legend(words))
+
+
+def _severity_cell(severity: str, words: Strings) -> str:
+    """The severity's label and, where they differ, the code a configuration file uses."""
+    label = words.severity(severity)
+    return severity if label == severity else f"{label} ({severity})"
+
+
+def _severity_legend(words: Strings) -> str:
+    """Every severity, most serious first, and what `review` asks of the reader."""
+    levels = words["list_sep"].join(_severity_cell(s, words) for s in SEVERITIES)
+    return f"\n{words['severity_order']}{words['colon']}{levels}\n{words['severity_note_review']}"
 
 
 def runs(
@@ -230,7 +251,7 @@ def runs(
                     {
                         "school": s.school,
                         "school_code": s.school_code,
-                        "counts": s.counts,
+                        "counts": _counts(s.counts),
                         **json.loads(s.findings),
                     }
                     for s in record.schools
@@ -248,14 +269,14 @@ def runs(
             r.started_at.strftime("%Y-%m-%d %H:%M"),
             ", ".join(Path(i["path"]).name for i in r.inputs),
             str(r.counts.get("schools", "")),
-            " / ".join(str(r.counts.get(s, 0)) for s in ("high", "medium", "info")),
+            " / ".join(str(r.counts.get(s, 0)) for s in SEVERITIES),
             r.registry_digest[:12],
         ]
         for r in records
     ]
     emit(
         format_table(
-            ["run", "started (UTC)", "inputs", "schools", "high/medium/info", "registry"], rows
+            ["run", "started (UTC)", "inputs", "schools", "/".join(SEVERITIES), "registry"], rows
         )
     )
     if not records:
@@ -271,8 +292,17 @@ def _run_dict(record: run_store.RunRecord) -> dict[str, Any]:
         "inputs": record.inputs,
         "options": record.options,
         "registry_digest": record.registry_digest,
-        "counts": record.counts,
+        "counts": _counts(record.counts),
         "out_dir": record.out_dir,
+    }
+
+
+def _counts(stored: dict[str, Any]) -> dict[str, Any]:
+    """Stored counts with every severity: runs stored before a severity existed lack its key,
+    and had no finding of it."""
+    return {
+        **{s: stored.get(s, 0) for s in SEVERITIES},
+        **{k: v for k, v in stored.items() if k not in SEVERITIES},
     }
 
 

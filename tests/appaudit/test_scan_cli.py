@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from tablefactory import ENCODINGS, write_csv, write_xlsx
 from typer.testing import CliRunner, Result
 
 from appaudit.cli import app
-from policies.model import catalogue
+from policies.model import SEVERITIES, catalogue
+from registry import runs as run_store
+from registry.db import open_database
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -80,7 +83,7 @@ def test_findings_json_contract(tmp_path: Path) -> None:
                 "basis",
                 "evidence",
             } <= set(finding)
-            assert finding["severity"] in ("high", "medium", "info")
+            assert finding["severity"] in SEVERITIES
             assert finding["row"] is None or isinstance(finding["row"], int)
             assert isinstance(finding["evidence"], dict) and finding["message"]
         for problem in school["input_problems"]:
@@ -99,12 +102,56 @@ def test_english_reports(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fail_on", "code"), [("never", 0), ("info", 1), ("medium", 1), ("high", 1)]
+    ("fail_on", "code"), [("never", 0), ("info", 1), ("review", 1), ("medium", 1), ("high", 1)]
 )
 def test_fail_on(tmp_path: Path, fail_on: str, code: int) -> None:
     assert (
         scan(tmp_path, EXAMPLES / "submission.csv", extra=("--fail-on", fail_on)).exit_code == code
     )
+
+
+REVIEW_CONFIG = '[rules.severity]\nQUOTA = "review"\n'
+"""A bureau that wants a person to judge every participation target."""
+
+
+def quota_only(tmp_path: Path) -> Path:
+    """A filed, adopted app whose only finding is its participation target (QUOTA)."""
+    row = list(CLEAN_ROW)
+    row[HEADER.index("指标要求")] = "参与率100%"
+    return write_csv(tmp_path / "quota.csv", [HEADER, row], "gb18030")
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "code"),
+    [("never", 0), ("high", 0), ("medium", 0), ("review", 1), ("info", 1)],
+)
+def test_fail_on_with_only_review_findings(tmp_path: Path, fail_on: str, code: int) -> None:
+    config = tmp_path / "appaudit.toml"
+    config.write_text(REVIEW_CONFIG, "utf-8")
+    result = scan(
+        tmp_path, quota_only(tmp_path), extra=("--config", str(config), "--fail-on", fail_on)
+    )
+    assert result.exit_code == code, result.stderr
+    assert "findings 0 high, 0 medium, 1 review, 0 info" in result.stderr
+    doc = findings_json(tmp_path)
+    assert [(f["rule"], f["severity"]) for f in all_findings(doc)] == [("QUOTA", "review")]
+    assert doc["counts"] == {"high": 0, "medium": 0, "review": 1, "info": 0}
+
+
+def test_the_summary_line_counts_review_even_when_there_is_none(tmp_path: Path) -> None:
+    result = scan(tmp_path, quota_only(tmp_path))
+    assert result.exit_code == 1
+    assert "findings 1 high, 0 medium, 0 review, 0 info" in result.stderr
+
+
+def test_fail_on_help_lists_every_threshold() -> None:
+    import typer.main
+
+    command = typer.main.get_command(app).commands["scan"]  # type: ignore[attr-defined]
+    option = next(p for p in command.params if p.name == "fail_on")
+    assert "high, medium, review, info; or never" in option.help
+    refused = run("scan", str(EXAMPLES / "submission.csv"), "--fail-on", "low")
+    assert "must be one of high, medium, review, info, never" in refused.stderr
 
 
 def test_a_clean_submission_exits_0(tmp_path: Path) -> None:
@@ -246,3 +293,62 @@ def test_rules_lists_the_catalogue() -> None:
     assert {r["id"] for r in listed} == set(catalogue().rules)
     quota = next(r for r in listed if r["id"] == "QUOTA")
     assert quota["basis"] == "工作措施(三)" and "参与率" in quota["basis_text"]
+
+
+def test_rules_show_severity_labels_and_every_severity(tmp_path: Path) -> None:
+    table = run("rules").stdout
+    quota = next(line for line in table.splitlines() if line.startswith("QUOTA "))
+    assert "高 (high)" in quota
+    assert "严重程度（由高到低）：高 (high)、中 (medium)、需人工研判 (review)、提示 (info)" in table
+    assert "需人工研判：涉及国家明确规定或党组织安排等情形" in table
+    english = run("rules", "--lang", "en").stdout
+    assert "high, medium, needs review (review), info" in english
+    config = tmp_path / "appaudit.toml"
+    config.write_text(REVIEW_CONFIG, "utf-8")
+    configured = run("rules", "--config", str(config)).stdout
+    quota = next(line for line in configured.splitlines() if line.startswith("QUOTA "))
+    assert "需人工研判 (review)" in quota
+    listed = json.loads(run("rules", "--format", "json", "--config", str(config)).stdout)
+    quota_json = next(r for r in listed if r["id"] == "QUOTA")
+    assert quota_json["severity"] == "review" and quota_json["default_severity"] == "high"
+    assert quota_json["severity_label"] == "需人工研判"
+
+
+def test_runs_count_review_and_read_older_runs_with_0(db_url: str, tmp_path: Path) -> None:
+    for name in ("registry.csv", "adoptions.csv"):
+        assert run("registry", "import", str(EXAMPLES / name), "--db", db_url).exit_code == 0
+    config = tmp_path / "appaudit.toml"
+    config.write_text(REVIEW_CONFIG, "utf-8")
+    scanned = run(
+        "scan", str(quota_only(tmp_path)), "--out", str(tmp_path / "report"), "--db", db_url,
+        "--config", str(config),
+    )  # fmt: skip
+    assert scanned.exit_code == 0, scanned.stderr
+    # A run stored before review existed: its counts have no such key.
+    database = open_database(db_url, create=False)
+    (new,) = run_store.list_runs(database)
+    old_counts = {"high": 2, "medium": 1, "info": 0, "schools": 1, "items": 3, "input_problems": 0}
+    old_school = run_store.SchoolRecord(
+        "示例第二中学",
+        "",
+        {"high": 2, "medium": 1, "info": 0},
+        '{"findings": [], "input_problems": []}',
+    )
+    old_id = run_store.record_run(
+        database, replace(new, id=None, counts=old_counts, schools=(old_school,))
+    )
+    database.close()
+    listed = {
+        r["id"]: r for r in json.loads(run("runs", "--format", "json", "--db", db_url).stdout)
+    }
+    assert listed[new.id]["counts"]["review"] == 1 and listed[new.id]["counts"]["high"] == 0
+    assert listed[old_id]["counts"] == {"high": 2, "medium": 1, "review": 0, "info": 0,
+                                        "schools": 1, "items": 3, "input_problems": 0}  # fmt: skip
+    shown = json.loads(run("runs", "--show", str(old_id), "--db", db_url).stdout)
+    assert shown["counts"]["review"] == 0 and shown["schools"][0]["counts"]["review"] == 0
+    stored = json.loads(run("runs", "--show", str(new.id), "--db", db_url).stdout)
+    assert stored["schools"][0]["counts"] == {"high": 0, "medium": 0, "review": 1, "info": 0}
+    table = run("runs", "--db", db_url).stdout.splitlines()
+    assert "high/medium/review/info" in table[0]
+    assert any(line.startswith(f"{old_id} ") and "2 / 1 / 0 / 0" in line for line in table)
+    assert any(line.startswith(f"{new.id} ") and "0 / 0 / 1 / 0" in line for line in table)

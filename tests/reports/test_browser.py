@@ -134,16 +134,20 @@ def test_chinese_is_drawn_with_a_real_font_not_boxes(tmp_path: Path, result: Sca
 
 
 def _rows_after_script(
-    tmp: Path, index: Path, fragment: str, parse: Callable[[str], Any]
+    tmp: Path, index: Path, fragment: str, parse: Callable[[str], Any], column: str = "high"
 ) -> list[tuple[str, str, bool]]:
+    """Each row's school, its value in `column` and whether it is hidden, as the page shows
+    them once its script has run."""
     dom = _chromium(
         tmp, index.as_uri() + fragment, "--dump-dom", "--virtual-time-budget=3000"
     ).stdout
     table = parse(dom).find("table", id="schools")
+    cols = [th.get("data-col") for th in table.find("thead").find_all("th")]
+    at = cols.index(column)
     rows = []
     for row in table.find("tbody").find_all("tr"):
         cells = row.find_all("td")
-        rows.append((cells[0].get("data-v"), cells[2].get("data-v"), "hidden" in row.attrs))
+        rows.append((cells[0].get("data-v"), cells[at].get("data-v"), "hidden" in row.attrs))
     return rows
 
 
@@ -167,3 +171,28 @@ def test_sorting_and_filtering_follow_the_url(tmp_path: Path, parse: Callable[[s
     filtered = _rows_after_script(tmp_path, index, "#sort=school&dir=asc&q=第3", parse)
     visible = [r[0] for r in filtered if not r[2]]
     assert visible == ["第3小学"]
+
+
+def test_the_review_column_sorts_like_the_others(
+    tmp_path: Path, parse: Callable[[str], Any]
+) -> None:
+    schools = []
+    for number, review in enumerate([1, 4, 0, 2]):
+        school = SchoolResult(f"第{number + 1}中学", f"35050301{number:02d}")
+        for row in range(review):
+            resultfactory.finding(
+                "NON-EDU-APP", school, item=f"应用{row}", row=row + 2, severity="review"
+            )
+        schools.append(school)
+    index = write_reports(
+        resultfactory.scan_result(schools), tmp_path / "report", formats=("html",)
+    )
+    by_review = _rows_after_script(tmp_path, index, "#sort=review&dir=desc", parse, "review")
+    assert [(r[0], int(r[1])) for r in by_review] == [
+        ("第2中学", 4),
+        ("第4中学", 2),
+        ("第1中学", 1),
+        ("第3中学", 0),
+    ]
+    ascending = _rows_after_script(tmp_path, index, "#sort=review&dir=asc", parse, "review")
+    assert [int(r[1]) for r in ascending] == [0, 1, 2, 4]

@@ -50,6 +50,7 @@ def test_the_index_lists_every_school_with_its_counts(
             school.school_code,
             str(counts["high"]),
             str(counts["medium"]),
+            str(counts["review"]),
             str(counts["info"]),
             str(len(school.items)),
             str(len(school.problems)),
@@ -58,7 +59,10 @@ def test_the_index_lists_every_school_with_its_counts(
         assert [c.get("data-v") for c in cells] == expected  # sorting reads these
         assert school.school.lower() in row.get("data-search")
     first = rows[0].find_all("td")
-    assert [c.text() for c in first[2:]] == ["5", "2", "2", "4", "0"]
+    assert [c.text() for c in first[2:]] == ["5", "2", "0", "2", "4", "0"]
+    middle = rows[2].find_all("td")
+    assert [c.text() for c in middle[2:6]] == ["2", "2", "1", "0"]
+    assert "nonzero-review" in (middle[4].get("class") or "").split()
 
 
 def test_every_link_of_the_index_opens_that_schools_page(report: Path, parse: Parse) -> None:
@@ -122,14 +126,15 @@ def test_badges_say_their_severity_in_words(
     en = _school_pages(report_en, parse)[first.school][1]
     zh_badges = [b.text() for b in zh.find("ul", cls="badges").find_all("li")]
     en_badges = [b.text() for b in en.find("ul", cls="badges").find_all("li")]
-    assert zh_badges[:3] == ["高 5", "中 2", "提示 2"]
-    assert en_badges[:3] == ["high 5", "medium 2", "info 2"]
+    assert zh_badges[:4] == ["高 5", "中 2", "需人工研判 0", "提示 2"]
+    assert en_badges[:4] == ["high 5", "medium 2", "needs review 0", "info 2"]
     assert "核查事项 4" in zh_badges and "Items checked 4" in en_badges
     index_badges = [b.text() for b in parse(report / "index.html").find_all("li", cls="badge")]
     counts = result.counts()
     assert index_badges == [
         f"高 {counts['high']}",
         f"中 {counts['medium']}",
+        f"需人工研判 {counts['review']}",
         f"提示 {counts['info']}",
     ]
 
@@ -231,6 +236,7 @@ def test_the_school_table_sorts_and_filters_through_the_url(report: Path, parse:
         "code",
         "high",
         "medium",
+        "review",
         "info",
         "items",
         "problems",

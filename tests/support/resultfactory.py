@@ -236,7 +236,8 @@ def scan_result(
 
 
 def realistic_result() -> ScanResult:
-    """A small district: every severity, hostile names, an unreadable row, APK panels."""
+    """A small district: every severity (a review one at the middle school), hostile names,
+    an unreadable row, APK panels."""
     first = SchoolResult("泉州市丰泽区第一实验小学", "3505030001")
     item(
         first,
@@ -356,6 +357,17 @@ def realistic_result() -> ScanResult:
         evidence={"filing_no": "教APP备3500012号", "status": "revoked"},
     )
     finding("APK-UNREADABLE", middle, item="优学派", row=9, evidence={"reason": "HTTP 404"})
+    # A contested case (需人工研判): party-building study required of the party members.
+    item(middle, 10, "学习强国", identifier="cn.xuexi.android", actions=("下载安装", "学习"))
+    finding(
+        "NON-EDU-APP",
+        middle,
+        item="学习强国",
+        row=10,
+        params={"category": "党建学习"},
+        evidence={"registry_entry": "学习强国", "category": "党建学习", "audience": ["党员教师"]},
+        severity="review",
+    )
     middle.apks.append(
         ApkPanel(
             row=9,
