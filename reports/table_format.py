@@ -34,19 +34,15 @@ def header(lang: str) -> list[str]:
 
 
 def school_rows(
-    school: SchoolResult, lang: str, memo: VerdictMemo[tuple[str, str, str, str]]
+    school: SchoolResult, lang: str, memo: VerdictMemo[tuple[str, str, str]]
 ) -> Iterator[list[str]]:
-    """A school's findings as strings. Rule ids and kinds stay codes for filtering; the
-    severity is its label in the report language (高, 中, 需人工研判, 提示), which a reader
-    filters on just as well."""
-    words = strings(lang)
+    """A school's findings as strings; rule ids, severities and kinds stay codes for filtering."""
     for f in school.findings:
         shared = memo.get(f)
         if shared is None:
             shared = memo.put(
                 f,
                 (
-                    words.severity(f.severity),
                     message(f, lang),
                     rule_text(f.rule, lang).basis_ref,
                     compact_json(f.evidence) if f.evidence else "",
@@ -58,16 +54,16 @@ def school_rows(
             f.source,
             "" if f.row is None else str(f.row),
             f.rule,
-            shared[0],
+            f.severity,
             f.item,
             f.kind,
-            *shared[1:],
+            *shared,
         ]
 
 
 def finding_rows(result: ScanResult, lang: str) -> Iterator[list[str]]:
     """Every finding of every school, as `school_rows` gives them."""
-    memo: VerdictMemo[tuple[str, str, str, str]] = VerdictMemo()
+    memo: VerdictMemo[tuple[str, str, str]] = VerdictMemo()
     for school in result.schools:
         yield from school_rows(school, lang, memo)
 
@@ -78,7 +74,6 @@ def school_lines(school: SchoolResult, lang: str, memo: VerdictMemo[str]) -> Ite
     A school's cells and a verdict's cells repeat on many rows; quoting and escaping them
     (the evidence is JSON full of quotes) once each is most of the work saved.
     """
-    words = strings(lang)
     sources: dict[str, str] = {}
     for f in school.findings:
         head = sources.get(f.source)
@@ -91,7 +86,7 @@ def school_lines(school: SchoolResult, lang: str, memo: VerdictMemo[str]) -> Ite
                 csv_cells(
                     [
                         f.rule,
-                        words.severity(f.severity),
+                        f.severity,
                         f.item,
                         f.kind,
                         message(f, lang),
@@ -160,7 +155,7 @@ class _XlsxWriter(SchoolWriter):
     def __init__(self, sheet: XlsxSheet, lang: str) -> None:
         self.sheet = sheet
         self.lang = lang
-        self.memo: VerdictMemo[tuple[str, str, str, str]] = VerdictMemo()
+        self.memo: VerdictMemo[tuple[str, str, str]] = VerdictMemo()
 
     def add(self, school: SchoolResult) -> None:
         for row in school_rows(school, self.lang, self.memo):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -171,24 +168,3 @@ def test_json_of_a_district_without_review_still_has_the_key(tmp_path: Path) -> 
     doc = json.loads((tmp_path / "r" / "findings.json").read_text("utf-8"))
     assert doc["counts"] == {"high": 1, "medium": 0, "review": 0, "info": 0}
     assert doc["schools"][0]["counts"]["review"] == 0
-
-
-def _csv(path: Path) -> list[list[str]]:
-    raw = path.read_bytes()
-    assert raw.startswith(codecs.BOM_UTF8)
-    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-
-
-def test_csv_and_xlsx_show_the_severity_label(report: Path, report_en: Path) -> None:
-    from openpyxl import load_workbook
-
-    zh = _csv(report / "findings.csv")
-    assert zh[0][5] == "严重程度"
-    assert {r[5] for r in zh[1:]} == {"高", "中", "需人工研判", "提示"}
-    (review,) = [r for r in zh[1:] if r[5] == "需人工研判"]
-    assert review[4] == "NON-EDU-APP" and review[6] == "学习强国"  # the rule id stays a code
-    en = _csv(report_en / "findings.csv")
-    assert {r[5] for r in en[1:]} == {"high", "medium", "needs review", "info"}
-    sheet = load_workbook(report / "findings.xlsx").worksheets[0]
-    column = [row[5].value for row in sheet.iter_rows(min_row=2)]
-    assert column.count("需人工研判") == 1 and "review" not in column
