@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, Template, pass_context, select_au
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from policies.model import SEVERITIES, SEVERITY_RANK, Finding, VerdictMemo, catalogue
+from policies.model import SEVERITIES, SEVERITY_RANK, Finding, VerdictMemo, catalogue, variant_of
 from policies.results import ApkPanel, ScanResult, SchoolResult
 from reports.interface import ReportFormat, SchoolWriter
 from reports.json_format import compact_json
@@ -87,10 +87,10 @@ def _asset(name: str) -> Markup:
 
 
 @cache
-def _rule_block(rule_id: str, lang: str) -> Markup:
-    """The basis and remediation of a rule, rendered once per rule and language."""
+def _rule_block(rule_id: str, lang: str, variant: str = "") -> Markup:
+    """The basis and remediation of a rule (for one of its causes), rendered once each."""
     rendered = _template("_rule.html.j2").render(
-        t=strings(lang).words, lang=lang, rule=rule_text(rule_id, lang)
+        t=strings(lang).words, lang=lang, rule=rule_text(rule_id, lang, variant)
     )
     return Markup(rendered)
 
@@ -257,7 +257,7 @@ def finding_html(
                 head=_finding_head(finding.rule, finding.severity, lang),
                 message=_text_html(message(finding, lang), lang),
                 evidence=evidence_html(finding.evidence, lang),
-                basis=_rule_block(finding.rule, lang),
+                basis=_rule_block(finding.rule, lang, variant_of(finding)),
             ),
         )
         if memo is not None:

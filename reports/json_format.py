@@ -10,7 +10,7 @@ from typing import Any
 from policies.model import Finding, VerdictMemo
 from policies.results import ScanResult, SchoolResult
 from reports.interface import ReportFormat, SchoolWriter
-from reports.text import check_lang, message, rule_text
+from reports.text import check_lang, finding_rule_text, message
 from scanner.safetext import REPLACE_ERRORS
 
 FILE_NAME = "findings.json"
@@ -38,7 +38,7 @@ def _dumps(value: Any) -> str:
 
 def finding_dict(finding: Finding, lang: str) -> dict[str, Any]:
     """A finding as `findings.json` carries it: the contract keys first, then extras."""
-    text = rule_text(finding.rule, lang)
+    text = finding_rule_text(finding, lang)
     return {
         "rule": finding.rule,
         "severity": finding.severity,

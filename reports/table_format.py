@@ -9,7 +9,7 @@ from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
 from reports.interface import ReportFormat, SchoolWriter
 from reports.json_format import compact_json
-from reports.text import check_lang, message, rule_text, strings
+from reports.text import check_lang, finding_rule_text, message, strings
 from scanner.writing import CsvLines, XlsxSheet, csv_cells
 
 COLUMNS = (
@@ -44,7 +44,7 @@ def school_rows(
                 f,
                 (
                     message(f, lang),
-                    rule_text(f.rule, lang).basis_ref,
+                    finding_rule_text(f, lang).basis_ref,
                     compact_json(f.evidence) if f.evidence else "",
                 ),
             )
@@ -90,7 +90,7 @@ def school_lines(school: SchoolResult, lang: str, memo: VerdictMemo[str]) -> Ite
                         f.item,
                         f.kind,
                         message(f, lang),
-                        rule_text(f.rule, lang).basis_ref,
+                        finding_rule_text(f, lang).basis_ref,
                         compact_json(f.evidence) if f.evidence else "",
                     ]
                 ),

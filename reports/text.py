@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from policies.model import Clause, Finding, catalogue
+from policies.model import Clause, Finding, catalogue, variant_of
 from reports.interface import ReportError
 
 LANGUAGES = ("zh", "en")
@@ -73,7 +73,9 @@ class RuleText:
 
 
 @cache
-def rule_text(rule_id: str, lang: str) -> RuleText:
+def rule_text(rule_id: str, lang: str, variant: str = "") -> RuleText:
+    """The rule's wording; `variant` (a finding's cause, see `variant_of`) picks the
+    remediation and basis of that cause where they differ from the rule's."""
     spec = catalogue().rules.get(rule_id)
     if spec is None:
         # A rule the catalogue does not know (e.g. results stored by a newer version) is
@@ -83,11 +85,16 @@ def rule_text(rule_id: str, lang: str) -> RuleText:
         id=rule_id,
         scope=spec.scope,
         title=spec.title[lang],
-        remediation=spec.remediation[lang],
-        basis_ref=spec.basis_ref(),
-        basis_text=spec.basis_text(),
-        clauses=spec.basis,
+        remediation=spec.remediation_of(variant)[lang],
+        basis_ref=spec.basis_ref(variant),
+        basis_text=spec.basis_text(variant),
+        clauses=spec.basis_of(variant),
     )
+
+
+def finding_rule_text(finding: Finding, lang: str) -> RuleText:
+    """The wording of the finding's rule for the finding's own cause."""
+    return rule_text(finding.rule, lang, variant_of(finding))
 
 
 def message(finding: Finding, lang: str) -> str:

@@ -168,3 +168,13 @@ def test_field_cases(tmp_path: Path) -> None:
     general = rules(got[13])
     assert general.get("NON-EDU-APP") == "info" and general.get("TASK-PROHIBITED") == "high"
     assert rules(got[14]).get("NON-EDU-APP") == "high"  # party study required of pupils
+
+
+def test_each_cause_cites_its_own_clause(tmp_path: Path) -> None:
+    got = scan(tmp_path)
+    proof = next(f for f in got[11] if f["rule"] == "PROOF-SCREENSHOT")
+    assert str(proof["basis_ref"]).startswith("整治重点(四)") and "过度留痕" in str(proof["basis"])
+    revoked = next(f for f in got[12] if f["rule"] == "TASK-PROHIBITED")
+    assert revoked["basis_ref"] == "附件2 (三)1; 附件2 (三)3"
+    general = next(f for f in got[13] if f["rule"] == "NON-EDU-APP")
+    assert "不得借其向学生、家长布置" in str(general["remediation"])
