@@ -67,8 +67,8 @@ class ResultStore:
         self._verdict_severities: list[tuple[str, ...]] = [()]
         self._severities: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._own = 0
-        self._numbers: dict[str, int] = {}
-        self._strings: list[str] = []
+        self._numbers: dict[object, int] = {}
+        self._strings: list[Any] = []
         """Sources and school names, which repeat on every row, kept once and numbered."""
         self._loaded: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
         """Verdicts unmarshalled lately: most schools share most of theirs."""
@@ -216,7 +216,14 @@ class ResultStore:
 
     def _rebuild_item(self, cells: tuple[Any, ...]) -> RequiredItem:
         strings = self._strings
-        return RequiredItem(strings[cells[0]], cells[1], strings[cells[2]], *cells[3:])
+        return RequiredItem(
+            strings[cells[0]],
+            cells[1],
+            strings[cells[2]],
+            *cells[3:-2],
+            strings[cells[-2]],  # type: ignore[arg-type]
+            strings[cells[-1]],
+        )
 
     def _rebuild_problem(self, shelf: Shelf, record: tuple[Any, ...], result: SchoolResult) -> None:
         source, row, message, message_zh, school, code, cells = record[1]
@@ -251,7 +258,7 @@ class ResultStore:
         shelf.records += _LENGTH.pack(len(data))
         shelf.records += data
 
-    def _number(self, text: str) -> int:
+    def _number(self, text: object) -> int:
         number = self._numbers.get(text)
         if number is None:
             number = self._numbers[text] = len(self._strings)
@@ -259,7 +266,16 @@ class ResultStore:
         return number
 
     def _item_cells(self, item: RequiredItem) -> tuple[Any, ...]:
-        return (self._number(item.source), item.row, self._number(item.school), *item[3:])
+        # What repeats across rows (where, who, and the parsed identifier and filing number)
+        # is stored once and referred to by number.
+        return (
+            self._number(item.source),
+            item.row,
+            self._number(item.school),
+            *item[3:-2],
+            self._number(item.identified),
+            self._number(item.filing),
+        )
 
     def _own_finding(self, finding: Finding) -> tuple[Any, ...]:
         self._own -= 1

@@ -44,6 +44,8 @@ def district(rows: int, seed: int) -> list[RequiredItem | InputProblem]:
                 school=school,
                 school_code=code,
                 actions=rng.choice(ACTIONS),
+                identifier=rng.choice(["", "", "com.zhl.mjqk.aphone", "https://wj.qq.com/s2/1"]),
+                filing_no=rng.choice(["", "", "教APP备1100819号", "教APP备12号"]),
                 audience=rng.choice(AUDIENCES),
                 quota=rng.choice(["", "", "参与率100%"]),
                 requested_by=rng.choice(["", "区文明办"]),
