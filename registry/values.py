@@ -20,6 +20,9 @@ from appaudit.errors import AppauditError
 
 KINDS = ("app", "miniprogram", "official_account", "channels", "platform")
 STATUSES = ("active", "revoked", "cancelled", "none")
+CATEGORY_GROUPS = ("education", "general_tool", "party_study", "non_education")
+"""How the rules tell categories apart: education, general tools outside the filing scope
+(微信, 钉钉 …), party-building study (党建学习), and everything else."""
 ACCOUNT_KINDS = frozenset({"miniprogram", "official_account", "channels"})
 
 IDENTIFIER_FIELDS = ("package", "original_id", "appid", "wechat_id", "channels_id", "url")
@@ -52,6 +55,7 @@ class Vocabulary:
     statuses: Mapping[str, str]
     categories: Mapping[str, str]
     educational: frozenset[str]
+    category_groups: Mapping[str, str]
     audiences: Mapping[str, str]
     district_words: frozenset[str]
     kind_labels: Mapping[str, Mapping[str, str]]
@@ -79,11 +83,13 @@ def vocabulary() -> Vocabulary:
         return out
 
     categories = {name: spec["aliases"] for name, spec in raw["categories"].items()}
+    groups = {name: _category_group(name, spec) for name, spec in raw["categories"].items()}
     return Vocabulary(
         kinds=index(raw["kinds"]),
         statuses=index(raw["statuses"]),
         categories=index(categories),
         educational=frozenset(n for n, spec in raw["categories"].items() if spec["educational"]),
+        category_groups=groups,
         audiences=index(raw["audiences"]),
         district_words=frozenset(word_key(w) for w in raw["district"]["words"]),
         kind_labels=raw["kind_labels"],
@@ -91,6 +97,17 @@ def vocabulary() -> Vocabulary:
         entry_fields={k: tuple(v) for k, v in raw["entry_fields"].items()},
         adoption_fields={k: tuple(v) for k, v in raw["adoption_fields"].items()},
     )
+
+
+def _category_group(name: str, spec: Mapping[str, Any]) -> str:
+    """A category's group as the data gives it, else as its `educational` flag implies."""
+    educational = bool(spec["educational"])
+    group = str(spec.get("group") or ("education" if educational else "non_education"))
+    if group not in CATEGORY_GROUPS or (group == "education") != educational:
+        raise ValueError(
+            f"vocabulary: category {name} has group {group!r} and educational={educational}"
+        )
+    return group
 
 
 def clean(text: str | None) -> str:
@@ -163,6 +180,12 @@ def is_educational(category: str) -> bool | None:
     if not category:
         return None
     return category in vocabulary().educational
+
+
+def category_group(category: str) -> str:
+    """The group of a canonical category: "education", "general_tool", "party_study",
+    "non_education", or "" when the category is empty or unknown."""
+    return vocabulary().category_groups.get(category, "")
 
 
 def split_values(text: str) -> list[str]:

@@ -75,7 +75,11 @@ ChannelsId = Annotated[str | None, typer.Option("--channels-id", help="Channels 
 Url = Annotated[str | None, typer.Option("--url", help="Web address (platforms).")]
 Category = Annotated[
     str | None,
-    typer.Option("--category", help="Category: 教学/管理/教学管理 … or 政务/反诈/金融 …."),
+    typer.Option(
+        "--category",
+        help="Category: 教学/管理/教学管理/家校沟通/教育; 通用工具 (微信, 钉钉 …); 党建学习; "
+        "or 政务/反诈/金融 ….",
+    ),
 ]
 Audience = Annotated[str | None, typer.Option("--audience", help="Audience: 家长/学生/教师.")]
 Signers = Annotated[

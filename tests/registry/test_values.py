@@ -106,6 +106,25 @@ def test_categories_know_what_is_educational() -> None:
     assert values.is_educational("") is None
 
 
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [("教学", "education"), ("家校沟通", "education"), ("general tool", "general_tool"),
+     ("通用", "general_tool"), ("党建", "party_study"), ("party-building", "party_study"),
+     ("反诈", "non_education"), ("其他", "non_education")],
+)  # fmt: skip
+def test_category_groups(text: str, group: str) -> None:
+    category = values.parse_category(text)
+    assert values.category_group(category) == group
+    assert values.is_educational(category) is (group == "education")
+
+
+def test_general_tools_and_party_study_are_neither_education_nor_plain_non_education() -> None:
+    assert values.parse_category("通用软件") == "通用工具"
+    assert values.parse_category("党员学习") == "党建学习"
+    assert values.is_educational("通用工具") is False and values.is_educational("党建学习") is False
+    assert values.category_group("") == "" and values.category_group("火箭") == ""
+
+
 def test_audience_splits_on_every_separator() -> None:
     assert values.parse_audience("家长、学生;老师 / parents") == ("家长", "学生", "教师")
 
