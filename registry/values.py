@@ -20,6 +20,9 @@ from appaudit.errors import AppauditError
 
 KINDS = ("app", "miniprogram", "official_account", "channels", "platform")
 STATUSES = ("active", "revoked", "cancelled", "none")
+"""Filing statuses (备案状态): 有效, 撤销, 注销, and none for no filing."""
+LISTINGS = ("listed", "suspended", "removed")
+"""States on the bureau's own list (准入状态): 准入, 暂停, 移出; '' is no explicit state."""
 CATEGORY_GROUPS = ("education", "general_tool", "party_study", "non_education")
 """How the rules tell categories apart: education, general tools outside the filing scope
 (微信, 钉钉 …), party-building study (党建学习), and everything else."""
@@ -53,6 +56,7 @@ class Vocabulary:
 
     kinds: Mapping[str, str]
     statuses: Mapping[str, str]
+    listings: Mapping[str, str]
     categories: Mapping[str, str]
     educational: frozenset[str]
     category_groups: Mapping[str, str]
@@ -60,6 +64,9 @@ class Vocabulary:
     district_words: frozenset[str]
     kind_labels: Mapping[str, Mapping[str, str]]
     status_labels: Mapping[str, Mapping[str, str]]
+    listing_labels: Mapping[str, Mapping[str, str]]
+    messages: Mapping[str, Mapping[str, str]]
+    message_units: Mapping[str, Mapping[str, str]]
     entry_fields: Mapping[str, tuple[str, ...]]
     adoption_fields: Mapping[str, tuple[str, ...]]
 
@@ -87,6 +94,7 @@ def vocabulary() -> Vocabulary:
     return Vocabulary(
         kinds=index(raw["kinds"]),
         statuses=index(raw["statuses"]),
+        listings=index(raw["listings"]),
         categories=index(categories),
         educational=frozenset(n for n, spec in raw["categories"].items() if spec["educational"]),
         category_groups=groups,
@@ -94,6 +102,9 @@ def vocabulary() -> Vocabulary:
         district_words=frozenset(word_key(w) for w in raw["district"]["words"]),
         kind_labels=raw["kind_labels"],
         status_labels=raw["status_labels"],
+        listing_labels=raw["listing_labels"],
+        messages=raw["messages"],
+        message_units=raw["message_units"],
         entry_fields={k: tuple(v) for k, v in raw["entry_fields"].items()},
         adoption_fields={k: tuple(v) for k, v in raw["adoption_fields"].items()},
     )
@@ -162,6 +173,38 @@ def parse_status(text: str) -> str:
             "or empty for no filing)"
         )
     return found
+
+
+def parse_listing(text: str) -> str:
+    """The canonical listing state (准入 listed, 暂停 suspended, 移出 removed), or ''."""
+    if not clean(text):
+        return ""
+    found = vocabulary().listings.get(word_key(text))
+    if found is None:
+        raise InvalidValue(
+            f"unknown listing state {text!r} (expected 准入/暂停/移出, listed/suspended/removed, "
+            "or empty)"
+        )
+    return found
+
+
+def read_state(text: str) -> tuple[str, str]:
+    """A status cell read by its value: ("status", filing status) for a filing word,
+    ("listing", listing state) for a word of the bureau's list.
+
+    Filing words come first, so 有效 and 正常 are a filing here; whether a row without a
+    filing number keeps them as one is for the row to decide.
+    """
+    key = word_key(text)
+    vocab = vocabulary()
+    if key in vocab.statuses:
+        return "status", vocab.statuses[key]
+    if key in vocab.listings:
+        return "listing", vocab.listings[key]
+    raise InvalidValue(
+        f"unknown status {text!r} (expected a filing status 有效/撤销/注销 or a listing "
+        "state 准入/暂停/移出)"
+    )
 
 
 def parse_category(text: str) -> str:
@@ -328,10 +371,14 @@ def same_name(a: str, b: str) -> bool:
     return normalised_name(a) == normalised_name(b)
 
 
-def label(kind_or_status: str, lang: str = "zh") -> str:
-    """A display label for a kind or status in the given language."""
+def label(value: str, lang: str = "zh") -> str:
+    """A display label for a kind, filing status or listing state in the given language."""
     vocab = vocabulary()
-    labels = vocab.kind_labels.get(kind_or_status) or vocab.status_labels.get(kind_or_status)
+    labels = (
+        vocab.kind_labels.get(value)
+        or vocab.status_labels.get(value)
+        or vocab.listing_labels.get(value)
+    )
     if labels is None:
-        return kind_or_status
-    return labels.get(lang, kind_or_status)
+        return value
+    return labels.get(lang, value)
