@@ -240,7 +240,7 @@ def test_listing_date_reference_and_certified_entity() -> None:
     ("header", "field"),
     [("状态", "state"), ("备案状态", "status"), ("准入状态", "listing"), ("白名单状态", "listing"),
      ("准入", "listing"), ("准入日期", "listing_date"), ("准入决定日期", "listing_date"),
-     ("准入依据", "listing_ref"), ("准入文号", "listing_ref"), ("准入决定", "listing_ref"),
+     ("准入时间", "listing_date"), ("准入依据", "listing_ref"), ("准入文号", "listing_ref"), ("准入决定", "listing_ref"),
      ("认证主体", "certified_entity"), ("认证主体名称", "certified_entity"),
      ("账号主体", "certified_entity"), ("主体名称", "certified_entity"),
      ("运营主体", "certified_entity"), ("Certified Entity", "certified_entity"),
