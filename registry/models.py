@@ -80,6 +80,12 @@ class Entry(Base):
     provider: Mapped[str] = mapped_column(String(200), default="")
     filing_no: Mapped[str | None] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(20), default="none")
+    """The filing (备案状态): active, revoked, cancelled or none."""
+    listing: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    """The bureau's own list (准入状态): listed, suspended, removed, or '' for no explicit state."""
+    listing_date: Mapped[date | None] = mapped_column(Date)
+    listing_ref: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    """The decision that set the listing state (e.g. 区教育局〔2025〕3号)."""
     package: Mapped[str | None] = mapped_column(String(255), unique=True)
     original_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     appid: Mapped[str | None] = mapped_column(String(40), unique=True)
@@ -88,6 +94,8 @@ class Entry(Base):
     url: Mapped[str | None] = mapped_column(String(500), unique=True)
     category: Mapped[str] = mapped_column(String(40), default="")
     audience: Mapped[str] = mapped_column(String(100), default="")
+    certified_entity: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    """The verified owner (认证主体) of an official account or mini-program."""
     icp: Mapped[str] = mapped_column(String(100), default="")
     mlps_level: Mapped[str] = mapped_column(String(20), default="")
     note: Mapped[str] = mapped_column(Text, default="")

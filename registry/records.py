@@ -17,6 +17,9 @@ ENTRY_FIELDS = (
     "provider",
     "filing_no",
     "status",
+    "listing",
+    "listing_date",
+    "listing_ref",
     "package",
     "original_id",
     "appid",
@@ -26,6 +29,7 @@ ENTRY_FIELDS = (
     "category",
     "audience",
     "signer_sha256",
+    "certified_entity",
     "icp",
     "mlps_level",
     "note",
@@ -38,6 +42,9 @@ ENTRY_HEADERS_ZH = {
     "provider": "提供者",
     "filing_no": "备案号",
     "status": "备案状态",
+    "listing": "准入状态",
+    "listing_date": "准入日期",
+    "listing_ref": "准入依据",
     "package": "包名",
     "original_id": "原始ID",
     "appid": "AppID",
@@ -47,6 +54,7 @@ ENTRY_HEADERS_ZH = {
     "category": "类别",
     "audience": "使用对象",
     "signer_sha256": "签名证书SHA256",
+    "certified_entity": "认证主体",
     "icp": "ICP备案号",
     "mlps_level": "等保级别",
     "note": "备注",
@@ -98,13 +106,20 @@ KIND_OF_IDENTIFIER = {
 # Identifier shapes unmistakable enough to be filed under their own field when they turn
 # up in another identifier column; a bare word or a dotted name is not.
 _DISTINCT_SHAPES = {"original_id", "appid", "channels_id", "url"}
+_LENGTHS = {"certified_entity": 200, "listing_ref": 500}
+"""Free-text fields the database holds in a bounded column, by their limit."""
 _MLPS = {"1": "一级", "2": "二级", "3": "三级", "4": "四级", "5": "五级"}
 _CN_DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4", "五": "5"}
 
 
 @dataclass(frozen=True)
 class EntryRecord:
-    """A registry entry as plain values, in canonical form."""
+    """A registry entry as plain values, in canonical form.
+
+    `status` is the filing (备案状态: active, revoked, cancelled, none); `listing` is the
+    bureau's own list (准入状态: listed, suspended, removed, or '' for no explicit state),
+    set by the decision `listing_ref` on `listing_date`.
+    """
 
     name: str
     kind: str
@@ -123,6 +138,11 @@ class EntryRecord:
     icp: str = ""
     mlps_level: str = ""
     note: str = ""
+    listing: str = ""
+    listing_date: date | None = None
+    listing_ref: str = ""
+    certified_entity: str = ""
+    """The verified owner (认证主体) of an official account or mini-program."""
     id: int | None = field(default=None, compare=False)
 
     @property
@@ -139,15 +159,20 @@ class EntryRecord:
         return bool(self.filing_no) and self.status == "active"
 
     def to_dict(self, *, with_id: bool = False) -> dict[str, Any]:
-        """Canonical JSON form: lists for audience and signers, '' for empty text."""
+        """Canonical JSON form: lists for audience and signers, ISO dates, '' for empty."""
         out: dict[str, Any] = {"id": self.id} if with_id else {}
         for name in ENTRY_FIELDS:
             value = getattr(self, name)
-            out[name] = list(value) if isinstance(value, tuple) else value
+            if isinstance(value, tuple):
+                value = list(value)
+            elif name == "listing_date":
+                value = value.isoformat() if value else ""
+            out[name] = value
         return out
 
     def cells(self, lang: str = "en") -> dict[str, str]:
-        """Spreadsheet form: multi-valued fields joined, kind and status as words of `lang`."""
+        """Spreadsheet form: multi-valued fields joined, kind, status and listing as words
+        of `lang`."""
         out = {}
         for name in ENTRY_FIELDS:
             value = getattr(self, name)
@@ -155,9 +180,11 @@ class EntryRecord:
                 value = "、".join(value)
             elif name == "signer_sha256":
                 value = ";".join(value)
+            elif name == "listing_date":
+                value = value.isoformat() if value else ""
             elif name == "status" and value == "none":
                 value = ""
-            elif name in ("kind", "status") and lang == "zh":
+            elif name in ("kind", "status", "listing") and lang == "zh":
                 value = values.label(value, "zh")
             out[name] = value
         return out
@@ -200,8 +227,29 @@ class AdoptionRow:
         return values.is_district(self.school)
 
 
+@dataclass(frozen=True)
+class EntryRow:
+    """An entry as one row of a file (or one command) states it."""
+
+    record: EntryRecord
+    speaks_for: frozenset[str]
+    """Of the filing status and the listing, those this row states, so that updating an
+    existing entry changes them: a status column states the filing, or the listing when
+    its word is one of the bureau's list; a bare 状态 column states what its word names."""
+    listed_without_filing: bool = False
+    """有效/正常 (a filing word) with no filing number, read as listed (准入), not filed."""
+
+
 def parse_entry(cells: Mapping[str, str]) -> EntryRecord:
     """An entry from cells keyed by canonical field; InvalidValue lists every problem."""
+    return read_entry(cells).record
+
+
+def read_entry(cells: Mapping[str, str]) -> EntryRow:
+    """An entry row from cells keyed by canonical field (and `identifier`, `state`).
+
+    InvalidValue lists every problem of the row.
+    """
     problems: list[str] = []
     out: dict[str, Any] = {}
 
@@ -245,13 +293,17 @@ def parse_entry(cells: Mapping[str, str]) -> EntryRecord:
             if out.get(which, value) != value:
                 problems.append(f"identifier {identifier!r} contradicts {which} {out[which]!r}")
             out[which] = value
-    take("status", values.parse_status)
+    stated = _read_states(cells, problems)
+    take("listing_date", parse_date)
     take("category", values.parse_category)
     take("audience", values.parse_audience)
     take("signer_sha256", _parse_signers)
     take("mlps_level", _parse_mlps)
-    for name in ("name", "provider", "icp", "note"):
+    for name in ("name", "provider", "icp", "note", "listing_ref", "certified_entity"):
         out[name] = values.clean(cells.get(name, ""))
+    for name, limit in _LENGTHS.items():
+        if len(out[name]) > limit:
+            problems.append(f"{name} is longer than {limit} characters ({len(out[name])})")
 
     if not out["name"]:
         problems.append("the name (名称) is empty")
@@ -269,14 +321,60 @@ def parse_entry(cells: Mapping[str, str]) -> EntryRecord:
                     f"{name} {out[name]!r} does not fit kind {kind} "
                     f"({name} belongs to {'/'.join(sorted(kinds))})"
                 )
-    status = out.get("status")
-    if status is None:
-        out["status"] = "active" if out.get("filing_no") else "none"
-    elif status == "active" and not out.get("filing_no"):
-        problems.append("filing status 有效/active needs a filing number (备案号)")
     if problems:
         raise InvalidValue("; ".join(problems))
-    return EntryRecord(**out)
+
+    speaks_for = set(stated)
+    listed_without_filing = False
+    if stated.get("status") == "active" and not out.get("filing_no"):
+        # 有效/正常 on a row without a filing number: the bureau's list says the app or
+        # account is in use (whitelists of official accounts and mini-programs, which are
+        # not filed as education apps, read so); it is not a filing. A listing the row
+        # states in its own column says more, and stands.
+        del stated["status"]
+        speaks_for.discard("status")
+        if "listing" not in stated:
+            stated["listing"] = "listed"
+            speaks_for.add("listing")
+            listed_without_filing = True
+    if "status" in cells and not values.clean(cells["status"]):
+        speaks_for.add("status")  # an empty filing status: no filing, or active by number
+    if "listing" in cells:
+        speaks_for.add("listing")
+    out["status"] = stated.get("status") or ("active" if out.get("filing_no") else "none")
+    out["listing"] = stated.get("listing", "")
+    return EntryRow(EntryRecord(**out), frozenset(speaks_for), listed_without_filing)
+
+
+def _read_states(cells: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """The filing status and listing a row states, by field, from its 备案状态, 状态 and
+    准入状态 columns; a status column is read by its word (filing or listing)."""
+    stated: dict[str, str] = {}
+    said_by: dict[str, str] = {}
+
+    def state(field: str, value: str, column: str, raw: str) -> None:
+        if field in stated and stated[field] != value:
+            problems.append(f"{column} {raw!r} contradicts {said_by[field]}")
+            return
+        stated[field] = value
+        said_by[field] = f"{column} {raw!r}"
+
+    for column in ("status", "state", "listing"):
+        raw = values.clean(cells.get(column, ""))
+        if not raw:
+            continue
+        try:
+            if column == "listing":
+                field, value = "listing", values.parse_listing(raw)
+            else:
+                field, value = values.read_state(raw)
+        except InvalidValue as error:
+            problems.append(str(error))
+            continue
+        if field == "listing" and not value:
+            continue  # "-", "/", 无 in a listing column: no explicit state
+        state(field, value, column, raw)
+    return stated
 
 
 def parse_adoption(cells: Mapping[str, str]) -> AdoptionRow:

@@ -28,8 +28,10 @@ from registry.records import (
     AdoptionRecord,
     AdoptionRow,
     EntryRecord,
+    EntryRow,
     parse_adoption,
     parse_entry,
+    read_entry,
 )
 from registry.snapshot import RegistryView, school_key
 from registry.values import InvalidValue
@@ -115,6 +117,8 @@ class ImportReport:
     updated: list[tuple[int, str, list[str]]] = field(default_factory=list)
     unchanged: list[tuple[int, str]] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    listed_without_filing: list[int] = field(default_factory=list)
+    """Rows whose 有效/正常 came without a filing number and were read as listed (准入)."""
     dry_run: bool = False
     applied: bool = False
     batch: str = ""
@@ -146,12 +150,15 @@ class Registry:
         *,
         kind: str | None = None,
         status: str | None = None,
+        listing: str | None = None,
         category: str | None = None,
         search: str | None = None,
     ) -> list[EntryRecord]:
-        """Entries filtered by kind, status, category (or 教育/非教育) and free text."""
+        """Entries filtered by kind, filing status, listing, category (or 教育/非教育) and
+        free text; a listing of 无 or - means entries with no explicit listing state."""
         wanted_kind = values.parse_kind(kind) if kind else None
         wanted_status = values.parse_status(status) if status else None
+        wanted_listing = values.parse_listing(listing) if listing else None
         educational: bool | None = None
         wanted_category = None
         if category:
@@ -168,6 +175,8 @@ class Registry:
             if wanted_kind and entry.kind != wanted_kind:
                 continue
             if wanted_status and entry.status != wanted_status:
+                continue
+            if wanted_listing is not None and entry.listing != wanted_listing:
                 continue
             if wanted_category and entry.category != wanted_category:
                 continue
@@ -255,6 +264,7 @@ class Registry:
         unknown = set(changes) - set(ENTRY_FIELDS)
         if unknown:
             raise RegistryError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        changes = _route_status(changes)
         with self._write() as session:
             index = EntryIndex(self._load_entries(session))
             before = _resolve(index, ref)
@@ -288,6 +298,10 @@ class Registry:
             if before.status not in ("revoked", "cancelled"):
                 raise RegistryError(
                     f"#{before.id} {before.name} is not revoked (status {before.status})"
+                )
+            if not before.filing_no:
+                raise RegistryError(
+                    f"#{before.id} {before.name} has no filing number to make active again"
                 )
             after = before.with_changes(status="active")
             return self._update(session, index, before, after, "restore", reason)
@@ -668,7 +682,8 @@ def _plan_entries(
     touched: dict[int, int] = {}  # id(entry object in the index) -> the row that set it
     for number, cells in rows:
         try:
-            record = parse_entry(cells)
+            row = read_entry(cells)
+            record = row.record
             existing, _how = index.match_row(record)
         except InvalidValue as error:
             report.rejected.append((number, str(error)))
@@ -690,8 +705,10 @@ def _plan_entries(
             index.add(record)
             touched[id(record)] = number
             plan.adds.append((number, record))
+            if row.listed_without_filing:
+                report.listed_without_filing.append(number)
             continue
-        merged = _merge(existing, record, present)
+        merged = _merge(existing, row, present)
         old, new = existing.to_dict(), merged.to_dict()
         changed = [name for name in ENTRY_FIELDS if old[name] != new[name]]
         try:
@@ -701,6 +718,10 @@ def _plan_entries(
             continue
         index.replace(existing, merged)
         touched[id(merged)] = number
+        if row.listed_without_filing and not merged.filed:
+            # Kept when the entry is filed: a whitelist without a 备案号 column that calls a
+            # filed app 有效 says nothing the registry does not know.
+            report.listed_without_filing.append(number)
         if changed:
             plan.updates.append((number, existing, merged, changed))
         else:
@@ -708,16 +729,19 @@ def _plan_entries(
     return plan
 
 
-def _merge(existing: EntryRecord, record: EntryRecord, present: set[str]) -> EntryRecord:
-    """The existing entry with the fields the file has columns for taken from the record."""
+def _merge(existing: EntryRecord, row: EntryRow, present: set[str]) -> EntryRecord:
+    """The existing entry with the fields the file has columns for taken from the row;
+    the filing status and the listing only where the row states them."""
+    record = row.record
     changes: dict[str, Any] = {}
     for name in ENTRY_FIELDS:
         value = getattr(record, name)
-        if name in present or (name in values.IDENTIFIER_FIELDS and value):
+        if name in ("status", "listing"):
+            if name in row.speaks_for:
+                changes[name] = value
+        elif name in present or (name in values.IDENTIFIER_FIELDS and value):
             changes[name] = value
-    if "status" not in present and "status" in changes:
-        del changes["status"]
-    if "filing_no" in present and "status" not in present:
+    if "filing_no" in present and "status" not in row.speaks_for:
         # A file that lists filing numbers but no status: a newly given number is active,
         # an existing one keeps its status (a revocation is not undone by a re-import).
         if record.filing_no and record.filing_no != existing.filing_no:
@@ -782,7 +806,25 @@ def _entry_record(row: Entry) -> EntryRecord:
         icp=row.icp,
         mlps_level=row.mlps_level,
         note=row.note,
+        listing=row.listing,
+        listing_date=row.listing_date,
+        listing_ref=row.listing_ref,
+        certified_entity=row.certified_entity,
     )
+
+
+def _route_status(changes: Mapping[str, str]) -> dict[str, str]:
+    """An edit's status given as a word of the bureau's list (暂停, 移出 …) is the listing."""
+    out = dict(changes)
+    raw = values.clean(out.get("status", ""))
+    if raw:
+        try:
+            which, _value = values.read_state(raw)
+        except InvalidValue:
+            return out  # the parser says what is wrong with it
+        if which == "listing" and "listing" not in out:
+            out["listing"] = out.pop("status")
+    return out
 
 
 def _apply(row: Entry, record: EntryRecord) -> None:

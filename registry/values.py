@@ -20,6 +20,12 @@ from appaudit.errors import AppauditError
 
 KINDS = ("app", "miniprogram", "official_account", "channels", "platform")
 STATUSES = ("active", "revoked", "cancelled", "none")
+"""Filing statuses (备案状态): 有效, 撤销, 注销, and none for no filing."""
+LISTINGS = ("listed", "suspended", "removed")
+"""States on the bureau's own list (准入状态): 准入, 暂停, 移出; '' is no explicit state."""
+CATEGORY_GROUPS = ("education", "general_tool", "party_study", "non_education")
+"""How the rules tell categories apart: education, general tools outside the filing scope
+(微信, 钉钉 …), party-building study (党建学习), and everything else."""
 ACCOUNT_KINDS = frozenset({"miniprogram", "official_account", "channels"})
 
 IDENTIFIER_FIELDS = ("package", "original_id", "appid", "wechat_id", "channels_id", "url")
@@ -50,12 +56,17 @@ class Vocabulary:
 
     kinds: Mapping[str, str]
     statuses: Mapping[str, str]
+    listings: Mapping[str, str]
     categories: Mapping[str, str]
     educational: frozenset[str]
+    category_groups: Mapping[str, str]
     audiences: Mapping[str, str]
     district_words: frozenset[str]
     kind_labels: Mapping[str, Mapping[str, str]]
     status_labels: Mapping[str, Mapping[str, str]]
+    listing_labels: Mapping[str, Mapping[str, str]]
+    messages: Mapping[str, Mapping[str, str]]
+    message_units: Mapping[str, Mapping[str, str]]
     entry_fields: Mapping[str, tuple[str, ...]]
     adoption_fields: Mapping[str, tuple[str, ...]]
 
@@ -79,18 +90,35 @@ def vocabulary() -> Vocabulary:
         return out
 
     categories = {name: spec["aliases"] for name, spec in raw["categories"].items()}
+    groups = {name: _category_group(name, spec) for name, spec in raw["categories"].items()}
     return Vocabulary(
         kinds=index(raw["kinds"]),
         statuses=index(raw["statuses"]),
+        listings=index(raw["listings"]),
         categories=index(categories),
         educational=frozenset(n for n, spec in raw["categories"].items() if spec["educational"]),
+        category_groups=groups,
         audiences=index(raw["audiences"]),
         district_words=frozenset(word_key(w) for w in raw["district"]["words"]),
         kind_labels=raw["kind_labels"],
         status_labels=raw["status_labels"],
+        listing_labels=raw["listing_labels"],
+        messages=raw["messages"],
+        message_units=raw["message_units"],
         entry_fields={k: tuple(v) for k, v in raw["entry_fields"].items()},
         adoption_fields={k: tuple(v) for k, v in raw["adoption_fields"].items()},
     )
+
+
+def _category_group(name: str, spec: Mapping[str, Any]) -> str:
+    """A category's group as the data gives it, else as its `educational` flag implies."""
+    educational = bool(spec["educational"])
+    group = str(spec.get("group") or ("education" if educational else "non_education"))
+    if group not in CATEGORY_GROUPS or (group == "education") != educational:
+        raise ValueError(
+            f"vocabulary: category {name} has group {group!r} and educational={educational}"
+        )
+    return group
 
 
 def clean(text: str | None) -> str:
@@ -149,6 +177,38 @@ def parse_status(text: str) -> str:
     return found
 
 
+def parse_listing(text: str) -> str:
+    """The canonical listing state (准入 listed, 暂停 suspended, 移出 removed), or ''."""
+    if not clean(text):
+        return ""
+    found = vocabulary().listings.get(word_key(text))
+    if found is None:
+        raise InvalidValue(
+            f"unknown listing state {text!r} (expected 准入/暂停/移出, listed/suspended/removed, "
+            "or empty)"
+        )
+    return found
+
+
+def read_state(text: str) -> tuple[str, str]:
+    """A status cell read by its value: ("status", filing status) for a filing word,
+    ("listing", listing state) for a word of the bureau's list.
+
+    Filing words come first, so 有效 and 正常 are a filing here; whether a row without a
+    filing number keeps them as one is for the row to decide.
+    """
+    key = word_key(text)
+    vocab = vocabulary()
+    if key in vocab.statuses:
+        return "status", vocab.statuses[key]
+    if key in vocab.listings:
+        return "listing", vocab.listings[key]
+    raise InvalidValue(
+        f"unknown status {text!r} (expected a filing status 有效/撤销/注销 or a listing "
+        "state 准入/暂停/移出)"
+    )
+
+
 def parse_category(text: str) -> str:
     """The canonical (Chinese) category, or '' when none is given."""
     if not clean(text):
@@ -165,6 +225,12 @@ def is_educational(category: str) -> bool | None:
     if not category:
         return None
     return category in vocabulary().educational
+
+
+def category_group(category: str) -> str:
+    """The group of a canonical category: "education", "general_tool", "party_study",
+    "non_education", or "" when the category is empty or unknown."""
+    return vocabulary().category_groups.get(category, "")
 
 
 def split_values(text: str) -> list[str]:
@@ -307,10 +373,14 @@ def same_name(a: str, b: str) -> bool:
     return normalised_name(a) == normalised_name(b)
 
 
-def label(kind_or_status: str, lang: str = "zh") -> str:
-    """A display label for a kind or status in the given language."""
+def label(value: str, lang: str = "zh") -> str:
+    """A display label for a kind, filing status or listing state in the given language."""
     vocab = vocabulary()
-    labels = vocab.kind_labels.get(kind_or_status) or vocab.status_labels.get(kind_or_status)
+    labels = (
+        vocab.kind_labels.get(value)
+        or vocab.status_labels.get(value)
+        or vocab.listing_labels.get(value)
+    )
     if labels is None:
-        return kind_or_status
-    return labels.get(lang, kind_or_status)
+        return value
+    return labels.get(lang, value)

@@ -20,6 +20,7 @@ from appaudit.cli.common import (
     format_table,
     say,
 )
+from registry import values, wording
 from registry.db import is_explicit, open_database, resolve_url, sqlite_file
 from registry.records import ENTRY_FIELDS, EntryRecord
 from registry.service import ChangeRecord, ImportReport, Registry
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 
 FORMATS = ("table", "json", "csv")
+LANGS = ("zh", "en")
 
 
 def _open(db: str | None, actor: str | None = None, *, create: bool = False) -> Registry:
@@ -65,7 +67,34 @@ Provider = Annotated[str | None, typer.Option("--provider", help="Provider (提�
 FilingNo = Annotated[str | None, typer.Option("--filing-no", help="Filing number 教APP备…号.")]
 Status = Annotated[
     str | None,
-    typer.Option("--status", help="Filing status: active/revoked/cancelled (有效/撤销/注销)."),
+    typer.Option(
+        "--status",
+        help="Filing status: active/revoked/cancelled (有效/撤销/注销); 有效 needs a filing "
+        "number, without one it is read as listed (准入).",
+    ),
+]
+Listing = Annotated[
+    str | None,
+    typer.Option(
+        "--listing",
+        help="The bureau's own list (准入状态): listed/suspended/removed (准入/暂停/移出).",
+    ),
+]
+ListingDate = Annotated[
+    str | None, typer.Option("--listing-date", help="Date of the listing decision (准入日期).")
+]
+ListingRef = Annotated[
+    str | None,
+    typer.Option(
+        "--listing-ref", help="The listing decision (准入依据), e.g. 区教育局〔2025〕3号."
+    ),
+]
+CertifiedEntity = Annotated[
+    str | None,
+    typer.Option(
+        "--certified-entity",
+        help="Verified owner (认证主体) of an official account or mini-program.",
+    ),
 ]
 Package = Annotated[str | None, typer.Option("--package", help="Android package name.")]
 OriginalId = Annotated[str | None, typer.Option("--original-id", help="Official account gh_ ID.")]
@@ -75,17 +104,27 @@ ChannelsId = Annotated[str | None, typer.Option("--channels-id", help="Channels 
 Url = Annotated[str | None, typer.Option("--url", help="Web address (platforms).")]
 Category = Annotated[
     str | None,
-    typer.Option("--category", help="Category: 教学/管理/教学管理 … or 政务/反诈/金融 …."),
+    typer.Option(
+        "--category",
+        help="Category: 教学/管理/教学管理/家校沟通/教育; 通用工具 (微信, 钉钉 …); 党建学习; "
+        "or 政务/反诈/金融 ….",
+    ),
 ]
 Audience = Annotated[str | None, typer.Option("--audience", help="Audience: 家长/学生/教师.")]
 Signers = Annotated[
     list[str] | None,
     typer.Option("--signer", help="Signer certificate SHA-256 (repeat for several)."),
 ]
-Icp = Annotated[str | None, typer.Option("--icp", help="ICP filing number.")]
+Icp = Annotated[
+    str | None, typer.Option("--icp", help="ICP filing number (of a mini-program too).")
+]
 Mlps = Annotated[str | None, typer.Option("--mlps-level", help="MLPS (等保) level.")]
 Note = Annotated[str | None, typer.Option("--note", help="Note (备注).")]
 Format = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
+Lang = Annotated[
+    str,
+    typer.Option("--lang", envvar="APPAUDIT_LANG", help="Language of notes and labels: zh or en."),
+]
 
 
 def _field_values(**given: str | list[str] | None) -> dict[str, str]:
@@ -115,9 +154,11 @@ def import_(
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
+    lang: Lang = "zh",
 ) -> None:
     """Import registry entries or adoptions; all or nothing unless --skip-invalid."""
     choice(what, registry_files.WHATS, "--what")
+    choice(lang, LANGS, "--lang")
     source = registry_files.open_registry_file(file, what, sheet)
     registry = _open_for_import(db, actor, dry_run)
     if source.what == "entries":
@@ -138,6 +179,9 @@ def import_(
             reason=reason,
         )
     _print_report(report, source.row_label, file, verbose)
+    if report.listed_without_filing and (report.applied or report.dry_run):
+        line = wording.listed_without_filing(report.listed_without_filing, source.row_label, lang)
+        say(f"{file.name}: {line}")
     for note in source.notes():
         say(f"{file.name}: note: {note}")
     if report.rejected and not skip_invalid:
@@ -182,6 +226,9 @@ def add(
     provider: Provider = None,
     filing_no: FilingNo = None,
     status: Status = None,
+    listing: Listing = None,
+    listing_date: ListingDate = None,
+    listing_ref: ListingRef = None,
     package: Package = None,
     original_id: OriginalId = None,
     appid: AppId = None,
@@ -191,22 +238,28 @@ def add(
     category: Category = None,
     audience: Audience = None,
     signer: Signers = None,
+    certified_entity: CertifiedEntity = None,
     icp: Icp = None,
     mlps_level: Mlps = None,
     note: Note = None,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
+    lang: Lang = "zh",
 ) -> None:
     """Add one entry to the registry."""
     cells = _field_values(
         name=name, kind=kind, provider=provider, filing_no=filing_no, status=status,
         package=package, original_id=original_id, appid=appid, wechat_id=wechat_id,
         channels_id=channels_id, url=url, category=category, audience=audience,
-        signer_sha256=signer, icp=icp, mlps_level=mlps_level, note=note,
+        signer_sha256=signer, certified_entity=certified_entity, icp=icp,
+        mlps_level=mlps_level, note=note, listing=listing, listing_date=listing_date,
+        listing_ref=listing_ref,
     )  # fmt: skip
+    choice(lang, LANGS, "--lang")
     entry = _open(db, actor, create=True).add(cells, reason)
     say(f"added #{entry.id} {entry.name} ({entry.kind})")
+    _note_listed_without_filing(cells, entry, lang)
 
 
 @app.command()
@@ -217,6 +270,9 @@ def edit(
     provider: Provider = None,
     filing_no: FilingNo = None,
     status: Status = None,
+    listing: Listing = None,
+    listing_date: ListingDate = None,
+    listing_ref: ListingRef = None,
     package: Package = None,
     original_id: OriginalId = None,
     appid: AppId = None,
@@ -226,22 +282,27 @@ def edit(
     category: Category = None,
     audience: Audience = None,
     signer: Signers = None,
+    certified_entity: CertifiedEntity = None,
     icp: Icp = None,
     mlps_level: Mlps = None,
     note: Note = None,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
+    lang: Lang = "zh",
 ) -> None:
     """Change fields of an entry (an empty value, e.g. --note "", clears a field)."""
     changes = _field_values(
         name=name, kind=kind, provider=provider, filing_no=filing_no, status=status,
         package=package, original_id=original_id, appid=appid, wechat_id=wechat_id,
         channels_id=channels_id, url=url, category=category, audience=audience,
-        signer_sha256=signer, icp=icp, mlps_level=mlps_level, note=note,
+        signer_sha256=signer, certified_entity=certified_entity, icp=icp,
+        mlps_level=mlps_level, note=note, listing=listing, listing_date=listing_date,
+        listing_ref=listing_ref,
     )  # fmt: skip
     if not changes:
         fail("nothing to change: give at least one field option (see --help)")
+    choice(lang, LANGS, "--lang")
     registry = _open(db, actor)
     before = registry.get(entry)
     after = registry.edit(entry, changes, reason)
@@ -250,6 +311,20 @@ def edit(
         f"#{after.id} {after.name}: "
         + (", ".join(changed) + " changed" if changed else "unchanged")
     )
+    _note_listed_without_filing(changes, after, lang)
+
+
+def _note_listed_without_filing(given: dict[str, str], record: EntryRecord, lang: str) -> None:
+    """Say so when a --status of 有效/正常 came without a filing number (read as listed)."""
+    status = given.get("status", "")
+    if not values.clean(status) or "listing" in given or record.filed:
+        return
+    try:
+        stated = values.read_state(status)
+    except values.InvalidValue:
+        return
+    if stated == ("status", "active") and record.listing == "listed":
+        say(f"#{record.id} {record.name}: " + wording.listed_without_filing(lang=lang))
 
 
 @app.command()
@@ -257,9 +332,11 @@ def show(
     entry: Annotated[str, typer.Argument(help="Id, filing number, package, account ID or name.")],
     fmt: Format = "table",
     db: DbOption = None,
+    lang: Lang = "zh",
 ) -> None:
     """Show one entry with its signers, adoptions and recent changes."""
     choice(fmt, FORMATS, "--format")
+    choice(lang, LANGS, "--lang")
     registry = _open(db)
     record = registry.get(entry)
     adoptions = registry.adoptions(str(record.id))
@@ -276,11 +353,11 @@ def show(
         emit(csv_text(header, rows))
         return
     lines = [f"#{record.id} {record.name}"]
-    for name, value in record.cells("en").items():
+    for name, value in record.cells(lang).items():
         if value and name != "name":
-            lines.append(f"  {name:<14} {value}")
+            lines.append(f"  {name:<16} {value}")
     edu = record.educational
-    lines.append(f"  {'educational':<14} {'yes' if edu else 'no' if edu is False else 'unknown'}")
+    lines.append(f"  {'educational':<16} {'yes' if edu else 'no' if edu is False else 'unknown'}")
     lines.append(f"adoptions ({len(adoptions)}):")
     for view in adoptions:
         a = view.adoption
@@ -294,7 +371,13 @@ def show(
 @app.command("list")
 def list_(
     kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="Only this filing status.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only this filing status (有效/撤销/注销/无).")
+    ] = None,
+    listing: Annotated[
+        str | None,
+        typer.Option("--listing", help="Only this listing state (准入/暂停/移出, or 无 for none)."),
+    ] = None,
     category: Annotated[
         str | None, typer.Option("--category", help="Only this category (or 教育 / 非教育).")
     ] = None,
@@ -303,10 +386,14 @@ def list_(
     ] = None,
     fmt: Format = "table",
     db: DbOption = None,
+    lang: Lang = "zh",
 ) -> None:
     """List entries; --format json gives an array keyed by the canonical field names."""
     choice(fmt, FORMATS, "--format")
-    entries = _open(db).list_entries(kind=kind, status=status, category=category, search=search)
+    choice(lang, LANGS, "--lang")
+    entries = _open(db).list_entries(
+        kind=kind, status=status, listing=listing, category=category, search=search
+    )
     if fmt == "json":
         emit_json([e.to_dict(with_id=True) for e in entries])
     elif fmt == "csv":
@@ -315,24 +402,28 @@ def list_(
             csv_text(["id", *header], [[str(e.id), *r] for e, r in zip(entries, rows, strict=True)])
         )
     else:
-        emit(_entries_text(entries))
+        emit(_entries_text(entries, lang))
         say(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
 
 
-def _entries_text(entries: list[EntryRecord]) -> str:
-    header = ["id", "name", "kind", "filing_no", "status", "identifier", "category"]
-    rows = [
-        [
-            str(e.id),
-            e.name,
-            e.kind,
-            e.filing_no,
-            "" if e.status == "none" else e.status,
-            next(iter(e.identifiers.values()), ""),
-            e.category,
-        ]
-        for e in entries
-    ]
+def _entries_text(entries: list[EntryRecord], lang: str) -> str:
+    """The list as a table: kind, filing status and listing in the words of `lang`."""
+    header = ["id", "name", "kind", "filing_no", "status", "listing", "identifier", "category"]
+    rows = []
+    for e in entries:
+        cells = e.cells(lang)
+        rows.append(
+            [
+                str(e.id),
+                e.name,
+                cells["kind"],
+                e.filing_no,
+                cells["status"],
+                cells["listing"],
+                next(iter(e.identifiers.values()), ""),
+                e.category,
+            ]
+        )
     return format_table(header, rows)
 
 

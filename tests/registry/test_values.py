@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from registry import values
-from registry.records import parse_adoption, parse_date, parse_entry
+from registry.records import parse_adoption, parse_date, parse_entry, read_entry
 from registry.values import InvalidValue
 from scanner.tables import Vocabulary, header_key
 
@@ -106,6 +106,25 @@ def test_categories_know_what_is_educational() -> None:
     assert values.is_educational("") is None
 
 
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [("教学", "education"), ("家校沟通", "education"), ("general tool", "general_tool"),
+     ("通用", "general_tool"), ("党建", "party_study"), ("party-building", "party_study"),
+     ("反诈", "non_education"), ("其他", "non_education")],
+)  # fmt: skip
+def test_category_groups(text: str, group: str) -> None:
+    category = values.parse_category(text)
+    assert values.category_group(category) == group
+    assert values.is_educational(category) is (group == "education")
+
+
+def test_general_tools_and_party_study_are_neither_education_nor_plain_non_education() -> None:
+    assert values.parse_category("通用软件") == "通用工具"
+    assert values.parse_category("党员学习") == "党建学习"
+    assert values.is_educational("通用工具") is False and values.is_educational("党建学习") is False
+    assert values.category_group("") == "" and values.category_group("火箭") == ""
+
+
 def test_audience_splits_on_every_separator() -> None:
     assert values.parse_audience("家长、学生;老师 / parents") == ("家长", "学生", "教师")
 
@@ -149,9 +168,86 @@ def test_identifier_must_fit_the_kind() -> None:
         parse_entry({"name": "x", "kind": "公众号", "package": "com.example.app"})
 
 
-def test_active_status_needs_a_filing_number() -> None:
-    with pytest.raises(InvalidValue, match="needs a filing number"):
-        parse_entry({"name": "x", "kind": "APP", "status": "有效"})
+def test_active_without_a_filing_number_is_read_as_listed_not_filed() -> None:
+    row = read_entry({"name": "x", "kind": "APP", "filing_no": "", "status": "有效"})
+    assert (row.record.status, row.record.listing) == ("none", "listed")
+    assert row.listed_without_filing and not row.record.filed
+    assert row.speaks_for == {"listing"}  # not the filing: a re-import keeps what is known
+    account = read_entry({"name": "示例区教育局", "kind": "公众号", "state": "正常"})
+    assert (account.record.status, account.record.listing) == ("none", "listed")
+    assert account.listed_without_filing
+
+
+@pytest.mark.parametrize(
+    ("cells", "status", "listing"),
+    [
+        ({"filing_no": "教APP备1100819号", "state": "有效"}, "active", ""),
+        ({"filing_no": "教APP备1100819号", "status": "撤销"}, "revoked", ""),
+        ({"filing_no": "教APP备1100819号", "state": "已注销"}, "cancelled", ""),
+        ({"state": "暂停"}, "none", "suspended"),
+        ({"filing_no": "教APP备1100819号", "state": "暂停"}, "active", "suspended"),
+        ({"status": "准入"}, "none", "listed"),
+        ({"listing": "移出"}, "none", "removed"),
+        ({"listing": "下架", "status": "撤销"}, "revoked", "removed"),
+        ({"listing": "白名单"}, "none", "listed"),
+        ({"listing": "-", "state": "在册"}, "none", "listed"),
+        ({"status": "有效", "listing": "暂停"}, "none", "suspended"),
+        ({"state": "suspended"}, "none", "suspended"),
+    ],
+)
+def test_status_cells_are_read_by_their_words(
+    cells: dict[str, str], status: str, listing: str
+) -> None:
+    row = read_entry({"name": "x", "kind": "小程序", **cells})
+    assert (row.record.status, row.record.listing) == (status, listing)
+    assert not row.listed_without_filing  # only 有效/正常 on their own are reinterpreted
+
+
+def test_contradicting_status_words_are_refused() -> None:
+    with pytest.raises(InvalidValue, match="contradicts"):
+        read_entry({"name": "x", "kind": "公众号", "state": "暂停", "listing": "准入"})
+    with pytest.raises(InvalidValue, match="unknown listing state '撤销'"):
+        read_entry({"name": "x", "kind": "公众号", "listing": "撤销"})
+    with pytest.raises(InvalidValue, match="unknown status '火箭'"):
+        read_entry({"name": "x", "kind": "公众号", "state": "火箭"})
+
+
+def test_listing_date_reference_and_certified_entity() -> None:
+    record = parse_entry(
+        {
+            "name": "示例作业打卡",
+            "kind": "小程序",
+            "listing": "准入",
+            "listing_date": "2025年3月1日",
+            "listing_ref": "区教育局〔2025〕3号",
+            "certified_entity": "示例教育科技有限公司（虚构）",
+            "icp": "闽ICP备12345678号-2X",
+        }
+    )
+    assert record.listing_date is not None and record.listing_date.isoformat() == "2025-03-01"
+    assert record.listing_ref == "区教育局〔2025〕3号"
+    assert record.certified_entity == "示例教育科技有限公司(虚构)"
+    assert record.to_dict()["listing_date"] == "2025-03-01"
+    assert record.cells("zh")["listing"] == "准入" and record.cells("en")["listing"] == "listed"
+    assert parse_entry(record.cells("zh")) == record == parse_entry(record.cells("en"))
+    with pytest.raises(InvalidValue, match="certified_entity is longer than 200"):
+        parse_entry({"name": "x", "kind": "公众号", "certified_entity": "长" * 201})
+    with pytest.raises(InvalidValue, match="unreadable date"):
+        parse_entry({"name": "x", "kind": "公众号", "listing_date": "去年"})
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [("状态", "state"), ("备案状态", "status"), ("准入状态", "listing"), ("白名单状态", "listing"),
+     ("准入", "listing"), ("准入日期", "listing_date"), ("准入决定日期", "listing_date"),
+     ("准入时间", "listing_date"), ("准入依据", "listing_ref"), ("准入文号", "listing_ref"), ("准入决定", "listing_ref"),
+     ("认证主体", "certified_entity"), ("认证主体名称", "certified_entity"),
+     ("账号主体", "certified_entity"), ("主体名称", "certified_entity"),
+     ("运营主体", "certified_entity"), ("Certified Entity", "certified_entity"),
+     ("小程序ICP备案号", "icp"), ("ICP备案号", "icp"), ("Listing Date", "listing_date")],
+)  # fmt: skip
+def test_registry_headers(header: str, field: str) -> None:
+    assert Vocabulary.build(values.vocabulary().entry_fields).field_for(header) == field
 
 
 def test_signers_and_mlps_are_normalised() -> None:
