@@ -19,16 +19,7 @@ from registry.snapshot import RegistryView
 from scanner.submission import RequiredItem
 
 NOT_SCHOOL_KINDS = frozenset({"official_account", "channels"})
-_GROUPS = {"通用工具": "general_tool", "党建学习": "party_study"}
-_OUTSIDE = frozenset(_GROUPS.values())
-
-
-def category_group(category: str) -> str:
-    """education, general_tool, party_study or non_education for a registry category."""
-    if category in _GROUPS:
-        return _GROUPS[category]
-    educational = values.is_educational(category)
-    return "" if educational is None else "education" if educational else "non_education"
+_OUTSIDE = frozenset({"general_tool", "party_study"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +67,7 @@ class Match:
         if self.owner_word and self.national is None:
             return "non_education"
         if entry is not None and entry.category:
-            group = category_group(entry.category)
+            group = values.category_group(entry.category)
             if group == "non_education" and known is not None and known.group in _OUTSIDE:
                 return known.group  # a registry that files 微信 under 社交, from before 通用工具
             return group
@@ -85,7 +76,7 @@ class Match:
         if self.known is not None and self.known.group != "education":
             return self.known.group
         if self.related is not None and self.related.category:
-            group = category_group(self.related.category)
+            group = values.category_group(self.related.category)
             if group != "education":
                 return group
         if self.account_word or self.survey is not None:
@@ -255,7 +246,7 @@ class Matcher:
 
     def _owner_word(self, entry: EntryRecord | None) -> str:
         """A non-education body named as the account's verified owner (认证主体)."""
-        owner = fold(getattr(entry, "certified_entity", "")) if entry is not None else ""
+        owner = fold(entry.certified_entity) if entry is not None else ""
         if not owner or self.words.education_bodies.search(owner):
             return ""
         hit = self.words.other_bodies.search(owner) or self.words.non_education_accounts.search(

@@ -64,7 +64,7 @@ class Assessed(NamedTuple):
     def delisted(self) -> bool:
         """The bureau suspended it or removed it from its list."""
         entry = self.match.entry
-        return entry is not None and getattr(entry, "listing", "") in LISTING_WORDS
+        return entry is not None and entry.listing in LISTING_WORDS
 
     @property
     def adopted(self) -> bool:
@@ -269,12 +269,10 @@ def adoption_unrecorded(a: Assessed, ctx: Context) -> Iterable[Finding]:
 
 def listing_removed(a: Assessed, ctx: Context) -> Iterable[Finding]:
     entry = a.match.entry
-    listing = getattr(entry, "listing", "") if entry is not None else ""
-    if entry is None or listing not in LISTING_WORDS:
+    if entry is None or entry.listing not in LISTING_WORDS:
         return
-    zh, en = LISTING_WORDS[listing]
-    ref = getattr(entry, "listing_ref", "") or ""
-    when = getattr(entry, "listing_date", None)
+    zh, en = LISTING_WORDS[entry.listing]
+    ref, when = entry.listing_ref, entry.listing_date
     detail_zh = "，".join(p for p in (ref, f"{when:%Y年%-m月%-d日}" if when else "") if p)
     detail_en = ", ".join(p for p in (ref, when.isoformat() if when else "") if p)
     yield ctx.finding(
@@ -355,7 +353,7 @@ def non_edu_account(a: Assessed, ctx: Context) -> Iterable[Finding]:
         if judged is None:
             return
         variant, contested = judged
-    owner = getattr(m.entry, "certified_entity", "") if m.entry is not None else ""
+    owner = m.entry.certified_entity if m.entry is not None else ""
     if m.survey is not None:
         zh = f"{m.survey.name}问卷表单服务，不是教育平台"
         en = f"{m.survey.name}, a form and survey service, not an education platform"
@@ -433,7 +431,7 @@ def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str] | None:
         zh, en = STATUS_WORDS[entry.status]
         return "revoked", f"的备案{entry.filing_no}已{zh}", f"has its filing {entry.filing_no} {en}"
     if entry is not None and a.delisted:
-        zh, en = LISTING_WORDS[getattr(entry, "listing", "")]
+        zh, en = LISTING_WORDS[entry.listing]
         return "delisted", f"已被区教育局{zh}", f"has been {en} by the bureau"
     if a.item.kind == "app" and (entry is None or not entry.filed):
         if entry is None:

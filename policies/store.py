@@ -216,14 +216,8 @@ class ResultStore:
 
     def _rebuild_item(self, cells: tuple[Any, ...]) -> RequiredItem:
         strings = self._strings
-        return RequiredItem(
-            strings[cells[0]],
-            cells[1],
-            strings[cells[2]],
-            *cells[3:-2],
-            strings[cells[-2]],  # type: ignore[arg-type]
-            strings[cells[-1]],
-        )
+        parts = (strings[cells[0]], cells[1], strings[cells[2]], *cells[3:-2])
+        return RequiredItem(*parts, strings[cells[-2]], strings[cells[-1]])  # type: ignore[call-arg]
 
     def _rebuild_problem(self, shelf: Shelf, record: tuple[Any, ...], result: SchoolResult) -> None:
         source, row, message, message_zh, school, code, cells = record[1]

@@ -277,7 +277,7 @@ def test_scan_with_the_database_stores_runs(db_url: str, tmp_path: Path) -> None
     assert len(listed[0]["registry_digest"]) == 64
     shown = json.loads(run("runs", "--show", "1", "--db", db_url).stdout)
     rules = {f["rule"] for s in shown["schools"] for f in s["findings"]}
-    assert "FILING-REVOKED" in rules and len(shown["registry_snapshot"]["entries"]) == 24
+    assert "FILING-REVOKED" in rules and len(shown["registry_snapshot"]["entries"]) == 25
     table = run("runs", "--db", db_url).stdout
     assert "submission.csv" in table
     missing = run("runs", "--show", "99", "--db", db_url)

@@ -170,7 +170,7 @@ def test_a_registry_on_a_read_only_disk_is_read_and_the_scan_reports(tmp_path: P
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "readonly database" in warnings[0], result.stderr
     doc = json.loads((out / "findings.json").read_text("utf-8"))
-    assert doc["registry"]["entries"] == 24 and doc["run_id"] is None
+    assert doc["registry"]["entries"] == 25 and doc["run_id"] is None
     assert stored_runs(str(folder / "registry.db")) == []
 
 

@@ -136,9 +136,14 @@ def test_kinds_written_as_longer_phrases(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", ["H5链接", "H5", "网页", "链接", "问卷链接", "小程序码", "H5页面链接", ""])
+@pytest.mark.parametrize(
+    "kind", ["H5链接", "H5", "网页", "链接", "问卷链接", "小程序码", "H5页面链接", ""]
+)
 def test_links_are_platform_rows(tmp_path: Path, kind: str) -> None:
-    rows = [HEADER, ["一中", "", kind, "https://www.wjx.cn/vm/abc.aspx", "", "", "家长", "填写问卷"]]
+    rows = [
+        HEADER,
+        ["一中", "", kind, "https://www.wjx.cn/vm/abc.aspx", "", "", "家长", "填写问卷"],
+    ]
     [got] = read(write_csv(tmp_path / "s.csv", rows, "utf-8"))
     assert isinstance(got, RequiredItem) and got.kind == "platform", got
     assert got.identified == ("url", "https://www.wjx.cn/vm/abc.aspx")
