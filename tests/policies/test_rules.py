@@ -304,3 +304,36 @@ def test_every_finding_renders_a_message_in_both_languages() -> None:
             text = catalogue().message(f, lang)
             assert "{" not in text, (f.rule, lang, text)
     assert len(seen) >= 12
+
+
+def test_listing_removed_and_certified_owner() -> None:
+    from datetime import date
+
+    from registry.records import EntryRecord
+    from registry.snapshot import RegistryView
+
+    entries = [
+        EntryRecord(id=1, name="示例成长记录", kind="official_account", original_id="gh_1234567890ab",
+                    category="家校沟通", listing="removed", listing_date=date(2024, 11, 1),
+                    listing_ref="示例区教育局〔2024〕30号"),
+        EntryRecord(id=2, name="平安校园", kind="official_account", original_id="gh_abcdefabcdef",
+                    category="教育", certified_entity="某某市公安局某某分局"),
+        EntryRecord(id=3, name="示例暂停号", kind="official_account", original_id="gh_999999999999",
+                    category="教育", listing="suspended"),
+    ]  # fmt: skip
+    engine = Engine(RegistryView.build(entries, []))
+    removed = [f for f in engine.check_item(item("示例成长记录", kind="official_account",
+                                                 actions=("关注", "打卡")))[1]]  # fmt: skip
+    listing = next(f for f in removed if f.rule == "LISTING-REMOVED")
+    assert listing.severity == "high" and basis(listing) == ("附件2 (三)2",)
+    assert message(listing) == (
+        "区教育局已将公众号“示例成长记录”移出准入清单（示例区教育局〔2024〕30号，2024年11月1日），"
+        "学校仍要求使用。"
+    )
+    task = next(f for f in removed if f.rule == "TASK-PROHIBITED")
+    assert "已被区教育局移出准入清单" in message(task)
+    suspended = engine.check_item(item("示例暂停号", kind="official_account"))[1]
+    assert "暂停准入" in message(next(f for f in suspended if f.rule == "LISTING-REMOVED"))
+    owned = engine.check_item(item("平安校园", kind="official_account"))[1]
+    account = next(f for f in owned if f.rule == "NON-EDU-ACCOUNT")
+    assert "认证主体为“某某市公安局某某分局”" in message(account)
