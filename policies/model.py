@@ -110,6 +110,8 @@ class Variant:
     message: Mapping[str, str]
     remediation: Mapping[str, str] | None
     basis: tuple[Clause, ...] | None
+    label: Mapping[str, str] | None = None
+    """The cause in a few words, for the rule catalogue (`appaudit rules`)."""
 
 
 @dataclass(frozen=True)
@@ -207,6 +209,7 @@ def catalogue() -> Catalogue:
             variants={
                 name: Variant(
                     message=v["message"],
+                    label=v.get("label"),
                     remediation=v.get("remediation"),
                     basis=(
                         tuple(Clause(ref, clauses[ref]) for ref in v["basis"])

@@ -14,7 +14,7 @@ from appaudit.cli.apk_cmd import JobsOption, SdkOption
 from appaudit.cli.common import DbOption, choice, emit, emit_json, fail, format_table, say
 from appaudit.settings import load_settings
 from policies.config import PolicyConfig
-from policies.model import SEVERITIES, catalogue
+from policies.model import SEVERITIES, RuleSpec, catalogue
 from registry import runs as run_store
 from registry.db import open_database
 from reports.text import Strings, strings
@@ -197,6 +197,11 @@ def rules(
                     "basis": s.basis_ref(),
                     "basis_text": s.basis_text(),
                     "remediation": dict(s.remediation),
+                    "causes": {
+                        name: {"label": dict(v.label), "basis": s.basis_ref(name)}
+                        for name, v in s.variants.items()
+                        if v.label
+                    },
                 }
                 for s in specs
             ]
@@ -213,7 +218,21 @@ def rules(
         for s in specs
     ]
     emit(format_table(["rule", "severity", "title", "basis"], rows, max_width=60))
+    emit(_causes(specs, lang))
     emit(_severity_legend(words))
+
+
+def _causes(specs: list[RuleSpec], lang: str) -> str:
+    """The causes for which a rule words, cites or weighs its finding differently."""
+    head = "按情形：" if lang == "zh" else "By cause:"
+    lines = [
+        f"  {s.id}  {v.label[lang]}"
+        + (f"（{s.basis_ref(name)}）" if lang == "zh" else f" ({s.basis_ref(name)})")
+        for s in specs
+        for name, v in s.variants.items()
+        if v.label
+    ]
+    return "\n".join(["", head, *lines])
 
 
 def _severity_cell(severity: str, words: Strings) -> str:

@@ -352,3 +352,16 @@ def test_runs_count_review_and_read_older_runs_with_0(db_url: str, tmp_path: Pat
     assert "high/medium/review/info" in table[0]
     assert any(line.startswith(f"{old_id} ") and "2 / 1 / 0 / 0" in line for line in table)
     assert any(line.startswith(f"{new.id} ") and "0 / 0 / 1 / 0" in line for line in table)
+
+
+def test_rules_show_the_new_rule_and_each_cause_with_its_clauses() -> None:
+    table = run("rules")
+    assert table.exit_code == 0
+    assert "LISTING-REMOVED" in table.stdout and "需人工研判 (review)" in table.stdout
+    assert "TASK-PROHIBITED  教育平台未经选用（附件2 (三)2; 附件2 (三)3）" in table.stdout
+    assert "PROOF-SCREENSHOT  要求家长提供（整治重点(四); 工作措施(一)）" in table.stdout
+    doc = json.loads(run("rules", "--format", "json").stdout)
+    duplicate = next(r for r in doc if r["id"] == "DUPLICATE-FUNCTION")
+    assert duplicate["basis"] == "工作措施(四)" and "控制数量" in duplicate["basis_text"]
+    quota = next(r for r in doc if r["id"] == "QUOTA")
+    assert quota["causes"]["national"]["label"]["zh"] == "涉及国家规定，需人工研判"
