@@ -151,6 +151,7 @@ class Matcher:
         self.view = view
         self.words = words
         self._cache: dict[tuple[object, ...], Match] = {}
+        self._listed: dict[int, AdoptionRecord] = {}
         self._by_stripped: dict[str, list[EntryRecord]] = defaultdict(list)
         for entry in view.entries:
             self._by_stripped[words.strip_name(entry.name)].append(entry)
@@ -165,9 +166,23 @@ class Matcher:
         return found
 
     def adoption(self, item: RequiredItem, match: Match) -> AdoptionRecord | None:
-        if match.entry is None or match.entry.id is None:
+        """The school's or the bureau's adoption; an entry the bureau lists as 准入 is adopted
+        district-wide by that listing (the education department's own selection)."""
+        entry = match.entry
+        if entry is None or entry.id is None:
             return None
-        return self.view.adoption_for(match.entry.id, item.school, item.school_code)
+        found = self.view.adoption_for(entry.id, item.school, item.school_code)
+        if found is None and entry.listing == "listed":
+            found = self._listed.get(entry.id)
+            if found is None:
+                found = self._listed[entry.id] = AdoptionRecord(
+                    school="全区",
+                    entry_id=entry.id,
+                    is_district=True,
+                    decision_ref=entry.listing_ref or "区教育局准入清单",
+                    decided_on=entry.listing_date,
+                )
+        return found
 
     def _match(self, item: RequiredItem, apk_package: str) -> Match:
         index = self.view.index

@@ -337,3 +337,21 @@ def test_listing_removed_and_certified_owner() -> None:
     owned = engine.check_item(item("平安校园", kind="official_account"))[1]
     account = next(f for f in owned if f.rule == "NON-EDU-ACCOUNT")
     assert "认证主体为“某某市公安局某某分局”" in message(account)
+
+
+def test_an_entry_the_bureau_lists_is_adopted_district_wide() -> None:
+    from registry.records import EntryRecord
+    from registry.snapshot import RegistryView
+
+    listed = EntryRecord(id=1, name="示例家长学校", kind="official_account",
+                         original_id="gh_1234567890ab", category="家校沟通", listing="listed",
+                         listing_ref="示例区教育局〔2025〕3号")  # fmt: skip
+    engine = Engine(RegistryView.build([listed], []))
+    found = engine.check_item(
+        item("示例家长学校", kind="official_account", actions=("关注", "打卡"))
+    )
+    assert [f.rule for f in found[1]] == []
+    assert (
+        found[0].adoption is not None
+        and found[0].adoption.decision_ref == "示例区教育局〔2025〕3号"
+    )
