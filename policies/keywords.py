@@ -123,6 +123,7 @@ class Keywords:
     quota: QuotaWords
     education_bodies: re.Pattern[str]
     other_bodies: re.Pattern[str]
+    generic_owner_words: frozenset[str]
     party_bodies: re.Pattern[str]
     party_members: re.Pattern[str]
     staff: re.Pattern[str]
@@ -218,6 +219,7 @@ def keywords() -> Keywords:
         quota=QuotaWords.build(raw),
         education_bodies=alternation(raw["education_bodies"]["words"]),
         other_bodies=alternation(raw["other_bodies"]["words"]),
+        generic_owner_words=frozenset(raw["owners"]["generic"]),
         party_bodies=alternation(raw["party"]["bodies"]),
         party_members=alternation(raw["party"]["members"]),
         staff=alternation(raw["staff"]["words"]),

@@ -79,7 +79,7 @@ class Match:
             group = values.category_group(self.related.category)
             if group != "education":
                 return group
-        if self.account_word or self.survey is not None:
+        if self.account_word:
             return "non_education"
         if self.known is not None:
             return "education"
@@ -261,13 +261,15 @@ class Matcher:
 
     def _owner_word(self, entry: EntryRecord | None) -> str:
         """A non-education body named as the account's verified owner (认证主体)."""
+        words = self.words
         owner = fold(entry.certified_entity) if entry is not None else ""
-        if not owner or self.words.education_bodies.search(owner):
+        if not owner or words.education_bodies.search(owner) or words.education_words.search(owner):
             return ""
-        hit = self.words.other_bodies.search(owner) or self.words.non_education_accounts.search(
-            owner
-        )
-        return hit.group(0) if hit else ""
+        for pattern in (words.other_bodies, words.non_education_accounts):
+            for hit in pattern.finditer(owner):
+                if hit.group(0) not in words.generic_owner_words:
+                    return hit.group(0)
+        return ""
 
     def _non_education_word(self, name: str) -> str:
         text = fold(name)

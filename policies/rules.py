@@ -354,10 +354,7 @@ def non_edu_account(a: Assessed, ctx: Context) -> Iterable[Finding]:
             return
         variant, contested = judged
     owner = m.entry.certified_entity if m.entry is not None else ""
-    if m.survey is not None:
-        zh = f"{m.survey.name}问卷表单服务，不是教育平台"
-        en = f"{m.survey.name}, a form and survey service, not an education platform"
-    elif m.owner_word and owner:
+    if m.owner_word and owner:
         zh = f"认证主体为“{owner}”"
         en = f"its verified owner is “{owner}”"
     elif m.account_word and m.entry is None and m.known is None and m.related is None:
@@ -386,8 +383,8 @@ def account_unlisted(a: Assessed, ctx: Context) -> Iterable[Finding]:
     m = a.match
     if a.item.kind not in ACCOUNT_LIKE or m.entry is not None or m.educational is False:
         return
-    if m.national is not None:
-        return
+    if m.national is not None or m.survey is not None:
+        return  # a national platform needs no listing; a survey link is judged by its task
     yield ctx.finding(
         "ACCOUNT-UNLISTED",
         a,
@@ -417,13 +414,13 @@ def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str] | None:
             "是党建学习平台，与学校教育教学无关",
             "is a party-study platform, unrelated to teaching",
         )
+    if m.survey is not None and entry is None:
+        return (
+            "",
+            f"是{m.survey.name}问卷表单链接，不是教育平台",
+            f"is a {m.survey.name} form link, not an education platform",
+        )
     if m.educational is False:
-        if m.survey is not None:
-            return (
-                "",
-                f"是{m.survey.name}问卷表单链接，不是教育平台",
-                (f"is a {m.survey.name} form link, not an education platform"),
-            )
         return "", f"是与教育教学无关的{kind_zh}", f"is a {kind_en} unrelated to teaching"
     if m.national is not None:
         return None
@@ -454,6 +451,10 @@ def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str] | None:
 
 def task_prohibited(a: Assessed, ctx: Context) -> Iterable[Finding]:
     hits = ctx.words.prohibited_tasks.hits(ctx.words.grammar, a.clauses)
+    if a.match.survey is not None:
+        # A survey link's questionnaire is its own purpose, judged by who asks for it
+        # (TASK-UNRELATED); votes, quizzes and check-ins through it are still prohibited.
+        hits = [h for h in hits if h.label["zh"] != "问卷调查"]
     if not hits:
         return
     why = _unacceptable(a, ctx)

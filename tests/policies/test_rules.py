@@ -355,3 +355,27 @@ def test_an_entry_the_bureau_lists_is_adopted_district_wide() -> None:
         found[0].adoption is not None
         and found[0].adoption.decision_ref == "示例区教育局〔2025〕3号"
     )
+
+
+def test_a_survey_link_is_judged_by_its_task() -> None:
+    link = "https://www.wjx.cn/vm/abc.aspx"
+    own = item("家长满意度调查", kind="platform", identifier=link, actions=("填写问卷",))
+    assert rules_of(own) == set()  # the school's own questionnaire: no listing, no platform finding
+    vote = only(item("最美班级", kind="platform", identifier=link, actions=("投票",)),
+                "TASK-PROHIBITED")  # fmt: skip
+    assert "问卷星问卷表单链接" in message(vote)
+    asked = only(item("家庭情况", kind="platform", identifier=link, requested_by="某某街道社区"),
+                 "TASK-UNRELATED")  # fmt: skip
+    assert "通过问卷星链接" in message(asked) and asked.evidence["survey_service"]["source"]
+
+
+def test_a_company_as_certified_owner_says_nothing_by_itself() -> None:
+    from registry.records import EntryRecord
+    from registry.snapshot import RegistryView
+
+    owned = EntryRecord(id=1, name="示例成长记录", kind="official_account", original_id="gh_1234567890ab",
+                        category="家校沟通", certified_entity="示例文化传媒有限公司")  # fmt: skip
+    found = Engine(RegistryView.build([owned], [])).check_item(
+        item("示例成长记录", kind="official_account")
+    )[1]
+    assert "NON-EDU-ACCOUNT" not in {f.rule for f in found}
