@@ -96,10 +96,12 @@ class VerdictMemo(Generic[_V]):
 
 @dataclass(frozen=True)
 class Clause:
-    """A clause of the notice, by its reference, with its text quoted."""
+    """A clause of the notice: its short key (附件2（三）1), how documents cite it
+    (《工作方案》附件2第（三）项第1条), and its text."""
 
     ref: str
     text: str
+    cite: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ class RuleSpec:
         basis = self.basis_of(variant)
         if not basis:
             return "—"
-        return "\n".join(f"{c.ref}：{c.text}" for c in basis)
+        return "\n".join(f"{c.cite or c.ref}：{c.text}" for c in basis)
 
     def basis_of(self, variant: str = "") -> tuple[Clause, ...]:
         found = self.variants.get(variant)
@@ -160,6 +162,8 @@ class Catalogue:
     rules: Mapping[str, RuleSpec]
     notice: Mapping[str, str]
     digest: str
+    clauses: Mapping[str, Clause] = field(default_factory=dict)
+    """Every clause the rules cite, by its key."""
 
     def __getitem__(self, rule_id: str) -> RuleSpec:
         return self.rules[rule_id]
@@ -193,7 +197,7 @@ def variant_of(finding: Finding) -> str:
 def catalogue() -> Catalogue:
     text = resources.files("policies").joinpath("data/rules.toml").read_text("utf-8")
     raw = tomllib.loads(text)
-    clauses = raw["clauses"]
+    clauses = {ref: Clause(ref, spec["text"], spec["cite"]) for ref, spec in raw["clauses"].items()}
     rules = {}
     for rule_id, spec in raw["rules"].items():
         if spec["severity"] not in SEVERITIES:
@@ -205,20 +209,16 @@ def catalogue() -> Catalogue:
             title=spec["title"],
             message=spec["message"],
             remediation=spec["remediation"],
-            basis=tuple(Clause(ref, clauses[ref]) for ref in spec["basis"]),
+            basis=tuple(clauses[ref] for ref in spec["basis"]),
             variants={
                 name: Variant(
                     message=v["message"],
                     label=v.get("label"),
                     remediation=v.get("remediation"),
-                    basis=(
-                        tuple(Clause(ref, clauses[ref]) for ref in v["basis"])
-                        if "basis" in v
-                        else None
-                    ),
+                    basis=(tuple(clauses[ref] for ref in v["basis"]) if "basis" in v else None),
                 )
                 for name, v in spec.get("variants", {}).items()
             },
         )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Catalogue(rules, raw["notice"], digest)
+    return Catalogue(rules, raw["notice"], digest, clauses)

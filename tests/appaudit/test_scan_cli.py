@@ -90,7 +90,7 @@ def test_findings_json_contract(tmp_path: Path) -> None:
             assert {"row", "message"} <= set(problem)
     revoked = next(f for f in all_findings(doc) if f["rule"] == "FILING-REVOKED")
     assert revoked["row"] == 18 and "已撤销" in revoked["message"]  # type: ignore[operator]
-    assert "附件2 (三)1" in revoked["basis"]  # type: ignore[operator]
+    assert "附件2第（三）项第1条" in revoked["basis"]  # type: ignore[operator]
 
 
 def test_english_reports(tmp_path: Path) -> None:
@@ -292,7 +292,7 @@ def test_rules_lists_the_catalogue() -> None:
     listed = json.loads(run("rules", "--format", "json", "--lang", "en").stdout)
     assert {r["id"] for r in listed} == set(catalogue().rules)
     quota = next(r for r in listed if r["id"] == "QUOTA")
-    assert quota["basis"] == "工作措施(三)" and "参与率" in quota["basis_text"]
+    assert quota["basis"] == "工作措施（三）" and "参与率" in quota["basis_text"]
 
 
 def test_rules_show_severity_labels_and_every_severity(tmp_path: Path) -> None:
@@ -358,10 +358,10 @@ def test_rules_show_the_new_rule_and_each_cause_with_its_clauses() -> None:
     table = run("rules")
     assert table.exit_code == 0
     assert "LISTING-REMOVED" in table.stdout and "需人工研判 (review)" in table.stdout
-    assert "TASK-PROHIBITED  教育平台未经选用（附件2 (三)2; 附件2 (三)3）" in table.stdout
-    assert "PROOF-SCREENSHOT  要求家长提供（整治重点(四); 工作措施(一)）" in table.stdout
+    assert "TASK-PROHIBITED  教育平台未经选用（附件2（三）2; 附件2（三）3）" in table.stdout
+    assert "PROOF-SCREENSHOT  要求家长提供（整治重点（四）; 工作措施（一））" in table.stdout
     doc = json.loads(run("rules", "--format", "json").stdout)
     duplicate = next(r for r in doc if r["id"] == "DUPLICATE-FUNCTION")
-    assert duplicate["basis"] == "工作措施(四)" and "控制数量" in duplicate["basis_text"]
+    assert duplicate["basis"] == "工作措施（四）" and "控制数量" in duplicate["basis_text"]
     quota = next(r for r in doc if r["id"] == "QUOTA")
     assert quota["causes"]["national"]["label"]["zh"] == "涉及国家规定，需人工研判"

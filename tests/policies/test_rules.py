@@ -166,7 +166,7 @@ def test_task_prohibited() -> None:
     assert message(unadopted) == (
         "“巧考”未经本校或区教育局集体决策选用，却要求在其上阅读打卡、点赞（“每日阅读打卡、点赞”）。"
     )
-    assert basis(unadopted) == ("附件2 (三)2", "附件2 (三)3")
+    assert basis(unadopted) == ("附件2（三）2", "附件2（三）3")
     assert "TASK-PROHIBITED" in rules_of(item("某某", kind="miniprogram", actions=("投票",)))
     assert "TASK-PROHIBITED" not in rules_of(item("闽教高分", actions=("打卡",)))  # adopted, filed
     assert "TASK-PROHIBITED" not in rules_of(item("国家反诈中心", actions=("下载安装",)))
@@ -325,7 +325,7 @@ def test_listing_removed_and_certified_owner() -> None:
     removed = [f for f in engine.check_item(item("示例成长记录", kind="official_account",
                                                  actions=("关注", "打卡")))[1]]  # fmt: skip
     listing = next(f for f in removed if f.rule == "LISTING-REMOVED")
-    assert listing.severity == "high" and basis(listing) == ("附件2 (三)2",)
+    assert listing.severity == "high" and basis(listing) == ("附件2（三）2",)
     assert message(listing) == (
         "区教育局已将公众号“示例成长记录”移出准入清单（示例区教育局〔2024〕30号，2024年11月1日），"
         "学校仍要求使用。"

@@ -69,8 +69,8 @@ def test_messages_and_titles_are_in_the_report_language(
 def test_clauses_are_quoted_and_rules_without_a_basis_say_so(report: Path) -> None:
     findings = {f["rule"]: f for s in _load(report)["schools"] for f in s["findings"]}
     non_edu = findings["NON-EDU-APP"]
-    assert non_edu["basis_ref"] == "整治重点(三); 附件2 (三)3"
-    assert non_edu["basis"].startswith("整治重点(三)：")
+    assert non_edu["basis_ref"] == "整治重点（三）; 附件2（三）3"
+    assert non_edu["basis"].startswith("《工作方案》“整治重点”第（三）项：")
     assert "下载安装与教育教学无关的APP" in non_edu["basis"]
     assert findings["INPUT-INVALID"]["basis"] == "—"
     assert findings["INPUT-INVALID"]["row"] == 7

@@ -62,7 +62,7 @@ def test_csv_one_row_per_finding_with_a_bom(report: Path, result: ScanResult) ->
     first = body[0]
     assert first[:3] == ["泉州市丰泽区第一实验小学", "3505030001", resultfactory.SOURCE]
     assert first[8].startswith("“国家反诈中心”不是教育类APP")
-    assert first[9] == "整治重点(三); 附件2 (三)3"
+    assert first[9] == "整治重点（三）; 附件2（三）3"
 
 
 def test_csv_headers_and_messages_follow_the_language(report_en: Path) -> None:
