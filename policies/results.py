@@ -107,6 +107,8 @@ class ScanResult:
     file_problems: list[InputProblem] = field(default_factory=list)
     """Problems with a whole file (no school to hang them on)."""
     run_id: int | None = None
+    timezone: str = "Asia/Shanghai"
+    """The bureau's time zone (IANA name): every time shown to a person is in it."""
 
     def summaries(self) -> list[SchoolSummary]:
         if isinstance(self.schools, Summarised):
