@@ -15,7 +15,7 @@ from policies.model import Finding
 from policies.rules import Assessed, Context
 from registry.records import EntryRecord
 from scanner.apk import ApkFacts, describe_permission
-from scanner.apk.problems import describe, describe_kind, reason_kind
+from scanner.apk.problems import describe, describe_failure, describe_kind, reason_kind
 
 AD_CATEGORIES = frozenset({"ads"})
 TRACKER_CATEGORIES = frozenset({"analytics", "push", "attribution", "crash", "location"})
@@ -72,7 +72,12 @@ def apk_unreadable(a: Assessed, outcome: ApkOutcome, ctx: Context) -> Iterable[F
     else:
         return
     yield ctx.finding(
-        "APK-UNREADABLE", a, _facts_evidence(outcome) | {"reason": reason}, reason=reason
+        "APK-UNREADABLE",
+        a,
+        _facts_evidence(outcome) | {"reason": reason},
+        reason=reason,
+        reason_zh=describe_failure(reason, "zh"),
+        reason_en=reason,
     )
 
 

@@ -136,7 +136,12 @@ class Engine:
             item=problem.cells.get("name", "") or problem.cells.get("identifier", ""),
             kind="",
             evidence={"cells": dict(problem.cells), "reason": problem.message},
-            params={"row": problem.row, "reason": problem.message_zh or problem.message},
+            params={
+                "row": problem.row,
+                "reason": problem.message_zh or problem.message,
+                "reason_zh": problem.message_zh or problem.message,
+                "reason_en": problem.message,
+            },
             source=problem.source,
         )
 

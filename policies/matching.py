@@ -133,7 +133,7 @@ class Match:
 
 
 def entry_evidence(entry: EntryRecord) -> dict[str, Any]:
-    return {
+    out = {
         "id": entry.id,
         "name": entry.name,
         "kind": entry.kind,
@@ -142,6 +142,9 @@ def entry_evidence(entry: EntryRecord) -> dict[str, Any]:
         "category": entry.category,
         **entry.identifiers,
     }
+    if entry.provider:
+        out["provider"] = entry.provider
+    return out
 
 
 class Matcher:

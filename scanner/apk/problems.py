@@ -8,6 +8,7 @@ signature itself is forged or damaged (`forged`), or something is missing (`miss
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -81,3 +82,32 @@ def describe(code: str, detail: str = "", lang: str = "zh") -> str:
         return f"{code} {detail}".strip()
     template = entry.zh if lang == "zh" else entry.en
     return template.format(detail=detail or "?")
+
+
+@dataclass(frozen=True)
+class _FailureText:
+    pattern: re.Pattern[str]
+    zh: str
+    en: str
+
+
+@cache
+def _failures() -> tuple[_FailureText, ...]:
+    raw = tomllib.loads(
+        resources.files("scanner").joinpath("data/apk-failures.toml").read_text("utf-8")
+    )
+    return tuple(
+        _FailureText(re.compile(entry["match"]), entry["zh"], entry["en"])
+        for entry in raw["failure"]
+    )
+
+
+def describe_failure(text: str, lang: str = "zh") -> str:
+    """Why no APK could be had or read, in plain words (`data/apk-failures.toml`); the
+    scanner's own English text stays the technical detail."""
+    for entry in _failures():
+        found = entry.pattern.search(text)
+        if found is not None:
+            template = entry.zh if lang == "zh" else entry.en
+            return template.format_map({k: v or "" for k, v in found.groupdict().items()})
+    return text

@@ -68,7 +68,11 @@ RULE_PARAMS: dict[str, dict[str, Any]] = {
         "function_en": "school-home messaging",
         "items": "钉钉、家校通",
     },
-    "APK-UNREADABLE": {"reason": "不是有效的ZIP文件"},
+    "APK-UNREADABLE": {
+        "reason": "not a zip file",
+        "reason_zh": "文件已损坏或不是安装包（无法按ZIP格式读取）",
+        "reason_en": "not a zip file",
+    },
     "APK-UNSIGNED": {},
     "APK-SIGNATURE-INVALID": {
         "verdict_zh": "安装包在签名之后被人改动过",
