@@ -86,10 +86,16 @@ def test_every_language_has_the_same_interface_words() -> None:
 def test_every_word_the_templates_and_code_use_exists() -> None:
     package = resources.files("reports")
     used: set[str] = set()
-    for name in ("index.html.j2", "school.html.j2", "_layout.html.j2", "_rule.html.j2"):
-        used |= set(re.findall(r"\bt\.(\w+)", package.joinpath(f"templates/{name}").read_text()))
-    source = package.joinpath("html_format.py").read_text()
-    used |= set(re.findall(r"""\bs\[["'](\w+)["']\]""", source))
+    for entry in package.joinpath("templates").iterdir():
+        if entry.name.endswith(".j2"):
+            used |= set(re.findall(r"\bt\.(\w+)", entry.read_text("utf-8")))
+    for entry in package.iterdir():
+        if entry.name.startswith(("html_", "apk_")) and entry.name.endswith(".py"):
+            used |= set(
+                re.findall(
+                    r"""\b(?:s|strings\(lang\))\[["'](\w+)["']\]""", entry.read_text("utf-8")
+                )
+            )
     assert len(used) > 40
     for lang in LANGUAGES:
         missing = used - set(strings(lang).words)

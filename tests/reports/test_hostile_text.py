@@ -32,16 +32,25 @@ def hostile_result() -> ScanResult:
     school = SchoolResult(SCHOOL, "3505030001")
     resultfactory.item(school, 2, ITEM, identifier="cn.xuexi.android", source=SOURCE)
     resultfactory.finding(
-        "NON-EDU-APP",
+        "TASK-PROHIBITED",
         school,
         item=ITEM,
         row=2,
-        evidence={"cells": {"name": ITEM, "note": LONG}, "label": "\x1b]0;title\x07"},
+        evidence={
+            "clauses": [{"column": "note", "clause": LONG, "word": "备注"}],
+            "label": "\x1b]0;title\x07",
+        },
         source=SOURCE,
     )
     problem = InputProblem(SOURCE, 3, "unknown kind '\\x01'", "类型“\x01”无法识别", SCHOOL)
     school.problems.append(problem)
-    resultfactory.finding("INPUT-INVALID", school, row=3, evidence={"reason": LONG}, source=SOURCE)
+    resultfactory.finding(
+        "INPUT-INVALID",
+        school,
+        row=3,
+        evidence={"reason": LONG, "cells": {"name": "某应用", "note": LONG}},
+        source=SOURCE,
+    )
     facts = resultfactory.apk_facts(label="作业\x1b[31m")
     school.apks.append(ApkPanel(row=2, item=ITEM, source="apks/\u202egpj.apk", facts=facts))
     return resultfactory.scan_result(
@@ -112,8 +121,8 @@ def test_html_shows_them_visibly_and_cuts_long_text_for_display(
     assert "实验小学&lt;U+001B&gt;[2J&lt;U+202E&gt;evil" in school_page
     assert "学&lt;U+200B&gt;习&lt;U+0000&gt;强国&lt;U+009B&gt;" in school_page
     assert "作业&lt;U+001B&gt;[31m" in school_page  # the APK panel's label
-    mark = "〔全文共 200,000 字" if lang == "zh" else "[200,000 characters in all"
-    assert school_page.count(mark) == 2  # the note in the evidence, and the reason
+    mark = r"〔全文共 200,0\d\d 字" if lang == "zh" else r"\[200,0\d\d characters in all"
+    assert len(re.findall(mark, school_page)) == 2  # the note quoted in two findings' evidence
     tree = parse(pages[1])
     heading = tree.find("h1", cls="school-name").text()
     assert heading == "实验小学<U+001B>[2J<U+202E>evil"

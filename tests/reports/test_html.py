@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import resultfactory
+from typer.testing import CliRunner
 
+from appaudit.cli import app
 from policies.model import catalogue
 from policies.results import ApkPanel, ScanResult, SchoolResult
+from reports import write_reports
 from reports.html_format import HtmlFormat
-from reports.text import strings
+from reports.text import rule_text, strings
 
 Parse = Callable[[Path | str], Any]  # returns the conftest's Node tree
 
 EXTERNAL = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_SCHOOLS = ("示例实验小学", "示例第二中学", "示例第三小学", "示例第四中学")
 
 
-def _school_pages(report: Path, parse: Parse) -> dict[str, tuple[Path, object]]:
+def _school_pages(report: Path, parse: Parse) -> dict[str, tuple[Path, Any]]:
     """Every school's page, found by following the index's links."""
     index = parse(report / "index.html")
     pages = {}
@@ -33,6 +39,238 @@ def _school_pages(report: Path, parse: Parse) -> dict[str, tuple[Path, object]]:
         assert report.resolve() in target.parents
         pages[link.text()] = (target, parse(target))
     return pages
+
+
+def _cells(row: Any) -> list[str]:
+    return [c.text().strip() for c in row.find_all("td")]
+
+
+# --- the example district, scanned end to end ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The bundled example registry and submission, scanned as the README's quick start does."""
+    home = tmp_path_factory.mktemp("example")
+    database = f"sqlite:///{home / 'example.db'}"
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("APPAUDIT_DB", raising=False)
+        env.delenv("APPAUDIT_LANG", raising=False)
+        for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+            env.setenv(name, str(home / name.lower()))
+        env.chdir(home)
+        runner = CliRunner()
+        for name in ("registry.csv", "adoptions.csv"):
+            done = runner.invoke(
+                app, ["registry", "import", str(EXAMPLES / name), "--db", database]
+            )
+            assert done.exit_code == 0, done.output
+        done = runner.invoke(
+            app,
+            [
+                "scan",
+                str(EXAMPLES / "submission.csv"),
+                "--db",
+                database,
+                "--out",
+                str(home / "report"),
+                "--fail-on",
+                "never",
+            ],
+        )
+        assert done.exit_code == 0, done.output
+        yield home / "report"
+
+
+@pytest.fixture
+def example_pages(example_report: Path, parse: Parse) -> dict[str, tuple[Path, Any]]:
+    return _school_pages(example_report, parse)
+
+
+def _identifiers() -> set[str]:
+    """Every word of the example input a page may repeat as it is: names, package names,
+    IDs, addresses and file names of the submission and the registry."""
+    found: set[str] = set()
+    for name in ("submission.csv", "registry.csv", "adoptions.csv"):
+        raw = (EXAMPLES / name).read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("gb18030")
+        found |= set(re.findall(r"[A-Za-z][A-Za-z0-9_.:/-]*", text))
+        found.add(name)
+    return found
+
+
+ALLOWED_WORDS = {"APP", "AppID", "appaudit"}
+"""Words Chinese documents and the report use as they are: the notice itself writes APP, WeChat
+writes AppID, and the footer names the tool."""
+HEX = re.compile(r"\b[0-9a-f]{32,}\b")
+
+
+def _texts(node: Any) -> Iterator[str]:
+    """The text nodes a reader sees (not those of scripts and styles)."""
+    if node.tag in ("style", "script", "title"):
+        return
+    for child in node.children:
+        if isinstance(child, str):
+            yield child
+        else:
+            yield from _texts(child)
+
+
+def _english_words(page: Any, allowed: set[str]) -> set[str]:
+    """Runs of three or more ASCII letters a reader sees, outside the allowed identifiers, the
+    rule codes and hashes."""
+    flagged = set()
+    for text in _texts(page):
+        for word in re.findall(r"[A-Za-z][A-Za-z0-9_.:/-]*", HEX.sub("", text)):
+            word = word.rstrip(".:/-")
+            if not re.search(r"[A-Za-z]{3,}", word) or word in catalogue().rules:
+                continue
+            if word.startswith(("http://", "https://")):
+                continue  # an address, written as it is
+            if word in allowed or any(word in a for a in allowed):
+                continue
+            flagged.add(word)
+    return flagged
+
+
+def test_example_pages_speak_chinese(example_pages: dict[str, tuple[Path, Any]]) -> None:
+    assert set(example_pages) == set(EXAMPLE_SCHOOLS)
+    allowed = _identifiers() | ALLOWED_WORDS
+    for school, (_path, page) in example_pages.items():
+        footer = page.find("footer")
+        labels = [dt.text() for dt in footer.find_all("dt")]
+        source = footer.find_all("dd")[labels.index(strings("zh")["registry"])].text()
+        words = _english_words(
+            page, allowed | set(re.findall(r"[A-Za-z][A-Za-z0-9_.:/-]*", source))
+        )
+        assert not words, (school, sorted(words))
+        seen = set(re.findall(r"\w+", " ".join(_texts(page))))
+        assert not {"matched_by", "registry_entry", "true", "false", "None", "none"} & seen
+
+
+def test_example_pages_open_with_the_rectification_list(
+    example_pages: dict[str, tuple[Path, Any]], example_report: Path
+) -> None:
+    import json
+
+    doc = json.loads((example_report / "findings.json").read_text("utf-8"))
+    counts = {s["school"]: len(s["findings"]) for s in doc["schools"]}
+    words = strings("zh")
+    for school, (_path, page) in example_pages.items():
+        body = page.find("body")
+        sections = [n for n in body.children if not isinstance(n, str) and n.tag == "section"]
+        assert sections[0].get("class") == "todo", school
+        assert sections[0].find("h2").text() == words["todo"]
+        header = [th.text() for th in sections[0].find("thead").find_all("th")]
+        assert header == ["序号", "应用/账号", "问题", "严重程度", "整改要求", "依据"]
+        lines = sections[0].find("tbody").find_all("tr")
+        assert len(lines) == counts[school]
+        assert [_cells(r)[0] for r in lines] == [str(n) for n in range(1, len(lines) + 1)]
+        sign = sections[0].find("div", cls="sign").text()
+        assert "学校负责人（签字）" in sign and "日期" in sign
+        # The school's name comes before the list, on its first printed page.
+        assert body.find("h1").text() == school
+
+
+def test_each_line_of_the_list_says_what_to_do_and_why(
+    example_pages: dict[str, tuple[Path, Any]],
+) -> None:
+    _path, page = example_pages["示例第三小学"]
+    ids = {n.get("id") for n in page.iter() if n.get("id")}
+    rows = page.find("table", cls="todo").find("tbody").find_all("tr")
+    seen = {}
+    causes = []
+    spans = 0
+    for row in rows:
+        cells = row.find_all("td")
+        name = cells[1].find("a")
+        assert name.get("href").lstrip("#") in ids  # the item's details
+        if len(cells) > 2:  # the first line of a run of the same problem
+            span = int(cells[2].get("rowspan") or 1)
+            title, severity, remediation, basis = (c.text() for c in cells[2:6])
+            rule = cells[2].get("title")
+            seen.setdefault(rule, (span, title, severity, remediation, basis))
+            causes.append((rule, remediation))
+            spans += span
+            for link in cells[5].find_all("a"):
+                assert link.get("href").lstrip("#") in ids  # the quoted clause
+    assert spans == len(rows)
+    span, title, severity, remediation, basis = seen["FILING-REVOKED"]
+    assert title == "备案已撤销或注销" and severity == "高"
+    assert remediation == catalogue()["FILING-REVOKED"].remediation["zh"]
+    assert basis == "《工作方案》附件2第（三）项第1条"
+    # The remediation of the finding's own cause: a revoked platform's tasks.
+    revoked = catalogue()["TASK-PROHIBITED"].remediation_of("revoked")["zh"]
+    assert ("TASK-PROHIBITED", revoked) in causes
+    assert ("TASK-PROHIBITED", catalogue()["TASK-PROHIBITED"].remediation["zh"]) in causes
+    assert seen["TOO-MANY-APPS"][4] == "《工作方案》“工作措施”第（四）项"
+
+
+def test_each_clause_is_quoted_once_per_page(example_pages: dict[str, tuple[Path, Any]]) -> None:
+    notice = catalogue().notice
+    for school, (path, page) in example_pages.items():
+        text = path.read_text("utf-8")
+        quoted = page.find("section", cls="basis").find("dl", cls="clauses")
+        keys = [dt.get("id") for dt in quoted.find_all("dt")]
+        assert len(keys) == len(set(keys))
+        for clause in catalogue().clauses.values():
+            assert text.count(clause.text) == (1 if clause.ref in keys else 0), (school, clause.ref)
+        cited = {a.get("href").lstrip("#") for a in page.find("table", cls="todo").find_all("a")}
+        assert {k for k in cited if not k.startswith("i")} == set(keys)
+        assert text.count(notice["reference"]) == 1, school
+        assert notice["title"] in page.find("section", cls="basis").text()
+
+
+def test_the_registry_entry_is_shown_once_per_item(
+    example_pages: dict[str, tuple[Path, Any]],
+) -> None:
+    _path, page = example_pages["示例实验小学"]
+    (item,) = [
+        s for s in page.find_all("section", cls="item") if s.find("h3").text() == "国家反诈中心"
+    ]
+    assert len(item.find_all("article", cls="finding")) == 4
+    entries = item.find_all("dl", cls="entry")
+    assert len(entries) == 1 and entries[0] in item.find("header").iter()
+    facts = dict(
+        zip(
+            (dt.text() for dt in entries[0].find_all("dt")),
+            (dd.text() for dd in entries[0].find_all("dd")),
+            strict=True,
+        )
+    )
+    assert facts == {
+        "登记表条目": "国家反诈中心（APP）",
+        "匹配依据": "包名",
+        "备案号": "未登记",
+        "类别": "反诈",
+    }
+    assert "com.hicorenational.antifraud" in item.find("p", cls="meta").text()
+    (task,) = [a for a in item.find_all("article") if a.get("data-rule") == "TASK-PROHIBITED"]
+    assert task.find("dl", cls="ev").find("dt").text() == "要求内容"
+    assert task.find("mark").text() == "答题"
+
+    _path, second = example_pages["示例第二中学"]
+    (community,) = [
+        s for s in second.find_all("section", cls="item") if s.find("h3").text() == "示例成长记录"
+    ]
+    entry = community.find("dl", cls="entry").text()
+    assert "匹配依据原始ID" in entry and "提供者示例文化传媒有限公司" in entry
+
+
+def test_example_times_are_local(
+    example_pages: dict[str, tuple[Path, Any]], example_report: Path, parse: Parse
+) -> None:
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00$")
+    for _path, page in example_pages.values():
+        assert stamp.match(page.find("span", cls="generated").text())
+    index = parse(example_report / "index.html")
+    assert stamp.match(index.find("span", cls="generated").text())
+
+
+# --- the realistic district built in code ------------------------------------------------------
 
 
 def test_the_index_lists_every_school_with_its_counts(
@@ -75,47 +313,69 @@ def test_every_link_of_the_index_opens_that_schools_page(report: Path, parse: Pa
     assert len(list((report / "schools").iterdir())) == 4
 
 
-def test_every_finding_appears_on_its_schools_page(
+def test_every_finding_is_on_the_list_and_in_its_items_details(
     report: Path, result: ScanResult, parse: Parse
 ) -> None:
     pages = _school_pages(report, parse)
     whole_school = strings("zh")["whole_school"]
     for school in result.schools:
         _path, page = pages[school.school]
+        lines = page.find("section", cls="todo").find_all("tr")[1:]
+        assert len(lines) == len(school.findings)
         articles = page.find_all("article", cls="finding")
-        assert len(articles) == len(school.findings)
+        assert len(articles) == len(school.findings)  # no two read the same here
+        numbers = sorted(
+            int(a.find("span", cls="no").text().removeprefix("序号")) for a in articles
+        )
+        assert numbers == list(range(1, len(school.findings) + 1))
         for finding in school.findings:
             row = "" if finding.row is None else str(finding.row)
             groups = [
                 g
-                for g in page.find_all("section", cls="item", data_row=row)
+                for g in page.find_all("section", cls="item", data_rows=row)
                 if g.find("h3").text() == (finding.item or whole_school)
             ]
             assert len(groups) == 1, (school.school, finding.rule, row)
             group = groups[0]
             if finding.row is not None:
-                assert f"第{finding.row}行" in group.find("div", cls="meta").text()
-            matching = [
-                a
-                for a in group.find_all("article", cls="finding")
-                if a.find("code", cls="rule").text() == finding.rule
+                assert f"第{finding.row}行" in group.find("p", cls="meta").text()
+            (article,) = [
+                a for a in group.find_all("article") if a.get("data-rule") == finding.rule
             ]
-            assert len(matching) == 1
-            article = matching[0]
             assert article.find("p", cls="message").text() == catalogue().message(finding, "zh")
-            spec = catalogue()[finding.rule]
-            assert spec.title["zh"] in article.find("h4").text()
-            assert spec.remediation["zh"] in article.find("p", cls="remediation").text()
-            refs = [n.text() for n in article.find_all("strong", cls="basis-ref")]
-            assert refs == [c.ref for c in spec.basis]
-            quoted = [q.text() for q in article.find_all("blockquote", cls="clause")]
-            assert [any(c.text in q for q in quoted) for c in spec.basis] == [True] * len(
-                spec.basis
-            )
-            evidence = article.find_all("dl", cls="evidence")
-            assert [dt.text() for dt in evidence[0].find_all("dt")][
-                : len(finding.evidence)
-            ] == list(finding.evidence)
+            assert article.find("span", cls="title").text() == rule_text(finding.rule, "zh").title
+            assert article.find("code").text() == finding.rule
+
+
+def test_findings_that_read_the_same_on_several_rows_are_shown_once(
+    tmp_path: Path, parse: Parse
+) -> None:
+    school = SchoolResult("测试小学", "T1")
+    entry = {
+        "name": "学习强国",
+        "kind": "app",
+        "filing_no": "",
+        "status": "none",
+        "category": "政务",
+    }
+    for row in (3, 5, 9):
+        resultfactory.item(school, row, "学习强国", identifier="cn.xuexi.android")
+        resultfactory.finding(
+            "NON-EDU-APP",
+            school,
+            item="学习强国",
+            row=row,
+            evidence={"matched_by": "package", "registry_entry": entry},
+            params={"category": "政务"},
+        )
+    HtmlFormat().write(resultfactory.scan_result([school]), tmp_path, "zh")
+    page = parse(next((tmp_path / "schools").iterdir()))
+    assert len(page.find("table", cls="todo").find("tbody").find_all("tr")) == 3
+    (item,) = page.find_all("section", cls="item")
+    assert item.find("p", cls="meta").text().startswith("第3、5、9行")
+    (article,) = item.find_all("article")
+    assert article.get("data-rows") == "3 5 9"
+    assert article.find("span", cls="no").text() == "序号1～3"
 
 
 def test_badges_say_their_severity_in_words(
@@ -152,6 +412,7 @@ def test_chinese_by_default_and_english_on_request(
         page = _school_pages(folder, parse)[result.schools[0].school][1]
         assert page.find("html").get("lang") == html_lang
         assert page.find("nav").text() == words["back_to_index"]
+        assert page.find("section", cls="todo").find("h2").text() == words["todo"]
         titles = [t.text() for t in page.find_all("span", cls="title")]
         assert catalogue()["NON-EDU-APP"].title[lang] in titles
         messages = [m.text() for m in page.find_all("p", cls="message")]
@@ -173,7 +434,7 @@ def test_text_from_submissions_stays_text(report: Path, parse: Parse) -> None:
     ]
     assert resultfactory.SCRIPT_APP in top_names and resultfactory.QUOTED_APP in top_names
 
-    _path, page = _school_pages(report, parse)[resultfactory.SCRIPT_SCHOOL]
+    path, page = _school_pages(report, parse)[resultfactory.SCRIPT_SCHOOL]
     assert page.find_all("script") == []
     assert page.find_all("img") == [] and page.find_all("b") == []
     assert page.find("h1").text() == resultfactory.SCRIPT_SCHOOL
@@ -181,8 +442,14 @@ def test_text_from_submissions_stays_text(report: Path, parse: Parse) -> None:
     headings = [h.text() for h in page.find_all("h3")]
     for name in (resultfactory.SCRIPT_APP, resultfactory.QUOTED_APP, resultfactory.FORMULA_ITEM):
         assert name in headings
-    evidence = " ".join(d.text() for d in page.find_all("dd"))
-    assert "<img src=x onerror=alert(2)>" in evidence
+    listed = [
+        r.find_all("td")[1].find("a").text()
+        for r in page.find("table", cls="todo").find_all("tr")[1:]
+    ]
+    assert resultfactory.SCRIPT_APP in listed
+    assert "&lt;script&gt;alert(&quot;app&quot;)&lt;/script&gt;" in path.read_text("utf-8") or (
+        '&lt;script&gt;alert("app")&lt;/script&gt;' in path.read_text("utf-8")
+    )
     for folder_page in [index, page]:
         for node in folder_page.iter():
             assert not [a for a in node.attrs if a.startswith("on")], node.tag
@@ -222,8 +489,14 @@ def test_pages_print_well(report: Path, parse: Parse) -> None:
         assert "@page { size: A4;" in style
         print_block = style[style.index("@media print") :]
         assert "thead { display: table-header-group; }" in print_block
-        assert re.search(r"tr, article\.finding[^{]*\{ break-inside: avoid;", print_block)
-        assert re.search(r"\.filter[^{]*\{ display: none !important; \}", print_block)
+        # A finding is not split across pages; a whole item may be.
+        avoid = re.search(
+            r"([^{}]*)\{ break-inside: avoid; page-break-inside: avoid; \}", print_block
+        )
+        assert avoid is not None
+        kept = {s.strip() for s in avoid.group(1).split(",")}
+        assert {"tr", "article.finding", ".sign"} <= kept and "section.item" not in kept
+        assert re.search(r"\.nav[^{]*details\.raw[^{]*\{ display: none !important; \}", print_block)
         assert "th button.sort::after { content: none !important; }" in print_block
 
 
@@ -256,11 +529,18 @@ def test_the_most_required_offending_apps(report: Path, parse: Parse) -> None:
     table = [[c.text() for c in r.find_all("td")] for r in rows]
     # "国家反诈中心" and "国家 反诈中心" are the same app at two schools.
     assert table[0][1:5] == ["国家反诈中心", "APP", "2", "4"]
-    assert table[0][6].split() == ["NON-EDU-APP", "QUOTA", "PROOF-SCREENSHOT"]
+    rules = rows[0].find_all("td")[6].find_all("span", cls="rule")
+    assert [r.get("title") for r in rules] == ["NON-EDU-APP", "QUOTA", "PROOF-SCREENSHOT"]
+    assert [r.text() for r in rules] == [
+        "与教育教学无关的APP",
+        "设置参与率、达标率等硬性指标",
+        "以截图、照片、视频留痕",
+    ]
     assert [int(r[3]) for r in table] == sorted((int(r[3]) for r in table), reverse=True)
     assert "作业帮帮" in [r[1] for r in table]
     # Findings about a whole school or an unreadable row are not offending apps.
-    assert not {"TOO-MANY-APPS", "INPUT-INVALID"} & {rule for r in table for rule in r[6].split()}
+    codes = {s.get("title") for r in rows for s in r.find_all("span", cls="rule")}
+    assert not {"TOO-MANY-APPS", "INPUT-INVALID"} & codes
 
 
 def test_the_summary_shows_inputs_and_file_problems(
@@ -289,10 +569,14 @@ def test_input_problems_are_listed_with_their_rows(report: Path, parse: Parse) -
     assert (
         clean.find("section", cls="problems").find("p").text() == strings("zh")["no_input_problems"]
     )
-    assert clean.find("section", cls="findings").find("p").text() == strings("zh")["no_findings"]
+    assert clean.find("section", cls="todo").find("p").text() == strings("zh")["no_findings"]
+    assert clean.find_all("div", cls="sign") == []
+    # Items without findings are listed; those with findings are on the list above.
+    checked = clean.find("table", cls="items").find("tbody").find_all("tr")
+    assert [_cells(r)[:2] for r in checked] == [["10", "智慧中小学"]]
 
 
-def test_apk_panels(report: Path, parse: Parse) -> None:
+def test_apk_panels_in_plain_words(report: Path, parse: Parse) -> None:
     page = _school_pages(report, parse)["泉州市丰泽区第一实验小学"][1]
     panel = page.find("div", cls="apk")
     facts = dict(
@@ -305,20 +589,26 @@ def test_apk_panels(report: Path, parse: Parse) -> None:
     assert facts["包名"] == "com.example.study"
     assert facts["应用名称"] == "智学网"
     assert facts["版本"] == "5.2.1"
-    assert facts["签名方案"] == "v1, v2"
-    assert facts["文件大小"].startswith("25,431,552 字节")
-    sdk_names = [
-        r.find("td").text() for r in panel.find("table", cls="sdks").find("tbody").find_all("tr")
+    assert facts["文件大小"] == "24.3 MB（25,431,552 字节）"
+    sdks = [_cells(r) for r in panel.find("table", cls="sdks").find("tbody").find_all("tr")]
+    assert sdks == [
+        ["友盟统计", "友盟+", "统计分析", "代码"],
+        ["极光推送", "极光", "消息推送", "代码、清单文件"],
     ]
-    assert sdk_names == ["友盟统计", "极光推送"]
     assert panel.find("p", cls="caveat").text() == strings("zh")["sdk_caveat"]
     permissions = [li.text() for li in panel.find("ul", cls="permissions").find_all("li")]
-    assert "android.permission.READ_CONTACTS" in permissions
-    assert "a1" * 32 in panel.text()
+    assert permissions[:3] == ["精确位置 敏感", "读取通讯录 敏感", "相机 敏感"]
+    assert "访问网络" in permissions
+    # The Android names, hashes and certificates are there for whoever checks, folded away.
+    raw = panel.find("details", cls="raw")
+    assert raw.get("open") is None
+    assert "android.permission.READ_CONTACTS" in raw.text() and "a1" * 32 in raw.text()
+    assert "android.permission" not in panel.find("ul", cls="permissions").text()
+    assert "resources.arsc" in raw.text()
 
     failed = _school_pages(report, parse)["丰泽区实验中学"][1].find("div", cls="apk")
-    assert "下载失败：HTTP 404" in failed.find("p", cls="apk-failure").text()
-    assert failed.find_all("dl") == []
+    assert "下载失败：服务器返回错误代码 404" in failed.find("p", cls="apk-failure").text()
+    assert failed.find_all("dl", cls="facts") == [] or "HTTP 404" in failed.text()
 
     assert _school_pages(report, parse)["清源山小学"][1].find_all("section", cls="apks") == []
 
@@ -347,10 +637,42 @@ def test_apk_facts_of_unexpected_shape_are_shown_not_fatal(tmp_path: Path, parse
         "bare-sdk",
     ]
     assert [li.text() for li in panel.find("ul", cls="permissions").find_all("li")] == [
-        "android.permission.CAMERA"
+        "Take photos and record video with the camera sensitive"
     ]
-    assert "manifest unreadable" in panel.text()
+    assert "manifest unreadable" in panel.text() and "future_field" in panel.text()
     assert panel.find_all("b") == []
+
+
+def test_unreadable_apks_are_explained_in_chinese(tmp_path: Path, parse: Parse) -> None:
+    school = SchoolResult("测试学校", "T1")
+    resultfactory.item(school, 2, "某应用", apk="apks/missing.apk")
+    reason = "file not found: apks/missing.apk"
+    resultfactory.finding(
+        "APK-UNREADABLE",
+        school,
+        item="某应用",
+        row=2,
+        evidence={"apk": "apks/missing.apk", "reason": reason},
+        params={
+            "reason": reason,
+            "reason_zh": "找不到安装包文件“apks/missing.apk”",
+            "reason_en": reason,
+        },
+    )
+    school.apks.append(
+        ApkPanel(row=2, item="某应用", source="apks/missing.apk", facts=None, failure=reason)
+    )
+    HtmlFormat().write(resultfactory.scan_result([school]), tmp_path, "zh")
+    page = parse(next((tmp_path / "schools").iterdir()))
+    article = page.find("article", cls="finding")
+    assert (
+        article.find("p", cls="message").text()
+        == "“某应用”的安装包无法读取：找不到安装包文件“apks/missing.apk”。"
+    )
+    assert reason in article.find("details", cls="raw").text()
+    panel = page.find("div", cls="apk")
+    assert panel.find("p", cls="apk-failure").text().endswith("找不到安装包文件“apks/missing.apk”")
+    assert _english_words(panel.find("p", cls="apk-failure"), {"apks/missing.apk"}) == set()
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -362,3 +684,33 @@ def test_a_district_without_findings_or_inputs(tmp_path: Path, parse: Parse, lan
         index.find("section", cls="top-items").find("p", cls="none").text()
         == strings(lang)["no_top_items"]
     )
+
+
+def test_times_are_shown_in_the_bureaus_zone(
+    tmp_path: Path, result: ScanResult, parse: Parse
+) -> None:
+    write_reports(result, tmp_path / "cst", formats=("html",))
+    page = next((tmp_path / "cst" / "schools").iterdir())
+    assert parse(page).find("span", cls="generated").text() == "2024-05-20 09:30:15 +08:00"
+    footer = parse(page).find("footer").text()
+    assert "2024-05-20 09:30:15 +08:00" in footer and "+00:00" not in footer
+
+    write_reports(replace(result, timezone="UTC"), tmp_path / "utc", formats=("html",))
+    index = parse(tmp_path / "utc" / "index.html")
+    assert index.find("span", cls="generated").text() == "2024-05-20 01:30:15 +00:00"
+
+
+def test_an_empty_registry_is_announced_on_every_page(
+    tmp_path: Path, result: ScanResult, parse: Parse
+) -> None:
+    empty = replace(result, registry=replace(result.registry, entries=0, adoptions=0))
+    write_reports(empty, tmp_path / "empty", formats=("html",))
+    pages = [tmp_path / "empty" / "index.html", *(tmp_path / "empty" / "schools").iterdir()]
+    assert len(pages) == 5
+    for path in pages:
+        banner = parse(path).find_all("p", cls="banner")
+        assert len(banner) == 1, path.name
+        assert banner[0].find("strong").text() == "登记表为空：所有应用都将被判为未登记"
+    write_reports(result, tmp_path / "full", formats=("html",))
+    for path in [tmp_path / "full" / "index.html", *(tmp_path / "full" / "schools").iterdir()]:
+        assert parse(path).find_all("p", cls="banner") == []

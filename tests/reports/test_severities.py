@@ -109,10 +109,10 @@ def test_the_school_page_counts_and_explains_review(report: Path, parse: Parse) 
     ]
     assert page.find("p", cls="severity-note").text() == REVIEW_NOTE
     (article,) = page.find_all("article", cls="finding", data_severity="review")
-    assert article.get("data-row") == "10" and "sev-review" in article.get("class").split()
+    assert article.get("data-rows") == "10" and "sev-review" in article.get("class").split()
     head = article.find("span", cls="badge")
     assert head.text() == "需人工研判" and "sev-review" in head.get("class").split()
-    group = page.find("section", cls="item", data_row="10")
+    group = page.find("section", cls="item", data_rows="10")
     assert group.find("h3").text() == "学习强国"
     first = _page(report, parse, "泉州市丰泽区第一实验小学")
     assert first.find_all("p", cls="severity-note") == []
@@ -120,7 +120,7 @@ def test_the_school_page_counts_and_explains_review(report: Path, parse: Parse) 
 
 def test_findings_go_from_high_to_medium_to_review_to_info(mixed: Path, parse: Parse) -> None:
     page = _page(mixed, parse, "丰泽区第二实验小学")
-    group = page.find("section", cls="item", data_row="2")
+    group = page.find("section", cls="item", data_rows="2")
     order = [a.get("data-severity") for a in group.find_all("article", cls="finding")]
     assert order == ["high", "medium", "review", "info"]
     labels = [a.find("span", cls="badge").text() for a in group.find_all("article", cls="finding")]

@@ -1,0 +1,139 @@
+"""The district index: totals, every school with its counts, the most required offending apps."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from policies.model import SEVERITY_RANK
+from policies.results import ScanResult, SchoolResult
+from reports.html_parts import Badge, SeverityNote
+from reports.names import SCHOOLS_DIR
+from reports.text import rule_order, rule_text, strings
+from scanner.submission import word_key
+
+TOP_ITEMS = 25
+"""How many of the most widely required offending apps/accounts the index lists."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    school: str
+    code: str
+    href: str
+    high: int
+    medium: int
+    review: int
+    info: int
+    items: int
+    problems: int
+    search: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSeen:
+    """A rule as the index names it: its title, with its code for whoever cross-checks."""
+
+    code: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopItem:
+    name: str
+    kind: str
+    schools: int
+    findings: int
+    worst: str
+    worst_label: str
+    rules: list[RuleSeen]
+
+
+class TopItems:
+    """The offending apps/accounts required by the most schools, counted school by school.
+
+    Findings are grouped by the item's normalised name and kind, and the schools counted
+    once each; findings about a school as a whole or about an unreadable row do not count.
+    """
+
+    def __init__(self) -> None:
+        self.schools: dict[tuple[str, str], set[int]] = {}
+        self.findings: Counter[tuple[str, str]] = Counter()
+        self.spellings: dict[tuple[str, str], Counter[str]] = {}
+        self.rules: dict[tuple[str, str], set[str]] = {}
+        self.worst: dict[tuple[str, str], str] = {}
+
+    def add(self, number: int, school: SchoolResult) -> None:
+        for finding in school.findings:
+            if not finding.item or rule_text(finding.rule, "en").scope in ("school", "input"):
+                continue
+            key = (word_key(finding.item), finding.kind)
+            self.schools.setdefault(key, set()).add(number)
+            self.findings[key] += 1
+            self.spellings.setdefault(key, Counter())[finding.item] += 1
+            self.rules.setdefault(key, set()).add(finding.rule)
+            worst = self.worst.get(key, "")
+            if SEVERITY_RANK.get(finding.severity, 0) > SEVERITY_RANK.get(worst, 0):
+                self.worst[key] = finding.severity
+
+    def ranked(self, lang: str, limit: int = TOP_ITEMS) -> list[TopItem]:
+        s = strings(lang)
+        order = rule_order()
+        schools, findings = self.schools, self.findings
+        ranked = sorted(schools, key=lambda k: (-len(schools[k]), -findings[k], k))[:limit]
+        return [
+            TopItem(
+                name=self.spellings[key].most_common(1)[0][0],
+                kind=s.kind(key[1]),
+                schools=len(schools[key]),
+                findings=findings[key],
+                worst=self.worst.get(key, "info"),
+                worst_label=s.severity(self.worst.get(key, "info")),
+                rules=[
+                    RuleSeen(r, rule_text(r, lang).title)
+                    for r in sorted(self.rules[key], key=lambda r: (order.get(r, len(order)), r))
+                ],
+            )
+            for key in ranked
+        ]
+
+
+def top_items(result: ScanResult, lang: str, limit: int = TOP_ITEMS) -> list[TopItem]:
+    """`TopItems` over every school of `result`."""
+    top = TopItems()
+    for number, school in enumerate(result.schools):
+        top.add(number, school)
+    return top.ranked(lang, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    badges: list[Badge]
+    notes: list[SeverityNote]
+    schools: int
+    schools_with_high: int
+    items: int
+    findings: int
+    problems: int
+
+
+def index_rows(result: ScanResult, names: Sequence[str]) -> list[IndexRow]:
+    rows = []
+    for school, name in zip(result.summaries(), names, strict=True):
+        counts = school.counts
+        rows.append(
+            IndexRow(
+                school=school.school,
+                code=school.school_code,
+                href=f"{SCHOOLS_DIR}/{name}",
+                high=counts["high"],
+                medium=counts["medium"],
+                review=counts["review"],
+                info=counts["info"],
+                items=school.items,
+                problems=school.problems,
+                search=" ".join([*school.names, school.school_code]).lower(),
+            )
+        )
+    return rows

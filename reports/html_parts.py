@@ -1,0 +1,290 @@
+"""Pieces shared by the HTML pages: templates, assets, escaping, badges, citations, metadata.
+
+The large parts of a page (the rectification list, the findings, the checked items) are
+built in Python from these pieces: they repeat for every finding of a district, where a
+template escaping value by value would cost more than the rest of the report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from html import escape as _esc
+from importlib import resources
+from pathlib import PurePath
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, Template, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from policies.model import SEVERITIES, Clause, catalogue
+from policies.results import ScanResult
+from reports import evidence
+from reports.evidence import Fact
+from reports.text import Strings, strings
+from reports.times import shown as shown_time
+from scanner.safetext import clip, shown
+
+DISPLAY_LIMIT = 1000
+"""Longest text a page shows in one place; the data files keep every cell whole."""
+
+
+def display_text(text: str, lang: str) -> str:
+    """Text from the field as a page shows it: invisible and control characters made
+    visible (see `scanner.safetext`), and cut after `DISPLAY_LIMIT` characters with a mark."""
+    return shown(clip(text, DISPLAY_LIMIT, strings(lang)["cut_mark"]))
+
+
+def text_html(text: str, lang: str) -> str:
+    """`text` escaped for a page, as `display_text` shows it."""
+    return _esc(display_text(text, lang), quote=False)
+
+
+@lru_cache(maxsize=1 << 16)
+def repeated_html(text: str, lang: str) -> str:
+    """`text_html` of text that repeats down a district's pages (names, kinds, labels)."""
+    return _esc(display_text(text, lang), quote=False)
+
+
+@lru_cache(maxsize=1 << 12)
+def attr(text: str) -> str:
+    """A value for an attribute in double quotes."""
+    return _esc(shown(text), quote=True)
+
+
+@pass_context
+def _finalize(context: Context, value: Any) -> Any:
+    """Every value a template prints that is plain text passes through `display_text`;
+    markup built (and escaped) in Python, numbers and the like pass unchanged."""
+    if type(value) is str:
+        return display_text(value, context["lang"])
+    return value
+
+
+@cache
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        finalize=_finalize,
+    )
+
+
+@cache
+def template(name: str) -> Template:
+    return environment().get_template(name)
+
+
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
+@cache
+def asset(name: str) -> Markup:
+    """One of our static files, inlined; stylesheets without comments and indentation."""
+    text = resources.files("reports").joinpath(f"static/{name}").read_text("utf-8")
+    # Our own files, inlined verbatim; a closing tag inside would end the element early.
+    if "</" in text:
+        raise ValueError(f"static/{name} must not contain '</'")
+    if name.endswith(".css"):
+        text = _CSS_COMMENT.sub("", text)
+        text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    return Markup(text)
+
+
+# --- severities ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    severity: str
+    count: int
+    text: str
+    css: str
+
+
+def badges(counts: Mapping[str, int], s: Strings) -> list[Badge]:
+    """One badge per severity, its words always in the text ("高 3"), never colour alone."""
+    return [
+        Badge(
+            sev,
+            counts.get(sev, 0),
+            f"{s.severity(sev)} {counts.get(sev, 0)}",
+            f"sev-{sev}" if counts.get(sev, 0) else "zero",
+        )
+        for sev in SEVERITIES
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityNote:
+    severity: str
+    text: str
+
+
+def severity_notes(counts: Mapping[str, int], s: Strings) -> list[SeverityNote]:
+    """What a severity asks of the reader (需人工研判: judge the case), shown beside the counts
+    when there are findings of it; severities that speak for themselves have no note."""
+    return [
+        SeverityNote(sev, s.words[f"severity_note_{sev}"])
+        for sev in SEVERITIES
+        if counts.get(sev, 0) and f"severity_note_{sev}" in s.words
+    ]
+
+
+@cache
+def severity_badge(severity: str, lang: str) -> str:
+    """A small badge with the severity in words."""
+    return (
+        f'<span class="badge small sev-{attr(severity)}">'
+        f"{_esc(strings(lang).severity(severity))}</span>"
+    )
+
+
+# --- the notice and its clauses ----------------------------------------------------------------
+
+
+def clause_anchor(clause: Clause) -> str:
+    """The id of a clause's quotation on a page: its key (附件2（三）1)."""
+    return attr(clause.ref)
+
+
+@cache
+def citation_html(clauses: tuple[Clause, ...], lang: str) -> str:
+    """Short citations linking to the page's 依据 section: 《工作方案》附件2第（三）项第3条."""
+    if not clauses:
+        return f'<span class="muted">{_esc(strings(lang)["no_basis"])}</span>'
+    return strings(lang)["list_sep"].join(
+        f'<a href="#{clause_anchor(c)}">{_esc(c.cite or c.ref)}</a>' for c in clauses
+    )
+
+
+def notice_text(lang: str) -> str:
+    """The notice once, in full: its title, number and the short name citations use."""
+    notice = catalogue().notice
+    return strings(lang)["notice_full"].format(
+        title=notice.get("title", ""),
+        reference=notice.get("reference", ""),
+        short=notice.get("short", ""),
+    )
+
+
+def basis_html(clauses: Iterable[Clause], lang: str) -> Markup:
+    """The 依据 section's list: each clause the page cites, quoted once, under its anchor, in
+    the notice's order."""
+    wanted = {c.ref for c in clauses}
+    rows = [
+        f'<dt id="{clause_anchor(c)}">{_esc(c.cite or c.ref)}</dt>'
+        f"<dd>{_esc(c.text, quote=False)}</dd>\n"
+        for c in catalogue().clauses.values()
+        if c.ref in wanted
+    ]
+    return Markup(f'<dl class="clauses">\n{"".join(rows)}</dl>' if rows else "")
+
+
+# --- evidence ----------------------------------------------------------------------------------
+
+
+def _marked(text: str, marks: Sequence[str], lang: str) -> str:
+    """`text` escaped, with every occurrence of the triggering words in <mark>."""
+    text = display_text(text, lang)
+    words = sorted({m for m in marks if m and m in text}, key=len, reverse=True)
+    if not words:
+        return _esc(text, quote=False)
+    pattern = re.compile("|".join(re.escape(w) for w in words))
+    out, last = [], 0
+    for found in pattern.finditer(text):
+        out.append(_esc(text[last : found.start()], quote=False))
+        out.append(f"<mark>{_esc(found.group(0), quote=False)}</mark>")
+        last = found.end()
+    out.append(_esc(text[last:], quote=False))
+    return "".join(out)
+
+
+def facts_html(facts: Sequence[Fact], lang: str, css: str = "ev") -> str:
+    """Facts as a definition list; the raw ones (names, hashes) in a folded detail."""
+    plain = [f for f in facts if not f.raw]
+    raw = [f for f in facts if f.raw]
+    out = ""
+    if plain:
+        out = f'<dl class="{css}">' + "".join(_fact(f, lang) for f in plain) + "</dl>"
+    if raw:
+        summary = _esc(strings(lang)["technical"])
+        out += (
+            f'<details class="raw"><summary>{summary}</summary><dl>'
+            + "".join(_fact(f, lang) for f in raw)
+            + "</dl></details>"
+        )
+    return out
+
+
+def _fact(fact: Fact, lang: str) -> str:
+    value = _marked(fact.value, fact.marks, lang) if fact.marks else text_html(fact.value, lang)
+    return f"<dt>{repeated_html(fact.label, lang)}</dt><dd>{value or '—'}</dd>"
+
+
+def match_html(found: Mapping[str, Any], lang: str) -> str:
+    """What an item matched in the registry, for its header."""
+    return facts_html(evidence.match_facts(found, lang), lang, "entry")
+
+
+# --- metadata ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    version: str
+    generated_at: str
+    run_id: int | None
+    registry_source: str
+    registry_counts: str
+    registry_digest: str
+    catalogue_digest: str
+    registry_empty: bool
+    """The registry had no entries: every app will have been judged unfiled."""
+
+
+def provenance(result: ScanResult, s: Strings) -> Provenance:
+    registry = result.registry
+    counts = (
+        f"{s['registry_entries']} {registry.entries} · "
+        f"{s['registry_adoptions']} {registry.adoptions}"
+    )
+    return Provenance(
+        version=result.tool_version,
+        generated_at=shown_time(result.generated_at, result.timezone),
+        run_id=result.run_id,
+        registry_source=registry.source,
+        registry_counts=counts,
+        registry_digest=registry.digest,
+        catalogue_digest=result.catalogue_digest,
+        registry_empty=registry.entries == 0,
+    )
+
+
+def file_names(paths: Iterable[str]) -> list[str]:
+    """Submission files by their names, as a school knows them (no folders of this machine)."""
+    return sorted({PurePath(p).name or p for p in paths if p})
+
+
+def compact_numbers(numbers: Iterable[int], lang: str) -> str:
+    """1、2、3、5 → 1～3、5 (1–3, 5): numbers of the rectification list, rows."""
+    sep, dash = strings(lang)["list_sep"], strings(lang)["range_sep"]
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    parts = []
+    for run in runs:
+        if len(run) > 2:
+            parts.append(f"{run[0]}{dash}{run[-1]}")
+        else:
+            parts.extend(str(n) for n in run)
+    return sep.join(parts)
