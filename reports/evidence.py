@@ -177,14 +177,11 @@ def match_facts(evidence: Mapping[str, Any], lang: str) -> list[Fact]:
     matched_by = evidence.get("matched_by")
     if isinstance(entry, Mapping):
         name = str(entry.get("name") or "")
-        out.append(
-            Fact(
-                label("registry_entry", lang),
-                _paren(name, [_codes(str(entry.get("kind") or ""), lang)], lang),
-            )
-        )
+        about = [_codes(str(entry.get("kind") or ""), lang)]
         if isinstance(matched_by, str) and matched_by not in ("", "none"):
-            out.append(Fact(label("matched_by", lang), _codes(matched_by, lang)))
+            how = _word("values", "matched_by", lang) or "{how}"
+            about.append(how.format(how=_codes(matched_by, lang)))
+        out.append(Fact(label("registry_entry", lang), _paren(name, about, lang)))
         out.append(Fact(label("filing_no", lang), _filing(entry, lang)))
         for key in ("category", "provider"):
             if entry.get(key):

@@ -11,7 +11,15 @@ from pathlib import Path
 from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
 from reports.html_index import TopItems, Totals, index_rows
-from reports.html_parts import asset, badges, notice_text, provenance, severity_notes, template
+from reports.html_parts import (
+    asset,
+    badges,
+    notice_text,
+    provenance,
+    severity_notes,
+    stylesheet,
+    template,
+)
 from reports.html_school import ProblemRow, school_page
 from reports.interface import ReportFormat, SchoolWriter
 from reports.names import SCHOOLS_DIR, page_names
@@ -45,7 +53,6 @@ class _HtmlWriter(SchoolWriter):
         self.s = strings(lang)
         self.meta = provenance(result, self.s)
         self.notice = notice_text(lang)
-        self.css = asset("report.css")
         self.names = page_names(result.summaries())
         self.pages_dir = out_dir / SCHOOLS_DIR
         self.pages_dir.mkdir(exist_ok=True)
@@ -68,7 +75,7 @@ class _HtmlWriter(SchoolWriter):
                 lang=self.lang,
                 meta=self.meta,
                 notice=self.notice,
-                css=self.css,
+                css=stylesheet("school"),
                 page=page,
                 index_href="../index.html",
             ),
@@ -101,7 +108,7 @@ class _HtmlWriter(SchoolWriter):
                 lang=lang,
                 meta=self.meta,
                 notice=self.notice,
-                css=self.css,
+                css=stylesheet("index"),
                 js=asset("index.js"),
                 totals=totals,
                 inputs=list(result.inputs),

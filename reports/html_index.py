@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache, lru_cache
 
 from policies.model import SEVERITY_RANK
 from policies.results import ScanResult, SchoolResult
@@ -66,13 +67,18 @@ class TopItems:
 
     def add(self, number: int, school: SchoolResult) -> None:
         for finding in school.findings:
-            if not finding.item or rule_text(finding.rule, "en").scope in ("school", "input"):
+            if not finding.item or _about_the_whole(finding.rule):
                 continue
-            key = (word_key(finding.item), finding.kind)
-            self.schools.setdefault(key, set()).add(number)
+            key = (_word_key(finding.item), finding.kind)
+            seen = self.schools.get(key)
+            if seen is None:
+                seen = self.schools[key] = set()
+                self.spellings[key] = Counter()
+                self.rules[key] = set()
+            seen.add(number)
             self.findings[key] += 1
-            self.spellings.setdefault(key, Counter())[finding.item] += 1
-            self.rules.setdefault(key, set()).add(finding.rule)
+            self.spellings[key][finding.item] += 1
+            self.rules[key].add(finding.rule)
             worst = self.worst.get(key, "")
             if SEVERITY_RANK.get(finding.severity, 0) > SEVERITY_RANK.get(worst, 0):
                 self.worst[key] = finding.severity
@@ -97,6 +103,17 @@ class TopItems:
             )
             for key in ranked
         ]
+
+
+@cache
+def _about_the_whole(rule: str) -> bool:
+    """A rule about a school as a whole or an unreadable row, not an app or account."""
+    return rule_text(rule, "en").scope in ("school", "input")
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_key(name: str) -> str:
+    return word_key(name)
 
 
 def top_items(result: ScanResult, lang: str, limit: int = TOP_ITEMS) -> list[TopItem]:

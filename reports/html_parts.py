@@ -97,6 +97,12 @@ def asset(name: str) -> Markup:
     return Markup(text)
 
 
+@cache
+def stylesheet(page: str) -> Markup:
+    """The styles of a page: those every page shares, then its own (school or index)."""
+    return asset("report.css") + Markup("\n") + asset(f"{page}.css")
+
+
 # --- severities ------------------------------------------------------------------------------
 
 
@@ -274,6 +280,8 @@ def file_names(paths: Iterable[str]) -> list[str]:
 
 def compact_numbers(numbers: Iterable[int], lang: str) -> str:
     """1、2、3、5 → 1～3、5 (1–3, 5): numbers of the rectification list, rows."""
+    if isinstance(numbers, list | tuple) and len(numbers) == 1:
+        return str(numbers[0])
     sep, dash = strings(lang)["list_sep"], strings(lang)["range_sep"]
     runs: list[list[int]] = []
     for n in sorted(set(numbers)):

@@ -10,7 +10,7 @@ from html import escape as _esc
 
 from markupsafe import Markup
 
-from policies.model import SEVERITY_RANK, Clause, Finding, VerdictMemo, variant_of
+from policies.model import SEVERITY_RANK, Clause, Finding, VerdictMemo
 from policies.results import SchoolResult
 from reports.apk_panel import ApkView, apk_view
 from reports.evidence import MATCH_KEYS, finding_facts, identifier_fact
@@ -79,15 +79,21 @@ class _Group:
     source: str
     rows: list[int] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-    numbers: dict[int, int] = field(default_factory=dict)
-    """List number of each finding, by its index in `findings`."""
+    numbered: list[tuple[int, Finding]] = field(default_factory=list)
+    """The findings with their numbers on the list, in the list's order."""
     match: Finding | None = None
     """A finding whose evidence says what the item matched in the registry."""
     anchor: str = ""
 
 
-def _rank(finding: Finding) -> int:
-    return -SEVERITY_RANK.get(finding.severity, 0)
+_RANK = {severity: -rank for severity, rank in SEVERITY_RANK.items()}
+"""Sort key of a severity: the most serious first."""
+
+
+def _variant(finding: Finding) -> str:
+    """`variant_of`, inlined: it is asked for every finding of a district."""
+    variant = finding.params.get("variant", "")
+    return variant if type(variant) is str else ""
 
 
 def school_page(
@@ -101,10 +107,10 @@ def school_page(
     s = strings(lang)
     memo = memo if memo is not None else VerdictMemo()
     match_memo = match_memo if match_memo is not None else VerdictMemo()
-    sources = file_names([f.source for f in school.findings] + [i.source for i in school.items])
-    several = len(sources) > 1
+    paths = {f.source for f in school.findings}.union(i.source for i in school.items)
+    several = len(paths) > 1
+    sources = sorted({name for p in paths if (name := _file_name(p))})
     items_at = {(i.source, i.row): i for i in school.items}
-    order = rule_order()
 
     groups: dict[tuple[object, ...], _Group] = {}
     for finding in school.findings:
@@ -135,23 +141,33 @@ def school_page(
     ordered = sorted(
         groups.values(), key=lambda g: (not g.whole_school, g.source, min(g.rows, default=0))
     )
-    for number, group in enumerate(ordered, 1):
-        group.anchor = f"i{number}"
 
     # The list: most serious first, a rule's findings together, then in item order.
-    lines = [
-        (_rank(f), order.get(f.rule, len(order)), f.rule, variant_of(f), n, index, f)
-        for n, group in enumerate(ordered)
-        for index, f in enumerate(group.findings)
-    ]
-    lines.sort(key=lambda line: line[:6])
-    for number, (*_, gi, index, _f) in enumerate(lines, 1):
-        ordered[gi].numbers[index] = number
-    todo = _todo_html([(ordered[line[4]], line[6]) for line in lines], several, lang)
+    order = rule_order()
+    last = len(order)
+    lines = []
+    causes: set[tuple[str, str]] = set()
+    for n, group in enumerate(ordered, 1):
+        group.anchor = f"i{n}"
+        for f in group.findings:
+            variant = _variant(f)
+            causes.add((f.rule, variant))
+            lines.append(
+                (_RANK.get(f.severity, 0), order.get(f.rule, last), f.rule, variant, n, f.row or 0)
+            )
+    # Each line's finding and group, in the order the key tuples sort (stable for ties).
+    where = [(group, f) for group in ordered for f in group.findings]
+    sequence = sorted(range(len(lines)), key=lines.__getitem__)
+    listed = []
+    for number, at in enumerate(sequence, 1):
+        group, finding = where[at]
+        group.numbered.append((number, finding))
+        listed.append((group, finding, lines[at][3]))
+    todo = _todo_html(listed, several, lang)
 
-    details = "".join(_group_html(g, several, items_at, lang, memo, match_memo) for g in ordered)
+    details = "".join(_group_html(g, items_at, lang, memo, match_memo) for g in ordered)
     cited: set[Clause] = set()
-    for rule, variant in {(f.rule, variant_of(f)) for f in school.findings}:
+    for rule, variant in causes:
         cited.update(rule_text(rule, lang, variant).clauses)
 
     found_rows = {(f.source, f.row) for f in school.findings if f.row is not None}
@@ -179,6 +195,7 @@ def school_page(
     )
 
 
+@lru_cache(maxsize=1 << 10)
 def _file_name(path: str) -> str:
     names = file_names([path])
     return names[0] if names else ""
@@ -187,13 +204,14 @@ def _file_name(path: str) -> str:
 # --- the rectification list ----------------------------------------------------------------
 
 
-@lru_cache(maxsize=1 << 12)
-def _row_text(row: int, source: str, lang: str) -> str:
+def _row_cell(row: int | None, source: str, lang: str) -> str:
+    """The 行号 cell: the row as the school's sheet numbers it (and its file, if several)."""
+    if row is None:
+        return "<td>—</td>"
+    if not source:
+        return f"<td>{row}</td>"
     s = strings(lang)
-    text = s.row(row)
-    if source:
-        text += f"{s['open_paren']}{_file_name(source)}{s['close_paren']}"
-    return f' <span class="row">{repeated_html(text, lang)}</span>'
+    return f"<td>{row}{repeated_html(s['open_paren'] + _file_name(source) + s['close_paren'], lang)}</td>"
 
 
 @cache
@@ -202,40 +220,61 @@ def _problem_cells(rule: str, severity: str, variant: str, lang: str) -> str:
     text = rule_text(rule, lang, variant)
     remediation = _esc(text.remediation, quote=False) or "—"
     return (
-        f'<td{{span}} class="problem" title="{attr(rule)}">{_esc(text.title, quote=False)}</td>'
+        f'<td{{span}} title="{attr(rule)}">{_esc(text.title, quote=False)}</td>'
         f"<td{{span}}>{severity_badge(severity, lang)}</td>"
         f"<td{{span}}>{remediation}</td>"
         f'<td{{span}} class="cite">{citation_html(text.clauses, lang)}</td>'
     )
 
 
-def _todo_html(lines: Sequence[tuple[_Group, Finding]], several: bool, lang: str) -> str:
-    """One line per finding: 序号, 应用/账号 (linking to its details), and — once for each run
-    of lines with the same problem — 问题, 严重程度, 整改要求 and 依据."""
-    out = []
-    run_key: tuple[str, str, str] | None = None
-    run_start = 0
-    starts: list[tuple[int, int, str]] = []
-    for number, (group, finding) in enumerate(lines, 1):
-        key = (finding.rule, finding.severity, variant_of(finding))
-        if key != run_key:
-            if run_key is not None:
-                starts.append((run_start, number - run_start, _problem_cells(*run_key, lang)))
-            run_key, run_start = key, number
-        where = (
-            _row_text(finding.row, finding.source if several else "", lang)
-            if finding.row is not None
-            else ""
+def _span(length: int) -> str:
+    return f' rowspan="{length}"' if length > 1 else ""
+
+
+def _todo_html(lines: Sequence[tuple[_Group, Finding, str]], several: bool, lang: str) -> str:
+    """One line per finding: 序号, 应用/账号 (linking to its details) and 行号. A run of lines
+    with the same problem shows 问题, 严重程度, 整改要求 and 依据 once, and a run of lines about
+    the same item within it shows the item once."""
+    cells: list[list[str]] = []
+    problem: tuple[str, str, str] | None = None
+    problem_start = item_start = 0
+    item: _Group | None = None
+    for index, (group, finding, variant) in enumerate(lines):
+        key = (finding.rule, finding.severity, variant)
+        row = [
+            f"<tr><td>{index + 1}</td>",
+            "",
+            _row_cell(finding.row, finding.source if several else "", lang),
+            "",
+        ]
+        if key != problem:
+            if item is not None:
+                cells[item_start][1] = _item_cell(item, index - item_start, lang)
+            if problem is not None:
+                cells[problem_start][3] = _problem_cells(*problem, lang).replace(
+                    "{span}", _span(index - problem_start)
+                )
+            problem, problem_start = key, index
+            item = None
+        if group is not item:
+            if item is not None:
+                cells[item_start][1] = _item_cell(item, index - item_start, lang)
+            item, item_start = group, index
+        cells.append(row)
+    if problem is not None:
+        cells[problem_start][3] = _problem_cells(*problem, lang).replace(
+            "{span}", _span(len(lines) - problem_start)
         )
-        out.append(
-            f'<tr><td class="n">{number}</td><td class="name">'
-            f'<a href="#{group.anchor}">{repeated_html(group.heading, lang)}</a>{where}</td>'
-        )
-    if run_key is not None:
-        starts.append((run_start, len(lines) + 1 - run_start, _problem_cells(*run_key, lang)))
-    for start, length, cells in starts:
-        out[start - 1] += cells.replace("{span}", f' rowspan="{length}"' if length > 1 else "")
-    return "</tr>\n".join(out) + ("</tr>\n" if out else "")
+    if item is not None:
+        cells[item_start][1] = _item_cell(item, len(lines) - item_start, lang)
+    return "".join(f"{''.join(row)}</tr>\n" for row in cells)
+
+
+def _item_cell(group: _Group, length: int, lang: str) -> str:
+    return (
+        f'<td{_span(length)}><a href="#{group.anchor}">'
+        f"{repeated_html(group.heading, lang)}</a></td>"
+    )
 
 
 # --- each item's findings ------------------------------------------------------------------
@@ -245,10 +284,8 @@ def _todo_html(lines: Sequence[tuple[_Group, Finding]], several: bool, lang: str
 def _finding_head(rule: str, severity: str, lang: str) -> str:
     """The badge and title of a finding, once per rule and severity."""
     title = rule_text(rule, lang).title
-    return (
-        f"{severity_badge(severity, lang)} "
-        f'<span class="title">{_esc(title, quote=False)}</span> <code>{_esc(rule)}</code>'
-    )
+    label = _esc(strings(lang).severity(severity), quote=False)
+    return f'<span class="badge">{label}</span> {_esc(title, quote=False)}'
 
 
 def _body(finding: Finding, lang: str, memo: VerdictMemo[str]) -> str:
@@ -257,7 +294,7 @@ def _body(finding: Finding, lang: str, memo: VerdictMemo[str]) -> str:
     if found is None:
         found = memo.put(
             finding,
-            f'<p class="message">{text_html(message(finding, lang), lang)}</p>'
+            f"<p>{text_html(message(finding, lang), lang)}</p>"
             + facts_html(finding_facts(finding, lang), lang),
         )
     return found
@@ -265,7 +302,6 @@ def _body(finding: Finding, lang: str, memo: VerdictMemo[str]) -> str:
 
 def _group_html(
     group: _Group,
-    several: bool,
     items_at: Mapping[tuple[str, int], RequiredItem],
     lang: str,
     memo: VerdictMemo[str],
@@ -274,40 +310,46 @@ def _group_html(
     s = strings(lang)
     # Findings that read the same on several rows are shown once, with their rows.
     articles: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
-    ordered = sorted(
-        range(len(group.findings)),
-        key=lambda i: (_rank(group.findings[i]), group.numbers[i]),
-    )
-    for index in ordered:
-        finding = group.findings[index]
+    for number, finding in group.numbered:
         key = (finding.rule, finding.severity, _body(finding, lang, memo))
-        rows, numbers = articles.setdefault(key, ([], []))
+        found = articles.get(key)
+        if found is None:
+            found = articles[key] = ([], [])
         if finding.row is not None:
-            rows.append(finding.row)
-        numbers.append(group.numbers[index])
+            found[0].append(finding.row)
+        found[1].append(number)
 
     all_rows = len(group.rows)
+    meta = _meta(group, items_at, lang)
+    if meta:
+        meta = f'<p class="meta">{meta}</p>'
     parts = [
         f'<section class="item" id="{group.anchor}" data-rows="{" ".join(map(str, group.rows))}">'
-        f"<header><h3>{repeated_html(group.heading, lang)}</h3>"
-        f'<p class="meta">{_meta(group, items_at, lang)}</p>'
+        f"<header><h3>{repeated_html(group.heading, lang)}</h3>{meta}"
         f"{_match(group, lang, match_memo)}</header>\n"
     ]
+    no, rows_n = s["list_no"], s["rows_n"]
     for (rule, severity, body), (rows, numbers) in articles.items():
+        listed = numbers[0] if len(numbers) == 1 else compact_numbers(numbers, lang)
         where = ""
-        if rows and len(set(rows)) < all_rows:
-            where = (
-                f'<span class="row">{s["rows_n"].format(rows=compact_numbers(rows, lang))}</span>'
-            )
+        if rows and len(rows) < all_rows and len(set(rows)) < all_rows:
+            where = f" · {rows_n.format(rows=compact_numbers(rows, lang))}"
         parts.append(
-            f'<article class="finding sev-{attr(severity)}" data-rule="{attr(rule)}" '
-            f'data-severity="{attr(severity)}" data-rows="{" ".join(map(str, rows))}">'
-            f"<h4>{_finding_head(rule, severity, lang)}"
-            f'<span class="no">{s["list_no"]}{compact_numbers(numbers, lang)}</span>{where}</h4>'
+            f"{_article_open(rule, severity, lang)}<small>{no}{listed}{where}</small></h4>"
             f"{body}</article>\n"
         )
     parts.append("</section>\n")
     return "".join(parts)
+
+
+@cache
+def _article_open(rule: str, severity: str, lang: str) -> str:
+    """A finding's opening tag and the start of its heading, once per rule and severity."""
+    sev = attr(severity)
+    return (
+        f'<article class="finding sev-{sev}" data-rule="{attr(rule)}">'
+        f"<h4>{_finding_head(rule, severity, lang)}"
+    )
 
 
 def _match(group: _Group, lang: str, memo: VerdictMemo[str]) -> str:
@@ -331,27 +373,30 @@ def _meta(group: _Group, items_at: Mapping[tuple[str, int], RequiredItem], lang:
     ident = None
     if group.match is not None:
         ident = identifier_fact(group.match.evidence, lang)
-    return _meta_text(
+    tail = _meta_tail(
         lang,
-        s["rows_n"].format(rows=compact_numbers(group.rows, lang)) if group.rows else "",
         group.kind,
         (ident.label, ident.value) if ident is not None else (s["identifier"], group.identifier),
         next(iter(actions)) if len(actions) == 1 else (),
         _file_name(group.source) if group.source else "",
     )
+    if not group.rows:
+        return tail
+    rows = s["rows_n"].format(rows=compact_numbers(group.rows, lang))
+    return f"{rows} · {tail}" if tail else rows
 
 
 @lru_cache(maxsize=1 << 14)
-def _meta_text(
+def _meta_tail(
     lang: str,
-    rows: str,
     kind: str,
     identifier: tuple[str, str],
     actions: tuple[str, ...],
     source: str,
 ) -> str:
+    """What an item's heading line says besides its rows; items repeat it, so it is cached."""
     s = strings(lang)
-    meta: list[str] = [rows] if rows else []
+    meta: list[str] = []
     if kind:
         meta.append(s.kind(kind))
     if identifier[1]:

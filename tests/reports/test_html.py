@@ -41,6 +41,11 @@ def _school_pages(report: Path, parse: Parse) -> dict[str, tuple[Path, Any]]:
     return pages
 
 
+def _title(article: Any) -> str:
+    """A finding's title: its heading's own text, besides the badge and the list numbers."""
+    return "".join(c for c in article.find("h4").children if isinstance(c, str)).strip()
+
+
 def _cells(row: Any) -> list[str]:
     return [c.text().strip() for c in row.find_all("td")]
 
@@ -151,13 +156,41 @@ def test_example_pages_speak_chinese(example_pages: dict[str, tuple[Path, Any]])
         assert not {"matched_by", "registry_entry", "true", "false", "None", "none"} & seen
 
 
+TODO_COLUMNS = ["序号", "应用/账号", "行号", "问题", "严重程度", "整改要求", "依据"]
+
+
+def _todo_lines(page: Any) -> list[dict[str, Any]]:
+    """The rectification list line by line, each with a cell for every column: cells that
+    span several lines (a problem, or an item within it) are given to each of them."""
+    table = page.find("table", cls="todo")
+    columns = [th.text() for th in table.find("thead").find_all("th")]
+    pending: dict[int, tuple[Any, int]] = {}  # column -> (cell, lines it still covers)
+    lines = []
+    for tr in table.find("tbody").find_all("tr"):
+        cells = iter(tr.find_all("td"))
+        line = {}
+        for at, name in enumerate(columns):
+            if at in pending:
+                cell, left = pending.pop(at)
+            else:
+                cell = next(cells)
+                left = int(cell.get("rowspan") or 1)
+            line[name] = cell
+            if left > 1:
+                pending[at] = (cell, left - 1)
+        assert next(cells, None) is None
+        lines.append(line)
+    assert not pending
+    return lines
+
+
 def test_example_pages_open_with_the_rectification_list(
     example_pages: dict[str, tuple[Path, Any]], example_report: Path
 ) -> None:
     import json
 
     doc = json.loads((example_report / "findings.json").read_text("utf-8"))
-    counts = {s["school"]: len(s["findings"]) for s in doc["schools"]}
+    by_school = {s["school"]: s["findings"] for s in doc["schools"]}
     words = strings("zh")
     for school, (_path, page) in example_pages.items():
         body = page.find("body")
@@ -165,10 +198,21 @@ def test_example_pages_open_with_the_rectification_list(
         assert sections[0].get("class") == "todo", school
         assert sections[0].find("h2").text() == words["todo"]
         header = [th.text() for th in sections[0].find("thead").find_all("th")]
-        assert header == ["序号", "应用/账号", "问题", "严重程度", "整改要求", "依据"]
-        lines = sections[0].find("tbody").find_all("tr")
-        assert len(lines) == counts[school]
-        assert [_cells(r)[0] for r in lines] == [str(n) for n in range(1, len(lines) + 1)]
+        assert header == TODO_COLUMNS
+        lines = _todo_lines(page)
+        assert [line["序号"].text() for line in lines] == [str(n) for n in range(1, len(lines) + 1)]
+        shown = sorted(
+            (line["应用/账号"].text(), line["行号"].text(), line["问题"].text()) for line in lines
+        )
+        expected = sorted(
+            (
+                f["item"] or words["whole_school"],
+                "—" if f["row"] is None else str(f["row"]),
+                catalogue()[f["rule"]].title["zh"],
+            )
+            for f in by_school[school]
+        )
+        assert shown == expected, school
         sign = sections[0].find("div", cls="sign").text()
         assert "学校负责人（签字）" in sign and "日期" in sign
         # The school's name comes before the list, on its first printed page.
@@ -180,33 +224,28 @@ def test_each_line_of_the_list_says_what_to_do_and_why(
 ) -> None:
     _path, page = example_pages["示例第三小学"]
     ids = {n.get("id") for n in page.iter() if n.get("id")}
-    rows = page.find("table", cls="todo").find("tbody").find_all("tr")
-    seen = {}
-    causes = []
-    spans = 0
-    for row in rows:
-        cells = row.find_all("td")
-        name = cells[1].find("a")
-        assert name.get("href").lstrip("#") in ids  # the item's details
-        if len(cells) > 2:  # the first line of a run of the same problem
-            span = int(cells[2].get("rowspan") or 1)
-            title, severity, remediation, basis = (c.text() for c in cells[2:6])
-            rule = cells[2].get("title")
-            seen.setdefault(rule, (span, title, severity, remediation, basis))
-            causes.append((rule, remediation))
-            spans += span
-            for link in cells[5].find_all("a"):
-                assert link.get("href").lstrip("#") in ids  # the quoted clause
-    assert spans == len(rows)
-    span, title, severity, remediation, basis = seen["FILING-REVOKED"]
-    assert title == "备案已撤销或注销" and severity == "高"
-    assert remediation == catalogue()["FILING-REVOKED"].remediation["zh"]
-    assert basis == "《工作方案》附件2第（三）项第1条"
-    # The remediation of the finding's own cause: a revoked platform's tasks.
-    revoked = catalogue()["TASK-PROHIBITED"].remediation_of("revoked")["zh"]
-    assert ("TASK-PROHIBITED", revoked) in causes
-    assert ("TASK-PROHIBITED", catalogue()["TASK-PROHIBITED"].remediation["zh"]) in causes
-    assert seen["TOO-MANY-APPS"][4] == "《工作方案》“工作措施”第（四）项"
+    lines = _todo_lines(page)
+    seen: dict[str, list[tuple[str, ...]]] = {}
+    for line in lines:
+        assert line["应用/账号"].find("a").get("href").lstrip("#") in ids  # the item's details
+        for link in line["依据"].find_all("a"):
+            assert link.get("href").lstrip("#") in ids  # the quoted clause
+        rule = line["问题"].get("title")
+        seen.setdefault(rule, []).append(
+            tuple(line[c].text() for c in ("问题", "严重程度", "整改要求", "依据"))
+        )
+    (revoked,) = set(seen["FILING-REVOKED"])
+    assert revoked == (
+        "备案已撤销或注销",
+        "高",
+        catalogue()["FILING-REVOKED"].remediation["zh"],
+        "《工作方案》附件2第（三）项第1条",
+    )
+    # The remediation of each finding's own cause: tasks on a revoked app, on an unlisted one.
+    tasks = {line[2] for line in seen["TASK-PROHIBITED"]}
+    spec = catalogue()["TASK-PROHIBITED"]
+    assert tasks == {spec.remediation_of("revoked")["zh"], spec.remediation["zh"]}
+    assert {line[3] for line in seen["TOO-MANY-APPS"]} == {"《工作方案》“工作措施”第（四）项"}
 
 
 def test_each_clause_is_quoted_once_per_page(example_pages: dict[str, tuple[Path, Any]]) -> None:
@@ -242,8 +281,7 @@ def test_the_registry_entry_is_shown_once_per_item(
         )
     )
     assert facts == {
-        "登记表条目": "国家反诈中心（APP）",
-        "匹配依据": "包名",
+        "登记表条目": "国家反诈中心（APP，按包名匹配）",
         "备案号": "未登记",
         "类别": "反诈",
     }
@@ -257,7 +295,7 @@ def test_the_registry_entry_is_shown_once_per_item(
         s for s in second.find_all("section", cls="item") if s.find("h3").text() == "示例成长记录"
     ]
     entry = community.find("dl", cls="entry").text()
-    assert "匹配依据原始ID" in entry and "提供者示例文化传媒有限公司" in entry
+    assert "示例成长记录（公众号，按原始ID匹配）" in entry and "提供者示例文化传媒有限公司" in entry
 
 
 def test_example_times_are_local(
@@ -324,9 +362,7 @@ def test_every_finding_is_on_the_list_and_in_its_items_details(
         assert len(lines) == len(school.findings)
         articles = page.find_all("article", cls="finding")
         assert len(articles) == len(school.findings)  # no two read the same here
-        numbers = sorted(
-            int(a.find("span", cls="no").text().removeprefix("序号")) for a in articles
-        )
+        numbers = sorted(int(a.find("small").text().removeprefix("序号")) for a in articles)
         assert numbers == list(range(1, len(school.findings) + 1))
         for finding in school.findings:
             row = "" if finding.row is None else str(finding.row)
@@ -342,9 +378,8 @@ def test_every_finding_is_on_the_list_and_in_its_items_details(
             (article,) = [
                 a for a in group.find_all("article") if a.get("data-rule") == finding.rule
             ]
-            assert article.find("p", cls="message").text() == catalogue().message(finding, "zh")
-            assert article.find("span", cls="title").text() == rule_text(finding.rule, "zh").title
-            assert article.find("code").text() == finding.rule
+            assert article.find("p").text() == catalogue().message(finding, "zh")
+            assert _title(article) == rule_text(finding.rule, "zh").title
 
 
 def test_findings_that_read_the_same_on_several_rows_are_shown_once(
@@ -374,8 +409,7 @@ def test_findings_that_read_the_same_on_several_rows_are_shown_once(
     (item,) = page.find_all("section", cls="item")
     assert item.find("p", cls="meta").text().startswith("第3、5、9行")
     (article,) = item.find_all("article")
-    assert article.get("data-rows") == "3 5 9"
-    assert article.find("span", cls="no").text() == "序号1～3"
+    assert article.find("small").text() == "序号1～3"  # no rows: those of the whole item
 
 
 def test_badges_say_their_severity_in_words(
@@ -413,9 +447,9 @@ def test_chinese_by_default_and_english_on_request(
         assert page.find("html").get("lang") == html_lang
         assert page.find("nav").text() == words["back_to_index"]
         assert page.find("section", cls="todo").find("h2").text() == words["todo"]
-        titles = [t.text() for t in page.find_all("span", cls="title")]
+        titles = [_title(a) for a in page.find_all("article", cls="finding")]
         assert catalogue()["NON-EDU-APP"].title[lang] in titles
-        messages = [m.text() for m in page.find_all("p", cls="message")]
+        messages = [a.find("p").text() for a in page.find_all("article", cls="finding")]
         assert catalogue().message(result.schools[0].findings[0], lang) in messages
     assert strings("zh")["back_to_index"] != strings("en")["back_to_index"]
 
@@ -666,8 +700,7 @@ def test_unreadable_apks_are_explained_in_chinese(tmp_path: Path, parse: Parse) 
     page = parse(next((tmp_path / "schools").iterdir()))
     article = page.find("article", cls="finding")
     assert (
-        article.find("p", cls="message").text()
-        == "“某应用”的安装包无法读取：找不到安装包文件“apks/missing.apk”。"
+        article.find("p").text() == "“某应用”的安装包无法读取：找不到安装包文件“apks/missing.apk”。"
     )
     assert reason in article.find("details", cls="raw").text()
     panel = page.find("div", cls="apk")
