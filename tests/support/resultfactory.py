@@ -92,7 +92,12 @@ RULE_PARAMS: dict[str, dict[str, Any]] = {
     "APK-SENSITIVE-PERMISSION": {
         "permissions": "android.permission.ACCESS_FINE_LOCATION, android.permission.READ_CONTACTS"
     },
-    "INPUT-INVALID": {"row": 0, "reason": "类型为空，且无法从标识判断"},
+    "INPUT-INVALID": {
+        "row": 0,
+        "reason": "类型为空，且无法从标识判断",
+        "reason_zh": "类型为空，且无法从标识判断",
+        "reason_en": "the kind (类型) is empty and the identifier does not tell it",
+    },
 }
 
 
