@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import resultfactory
+from examplereport import EXAMPLE_SCHOOLS, english_words, input_words, registry_words, scan_examples
 
 from policies.results import ScanResult, SchoolResult
 from reports import write_reports
@@ -196,3 +197,45 @@ def test_the_review_column_sorts_like_the_others(
     ]
     ascending = _rows_after_script(tmp_path, index, "#sort=review&dir=asc", parse, "review")
     assert [int(r[1]) for r in ascending] == [0, 1, 2, 4]
+
+
+@pytest.fixture(scope="module")
+def example_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return scan_examples(tmp_path_factory.mktemp("example"))
+
+
+def test_example_pages_as_the_browser_shows_them(
+    tmp_path: Path, example_report: Path, parse: Callable[[str], Any]
+) -> None:
+    """Each example school's page as Chromium builds it: in Chinese but for identifiers, its
+    rectification list first, its clauses' links landing on their quotations."""
+    pages = sorted((example_report / "schools").glob("*.html"))
+    assert len(pages) == len(EXAMPLE_SCHOOLS)
+    allowed = input_words()
+    for page in pages:
+        dom = parse(_chromium(tmp_path, page.as_uri(), "--dump-dom").stdout)
+        assert dom.find("h1").text() in EXAMPLE_SCHOOLS
+        words = english_words(dom, allowed | registry_words(dom))
+        assert not words, (page.name, sorted(words))
+        sections = [s.get("class") for s in dom.find("body").find_all("section")]
+        assert sections[0] == "todo" and "basis" in sections
+        ids = {n.get("id") for n in dom.iter() if n.get("id")}
+        for link in dom.find("table", cls="todo").find_all("a"):
+            assert link.get("href").lstrip("#") in ids
+
+
+def test_the_list_is_on_the_first_screen(tmp_path: Path, example_report: Path) -> None:
+    from PIL import Image
+
+    page = next((example_report / "schools").glob("3135000001.html"))
+    shot = Image.open(_screenshot(tmp_path, page, "list", "1200,900")).convert("RGB")
+    # The severity badges of the list's lines are drawn in the first screen (red "高").
+    pixels = shot.load()
+    red = sum(
+        1
+        for x in range(0, 1200, 3)
+        for y in range(300, 900, 3)
+        for r, g, b in [pixels[x, y]]
+        if r > 150 and g < 80 and b < 80
+    )
+    assert red > 20

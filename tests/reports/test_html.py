@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import resultfactory
-from typer.testing import CliRunner
+from examplereport import (
+    EXAMPLE_SCHOOLS,
+    english_words,
+    input_words,
+    registry_words,
+    scan_examples,
+    texts,
+)
 
-from appaudit.cli import app
 from policies.model import catalogue
 from policies.results import ApkPanel, ScanResult, SchoolResult
 from reports import write_reports
@@ -22,8 +28,6 @@ from reports.text import rule_text, strings
 Parse = Callable[[Path | str], Any]  # returns the conftest's Node tree
 
 EXTERNAL = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.-]*:|//|\\\\)")
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_SCHOOLS = ("示例实验小学", "示例第二中学", "示例第三小学", "示例第四中学")
 
 
 def _school_pages(report: Path, parse: Parse) -> dict[str, tuple[Path, Any]]:
@@ -54,37 +58,8 @@ def _cells(row: Any) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def example_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The bundled example registry and submission, scanned as the README's quick start does."""
-    home = tmp_path_factory.mktemp("example")
-    database = f"sqlite:///{home / 'example.db'}"
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("APPAUDIT_DB", raising=False)
-        env.delenv("APPAUDIT_LANG", raising=False)
-        for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
-            env.setenv(name, str(home / name.lower()))
-        env.chdir(home)
-        runner = CliRunner()
-        for name in ("registry.csv", "adoptions.csv"):
-            done = runner.invoke(
-                app, ["registry", "import", str(EXAMPLES / name), "--db", database]
-            )
-            assert done.exit_code == 0, done.output
-        done = runner.invoke(
-            app,
-            [
-                "scan",
-                str(EXAMPLES / "submission.csv"),
-                "--db",
-                database,
-                "--out",
-                str(home / "report"),
-                "--fail-on",
-                "never",
-            ],
-        )
-        assert done.exit_code == 0, done.output
-        yield home / "report"
+def example_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return scan_examples(tmp_path_factory.mktemp("example"))
 
 
 @pytest.fixture
@@ -92,67 +67,12 @@ def example_pages(example_report: Path, parse: Parse) -> dict[str, tuple[Path, A
     return _school_pages(example_report, parse)
 
 
-def _identifiers() -> set[str]:
-    """Every word of the example input a page may repeat as it is: names, package names,
-    IDs, addresses and file names of the submission and the registry."""
-    found: set[str] = set()
-    for name in ("submission.csv", "registry.csv", "adoptions.csv"):
-        raw = (EXAMPLES / name).read_bytes()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("gb18030")
-        found |= set(re.findall(r"[A-Za-z][A-Za-z0-9_.:/-]*", text))
-        found.add(name)
-    return found
-
-
-ALLOWED_WORDS = {"APP", "AppID", "appaudit"}
-"""Words Chinese documents and the report use as they are: the notice itself writes APP, WeChat
-writes AppID, and the footer names the tool."""
-HEX = re.compile(r"\b[0-9a-f]{32,}\b")
-
-
-def _texts(node: Any) -> Iterator[str]:
-    """The text nodes a reader sees (not those of scripts and styles)."""
-    if node.tag in ("style", "script", "title"):
-        return
-    for child in node.children:
-        if isinstance(child, str):
-            yield child
-        else:
-            yield from _texts(child)
-
-
-def _english_words(page: Any, allowed: set[str]) -> set[str]:
-    """Runs of three or more ASCII letters a reader sees, outside the allowed identifiers, the
-    rule codes and hashes."""
-    flagged = set()
-    for text in _texts(page):
-        for word in re.findall(r"[A-Za-z][A-Za-z0-9_.:/-]*", HEX.sub("", text)):
-            word = word.rstrip(".:/-")
-            if not re.search(r"[A-Za-z]{3,}", word) or word in catalogue().rules:
-                continue
-            if word.startswith(("http://", "https://")):
-                continue  # an address, written as it is
-            if word in allowed or any(word in a for a in allowed):
-                continue
-            flagged.add(word)
-    return flagged
-
-
 def test_example_pages_speak_chinese(example_pages: dict[str, tuple[Path, Any]]) -> None:
     assert set(example_pages) == set(EXAMPLE_SCHOOLS)
-    allowed = _identifiers() | ALLOWED_WORDS
     for school, (_path, page) in example_pages.items():
-        footer = page.find("footer")
-        labels = [dt.text() for dt in footer.find_all("dt")]
-        source = footer.find_all("dd")[labels.index(strings("zh")["registry"])].text()
-        words = _english_words(
-            page, allowed | set(re.findall(r"[A-Za-z][A-Za-z0-9_.:/-]*", source))
-        )
+        words = english_words(page, input_words() | registry_words(page))
         assert not words, (school, sorted(words))
-        seen = set(re.findall(r"\w+", " ".join(_texts(page))))
+        seen = set(re.findall(r"\w+", " ".join(texts(page))))
         assert not {"matched_by", "registry_entry", "true", "false", "None", "none"} & seen
 
 
@@ -705,7 +625,7 @@ def test_unreadable_apks_are_explained_in_chinese(tmp_path: Path, parse: Parse) 
     assert reason in article.find("details", cls="raw").text()
     panel = page.find("div", cls="apk")
     assert panel.find("p", cls="apk-failure").text().endswith("找不到安装包文件“apks/missing.apk”")
-    assert _english_words(panel.find("p", cls="apk-failure"), {"apks/missing.apk"}) == set()
+    assert english_words(panel.find("p", cls="apk-failure"), {"apks/missing.apk"}) == set()
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
