@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from policies.results import ApkPanel
 from reports import evidence
 from reports.json_format import compact_json
 from reports.text import Strings
+from reports.times import DEFAULT_ZONE, shown
 from scanner.apk import describe_permission
 from scanner.apk.permissions import permission_catalogue
 from scanner.apk.problems import describe_failure, describe_verdict
@@ -80,7 +82,7 @@ def _size(value: Any, s: Strings) -> str:
     return _text(value)
 
 
-def apk_view(panel: ApkPanel, s: Strings) -> ApkView:
+def apk_view(panel: ApkPanel, s: Strings, zone_name: str = DEFAULT_ZONE) -> ApkView:
     """An APK panel. The facts come from a cache of any age, so they are read defensively."""
     lang = s.lang
     facts: Mapping[str, Any] = panel.facts if isinstance(panel.facts, Mapping) else {}
@@ -113,7 +115,7 @@ def apk_view(panel: ApkPanel, s: Strings) -> ApkView:
     if "signing_schemes" not in facts:
         add(technical, s["signing_schemes"], "schemes")
     for signer in _list(facts.get("signers")):
-        technical.append((s["signers"], _signer(signer)))
+        technical.append((s["signers"], _signer(signer, zone_name)))
     for key, value in facts.items():
         if key not in _KNOWN:
             technical.append((evidence.label(str(key), lang), _text(value)))
@@ -188,11 +190,25 @@ _KNOWN = frozenset(
 """Facts the panel shows in its own way or leaves to findings.json; any other is listed."""
 
 
-def _signer(signer: Any) -> str:
+def _signer(signer: Any, zone_name: str) -> str:
     if not isinstance(signer, Mapping):
         return _text(signer)
     valid = " – ".join(
-        x for x in (_text(signer.get("not_before")), _text(signer.get("not_after"))) if x
+        x
+        for x in (
+            _moment(signer.get("not_before"), zone_name),
+            _moment(signer.get("not_after"), zone_name),
+        )
+        if x
     )
     parts = [_text(signer.get(k)) for k in ("sha256", "subject", "issuer", "key", "schemes")]
     return " · ".join(p for p in (*parts[:3], valid, *parts[3:]) if p)
+
+
+def _moment(value: Any, zone_name: str) -> str:
+    """A certificate's date in the bureau's time zone; a value that is no date, as it is."""
+    text = _text(value)
+    try:
+        return shown(datetime.fromisoformat(text), zone_name, seconds=False)
+    except ValueError:
+        return text

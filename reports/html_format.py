@@ -67,7 +67,7 @@ class _HtmlWriter(SchoolWriter):
     def add(self, school: SchoolResult) -> None:
         number = len(self.written) - 1
         path = self.pages_dir / self.names[number]
-        page = school_page(school, self.lang, self.memo, self.match_memo)
+        page = school_page(school, self.lang, self.memo, self.match_memo, self.result.timezone)
         _write(
             path,
             self.template.render(

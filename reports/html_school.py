@@ -31,6 +31,7 @@ from reports.html_parts import (
     text_html,
 )
 from reports.text import message, rule_order, rule_text, strings
+from reports.times import DEFAULT_ZONE
 from scanner.submission import RequiredItem
 
 
@@ -101,6 +102,7 @@ def school_page(
     lang: str,
     memo: VerdictMemo[str] | None = None,
     match_memo: VerdictMemo[str] | None = None,
+    zone_name: str = DEFAULT_ZONE,
 ) -> SchoolPage:
     """The page of one school. With the memos, what is the same for every finding of one
     verdict (its message and facts, its item's registry match) is built once."""
@@ -191,7 +193,7 @@ def school_page(
             ProblemRow("" if p.row is None else str(p.row), p.text(lang), _file_name(p.source))
             for p in school.problems
         ],
-        apks=[apk_view(panel, s) for panel in school.apks],
+        apks=[apk_view(panel, s, zone_name) for panel in school.apks],
     )
 
 

@@ -557,6 +557,7 @@ def test_apk_panels_in_plain_words(report: Path, parse: Parse) -> None:
     raw = panel.find("details", cls="raw")
     assert raw.get("open") is None
     assert "android.permission.READ_CONTACTS" in raw.text() and "a1" * 32 in raw.text()
+    assert "2019-01-01 08:00 +08:00 – 2049-01-01 08:00 +08:00" in raw.text()  # local time
     assert "android.permission" not in panel.find("ul", cls="permissions").text()
     assert "resources.arsc" in raw.text()
 
