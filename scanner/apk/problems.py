@@ -16,6 +16,8 @@ from importlib import resources
 from typing import Literal
 
 Kind = Literal["modified", "forged", "missing"]
+_PROSE = re.compile(r"[A-Za-z]{2,}[ ,:;]+[A-Za-z]{2,}")
+"""Two English words in a row: a detail written as prose, not a name or a number."""
 KINDS: tuple[Kind, ...] = ("modified", "forged", "missing")
 
 
@@ -80,6 +82,10 @@ def describe(code: str, detail: str = "", lang: str = "zh") -> str:
     entry = catalogue().get(code)
     if entry is None:
         return f"{code} {detail}".strip()
+    if lang == "zh" and _PROSE.search(detail):
+        # Some details are the analyser's English account (a broken ZIP directory, an
+        # unparsable block): a Chinese reader gets the reason alone; findings keep the detail.
+        return entry.zh.format(detail="").replace("（）", "").replace("“”", "")
     template = entry.zh if lang == "zh" else entry.en
     return template.format(detail=detail or "?")
 
