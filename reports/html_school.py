@@ -213,7 +213,8 @@ def _row_cell(row: int | None, source: str, lang: str) -> str:
     if not source:
         return f"<td>{row}</td>"
     s = strings(lang)
-    return f"<td>{row}{repeated_html(s['open_paren'] + _file_name(source) + s['close_paren'], lang)}</td>"
+    where = repeated_html(f"{s['open_paren']}{_file_name(source)}{s['close_paren']}", lang)
+    return f"<td>{row}{where}</td>"
 
 
 @cache
@@ -417,11 +418,13 @@ def _clean_html(items: Sequence[RequiredItem], several: bool, lang: str) -> str:
     s = strings(lang)
     rows = []
     for i in items:
-        row = str(i.row)
+        where = ""
         if several:
-            row += f"{s['open_paren']}{_file_name(i.source)}{s['close_paren']}"
+            where = repeated_html(
+                f"{s['open_paren']}{_file_name(i.source)}{s['close_paren']}", lang
+            )
         rows.append(
-            f'<tr><td class="n">{repeated_html(row, lang)}</td>'
+            f'<tr><td class="n">{i.row}{where}</td>'
             f'<td class="name">{repeated_html(i.name, lang)}</td>'
             f"<td>{repeated_html(s.kind(i.kind), lang)}</td>"
             f'<td class="mono">{repeated_html(i.identifier, lang)}</td>'

@@ -668,3 +668,20 @@ def test_an_empty_registry_is_announced_on_every_page(
     write_reports(result, tmp_path / "full", formats=("html",))
     for path in [tmp_path / "full" / "index.html", *(tmp_path / "full" / "schools").iterdir()]:
         assert parse(path).find_all("p", cls="banner") == []
+
+
+def test_a_school_in_two_files_says_which_file_each_row_is_in(tmp_path: Path, parse: Parse) -> None:
+    school = SchoolResult("两表小学", "T2")
+    for source in ("/data/春季/填报.csv", "/data/秋季/补报.xlsx"):
+        resultfactory.item(school, 3, "学习强国", identifier="cn.xuexi.android", source=source)
+        resultfactory.finding("NON-EDU-APP", school, item="学习强国", row=3, source=source)
+    resultfactory.item(school, 4, "智慧中小学", source="/data/秋季/补报.xlsx")
+    HtmlFormat().write(resultfactory.scan_result([school]), tmp_path, "zh")
+    page = parse(next((tmp_path / "schools").iterdir()))
+    assert "填报.csv、补报.xlsx" in page.find("header", cls="page").text()
+    assert "/data" not in page.find("body").text()  # file names, not this machine's folders
+    lines = _todo_lines(page)
+    assert sorted(line["行号"].text() for line in lines) == ["3（填报.csv）", "3（补报.xlsx）"]
+    assert len(page.find_all("section", cls="item")) == 2
+    clean = page.find("table", cls="items").find("tbody").find_all("tr")
+    assert [_cells(r)[:2] for r in clean] == [["4（补报.xlsx）", "智慧中小学"]]
