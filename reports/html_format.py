@@ -81,7 +81,7 @@ class _HtmlWriter(SchoolWriter):
             ),
         )
         self.written.append(path)
-        self.top.add(number, school)
+        self.top.add_tallies(number, page.tallies)
         self.findings += len(school.findings)
 
     def close(self) -> list[Path]:

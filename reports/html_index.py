@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -66,22 +66,39 @@ class TopItems:
         self.worst: dict[tuple[str, str], str] = {}
 
     def add(self, number: int, school: SchoolResult) -> None:
-        for finding in school.findings:
-            if not finding.item or _about_the_whole(finding.rule):
+        """Count the findings of school `number`."""
+        tallies: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+        for f in school.findings:
+            tally = tallies.setdefault((f.item, f.kind), {})
+            tally[(f.rule, f.severity)] = tally.get((f.rule, f.severity), 0) + 1
+        self.add_tallies(
+            number,
+            [(item, kind, [(*k, n) for k, n in t.items()]) for (item, kind), t in tallies.items()],
+        )
+
+    def add_tallies(
+        self, number: int, tallies: Iterable[tuple[str, str, Iterable[tuple[str, str, int]]]]
+    ) -> None:
+        """Count school `number`'s findings, given per item (name, kind) by rule and severity."""
+        for item, kind, tally in tallies:
+            if not item:
                 continue
-            key = (_word_key(finding.item), finding.kind)
-            seen = self.schools.get(key)
-            if seen is None:
-                seen = self.schools[key] = set()
-                self.spellings[key] = Counter()
-                self.rules[key] = set()
-            seen.add(number)
-            self.findings[key] += 1
-            self.spellings[key][finding.item] += 1
-            self.rules[key].add(finding.rule)
-            worst = self.worst.get(key, "")
-            if SEVERITY_RANK.get(finding.severity, 0) > SEVERITY_RANK.get(worst, 0):
-                self.worst[key] = finding.severity
+            key = (_word_key(item), kind)
+            for rule, severity, count in tally:
+                if _about_the_whole(rule):
+                    continue
+                seen = self.schools.get(key)
+                if seen is None:
+                    seen = self.schools[key] = set()
+                    self.spellings[key] = Counter()
+                    self.rules[key] = set()
+                seen.add(number)
+                self.findings[key] += count
+                self.spellings[key][item] += count
+                self.rules[key].add(rule)
+                worst = self.worst.get(key, "")
+                if SEVERITY_RANK.get(severity, 0) > SEVERITY_RANK.get(worst, 0):
+                    self.worst[key] = severity
 
     def ranked(self, lang: str, limit: int = TOP_ITEMS) -> list[TopItem]:
         s = strings(lang)

@@ -32,7 +32,7 @@ from reports.html_parts import (
 )
 from reports.text import message, rule_order, rule_text, strings
 from reports.times import DEFAULT_ZONE
-from scanner.submission import RequiredItem
+from scanner.submission import RequiredItem, split_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,8 @@ class SchoolPage:
     clean_items: int
     problems: list[ProblemRow]
     apks: list[ApkView]
+    tallies: list[tuple[str, str, list[tuple[str, str, int]]]]
+    """For the index: each item's name and kind, and its findings by rule and severity."""
 
 
 @dataclass(slots=True)
@@ -74,27 +76,28 @@ class _Group:
     as a whole, with its findings."""
 
     heading: str
+    item: str
+    """The item's name as the findings give it ('' for the school as a whole)."""
     kind: str
     identifier: str
     whole_school: bool
     source: str
     rows: list[int] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    count: int = 0
+    """How many findings are about it."""
     numbered: list[tuple[int, Finding]] = field(default_factory=list)
     """The findings with their numbers on the list, in the list's order."""
     match: Finding | None = None
     """A finding whose evidence says what the item matched in the registry."""
     anchor: str = ""
+    order: int = 0
+    """Its place among the page's items."""
+    tally: list[tuple[str, str, int]] = field(default_factory=list)
+    """How many findings of each rule and severity are about it."""
 
 
 _RANK = {severity: -rank for severity, rank in SEVERITY_RANK.items()}
 """Sort key of a severity: the most serious first."""
-
-
-def _variant(finding: Finding) -> str:
-    """`variant_of`, inlined: it is asked for every finding of a district."""
-    variant = finding.params.get("variant", "")
-    return variant if type(variant) is str else ""
 
 
 def school_page(
@@ -114,57 +117,75 @@ def school_page(
     sources = sorted({name for p in paths if (name := _file_name(p))})
     items_at = {(i.source, i.row): i for i in school.items}
 
+    # Each finding to its item's group; each group's lines of the list with their sort keys.
+    # This runs for every finding of a district: names are looked up once, outside the loop.
+    whole_school = s["whole_school"]
+    order = rule_order()
+    last = len(order)
+    get_item = items_at.get
+    get_order = order.get
+    get_rank = _RANK.get
     groups: dict[tuple[object, ...], _Group] = {}
+    get_group = groups.get
+    lines: list[tuple[int, int, str, str, int, int, _Group, Finding]] = []
+    add_line = lines.append
     for finding in school.findings:
         row = finding.row
-        item = items_at.get((finding.source, row)) if row is not None else None
-        key = (
-            finding.source if several else "",
-            row is None,
-            finding.kind,
-            finding.item,
-            item.identifier if item is not None else "",
-            item.filing_no if item is not None else "",
-        )
-        group = groups.get(key)
+        source = finding.source if several else ""
+        if row is None:
+            key: tuple[object, ...] = (source, True, finding.kind, finding.item)
+            item = None
+        else:
+            item = get_item((finding.source, row))
+            key = (
+                (source, False, finding.kind, finding.item, item.identifier, item.filing_no)
+                if item is not None
+                else (source, False, finding.kind, finding.item)
+            )
+        group = get_group(key)
         if group is None:
             group = groups[key] = _Group(
-                heading=finding.item or s["whole_school"],
+                heading=finding.item or whole_school,
+                item=finding.item,
                 kind=finding.kind,
                 identifier=item.identifier if item is not None else "",
                 whole_school=row is None,
-                source=finding.source if several else "",
+                source=source,
             )
-        group.findings.append(finding)
         if row is not None and (not group.rows or group.rows[-1] != row):
             group.rows.append(row)
         if group.match is None and not finding.evidence.keys().isdisjoint(MATCH_KEYS):
             group.match = finding
+        group.count += 1
+        variant = finding.params.get("variant", "")
+        rule = finding.rule
+        add_line(
+            (
+                get_rank(finding.severity, 0),
+                get_order(rule, last),
+                rule,
+                variant if type(variant) is str else "",
+                0,
+                row or 0,
+                group,
+                finding,
+            )
+        )
     ordered = sorted(
         groups.values(), key=lambda g: (not g.whole_school, g.source, min(g.rows, default=0))
     )
+    for number, group in enumerate(ordered, 1):
+        group.anchor = f"i{number}"
+        group.order = number
 
     # The list: most serious first, a rule's findings together, then in item order.
-    order = rule_order()
-    last = len(order)
-    lines = []
-    causes: set[tuple[str, str]] = set()
-    for n, group in enumerate(ordered, 1):
-        group.anchor = f"i{n}"
-        for f in group.findings:
-            variant = _variant(f)
-            causes.add((f.rule, variant))
-            lines.append(
-                (_RANK.get(f.severity, 0), order.get(f.rule, last), f.rule, variant, n, f.row or 0)
-            )
-    # Each line's finding and group, in the order the key tuples sort (stable for ties).
-    where = [(group, f) for group in ordered for f in group.findings]
-    sequence = sorted(range(len(lines)), key=lines.__getitem__)
+    lines.sort(key=lambda line: (*line[:4], line[6].order, line[5]))
+    causes = {(line[2], line[3]) for line in lines}
     listed = []
-    for number, at in enumerate(sequence, 1):
-        group, finding = where[at]
+    for number, line in enumerate(lines, 1):
+        group, finding = line[6], line[7]
         group.numbered.append((number, finding))
-        listed.append((group, finding, lines[at][3]))
+        listed.append((group, finding, line[3]))
     todo = _todo_html(listed, several, lang)
 
     details = "".join(_group_html(g, items_at, lang, memo, match_memo) for g in ordered)
@@ -194,6 +215,7 @@ def school_page(
             for p in school.problems
         ],
         apks=[apk_view(panel, s, zone_name) for panel in school.apks],
+        tallies=[(g.item, g.kind, g.tally) for g in ordered if g.item],
     )
 
 
@@ -322,6 +344,11 @@ def _group_html(
             found[0].append(finding.row)
         found[1].append(number)
 
+    tally: dict[tuple[str, str], int] = {}
+    for (rule, severity, _body_html), (_rows, numbers) in articles.items():
+        tally[(rule, severity)] = tally.get((rule, severity), 0) + len(numbers)
+    group.tally = [(rule, severity, count) for (rule, severity), count in tally.items()]
+
     all_rows = len(group.rows)
     meta = _meta(group, items_at, lang)
     if meta:
@@ -331,12 +358,12 @@ def _group_html(
         f"<header><h3>{repeated_html(group.heading, lang)}</h3>{meta}"
         f"{_match(group, lang, match_memo)}</header>\n"
     ]
-    no, rows_n = s["list_no"], s["rows_n"]
+    no, rows_n, sep = s["list_no"], s["rows_n"], s["list_sep"]
     for (rule, severity, body), (rows, numbers) in articles.items():
         listed = numbers[0] if len(numbers) == 1 else compact_numbers(numbers, lang)
         where = ""
         if rows and len(rows) < all_rows and len(set(rows)) < all_rows:
-            where = f" · {rows_n.format(rows=compact_numbers(rows, lang))}"
+            where = f" · {rows_n.format(rows=sep.join(map(str, rows)))}"
         parts.append(
             f"{_article_open(rule, severity, lang)}<small>{no}{listed}{where}</small></h4>"
             f"{body}</article>\n"
@@ -367,12 +394,8 @@ def _match(group: _Group, lang: str, memo: VerdictMemo[str]) -> str:
 def _meta(group: _Group, items_at: Mapping[tuple[str, int], RequiredItem], lang: str) -> str:
     """第6、9行 · APP · 包名：com.example · 要求：下载安装、注册 — the item as the school wrote it."""
     s = strings(lang)
-    items = [
-        found
-        for row in group.rows
-        if (found := items_at.get((group.findings[0].source, row))) is not None
-    ]
-    actions = {i.actions for i in items}
+    source = group.numbered[0][1].source
+    actions = {found.action_text for row in group.rows if (found := items_at.get((source, row)))}
     ident = None
     if group.match is not None:
         ident = identifier_fact(group.match.evidence, lang)
@@ -380,12 +403,12 @@ def _meta(group: _Group, items_at: Mapping[tuple[str, int], RequiredItem], lang:
         lang,
         group.kind,
         (ident.label, ident.value) if ident is not None else (s["identifier"], group.identifier),
-        next(iter(actions)) if len(actions) == 1 else (),
+        next(iter(actions)) if len(actions) == 1 else "",
         _file_name(group.source) if group.source else "",
     )
     if not group.rows:
         return tail
-    rows = s["rows_n"].format(rows=compact_numbers(group.rows, lang))
+    rows = s["rows_n"].format(rows=s["list_sep"].join(map(str, group.rows)))
     return f"{rows} · {tail}" if tail else rows
 
 
@@ -394,7 +417,7 @@ def _meta_tail(
     lang: str,
     kind: str,
     identifier: tuple[str, str],
-    actions: tuple[str, ...],
+    actions: str,
     source: str,
 ) -> str:
     """What an item's heading line says besides its rows; items repeat it, so it is cached."""
@@ -405,7 +428,7 @@ def _meta_tail(
     if identifier[1]:
         meta.append(f"{identifier[0]}{s['colon']}{identifier[1]}")
     if actions:
-        meta.append(f"{s['actions']}{s['colon']}{s['list_sep'].join(actions)}")
+        meta.append(f"{s['actions']}{s['colon']}{s['list_sep'].join(split_values(actions))}")
     if source:
         meta.append(f"{s['source']}{s['colon']}{source}")
     return text_html(" · ".join(meta), lang)
