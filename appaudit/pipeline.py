@@ -26,6 +26,8 @@ from appaudit.apks import (
     default_download_dir,
     default_jobs,
 )
+from appaudit.errors import Message
+from appaudit.messages import m
 from appaudit.settings import Settings
 from appaudit.vocabulary import submission_vocabulary
 from policies.engine import Engine
@@ -96,7 +98,7 @@ class ScanOutcome:
     exit_code: int
     rows: int
     apks: ApkStats = field(default_factory=ApkStats)
-    not_stored: str = ""
+    not_stored: Message | None = None
     """Why the run is missing from the scan history (the registry refused the write), if it is."""
 
 
@@ -165,8 +167,9 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         catalogue_digest=catalogue().digest,
         inputs=[s.info() for s in submissions],
         file_problems=file_problems,
+        timezone=options.settings.report.timezone,
     )
-    not_stored = ""
+    not_stored = None
     if database is not None:
         watch.stage("history")
         # Stored before the reports are written, so that they can name their run.
@@ -174,10 +177,11 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         write_schools(result.schools, [history])
         record = _run_record(result, options, view, started, history.schools)
         stored = _store_run(database, record)
-        if isinstance(stored, int):
-            result.run_id = stored
-        else:
+        if isinstance(stored, Message):
             not_stored = stored
+        else:
+            # Before the reports are written: every format names the run it was stored as.
+            result.run_id = stored
     watch.stage("reports")
     report = write_reports(result, options.out, formats=options.formats, lang=options.lang)
     counts = result.counts()
@@ -186,7 +190,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     return ScanOutcome(result, report, 1 if failing else 0, rows, analyser.stats, not_stored)
 
 
-def _store_run(database: Database, record: runs.RunRecord) -> int | str:
+def _store_run(database: Database, record: runs.RunRecord) -> int | Message:
     """The stored run's id, or why it could not be stored.
 
     A registry that refuses the write (read-only, disk full, locked too long) costs the
@@ -195,8 +199,13 @@ def _store_run(database: Database, record: runs.RunRecord) -> int | str:
     try:
         return runs.record_run(database, record)
     except (SQLAlchemyError, OSError, DatabaseError) as error:
-        reason = first_line(error) if isinstance(error, SQLAlchemyError) else str(error)
-        return f"the run could not be stored in {describe(database.url)}: {reason}"
+        if isinstance(error, DatabaseError):
+            reason = error.message
+        else:
+            reason = Message(
+                first_line(error) if isinstance(error, SQLAlchemyError) else str(error)
+            )
+        return m("run_not_stored_in", database=describe(database.url), reason=reason)
 
 
 def _open_submissions(options: ScanOptions) -> tuple[list[Submission], list[InputProblem]]:
@@ -217,13 +226,21 @@ def _open_submissions(options: ScanOptions) -> tuple[list[Submission], list[Inpu
         except TableError as error:
             errors.append(error)
             # The report names the file beside its problem; the message need not repeat it.
-            text = str(error).removeprefix(f"{shown_path(path.name)}: ")
-            problems.append(InputProblem(shown_path(path), None, text, f"无法读取此文件：{text}"))
+            name = shown_path(path.name)
+            text = str(error).removeprefix(f"{name}: ")
+            text_zh = error.text("zh").removeprefix(f"{name}: ").removeprefix(f"{name}：")
+            unreadable = m("unreadable_file", reason=text_zh).zh
+            problems.append(InputProblem(shown_path(path), None, text, unreadable))
     if errors and not opened:
         if len(errors) == 1:
             raise errors[0]
         raise TableError(
-            f"none of the {len(errors)} files can be read: {errors[0]} (and {len(errors) - 1} more)"
+            m(
+                "no_file_readable",
+                count=len(errors),
+                first=errors[0].message,
+                more=m("and_more", count=len(errors) - 1),
+            )
         )
     return opened, problems
 
@@ -324,21 +341,3 @@ def _run_record(
         out_dir=shown_path(options.out.resolve()),
         schools=schools,
     )
-
-
-def summary_line(outcome: ScanOutcome) -> str:
-    counts = outcome.result.counts()
-    summaries = outcome.result.summaries()
-    problems = sum(s.problems for s in summaries) + len(outcome.result.file_problems)
-    parts = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES)
-    line = (
-        f"scanned {outcome.rows} rows of {len(outcome.result.inputs)} file(s): "
-        f"{len(summaries)} schools, findings {parts}, {problems} input problem(s)"
-    )
-    apks = outcome.apks
-    if apks.named:
-        line += (
-            f"; APKs: {apks.named} named, {apks.files} distinct, {apks.analysed} analysed, "
-            f"{apks.cached} from cache, {apks.failed} not obtained"
-        )
-    return line
