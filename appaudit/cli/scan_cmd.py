@@ -7,6 +7,7 @@ that `appaudit --help` starts without loading them.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -110,7 +111,7 @@ def scan(
     from appaudit import pipeline
     from appaudit.apks import DEFAULT_DOWNLOAD_JOBS, default_download_dir, default_jobs
     from appaudit.settings import load_settings
-    from reports.writer import DEFAULT_FORMATS, FORMATS
+    from reports.writer import DEFAULT_FORMATS, FORMATS, is_replaceable
     from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 
     lang = speak(lang)
@@ -125,6 +126,9 @@ def scan(
     missing = [str(f) for f in (*files, *(registry or ())) if not f.is_file()]
     if missing:
         fail(m("no_such_file", files=", ".join(missing)))
+    if not is_replaceable(Path(os.path.abspath(out))):
+        # Said here in the reader's language; the writer refuses it again all the same.
+        fail(m("out_not_a_report", path=out))
     not_folders = [str(d) for d in apk_dir or () if not d.is_dir()]
     if not_folders:
         fail(m("no_such_apk_dir", folders=", ".join(not_folders)))

@@ -232,7 +232,7 @@ def test_refuses_to_replace_a_folder_that_is_not_a_report(tmp_path: Path) -> Non
     precious.mkdir()
     (precious / "thesis.docx").write_text("do not delete")
     result = run("scan", str(EXAMPLES / "submission.csv"), "--out", str(precious), *REGISTRY_ARGS)
-    assert result.exit_code == 2 and "not an appaudit report folder" in result.stderr
+    assert result.exit_code == 2 and "不是 appaudit 生成的报告文件夹" in result.stderr
     assert (precious / "thesis.docx").read_text() == "do not delete"
 
 

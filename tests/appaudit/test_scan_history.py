@@ -112,7 +112,7 @@ def test_an_out_folder_that_would_be_refused_stops_the_scan_before_it_is_stored(
     precious.mkdir()
     (precious / "notes.txt").write_text("keep")
     result = run("scan", str(SUBMISSION), "--out", str(precious), "--db", db_url)
-    assert result.exit_code == 2 and "not an appaudit report folder" in result.stderr
+    assert result.exit_code == 2 and "不是 appaudit 生成的报告文件夹" in result.stderr
     assert stored_runs(db_url) == []
     assert (precious / "notes.txt").read_text() == "keep"
 
