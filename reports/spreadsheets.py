@@ -1,5 +1,8 @@
-"""Writing tables for Excel and WPS: CSV and XLSX that no spreadsheet reads as a formula,
-with the text shown safely (`scanner.safetext`), written atomically."""
+"""Tables for Excel and WPS: CSV and XLSX that no spreadsheet reads as a formula, with the
+text shown safely (`scanner.safetext`), written atomically.
+
+The report formats write `findings.csv` and `findings.xlsx` with them, and the registry
+export its tables."""
 
 from __future__ import annotations
 
@@ -8,10 +11,15 @@ import io
 import os
 import secrets
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.safetext import XLSX_MARK, for_xlsx, shown
+
+if TYPE_CHECKING:
+    from openpyxl.workbook.workbook import Workbook
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 _NEEDS_QUOTE = frozenset("=+-@\t\r'")
 """First characters that make a spreadsheet read a cell as a formula, and Excel's own
@@ -137,54 +145,140 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return buffer.getvalue()
 
 
-class XlsxSheet:
-    """An .xlsx file of one sheet being written row by row; every cell a plain string, so
-    nothing a school wrote can become a formula.
+XLSX_MAX_ROWS = 1_048_576
+"""The most rows an Excel sheet holds, its header included."""
 
-    Characters a spreadsheet cannot hold (controls, invisible marks) are left out, and a
-    cell longer than Excel allows is cut with `cut_mark` (formatted with `total`).
+Cell = str | int | None
+"""An XLSX cell: text (always kept as text), a number, or empty."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """How a column of a sheet is laid out: its width in characters, whether its text wraps."""
+
+    width: float | None = None
+    wrap: bool = False
+
+
+class XlsxBook:
+    """An .xlsx workbook being written sheet by sheet, row by row, in constant memory.
+
+    Characters a spreadsheet cannot hold (controls, invisible marks) are left out of text
+    cells, and a cell longer than Excel allows is cut with `cut_mark` (formatted with
+    `total`). openpyxl is imported here, not with the module: most commands never write one.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        header: Sequence[str],
-        *,
-        title: str = "Sheet1",
-        cut_mark: str = XLSX_MARK,
-    ) -> None:
+    def __init__(self, path: Path, *, cut_mark: str = XLSX_MARK) -> None:
         from openpyxl import Workbook
 
         self.path = path
         self.cut_mark = cut_mark
-        self.workbook = Workbook(write_only=True)
-        self.sheet = self.workbook.create_sheet(title=title[:31])
-        self.append(header)
+        self.workbook: Workbook = Workbook(write_only=True)
+        self.sheets: list[XlsxSheet] = []
 
-    def append(self, values: Sequence[str]) -> None:
-        from openpyxl.cell import WriteOnlyCell
-
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(self.sheet, value=for_xlsx(value, self.cut_mark))
-            cell.data_type = "s"  # a string, even when it starts with "="
-            cells.append(cell)
-        self.sheet.append(cells)
+    def sheet(self, title: str, header: Sequence[str], columns: Sequence[Column] = ()) -> XlsxSheet:
+        """A new sheet with `header` as its first row, frozen and with a filter on it."""
+        sheet = XlsxSheet(self, title, header, columns)
+        self.sheets.append(sheet)
+        return sheet
 
     def save(self) -> None:
+        for sheet in self.sheets:
+            sheet.finish()
         atomic_write(self.path, self.workbook.save, mode="wb")
+
+
+class XlsxSheet:
+    """A sheet being written row by row: text cells are always strings, so nothing a school
+    wrote can become a formula; numbers stay numbers.
+
+    A sheet that reaches Excel's row limit goes on in a new sheet of the same book, with
+    the same header and a numbered title.
+    """
+
+    def __init__(
+        self, book: XlsxBook, title: str, header: Sequence[str], columns: Sequence[Column]
+    ) -> None:
+        from openpyxl.styles import Alignment, Font
+
+        self.book = book
+        self.title = title
+        self.header = list(header)
+        self.columns = list(columns)
+        self.parts: list[WriteOnlyWorksheet] = []
+        self.rows = 0
+        self._wrapped = Alignment(wrap_text=True, vertical="top")
+        self._top = Alignment(vertical="top")
+        self._bold = Font(bold=True)
+        self._styles = [self._wrapped if c.wrap else self._top for c in self.columns]
+        self._start()
+
+    def _start(self) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.utils import get_column_letter
+
+        if self.parts:
+            self._close_part()
+        number = len(self.parts) + 1
+        title = self.title[:31] if number == 1 else f"{self.title[:27]} ({number})"
+        sheet = self.book.workbook.create_sheet(title=title)
+        self.parts.append(sheet)
+        for index, column in enumerate(self.columns, start=1):
+            if column.width:
+                sheet.column_dimensions[get_column_letter(index)].width = column.width
+        sheet.freeze_panes = "A2"
+        cells = []
+        for value in self.header:
+            cell = WriteOnlyCell(sheet, value=for_xlsx(value, self.book.cut_mark))
+            cell.data_type = "s"
+            cell.font = self._bold
+            cells.append(cell)
+        sheet.append(cells)
+        self.rows = 1
+
+    def append(self, values: Sequence[Cell]) -> None:
+        from openpyxl.cell import WriteOnlyCell
+
+        if self.rows >= XLSX_MAX_ROWS:
+            self._start()
+        sheet = self.parts[-1]
+        styles = self._styles
+        cells = []
+        for index, value in enumerate(values):
+            if isinstance(value, str):
+                cell = WriteOnlyCell(sheet, value=for_xlsx(value, self.book.cut_mark))
+                cell.data_type = "s"  # a string, even when it starts with "="
+            else:
+                cell = WriteOnlyCell(sheet, value=value)
+            if index < len(styles):
+                cell.alignment = styles[index]
+            cells.append(cell)
+        sheet.append(cells)
+        self.rows += 1
+
+    def _close_part(self) -> None:
+        from openpyxl.utils import get_column_letter
+
+        width = max(len(self.header), 1)
+        self.parts[-1].auto_filter.ref = f"A1:{get_column_letter(width)}{max(self.rows, 1)}"
+
+    def finish(self) -> None:
+        """Put the filter on the header of the last part (the earlier ones have theirs)."""
+        self._close_part()
 
 
 def write_xlsx(
     path: Path,
     header: Sequence[str],
-    rows: Iterable[Sequence[str]],
+    rows: Iterable[Sequence[Cell]],
     *,
     title: str = "Sheet1",
     cut_mark: str = XLSX_MARK,
 ) -> None:
-    """An .xlsx sheet whose cells are all plain strings: nothing is ever a formula."""
-    sheet = XlsxSheet(path, header, title=title, cut_mark=cut_mark)
+    """An .xlsx file of one sheet whose text cells are all plain strings: nothing is ever a
+    formula."""
+    book = XlsxBook(path, cut_mark=cut_mark)
+    sheet = book.sheet(title, header)
     for row in rows:
         sheet.append(row)
-    sheet.save()
+    book.save()
