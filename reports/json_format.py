@@ -1,7 +1,9 @@
 """`findings.json`: the machine-readable findings, written school by school; keys never renamed.
 
-What repeats is written once, at the top: each rule's title and remediation (`rules`) and
-each clause's text (`clauses`); a finding names its clauses by key in `basis`.
+What repeats is written once: at the top, each rule's title and remediation (`rules`) and
+each clause's text (`clauses`), which a finding names by key in `basis`; per school, the
+files its rows come from (`sources`), which a finding names in `source` only when there
+are several.
 """
 
 from __future__ import annotations
@@ -66,11 +68,12 @@ def clauses_dict() -> dict[str, Any]:
     return {key: {"cite": c.cite, "text": c.text} for key, c in catalogue().clauses.items()}
 
 
-def finding_dict(finding: Finding, lang: str) -> dict[str, Any]:
+def finding_dict(finding: Finding, lang: str, *, source: bool = True) -> dict[str, Any]:
     """A finding as `findings.json` carries it: the contract keys first, then extras.
 
     What every finding of a rule shares (title, remediation, clause texts) is in the
     top-level `rules` and `clauses`; `basis` lists the keys of the finding's clauses.
+    `source` (the file of the row) only when its school's rows come from several files.
     """
     out: dict[str, Any] = {
         "rule": finding.rule,
@@ -85,17 +88,34 @@ def finding_dict(finding: Finding, lang: str) -> dict[str, Any]:
     cause = variant_of(finding)
     if cause:
         out["cause"] = cause
-    out["source"] = finding.source
+    if source:
+        out["source"] = finding.source
     return out
 
 
+def school_sources(school: SchoolResult) -> list[str]:
+    """The files a school's findings and unreadable rows come from, in order of appearance
+    (nearly always one: then its findings do not repeat it)."""
+    found = dict.fromkeys(f.source for f in school.findings)
+    found.update(dict.fromkeys(p.source for p in school.problems))
+    return list(found)
+
+
 def school_dict(school: SchoolResult, lang: str) -> dict[str, Any]:
+    sources = school_sources(school)
+    return {
+        **_school_head(school, sources),
+        "findings": [finding_dict(f, lang, source=len(sources) > 1) for f in school.findings],
+        **_school_rest(school, lang),
+    }
+
+
+def _school_head(school: SchoolResult, sources: list[str]) -> dict[str, Any]:
     return {
         "school": school.school,
         "school_code": school.school_code,
         "school_names": school.names,
-        "findings": [finding_dict(f, lang) for f in school.findings],
-        **_school_rest(school, lang),
+        "sources": sources,
     }
 
 
@@ -110,14 +130,13 @@ def _school_rest(school: SchoolResult, lang: str) -> dict[str, Any]:
 
 
 _ROW = '"row":null'
-_SOURCE = '"source":null}'
 
 
 class VerdictJson:
     """Findings as JSON text, the part that does not depend on the row built once per
     verdict.
 
-    Gives exactly `compact_json(finding_dict(f, lang))`, a district's worth faster.
+    Gives exactly what `school_dict` holds for the finding, a district's worth faster.
     """
 
     def __init__(self, lang: str) -> None:
@@ -125,27 +144,28 @@ class VerdictJson:
         self.memo: VerdictMemo[tuple[str, str]] = VerdictMemo()
         self.sources: dict[str, str] = {}
 
-    def __call__(self, finding: Finding) -> str:
+    def __call__(self, finding: Finding, *, source: bool = False) -> str:
         parts = self.memo.get(finding)
         if parts is None:
-            whole = finding_dict(finding, self.lang)
+            whole = finding_dict(finding, self.lang, source=False)
             whole["row"] = None
-            whole["source"] = None
             # No string can hold the key: its quotes would be escaped there.
             before, _, after = compact_json(whole).partition(_ROW)
-            parts = self.memo.put(finding, (before + '"row":', after[: -len(_SOURCE)]))
+            parts = self.memo.put(finding, (before + '"row":', after[:-1]))
         row = "null" if finding.row is None else str(finding.row)
-        source = self.sources.get(finding.source)
-        if source is None:
-            source = self.sources[finding.source] = compact_json(finding.source)
-        return f'{parts[0]}{row}{parts[1]}"source":{source}}}'
+        if not source:
+            return f"{parts[0]}{row}{parts[1]}}}"
+        text = self.sources.get(finding.source)
+        if text is None:
+            text = self.sources[finding.source] = compact_json(finding.source)
+        return f'{parts[0]}{row}{parts[1]},"source":{text}}}'
 
 
 def school_json(school: SchoolResult, lang: str, finding_json: VerdictJson) -> str:
-    head = compact_json(
-        {"school": school.school, "school_code": school.school_code, "school_names": school.names}
-    )
-    findings = ",".join(finding_json(f) for f in school.findings)
+    sources = school_sources(school)
+    several = len(sources) > 1
+    head = compact_json(_school_head(school, sources))
+    findings = ",".join(finding_json(f, source=several) for f in school.findings)
     rest = compact_json(_school_rest(school, lang))
     return f'{head[:-1]},"findings":[{findings}],{rest[1:]}'
 

@@ -29,6 +29,7 @@ def test_the_contract_keys_and_types(report: Path, result: ScanResult) -> None:
     assert [s["school"] for s in data["schools"]] == [s.school for s in result.schools]
     for school_json, school in zip(data["schools"], result.schools, strict=True):
         assert {"school", "school_code", "findings", "input_problems"} <= set(school_json)
+        assert school_json["sources"] == sorted({f.source for f in school.findings})
         assert school_json["school_code"] == school.school_code
         assert len(school_json["findings"]) == len(school.findings)
         for got, finding in zip(school_json["findings"], school.findings, strict=True):
@@ -186,3 +187,21 @@ def test_school_json_is_exactly_the_dumped_school_dict() -> None:
         fast = VerdictJson(lang)
         for school in result.schools:
             assert school_json(school, lang, fast) == compact_json(school_dict(school, lang))
+
+
+def test_a_finding_names_its_file_when_its_school_has_several(tmp_path: Path) -> None:
+    from policies.results import SchoolResult
+    from reports.json_format import JsonFormat, VerdictJson, compact_json, school_dict, school_json
+
+    one, two = SchoolResult("清源山小学", "3505030003"), SchoolResult("东海学校", "3505030004")
+    resultfactory.finding("QUOTA", one, item="某应用", row=2, source="清源山小学.csv")
+    resultfactory.finding("QUOTA", one, item="某应用", row=3, source="清源山小学.csv")
+    resultfactory.finding("QUOTA", two, item="某应用", row=2, source="春季.csv")
+    resultfactory.finding("QUOTA", two, item="某应用", row=5, source="补报.xlsx")
+    JsonFormat().write(resultfactory.scan_result([one, two]), tmp_path, "zh")
+    single, several = _load(tmp_path)["schools"]
+    assert single["sources"] == ["清源山小学.csv"]
+    assert all("source" not in f for f in single["findings"])
+    assert several["sources"] == ["春季.csv", "补报.xlsx"]
+    assert [f["source"] for f in several["findings"]] == ["春季.csv", "补报.xlsx"]
+    assert school_json(two, "zh", VerdictJson("zh")) == compact_json(school_dict(two, "zh"))
