@@ -207,11 +207,14 @@ class XlsxSheet:
         self.columns = list(columns)
         self.parts: list[WriteOnlyWorksheet] = []
         self.rows = 0
-        self._wrapped = Alignment(wrap_text=True, vertical="top")
-        self._top = Alignment(vertical="top")
         self._bold = Font(bold=True)
-        self._styles = [self._wrapped if c.wrap else self._top for c in self.columns]
+        wrapped = Alignment(wrap_text=True, vertical="top")
+        top = Alignment(vertical="top")
         self._start()
+        # Each column's style, resolved once: setting a style on a cell looks it up in the
+        # workbook's tables, which costs more than writing the cell; the resolved style is
+        # shared by the column's cells (openpyxl copies cells' styles the same way).
+        self._styles = [self._resolved(wrapped if c.wrap else top) for c in self.columns]
 
     def _start(self) -> None:
         from openpyxl.cell import WriteOnlyCell
@@ -236,6 +239,13 @@ class XlsxSheet:
         sheet.append(cells)
         self.rows = 1
 
+    def _resolved(self, alignment: Any) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
+        template = WriteOnlyCell(self.parts[-1])
+        template.alignment = alignment
+        return template._style
+
     def append(self, values: Sequence[Cell]) -> None:
         from openpyxl.cell import WriteOnlyCell
 
@@ -251,7 +261,7 @@ class XlsxSheet:
             else:
                 cell = WriteOnlyCell(sheet, value=value)
             if index < len(styles):
-                cell.alignment = styles[index]
+                cell._style = styles[index]
             cells.append(cell)
         sheet.append(cells)
         self.rows += 1
