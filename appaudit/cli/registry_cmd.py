@@ -24,9 +24,9 @@ from registry import values, wording
 from registry.db import is_explicit, open_database, resolve_url, sqlite_file
 from registry.records import ENTRY_FIELDS, EntryRecord
 from registry.service import ChangeRecord, ImportReport, Registry
+from reports.spreadsheets import csv_text
 from scanner.apk import analyse_apk
 from scanner.apk.problems import describe
-from scanner.writing import csv_text
 
 app = typer.Typer(
     cls=AppauditGroup,

@@ -66,6 +66,14 @@ def scan(
         Path, typer.Option("--out", "-o", help="Report folder (replaced if it is a report).")
     ] = Path("appaudit-report"),
     lang: Annotated[str, typer.Option("--lang", help="Report language: zh or en.")] = "zh",
+    headers: Annotated[
+        str | None,
+        typer.Option(
+            "--headers",
+            help="CSV and XLSX headers and coded values: zh, or en for the canonical names "
+            "and codes programs read (default: the report language).",
+        ),
+    ] = None,
     fail_on: Annotated[
         str,
         typer.Option(
@@ -127,6 +135,8 @@ def scan(
 ) -> None:
     """Check school submissions against the registry and write the audit reports."""
     choice(lang, ("zh", "en"), "--lang")
+    if headers is not None:
+        choice(headers, ("zh", "en"), "--headers")
     choice(fail_on, pipeline.FAIL_ON, "--fail-on")
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
     for name in chosen:
@@ -143,6 +153,7 @@ def scan(
         inputs=files,
         out=out,
         lang=lang,
+        headers=headers,
         fail_on=fail_on,
         formats=chosen,
         db=db,
