@@ -73,6 +73,8 @@ class ScanOptions:
     inputs: Sequence[Path]
     out: Path = Path("appaudit-report")
     lang: str = "zh"
+    headers: str | None = None
+    """The language of CSV and XLSX headers and coded values; None: the report language."""
     fail_on: str = "high"
     formats: Sequence[str] = DEFAULT_FORMATS
     db: str | None = None
@@ -123,7 +125,9 @@ def run_scan(options: ScanOptions, observer: Observer | None = None) -> ScanOutc
 def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     watch = observer or _Silent()
     started = datetime.now(UTC)
-    check_destination(options.out, formats=options.formats, lang=options.lang)
+    check_destination(
+        options.out, formats=options.formats, lang=options.lang, headers=options.headers
+    )
     remove_stale_parts(options.download_dir)  # partial downloads of a scan that was killed
     watch.stage("registry")
     database = None
@@ -183,7 +187,9 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
             # Before the reports are written: every format names the run it was stored as.
             result.run_id = stored
     watch.stage("reports")
-    report = write_reports(result, options.out, formats=options.formats, lang=options.lang)
+    report = write_reports(
+        result, options.out, formats=options.formats, lang=options.lang, headers=options.headers
+    )
     counts = result.counts()
     failing = any(counts[s] and at_least(s, options.fail_on) for s in counts)
     rows = sum(s.rows for s in submissions)

@@ -29,9 +29,9 @@ from registry.service import AdoptionView, resolve_adoption_entry
 from registry.snapshot import RegistryView
 from registry.values import InvalidValue, vocabulary
 from registry.wording import row_ref
+from reports.spreadsheets import atomic_write, csv_text, write_csv, write_xlsx
 from scanner.safetext import REPLACE_ERRORS
 from scanner.tables import Table, TableError, Vocabulary, read_table
-from scanner.writing import atomic_write, csv_text, write_csv, write_xlsx
 
 WHATS = ("entries", "adoptions")
 EXPORT_FORMATS = ("csv", "xlsx", "json")

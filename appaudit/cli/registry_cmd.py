@@ -331,7 +331,7 @@ def show(
     from appaudit import registry_files
     from appaudit.settings import load_report_settings
     from registry.records import field_name
-    from scanner.writing import csv_text
+    from reports.spreadsheets import csv_text
 
     lang = speak(lang)
     choice(fmt, FORMATS, "--format")
@@ -401,7 +401,7 @@ def list_(
         emit_json([e.to_dict(with_id=True) for e in entries])
     elif fmt == "csv":
         from appaudit import registry_files
-        from scanner.writing import csv_text
+        from reports.spreadsheets import csv_text
 
         header, rows = registry_files.entries_table(entries, "en")
         emit(
@@ -521,7 +521,7 @@ def adoptions(
     from appaudit import registry_files
     from registry import values
     from registry.records import ADOPTION_FIELDS
-    from scanner.writing import csv_text
+    from reports.spreadsheets import csv_text
 
     lang = speak(lang)
     choice(fmt, FORMATS, "--format")

@@ -28,6 +28,7 @@ from appaudit.cli.common import (
     speak,
     warn,
 )
+from appaudit.errors import LANGUAGES
 from appaudit.messages import h, m, t
 from policies.model import SEVERITIES
 
@@ -78,6 +79,9 @@ def scan(
     files: Annotated[list[Path], typer.Argument(help=h("arg_submissions"))],
     out: Annotated[Path, typer.Option("--out", "-o", help=h("opt_out"))] = Path("appaudit-report"),
     lang: LangOption = None,
+    table_headers: Annotated[
+        str | None, typer.Option("--headers", help=h("opt_scan_headers"), show_default=False)
+    ] = None,
     fail_on: Annotated[
         str,
         typer.Option("--fail-on", help=h("opt_fail_on", severities=", ".join(SEVERITIES))),
@@ -115,6 +119,7 @@ def scan(
     from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 
     lang = speak(lang)
+    choice(table_headers, LANGUAGES, "--headers")
     choice(fail_on, pipeline.FAIL_ON, "--fail-on")
     chosen: tuple[str, ...] = DEFAULT_FORMATS
     if formats is not None:
@@ -136,6 +141,7 @@ def scan(
         inputs=files,
         out=out,
         lang=lang,
+        headers=table_headers,
         fail_on=fail_on,
         formats=chosen,
         db=db,

@@ -90,7 +90,10 @@ def test_findings_json_contract(tmp_path: Path) -> None:
             assert {"row", "message"} <= set(problem)
     revoked = next(f for f in all_findings(doc) if f["rule"] == "FILING-REVOKED")
     assert revoked["row"] == 18 and "已撤销" in revoked["message"]  # type: ignore[operator]
-    assert "附件2第（三）项第1条" in revoked["basis"]  # type: ignore[operator]
+    assert revoked["basis"] == ["附件2（三）1"]
+    clause = doc["clauses"]["附件2（三）1"]  # type: ignore[index]
+    assert "附件2第（三）项第1条" in clause["cite"] and clause["text"]
+    assert doc["rules"]["FILING-REVOKED"]["remediation"]  # type: ignore[index]
 
 
 def test_english_reports(tmp_path: Path) -> None:
