@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,7 +37,7 @@ from registry import runs
 from registry.db import Database, DatabaseError, describe, first_line, open_database
 from registry.service import Registry
 from registry.snapshot import RegistryView
-from reports.interface import SchoolWriter, write_schools
+from reports.interface import SchoolWriter
 from reports.writer import DEFAULT_FORMATS, check_destination, write_reports
 from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 from scanner.apk.download import remove_stale_parts
@@ -45,6 +45,8 @@ from scanner.apk.sources import LocalFolders
 from scanner.safetext import shown_path
 from scanner.submission import InputProblem, RequiredItem, Submission
 from scanner.tables import MiB, ReadLimits, TableError
+
+_T = TypeVar("_T")
 
 FAIL_ON = (*SEVERITIES, "never")
 """`--fail-on` thresholds: a severity (that one and every more serious one fail), or never."""
@@ -173,37 +175,55 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         file_problems=file_problems,
         timezone=options.settings.report.timezone,
     )
-    not_stored = None
+    not_stored: Message | None = None
+    history: list[_History] = []
     if database is not None:
         watch.stage("history")
-        # Stored before the reports are written, so that they can name their run.
-        history = _History()
-        write_schools(result.schools, [history])
-        record = _run_record(result, options, view, started, history.schools)
-        stored = _store_run(database, record)
-        if isinstance(stored, Message):
-            not_stored = stored
+        # The run is opened before the reports are written, so that every format names it;
+        # its schools are stored from the same pass over the schools as the reports.
+        record = _run_record(result, options, view, started)
+        opened = _stored(database, lambda: runs.open_run(database, record))
+        if isinstance(opened, Message):
+            not_stored = opened
         else:
-            # Before the reports are written: every format names the run it was stored as.
-            result.run_id = stored
+            result.run_id = opened
+            history.append(_History())
     watch.stage("reports")
-    report = write_reports(
-        result, options.out, formats=options.formats, lang=options.lang, headers=options.headers
-    )
+    try:
+        report = write_reports(
+            result,
+            options.out,
+            formats=options.formats,
+            lang=options.lang,
+            headers=options.headers,
+            also=history,
+        )
+    except BaseException:
+        if database is not None and result.run_id is not None:
+            run_id = result.run_id
+            _stored(database, lambda: runs.discard_run(database, run_id))
+        raise
+    if database is not None and result.run_id is not None:
+        run_id, kept = result.run_id, history[0].schools
+        finished = _stored(
+            database, lambda: runs.finish_run(database, run_id, kept, datetime.now(UTC))
+        )
+        if isinstance(finished, Message):
+            not_stored = finished
     counts = result.counts()
     failing = any(counts[s] and at_least(s, options.fail_on) for s in counts)
     rows = sum(s.rows for s in submissions)
     return ScanOutcome(result, report, 1 if failing else 0, rows, analyser.stats, not_stored)
 
 
-def _store_run(database: Database, record: runs.RunRecord) -> int | Message:
-    """The stored run's id, or why it could not be stored.
+def _stored(database: Database, store: Callable[[], _T]) -> _T | Message:
+    """What a step of storing the run returns, or why it could not be done.
 
     A registry that refuses the write (read-only, disk full, locked too long) costs the
     run its place in the history, not its report: the findings stand without it.
     """
     try:
-        return runs.record_run(database, record)
+        return store()
     except (SQLAlchemyError, OSError, DatabaseError) as error:
         if isinstance(error, DatabaseError):
             reason = error.message
@@ -319,7 +339,6 @@ def _run_record(
     options: ScanOptions,
     view: RegistryView,
     started: datetime,
-    schools: Sequence[runs.SchoolRecord],
 ) -> runs.RunRecord:
     counts = result.counts()
     summaries = result.summaries()
@@ -345,5 +364,4 @@ def _run_record(
             "input_problems": sum(s.problems for s in summaries) + len(result.file_problems),
         },
         out_dir=shown_path(options.out.resolve()),
-        schools=schools,
     )

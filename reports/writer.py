@@ -14,7 +14,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from policies.results import ScanResult
@@ -188,8 +188,12 @@ def write_reports(
     formats: Iterable[str] = DEFAULT_FORMATS,
     lang: str = "zh",
     headers: str | None = None,
+    also: Sequence[SchoolWriter] = (),
 ) -> Path:
     """Write the chosen formats into `out_dir` as one unit and return the main file.
+
+    `also` are writers that get each school in the same pass and write no report file (the
+    scan history): a district's schools are rebuilt once for all of them.
 
     `headers` is the language of the CSV and XLSX headers and coded values (zh, or en for
     the canonical names and codes); by default the report language.
@@ -220,7 +224,8 @@ def write_reports(
             for writer in writers:
                 writer.abort()
             raise
-        written = [path for paths in write_schools(result.schools, writers) for path in paths]
+        passes = write_schools(result.schools, [*writers, *also])
+        written = [path for paths in passes[: len(writers)] for path in paths]
         marker = staging / MARKER
         marker.write_text(_marker_text(result, chosen, lang), encoding="utf-8")
         _swap(staging, target)
