@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,6 +26,8 @@ from appaudit.apks import (
     default_download_dir,
     default_jobs,
 )
+from appaudit.errors import Message
+from appaudit.messages import m
 from appaudit.settings import Settings
 from appaudit.vocabulary import submission_vocabulary
 from policies.engine import Engine
@@ -35,7 +37,7 @@ from registry import runs
 from registry.db import Database, DatabaseError, describe, first_line, open_database
 from registry.service import Registry
 from registry.snapshot import RegistryView
-from reports.interface import SchoolWriter, write_schools
+from reports.interface import SchoolWriter
 from reports.writer import DEFAULT_FORMATS, check_destination, write_reports
 from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 from scanner.apk.download import remove_stale_parts
@@ -43,6 +45,8 @@ from scanner.apk.sources import LocalFolders
 from scanner.safetext import shown_path
 from scanner.submission import InputProblem, RequiredItem, Submission
 from scanner.tables import MiB, ReadLimits, TableError
+
+_T = TypeVar("_T")
 
 FAIL_ON = (*SEVERITIES, "never")
 """`--fail-on` thresholds: a severity (that one and every more serious one fail), or never."""
@@ -71,6 +75,8 @@ class ScanOptions:
     inputs: Sequence[Path]
     out: Path = Path("appaudit-report")
     lang: str = "zh"
+    headers: str | None = None
+    """The language of CSV and XLSX headers and coded values; None: the report language."""
     fail_on: str = "high"
     formats: Sequence[str] = DEFAULT_FORMATS
     db: str | None = None
@@ -96,7 +102,7 @@ class ScanOutcome:
     exit_code: int
     rows: int
     apks: ApkStats = field(default_factory=ApkStats)
-    not_stored: str = ""
+    not_stored: Message | None = None
     """Why the run is missing from the scan history (the registry refused the write), if it is."""
 
 
@@ -121,7 +127,9 @@ def run_scan(options: ScanOptions, observer: Observer | None = None) -> ScanOutc
 def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     watch = observer or _Silent()
     started = datetime.now(UTC)
-    check_destination(options.out, formats=options.formats, lang=options.lang)
+    check_destination(
+        options.out, formats=options.formats, lang=options.lang, headers=options.headers
+    )
     remove_stale_parts(options.download_dir)  # partial downloads of a scan that was killed
     watch.stage("registry")
     database = None
@@ -165,38 +173,65 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         catalogue_digest=catalogue().digest,
         inputs=[s.info() for s in submissions],
         file_problems=file_problems,
+        timezone=options.settings.report.timezone,
     )
-    not_stored = ""
+    not_stored: Message | None = None
+    history: list[_History] = []
     if database is not None:
         watch.stage("history")
-        # Stored before the reports are written, so that they can name their run.
-        history = _History()
-        write_schools(result.schools, [history])
-        record = _run_record(result, options, view, started, history.schools)
-        stored = _store_run(database, record)
-        if isinstance(stored, int):
-            result.run_id = stored
+        # The run is opened before the reports are written, so that every format names it;
+        # its schools are stored from the same pass over the schools as the reports.
+        record = _run_record(result, options, view, started)
+        opened = _stored(database, lambda: runs.open_run(database, record))
+        if isinstance(opened, Message):
+            not_stored = opened
         else:
-            not_stored = stored
+            result.run_id = opened
+            history.append(_History())
     watch.stage("reports")
-    report = write_reports(result, options.out, formats=options.formats, lang=options.lang)
+    try:
+        report = write_reports(
+            result,
+            options.out,
+            formats=options.formats,
+            lang=options.lang,
+            headers=options.headers,
+            also=history,
+        )
+    except BaseException:
+        if database is not None and result.run_id is not None:
+            run_id = result.run_id
+            _stored(database, lambda: runs.discard_run(database, run_id))
+        raise
+    if database is not None and result.run_id is not None:
+        run_id, kept = result.run_id, history[0].schools
+        finished = _stored(
+            database, lambda: runs.finish_run(database, run_id, kept, datetime.now(UTC))
+        )
+        if isinstance(finished, Message):
+            not_stored = finished
     counts = result.counts()
     failing = any(counts[s] and at_least(s, options.fail_on) for s in counts)
     rows = sum(s.rows for s in submissions)
     return ScanOutcome(result, report, 1 if failing else 0, rows, analyser.stats, not_stored)
 
 
-def _store_run(database: Database, record: runs.RunRecord) -> int | str:
-    """The stored run's id, or why it could not be stored.
+def _stored(database: Database, store: Callable[[], _T]) -> _T | Message:
+    """What a step of storing the run returns, or why it could not be done.
 
     A registry that refuses the write (read-only, disk full, locked too long) costs the
     run its place in the history, not its report: the findings stand without it.
     """
     try:
-        return runs.record_run(database, record)
+        return store()
     except (SQLAlchemyError, OSError, DatabaseError) as error:
-        reason = first_line(error) if isinstance(error, SQLAlchemyError) else str(error)
-        return f"the run could not be stored in {describe(database.url)}: {reason}"
+        if isinstance(error, DatabaseError):
+            reason = error.message
+        else:
+            reason = Message(
+                first_line(error) if isinstance(error, SQLAlchemyError) else str(error)
+            )
+        return m("run_not_stored_in", database=describe(database.url), reason=reason)
 
 
 def _open_submissions(options: ScanOptions) -> tuple[list[Submission], list[InputProblem]]:
@@ -217,13 +252,21 @@ def _open_submissions(options: ScanOptions) -> tuple[list[Submission], list[Inpu
         except TableError as error:
             errors.append(error)
             # The report names the file beside its problem; the message need not repeat it.
-            text = str(error).removeprefix(f"{shown_path(path.name)}: ")
-            problems.append(InputProblem(shown_path(path), None, text, f"无法读取此文件：{text}"))
+            name = shown_path(path.name)
+            text = str(error).removeprefix(f"{name}: ")
+            text_zh = error.text("zh").removeprefix(f"{name}: ").removeprefix(f"{name}：")
+            unreadable = m("unreadable_file", reason=text_zh).zh
+            problems.append(InputProblem(shown_path(path), None, text, unreadable))
     if errors and not opened:
         if len(errors) == 1:
             raise errors[0]
         raise TableError(
-            f"none of the {len(errors)} files can be read: {errors[0]} (and {len(errors) - 1} more)"
+            m(
+                "no_file_readable",
+                count=len(errors),
+                first=errors[0].message,
+                more=m("and_more", count=len(errors) - 1),
+            )
         )
     return opened, problems
 
@@ -296,7 +339,6 @@ def _run_record(
     options: ScanOptions,
     view: RegistryView,
     started: datetime,
-    schools: Sequence[runs.SchoolRecord],
 ) -> runs.RunRecord:
     counts = result.counts()
     summaries = result.summaries()
@@ -322,23 +364,4 @@ def _run_record(
             "input_problems": sum(s.problems for s in summaries) + len(result.file_problems),
         },
         out_dir=shown_path(options.out.resolve()),
-        schools=schools,
     )
-
-
-def summary_line(outcome: ScanOutcome) -> str:
-    counts = outcome.result.counts()
-    summaries = outcome.result.summaries()
-    problems = sum(s.problems for s in summaries) + len(outcome.result.file_problems)
-    parts = ", ".join(f"{counts[s]} {s}" for s in SEVERITIES)
-    line = (
-        f"scanned {outcome.rows} rows of {len(outcome.result.inputs)} file(s): "
-        f"{len(summaries)} schools, findings {parts}, {problems} input problem(s)"
-    )
-    apks = outcome.apks
-    if apks.named:
-        line += (
-            f"; APKs: {apks.named} named, {apks.files} distinct, {apks.analysed} analysed, "
-            f"{apks.cached} from cache, {apks.failed} not obtained"
-        )
-    return line

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from appaudit.errors import AppauditError
+from appaudit.errors import AppauditError, Message
+from appaudit.messages import m
 from registry.index import EntryIndex
 from registry.records import (
     ADOPTION_FIELDS,
@@ -27,9 +28,10 @@ from registry.records import (
 from registry.service import AdoptionView, resolve_adoption_entry
 from registry.snapshot import RegistryView
 from registry.values import InvalidValue, vocabulary
+from registry.wording import row_ref
+from reports.spreadsheets import atomic_write, csv_text, write_csv, write_xlsx
 from scanner.safetext import REPLACE_ERRORS
 from scanner.tables import Table, TableError, Vocabulary, read_table
-from scanner.writing import atomic_write, csv_text, write_csv, write_xlsx
 
 WHATS = ("entries", "adoptions")
 EXPORT_FORMATS = ("csv", "xlsx", "json")
@@ -52,13 +54,18 @@ class RegistryFile:
         broken = self.table.broken_rows
         for row in self.table.rows():
             if broken and row.number in broken:
+                problem = broken[row.number]
                 raise RegistryFileError(
-                    f"{self.table.source} {self.row_label} {row.number}: "
-                    f"{broken[row.number].text('en')}; fix the file and try again"
+                    m(
+                        "broken_row",
+                        source=self.table.source,
+                        row=row_ref(row.number, self.row_label),
+                        problem=Message(problem.text("en"), problem.text("zh")),
+                    )
                 )
             yield row.number, row.cells
 
-    def notes(self, lang: str = "en") -> list[str]:
+    def notes(self, lang: str) -> list[str]:
         """What the reader worked around in the file (rows in another encoding …), complete
         once the rows have been read."""
         return [note.text(lang) for note in self.table.notes]
@@ -81,7 +88,9 @@ def open_registry_file(
 ) -> RegistryFile:
     """Open an import file; without `what`, a 学校 column means adoptions, else entries."""
     if what is not None and what not in WHATS:
-        raise RegistryFileError(f"--what must be one of {', '.join(WHATS)}, not {what!r}")
+        raise RegistryFileError(
+            m("bad_choice", option="--what", allowed=", ".join(WHATS), value=what)
+        )
     if what in (None, "adoptions"):
         try:
             table = read_table(path, adoption_vocabulary(), sheet=sheet)
@@ -98,7 +107,7 @@ def open_registry_file(
     missing = {"name"} - set(table.columns)
     if missing:
         raise RegistryFileError(
-            f"{path.name}: no name (名称) column; found columns: {', '.join(table.headers)}"
+            m("no_name_column", file=path.name, columns=", ".join(table.headers))
         )
     return RegistryFile("entries", table)
 
@@ -111,13 +120,13 @@ def load_view(paths: Sequence[Path]) -> RegistryView:
     """
     files = [open_registry_file(p) for p in paths]
     entries: list[EntryRecord] = []
-    problems: list[str] = []
+    problems: list[Message] = []
     for file in (f for f in files if f.what == "entries"):
         for number, cells in file.rows():
             try:
                 record = parse_entry(cells)
             except InvalidValue as error:
-                problems.append(f"{file.table.source} {file.row_label} {number}: {error}")
+                problems.append(_row_problem(file, number, error))
                 continue
             entries.append(record.with_changes(id=len(entries) + 1))
     index = EntryIndex(entries)
@@ -128,7 +137,7 @@ def load_view(paths: Sequence[Path]) -> RegistryView:
                 row = parse_adoption(cells)
                 entry = resolve_adoption_entry(index, row)
             except InvalidValue as error:
-                problems.append(f"{file.table.source} {file.row_label} {number}: {error}")
+                problems.append(_row_problem(file, number, error))
                 continue
             assert entry.id is not None
             adoptions.append(
@@ -144,26 +153,39 @@ def load_view(paths: Sequence[Path]) -> RegistryView:
                 )
             )
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise RegistryFileError(f"registry file unusable: {problems[0]}{more}")
+        more = m("and_more", count=len(problems) - 1) if len(problems) > 1 else Message("")
+        raise RegistryFileError(m("registry_file_unusable", problem=problems[0], more=more))
     source = ", ".join(str(p) for p in paths)
     return RegistryView.build(entries, adoptions, source=source)
+
+
+def _row_problem(file: RegistryFile, number: int, error: InvalidValue) -> Message:
+    return m(
+        "row_problem",
+        source=file.table.source,
+        row=row_ref(number, file.row_label),
+        problem=error.message,
+    )
 
 
 def export_format(path: Path | None, requested: str | None) -> str:
     if requested:
         if requested not in EXPORT_FORMATS:
-            raise RegistryFileError(f"--format must be one of {', '.join(EXPORT_FORMATS)}")
+            raise RegistryFileError(
+                m(
+                    "bad_choice",
+                    option="--format",
+                    allowed=", ".join(EXPORT_FORMATS),
+                    value=requested,
+                )
+            )
         return requested
     suffix = path.suffix.lower().lstrip(".") if path else ""
     if suffix in EXPORT_FORMATS:
         return suffix
     if suffix == "tsv" or suffix == "txt":
         return "csv"
-    raise RegistryFileError(
-        f"cannot tell the export format from {str(path)!r}; name it .csv, .xlsx or .json "
-        "or give --format"
-    )
+    raise RegistryFileError(m("unknown_export_format", path=str(path)))
 
 
 def entries_table(records: Sequence[EntryRecord], lang: str) -> tuple[list[str], list[list[str]]]:
@@ -214,7 +236,7 @@ def write_export(
         return None
     if fmt == "xlsx":
         if path is None:
-            raise RegistryFileError("an .xlsx export needs a file name, not standard output")
+            raise RegistryFileError(m("xlsx_to_stdout"))
         write_xlsx(path, header, rows, title=sheet)
         return None
     if path is None:

@@ -1,8 +1,9 @@
-"""`appaudit.toml`: the rule configuration and the scan's own limits, read from one file.
+"""`appaudit.toml`: the rule configuration and the scan's own settings, read from one file.
 
 The rule sections (`[rules]`, `[thresholds]`, `[apk] sensitive_permissions`) belong to the
 policy engine and are checked there; this module takes out the keys that bound the scan
-itself (how much one APK may cost, how large a spreadsheet may inflate) and checks them.
+itself (how much one APK may cost, how large a spreadsheet may inflate) and how it shows
+what it found (`[report]`: the bureau's time zone), and checks them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from appaudit.messages import m
 from policies.config import ConfigError, PolicyConfig
 
 CONFIG_FILE = "appaudit.toml"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -35,16 +39,39 @@ class IntakeLimits:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """How the outputs show what was found."""
+
+    timezone: str = DEFAULT_TIMEZONE
+    """The bureau's time zone (IANA name): every time shown to a person is in it."""
+
+    @classmethod
+    def from_mapping(cls, data: Any, source: str) -> ReportSettings:
+        section = dict(_table(data, f"{source} [report]"))
+        timezone = section.pop("timezone", DEFAULT_TIMEZONE)
+        _no_more(section, f"{source} [report]")
+        where = f"{source} [report] timezone"
+        if not isinstance(timezone, str) or not timezone.strip():
+            raise ConfigError(m("config_not_zone", where=where, value=timezone))
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ConfigError(m("config_not_zone", where=where, value=timezone)) from error
+        return cls(timezone=timezone)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything `appaudit.toml` may set; the defaults when there is no file."""
 
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     apk: ApkBudget = field(default_factory=ApkBudget)
     intake: IntakeLimits = field(default_factory=IntakeLimits)
+    report: ReportSettings = field(default_factory=ReportSettings)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "configuration") -> Settings:
-        rest = {k: v for k, v in data.items() if k != "intake"}
+        rest = {k: v for k, v in data.items() if k not in ("intake", "report")}
         apk = dict(_table(rest.get("apk", {}), f"{source} [apk]"))
         intake = dict(_table(data.get("intake", {}), f"{source} [intake]"))
         budget = ApkBudget(
@@ -63,35 +90,59 @@ class Settings:
                 f"{source} [intake] max_inflated_mb",
             )
         )
-        if intake:
-            raise ConfigError(f"{source} [intake]: unknown key(s) {', '.join(sorted(intake))}")
-        return cls(policy=PolicyConfig.from_mapping(rest, source), apk=budget, intake=limits)
+        _no_more(intake, f"{source} [intake]")
+        return cls(
+            policy=PolicyConfig.from_mapping(rest, source),
+            apk=budget,
+            intake=limits,
+            report=ReportSettings.from_mapping(data.get("report", {}), source),
+        )
 
 
 def load_settings(path: Path | None) -> Settings:
     """`--config FILE`, else ./appaudit.toml when present, else the defaults."""
+    found = _read(path)
+    return Settings() if found is None else Settings.from_mapping(*found)
+
+
+def load_report_settings(path: Path | None = None) -> ReportSettings:
+    """Only the `[report]` section, for commands that show results without judging them
+    (`runs`, `registry history`): a rule section they do not use cannot stop them."""
+    found = _read(path)
+    if found is None:
+        return ReportSettings()
+    data, source = found
+    return ReportSettings.from_mapping(data.get("report", {}), source)
+
+
+def _read(path: Path | None) -> tuple[dict[str, Any], str] | None:
     chosen = path or (Path(CONFIG_FILE) if Path(CONFIG_FILE).is_file() else None)
     if chosen is None:
-        return Settings()
+        return None
     try:
-        data = tomllib.loads(chosen.read_text("utf-8"))
+        return tomllib.loads(chosen.read_text("utf-8")), str(chosen)
     except OSError as error:
-        raise ConfigError(f"cannot read {chosen}: {error.strerror or error}") from error
+        raise ConfigError(
+            m("config_unreadable", file=chosen, reason=error.strerror or error)
+        ) from error
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{chosen}: not valid TOML ({error})") from error
-    return Settings.from_mapping(data, str(chosen))
+        raise ConfigError(m("config_not_toml", file=chosen, reason=error)) from error
 
 
 def _table(section: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(section, Mapping):
-        raise ConfigError(f"{where} must be a table")
+        raise ConfigError(m("config_not_table", where=where))
     return section
+
+
+def _no_more(section: Mapping[str, Any], where: str) -> None:
+    if section:
+        raise ConfigError(m("config_unknown_keys", where=where, keys=", ".join(sorted(section))))
 
 
 def _positive(value: Any, where: str, kind: type = int) -> Any:
     allowed = (int, float) if kind is float else (int,)
     if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
-        raise ConfigError(
-            f"{where} must be a positive {'number' if kind is float else 'whole number'}"
-        )
+        key = "config_not_positive_number" if kind is float else "config_not_positive_whole"
+        raise ConfigError(m(key, where=where))
     return kind(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -10,6 +11,7 @@ from policies.config import PolicyConfig
 from policies.keywords import Keywords, keywords
 from policies.matching import Matcher
 from policies.model import Finding
+from policies.phrases import Clause
 from policies.results import ApkPanel
 from policies.rules import (
     ITEM_RULES,
@@ -28,7 +30,10 @@ UNKNOWN_SCHOOL = "（学校未填写）"
 
 
 _VERDICTS_MAX = 1 << 17
-_VERDICT_INDEXES = tuple(RequiredItem._fields.index(name) for name in VERDICT_FIELDS)
+_verdict_fields = operator.itemgetter(
+    *(RequiredItem._fields.index(name) for name in VERDICT_FIELDS)
+)
+"""The fields of an item the item rules read, as one tuple (see VERDICT_FIELDS)."""
 _KEPT_MAX = 1 << 18
 """Items held for the school rules over the whole scan; beyond, schools work theirs out again."""
 
@@ -103,13 +108,21 @@ class Engine:
         self.school_rules = [rule for rid, rule in SCHOOL_RULES.items() if self.config.enabled(rid)]
         self.apk_rules = [rule for rid, rule in APK_RULES.items() if self.config.enabled(rid)]
 
-    def assess(self, item: RequiredItem, apk: ApkOutcome | str | None = None) -> Assessed:
+    def assess(
+        self, item: RequiredItem, apk: ApkOutcome | str | None = None, *, clauses: bool = True
+    ) -> Assessed:
         """The item's registry match and adoption; `apk` (its outcome, or the package it
-        found) stands in for an identifier the row does not give."""
+        found) stands in for an identifier the row does not give. Without `clauses`, what the
+        school asks is left unread (only the item rules read it)."""
         package = apk if isinstance(apk, str) else apk.package if apk is not None else ""
         match = self.matcher.match(item, package)
-        clauses = self.ctx.clauses(("action", item.action_text), ("note", item.note))
-        return Assessed(item, match, self.matcher.adoption(item, match), clauses)
+        adoption = self.matcher.adoption(item, match)
+        if not clauses:
+            return Assessed(item, match, adoption, ())
+        return Assessed(item, match, adoption, self.clauses_of(item))
+
+    def clauses_of(self, item: RequiredItem) -> tuple[Clause, ...]:
+        return self.ctx.clauses(("action", item.action_text), ("note", item.note))
 
     def check_item(
         self, item: RequiredItem, apk: ApkOutcome | None = None
@@ -208,25 +221,30 @@ class _Run:
         self.kept: dict[int, dict[tuple[object, ...], Assessed]] = {}
         """For each shelf, the first item of each key the school rules read."""
         self.kept_count = 0
+        self.rule_keys: dict[tuple[object, ...], tuple[object, ...]] = {}
+        """school_rule_key by what it depends on: the match and the item's kind, name and
+        audience (rows repeat them across schools)."""
         self.overflow: set[int] = set()
         """Shelves whose items are worked out again from the store for the school rules."""
 
     def add(self, shelf: Shelf, item: RequiredItem) -> None:
         engine = self.engine
-        assessed = engine.assess(item)
+        assessed = engine.assess(item, clauses=False)
         # Rules are pure functions of what the key holds; district files repeat the same
         # app with the same requirements across hundreds of schools, so a verdict is worked
         # out once and then only re-addressed to each school and row.
+        adoption = assessed.adoption
         key = (
             id(assessed.match),
-            id(assessed.adoption) if assessed.adoption is not None else 0,
-            *map(item.__getitem__, _VERDICT_INDEXES),
+            id(adoption) if adoption is not None else 0,
+            _verdict_fields(item),
         )
         verdict = self.verdicts.get(key)
         if verdict is None:
             if len(self.verdicts) >= _VERDICTS_MAX:
                 self.verdicts.clear()
-            findings = [f for rule in engine.item_rules for f in rule(assessed, engine.ctx)]
+            read = assessed._replace(clauses=engine.clauses_of(item))
+            findings = [f for rule in engine.item_rules for f in rule(read, engine.ctx)]
             verdict = self.verdicts[key] = self.store.verdict(findings)
         self.store.add_item(shelf, item, verdict)
         self._remember(shelf, assessed)
@@ -241,7 +259,13 @@ class _Run:
         if id(shelf) in self.overflow:
             return
         kept = self.kept.setdefault(id(shelf), {})
-        key = school_rule_key(assessed, self.engine.ctx)
+        item = assessed.item
+        memo_key = (id(assessed.match), item.kind, item.name, item.audience)
+        key = self.rule_keys.get(memo_key)
+        if key is None:
+            if len(self.rule_keys) >= _VERDICTS_MAX:
+                self.rule_keys.clear()
+            key = self.rule_keys[memo_key] = school_rule_key(assessed, self.engine.ctx)
         if key in kept:
             return
         if self.kept_count >= _KEPT_MAX:
@@ -251,7 +275,6 @@ class _Run:
             self.kept_count -= len(self.kept.pop(id(shelf)))
             return
         # Only what the school rules read is kept: not the row's note or requirements.
-        item = assessed.item
         slim = RequiredItem(item.source, item.row, item.school, item.kind, item.name,
                             item.school_code, audience=item.audience)  # fmt: skip
         kept[key] = assessed._replace(item=slim, clauses=())

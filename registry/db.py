@@ -17,24 +17,27 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from platformdirs import user_data_dir
-from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from appaudit.errors import AppauditError
+from registry.values import message
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ENV_VAR = "APPAUDIT_DB"
 _WRITE_LOCK_KEY = 0x41505041  # "APPA": one advisory lock for every registry writer
 _SQLITE_BUSY_SECONDS = 60.0
 """How long a SQLite writer waits for another's transaction (`?timeout=S` in the URL sets it)."""
+SCHEMA_HEAD = "0002"
+"""The newest migration: a database stamped with it needs no migrating, which is known
+without loading Alembic (a test checks that it is Alembic's head)."""
 _WRITER = "appaudit_writer"
 """Execution option marking the connections that write (SQLite: BEGIN IMMEDIATE)."""
 
@@ -60,7 +63,9 @@ def resolve_url(url: str | None) -> str:
         try:
             path = Path(chosen).expanduser()
         except RuntimeError as error:  # ~user of a user this system does not have
-            raise DatabaseError(f"cannot use the database path {chosen}: {error}") from error
+            raise DatabaseError(
+                message("database_path_unusable", path=chosen, reason=error)
+            ) from error
         return f"sqlite:///{path.absolute()}"
     return chosen
 
@@ -93,14 +98,34 @@ _QUERY_SECRET = re.compile(
 )
 
 
-def describe(url: str) -> str:
-    """The URL with its password hidden (in the user part or the query), for any output."""
+_KIND_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite", "mysql": "MySQL",
+               "mariadb": "MariaDB", "mssql": "SQL Server", "oracle": "Oracle"}  # fmt: skip
+
+
+def describe(url: str, *, brief: bool = False) -> str:
+    """The database as output names it: its kind and name, never a user, host or password.
+
+    `PostgreSQL appaudit`, `SQLite /srv/appaudit/registry.db`; `brief` gives a SQLite file
+    by its name alone (`SQLite registry.db`), for reports that leave the machine. A URL
+    that cannot be parsed is shown as given, its credentials hidden.
+    """
     try:
-        rendered = make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except (exc.ArgumentError, ValueError):
-        rendered = url
-    # Also when parsed: a password with an unescaped @ in it parses as part of the host.
-    return redact(rendered)
+        return redact(url)
+    backend = parsed.get_backend_name()
+    name = parsed.database or ""
+    if backend == "sqlite":
+        path = sqlite_file(url)
+        if path is not None:
+            name = path.name if brief else str(path)
+        elif name.startswith("file:"):
+            name = name.removeprefix("file:")
+            name = Path(name).name if brief else name
+        else:
+            name = ":memory:"
+    # Also a name: a password with an unescaped @ in it may parse as part of anything.
+    return redact(f"{_KIND_NAMES.get(backend, backend)} {name}".strip())
 
 
 _SECRETS: set[str] = set()
@@ -124,6 +149,15 @@ def _remember_secrets(url: str) -> None:
                 _SECRETS.add(piece)
 
 
+def _shown_url(url: str) -> str:
+    """A URL the user must correct, as typed but without its password."""
+    try:
+        rendered = make_url(url).render_as_string(hide_password=True)
+    except (exc.ArgumentError, ValueError):
+        rendered = url
+    return redact(rendered)
+
+
 def redact(text: str) -> str:
     """`text` with credentials of any URL in it (user:password@, ?password=) replaced by ***.
 
@@ -137,12 +171,16 @@ def redact(text: str) -> str:
 
 
 def _migrations_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "registry:migrations")
     return config
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     heads = ScriptDirectory.from_config(_migrations_config()).get_heads()
     return heads[0]
 
@@ -168,19 +206,24 @@ class Database:
 
     def ensure_schema(self) -> None:
         """Create or upgrade the schema; a no-op (one query) when it is current."""
-        head = head_revision()
         with self.engine.connect() as conn:
-            current = set(MigrationContext.configure(conn).get_current_heads())
-        if current == {head}:
+            current = _stamped(conn)
+        if current == {SCHEMA_HEAD}:
             return
+        from alembic import command
+        from alembic.script import ScriptDirectory
+
         known = {
             rev.revision
             for rev in ScriptDirectory.from_config(_migrations_config()).walk_revisions()
         }
         if current - known:
             raise DatabaseError(
-                f"database {describe(self.url)} has schema revision {', '.join(sorted(current))}, "
-                "newer than this appaudit knows; upgrade appaudit"
+                message(
+                    "schema_newer",
+                    database=describe(self.url),
+                    revisions=", ".join(sorted(current)),
+                )
             )
         with self._writer.begin() as conn:
             self._lock_writers(conn)
@@ -210,6 +253,13 @@ class Database:
         self.engine.dispose()
 
 
+def _stamped(conn: Connection) -> set[str]:
+    """The migrations the database says it is at (Alembic's version table), if any."""
+    if not inspect(conn).has_table("alembic_version"):
+        return set()
+    return {str(row[0]) for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+
+
 def open_database(url: str | None = None, *, migrate: bool = True, create: bool = True) -> Database:
     """Open (and on first use create) the registry at `url`; DatabaseError if it cannot.
 
@@ -222,26 +272,20 @@ def open_database(url: str | None = None, *, migrate: bool = True, create: bool 
     if not create and is_explicit(url):
         path = sqlite_file(resolved)
         if path is not None and not path.exists():
-            raise MissingDatabaseError(
-                f"no registry database at {path} (check --db or {ENV_VAR}; "
-                "'appaudit registry import FILE' or 'appaudit registry add' creates it)"
-            )
+            raise MissingDatabaseError(message("no_database", path=path, env=ENV_VAR))
     try:
         database = Database(resolved)
     except exc.NoSuchModuleError as error:
         raise DatabaseError(
-            f"unsupported database URL {describe(resolved)!r}: {error}; "
-            "use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+            message("unsupported_url", database=_shown_url(resolved), reason=redact(str(error)))
         ) from error
     except ModuleNotFoundError as error:
         raise DatabaseError(
-            f"the database driver {error.name!r} for {describe(resolved)} is not installed "
-            "(for PostgreSQL: pip install 'appaudit[postgres]')"
+            message("driver_missing", driver=error.name, database=describe(resolved))
         ) from error
     except (exc.ArgumentError, ValueError) as error:
         raise DatabaseError(
-            f"invalid database URL {describe(resolved)!r} "
-            "(expected e.g. sqlite:///registry.db or postgresql+psycopg://USER@HOST/DB)"
+            message("invalid_database_url", database=_shown_url(resolved))
         ) from error
     if migrate:
         try:
@@ -252,7 +296,7 @@ def open_database(url: str | None = None, *, migrate: bool = True, create: bool 
             if path is not None and _read_only(path):
                 return _open_read_only(resolved, path, error)
             raise DatabaseError(
-                f"cannot open database {describe(resolved)}: {first_line(error)}"
+                message("cannot_open", database=describe(resolved), reason=first_line(error))
             ) from error
     return database
 
@@ -279,7 +323,9 @@ def _open_read_only(url: str, path: Path, error: exc.SQLAlchemyError) -> Databas
         database.ensure_schema()
     except exc.SQLAlchemyError:
         database.close()
-        raise DatabaseError(f"cannot open database {describe(url)}: {first_line(error)}") from error
+        raise DatabaseError(
+            message("cannot_open", database=describe(url), reason=first_line(error))
+        ) from error
     return database
 
 
@@ -311,7 +357,7 @@ def _create_engine(url: str) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise DatabaseError(
-                f"cannot create the folder {path.parent} for the database: {error.strerror}"
+                message("cannot_create_folder", path=path.parent, reason=error.strerror)
             ) from error
     busy = _busy_seconds(parsed)
     engine = create_engine(url, connect_args={"timeout": busy})

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from appaudit.errors import Message
 from registry import values
-from registry.records import EntryRecord
+from registry.records import EntryRecord, field_name
 from registry.values import InvalidValue
 
 
@@ -94,8 +95,12 @@ class EntryIndex:
             if (e := self.by_identifier(name, value)) is not None
         }
         if len(hits) > 1:
-            names = ", ".join(f"{name} → {e.name}" for e, name in hits.values())
-            raise InvalidValue(f"its identifiers belong to different registry entries ({names})")
+            pairs = [(field_name(name), e.name) for e, name in hits.values()]
+            names = Message(
+                ", ".join(f"{field.en} → {entry}" for field, entry in pairs),
+                "、".join(f"{field.zh} → {entry}" for field, entry in pairs),
+            )
+            raise InvalidValue(values.message("identifiers_split", names=names))
         if hits:
             entry, how = next(iter(hits.values()))
             return entry, how

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from appaudit.errors import Message
 from registry import values
 from registry.values import InvalidValue
 
@@ -85,6 +86,15 @@ ADOPTION_HEADERS_ZH = {
     "audience": "对象",
     "note": "备注",
 }
+
+_OTHER_HEADERS_ZH = {"state": "状态", "identifier": "标识", "entry": "应用"}
+
+
+def field_name(name: str) -> Message:
+    """A field as people call it: its Chinese header, or its canonical name in English."""
+    zh = ENTRY_HEADERS_ZH.get(name) or ADOPTION_HEADERS_ZH.get(name) or _OTHER_HEADERS_ZH.get(name)
+    return Message(name, zh or name)
+
 
 # Which identifier fields belong to which kind; a URL may accompany any kind.
 KIND_IDENTIFIERS = {
@@ -250,7 +260,7 @@ def read_entry(cells: Mapping[str, str]) -> EntryRow:
 
     InvalidValue lists every problem of the row.
     """
-    problems: list[str] = []
+    problems: list[Message] = []
     out: dict[str, Any] = {}
 
     def take(name: str, parse: Any) -> None:
@@ -260,7 +270,7 @@ def read_entry(cells: Mapping[str, str]) -> EntryRow:
         try:
             out[name] = parse(raw)
         except InvalidValue as error:
-            problems.append(str(error))
+            problems.append(error.message)
 
     for name, normalise in values.NORMALISERS.items():
         if name == "filing_no":
@@ -280,7 +290,7 @@ def read_entry(cells: Mapping[str, str]) -> EntryRow:
             if which in _DISTINCT_SHAPES and out.get(which, value) == value:
                 out[which] = value
             else:
-                problems.append(str(error))
+                problems.append(error.message)
     identifier = values.clean(cells.get("identifier", ""))
     kind_text = values.clean(cells.get("kind", ""))
     take("kind", values.parse_kind)
@@ -288,10 +298,17 @@ def read_entry(cells: Mapping[str, str]) -> EntryRow:
         try:
             which, value = values.classify_identifier(identifier, out.get("kind", ""))
         except InvalidValue as error:
-            problems.append(str(error))
+            problems.append(error.message)
         else:
             if out.get(which, value) != value:
-                problems.append(f"identifier {identifier!r} contradicts {which} {out[which]!r}")
+                problems.append(
+                    values.message(
+                        "identifier_contradicts",
+                        identifier=identifier,
+                        field=field_name(which),
+                        value=out[which],
+                    )
+                )
             out[which] = value
     stated = _read_states(cells, problems)
     take("listing_date", parse_date)
@@ -303,26 +320,35 @@ def read_entry(cells: Mapping[str, str]) -> EntryRow:
         out[name] = values.clean(cells.get(name, ""))
     for name, limit in _LENGTHS.items():
         if len(out[name]) > limit:
-            problems.append(f"{name} is longer than {limit} characters ({len(out[name])})")
+            problems.append(
+                values.message(
+                    "too_long", field=field_name(name), limit=limit, length=len(out[name])
+                )
+            )
 
     if not out["name"]:
-        problems.append("the name (名称) is empty")
+        problems.append(values.message("name_empty"))
     if "kind" not in out and not kind_text:
         found = [KIND_OF_IDENTIFIER[f] for f in values.IDENTIFIER_FIELDS if f in out]
         if found:
             out["kind"] = found[0]
         else:
-            problems.append("the kind (类型) is empty and no identifier tells it")
+            problems.append(values.message("kind_empty"))
     kind = out.get("kind")
     if kind:
         for name, kinds in KIND_IDENTIFIERS.items():
             if name in out and kind not in kinds:
                 problems.append(
-                    f"{name} {out[name]!r} does not fit kind {kind} "
-                    f"({name} belongs to {'/'.join(sorted(kinds))})"
+                    values.message(
+                        "kind_mismatch",
+                        field=field_name(name),
+                        value=out[name],
+                        kind=values.word(kind),
+                        kinds=_words(sorted(kinds)),
+                    )
                 )
     if problems:
-        raise InvalidValue("; ".join(problems))
+        raise InvalidValue(Message.join(problems))
 
     speaks_for = set(stated)
     listed_without_filing = False
@@ -346,18 +372,27 @@ def read_entry(cells: Mapping[str, str]) -> EntryRow:
     return EntryRow(EntryRecord(**out), frozenset(speaks_for), listed_without_filing)
 
 
-def _read_states(cells: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+def _words(names: list[str]) -> Message:
+    """Kinds, statuses or listings as a list of words: app/miniprogram, APP、小程序."""
+    words = [values.word(name) for name in names]
+    return Message("/".join(names), "、".join(w.zh for w in words))
+
+
+def _read_states(cells: Mapping[str, str], problems: list[Message]) -> dict[str, str]:
     """The filing status and listing a row states, by field, from its 备案状态, 状态 and
     准入状态 columns; a status column is read by its word (filing or listing)."""
     stated: dict[str, str] = {}
-    said_by: dict[str, str] = {}
+    said_by: dict[str, Message] = {}
 
     def state(field: str, value: str, column: str, raw: str) -> None:
+        said = values.message("stated_as", field=field_name(column), value=raw)
         if field in stated and stated[field] != value:
-            problems.append(f"{column} {raw!r} contradicts {said_by[field]}")
+            problems.append(
+                values.message("state_contradicts", stated=said, earlier=said_by[field])
+            )
             return
         stated[field] = value
-        said_by[field] = f"{column} {raw!r}"
+        said_by[field] = said
 
     for column in ("status", "state", "listing"):
         raw = values.clean(cells.get(column, ""))
@@ -369,7 +404,7 @@ def _read_states(cells: Mapping[str, str], problems: list[str]) -> dict[str, str
             else:
                 field, value = values.read_state(raw)
         except InvalidValue as error:
-            problems.append(str(error))
+            problems.append(error.message)
             continue
         if field == "listing" and not value:
             continue  # "-", "/", 无 in a listing column: no explicit state
@@ -379,7 +414,7 @@ def _read_states(cells: Mapping[str, str], problems: list[str]) -> dict[str, str
 
 def parse_adoption(cells: Mapping[str, str]) -> AdoptionRow:
     """An adoption row from cells keyed by canonical field; InvalidValue lists every problem."""
-    problems: list[str] = []
+    problems: list[Message] = []
     school = values.clean(cells.get("school", ""))
     app = values.clean(cells.get("app", ""))
     filing_no = values.clean(cells.get("filing_no", ""))
@@ -387,26 +422,26 @@ def parse_adoption(cells: Mapping[str, str]) -> AdoptionRow:
     kind = ""
     decided_on = None
     if not school:
-        problems.append("the school (学校) is empty")
+        problems.append(values.message("school_empty"))
     if not (app or filing_no or identifier):
-        problems.append("no app is named (应用, 备案号 or 标识)")
+        problems.append(values.message("no_app_named"))
     if values.clean(cells.get("kind", "")):
         try:
             kind = values.parse_kind(cells["kind"])
         except InvalidValue as error:
-            problems.append(str(error))
+            problems.append(error.message)
     if filing_no:
         try:
             filing_no = values.normalise_filing_no(filing_no)
         except InvalidValue as error:
-            problems.append(str(error))
+            problems.append(error.message)
     if values.clean(cells.get("decided_on", "")):
         try:
             decided_on = parse_date(cells["decided_on"])
         except InvalidValue as error:
-            problems.append(str(error))
+            problems.append(error.message)
     if problems:
-        raise InvalidValue("; ".join(problems))
+        raise InvalidValue(Message.join(problems))
     return AdoptionRow(
         school=school,
         app=app,
@@ -437,7 +472,7 @@ def parse_date(text: str) -> date:
     elif re.fullmatch(r"\d{5}", value):
         # An Excel serial day number that lost its date format on the way.
         return (datetime(1899, 12, 30) + timedelta(days=int(value))).date()
-    raise InvalidValue(f"unreadable date {text!r} (expected e.g. 2024-05-09 or 2024年5月9日)")
+    raise InvalidValue(values.message("unreadable_date", text=text))
 
 
 def _parse_signers(text: str) -> tuple[str, ...]:
@@ -454,6 +489,6 @@ def _parse_mlps(text: str) -> str:
     value = re.sub(r"\s+", "", text)
     match = re.fullmatch(r"(?:第|等保|level)?([1-5一二三四五])(?:级|level)?", value, re.IGNORECASE)
     if match is None:
-        raise InvalidValue(f"unknown MLPS (等保) level {text!r} (expected 一级 … 五级 or 1–5)")
+        raise InvalidValue(values.message("unknown_mlps", text=text))
     digit = _CN_DIGITS.get(match.group(1), match.group(1))
     return _MLPS[digit]

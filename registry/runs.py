@@ -59,21 +59,67 @@ def record_run(database: Database, run: RunRecord) -> int:
         )
         session.add(row)
         session.flush()
-        if run.schools:
-            session.execute(
-                insert(ScanSchool),
-                [
-                    {
-                        "run_id": row.id,
-                        "school": _fits(s.school, ScanSchool.school),
-                        "school_code": _fits(s.school_code, ScanSchool.school_code),
-                        "counts": s.counts,
-                        "findings": pack(s.findings),
-                    }
-                    for s in run.schools
-                ],
-            )
+        _add_schools(session, row.id, run.schools)
         return row.id
+
+
+def open_run(database: Database, run: RunRecord) -> int:
+    """Store a run without its schools, not yet finished; returns its id.
+
+    A scan names its run in the reports it writes, and stores each school's findings in the
+    same pass (`finish_run`); until then the run is not listed.
+    """
+    with database.write() as session:
+        row = ScanRun(
+            started_at=run.started_at,
+            finished_at=None,
+            tool_version=run.tool_version,
+            inputs=run.inputs,
+            options=run.options,
+            registry_digest=run.registry_digest,
+            registry_snapshot=pack(run.registry_snapshot),
+            counts=run.counts,
+            out_dir=run.out_dir,
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def finish_run(
+    database: Database, run_id: int, schools: Sequence[SchoolRecord], finished_at: datetime
+) -> None:
+    """Store the schools of an opened run and mark it finished, in one transaction."""
+    with database.write() as session:
+        _add_schools(session, run_id, schools)
+        row = session.get(ScanRun, run_id)
+        if row is not None:
+            row.finished_at = finished_at
+
+
+def discard_run(database: Database, run_id: int) -> None:
+    """Remove an opened run whose scan did not finish."""
+    with database.write() as session:
+        row = session.get(ScanRun, run_id)
+        if row is not None:
+            session.delete(row)
+
+
+def _add_schools(session: Any, run_id: int, schools: Sequence[SchoolRecord]) -> None:
+    if schools:
+        session.execute(
+            insert(ScanSchool),
+            [
+                {
+                    "run_id": run_id,
+                    "school": _fits(s.school, ScanSchool.school),
+                    "school_code": _fits(s.school_code, ScanSchool.school_code),
+                    "counts": s.counts,
+                    "findings": pack(s.findings),
+                }
+                for s in schools
+            ],
+        )
 
 
 def _fits(text: str, column: Any) -> str:
@@ -85,10 +131,14 @@ def _fits(text: str, column: Any) -> str:
     return text if length is None or len(text) <= length else text[: length - 1] + "…"
 
 
+_FINISHED = ScanRun.finished_at.is_not(None)
+"""Runs whose scan finished storing them; an opened run is listed once it has."""
+
+
 def list_runs(database: Database, limit: int | None = None) -> list[RunRecord]:
     """Runs newest first, without their findings."""
     with database.read() as session:
-        query = select(ScanRun).order_by(ScanRun.id.desc())
+        query = select(ScanRun).where(_FINISHED).order_by(ScanRun.id.desc())
         if limit:
             query = query.limit(limit)
         return [_record(row, []) for row in session.scalars(query).all()]
@@ -98,7 +148,7 @@ def get_run(database: Database, run_id: int) -> RunRecord | None:
     """A run with its schools' findings."""
     with database.read() as session:
         row = session.get(ScanRun, run_id)
-        if row is None:
+        if row is None or row.finished_at is None:
             return None
         schools = [
             SchoolRecord(s.school, s.school_code, s.counts, _unpack(s.findings))
@@ -110,7 +160,7 @@ def get_run(database: Database, run_id: int) -> RunRecord | None:
 
 def count_runs(database: Database) -> int:
     with database.read() as session:
-        return session.scalar(select(func.count()).select_from(ScanRun)) or 0
+        return session.scalar(select(func.count()).select_from(ScanRun).where(_FINISHED)) or 0
 
 
 def _record(row: ScanRun, schools: list[SchoolRecord]) -> RunRecord:

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from appaudit.errors import AppauditError
+from appaudit.errors import AppauditError, Message
 from registry import values
 from registry.db import Database, describe, first_line
 from registry.index import EntryIndex
@@ -29,6 +29,7 @@ from registry.records import (
     AdoptionRow,
     EntryRecord,
     EntryRow,
+    field_name,
     parse_adoption,
     parse_entry,
     read_entry,
@@ -116,7 +117,8 @@ class ImportReport:
     added: list[tuple[int, str]] = field(default_factory=list)
     updated: list[tuple[int, str, list[str]]] = field(default_factory=list)
     unchanged: list[tuple[int, str]] = field(default_factory=list)
-    rejected: list[tuple[int, str]] = field(default_factory=list)
+    rejected: list[tuple[int, Message]] = field(default_factory=list)
+    """Rows that cannot be taken, with why."""
     listed_without_filing: list[int] = field(default_factory=list)
     """Rows whose 有效/正常 came without a filing number and were read as listed (准入)."""
     dry_run: bool = False
@@ -240,7 +242,7 @@ class Registry:
             entries = self._load_entries(session)
             rows = session.scalars(select(Adoption).options(selectinload(Adoption.school))).all()
             adoptions = [_adoption_record(a) for a in rows]
-        return RegistryView.build(entries, adoptions, source=describe(self.db.url))
+        return RegistryView.build(entries, adoptions, source=describe(self.db.url, brief=True))
 
     # --- changing entries -------------------------------------------------------------
 
@@ -251,8 +253,9 @@ class Registry:
             existing, how = _match_or_raise(index, record)
             if existing is not None:
                 raise RegistryError(
-                    f"the registry already has this entry (#{existing.id} {existing.name}, "
-                    f"same {how}); use `appaudit registry edit {existing.id}`"
+                    values.message(
+                        "entry_exists", id=existing.id, name=existing.name, how=field_name(how)
+                    )
                 )
             _check_unique(index, record, None)
             added = self._insert(session, record)
@@ -263,7 +266,7 @@ class Registry:
         """Change fields of an entry; an empty value clears a field."""
         unknown = set(changes) - set(ENTRY_FIELDS)
         if unknown:
-            raise RegistryError(f"unknown field(s): {', '.join(sorted(unknown))}")
+            raise RegistryError(values.message("unknown_fields", fields=", ".join(sorted(unknown))))
         changes = _route_status(changes)
         with self._write() as session:
             index = EntryIndex(self._load_entries(session))
@@ -279,14 +282,23 @@ class Registry:
         """Mark an entry's filing revoked (撤销) or cancelled (注销)."""
         new_status = values.parse_status(status)
         if new_status not in ("revoked", "cancelled"):
-            raise RegistryError(f"revoke sets status revoked or cancelled, not {status!r}")
+            raise RegistryError(values.message("revoke_status", status=status))
         with self._write() as session:
             index = EntryIndex(self._load_entries(session))
             before = _resolve(index, ref)
             if not before.filing_no:
-                raise RegistryError(f"#{before.id} {before.name} has no filing number to revoke")
+                raise RegistryError(
+                    values.message("no_filing_to_revoke", id=before.id, name=before.name)
+                )
             if before.status == new_status:
-                raise RegistryError(f"#{before.id} {before.name} is already {new_status}")
+                raise RegistryError(
+                    values.message(
+                        "already_in_status",
+                        id=before.id,
+                        name=before.name,
+                        status=values.word(new_status),
+                    )
+                )
             after = before.with_changes(status=new_status)
             return self._update(session, index, before, after, "revoke", reason)
 
@@ -297,11 +309,16 @@ class Registry:
             before = _resolve(index, ref)
             if before.status not in ("revoked", "cancelled"):
                 raise RegistryError(
-                    f"#{before.id} {before.name} is not revoked (status {before.status})"
+                    values.message(
+                        "not_revoked",
+                        id=before.id,
+                        name=before.name,
+                        status=values.word(before.status),
+                    )
                 )
             if not before.filing_no:
                 raise RegistryError(
-                    f"#{before.id} {before.name} has no filing number to make active again"
+                    values.message("no_filing_to_restore", id=before.id, name=before.name)
                 )
             after = before.with_changes(status="active")
             return self._update(session, index, before, after, "restore", reason)
@@ -372,7 +389,7 @@ class Registry:
                 )
             if adoption is None:
                 raise RegistryError(
-                    f"{school} has no recorded adoption of #{entry.id} {entry.name}"
+                    values.message("no_adoption", school=school, id=entry.id, name=entry.name)
                 )
             before = _adoption_dict(_adoption_record(adoption), entry)
             session.delete(adoption)
@@ -440,12 +457,13 @@ class Registry:
                     row = parse_adoption(cells)
                     entry = resolve_adoption_entry(index, row)
                 except InvalidValue as error:
-                    report.rejected.append((number, str(error)))
+                    report.rejected.append((number, error.message))
                     continue
                 key = ("*" if row.is_district else school_key(row.school), entry.id or 0)
                 if key in seen:
+                    label = f"{row.school} {entry.name}"
                     report.rejected.append(
-                        (number, f"repeats row {seen[key]} ({row.school}: {entry.name})")
+                        (number, values.message("repeats_row", row=seen[key], label=label))
                     )
                     continue
                 seen[key] = number
@@ -454,7 +472,7 @@ class Registry:
                 session.rollback()
                 return report
             for number, row, entry in accepted:
-                label = f"{row.school}: {entry.name}"
+                label = f"{row.school} {entry.name}"
                 _view, outcome = self._upsert_adoption(
                     session, schools, row, entry, reason, report.batch
                 )
@@ -486,9 +504,7 @@ class Registry:
             with self.db.write() as session:
                 yield session
         except IntegrityError as error:
-            raise RegistryError(
-                f"the change conflicts with the registry: {first_line(error)}"
-            ) from error
+            raise RegistryError(values.message("conflict", reason=first_line(error))) from error
 
     def _insert(self, session: Session, record: EntryRecord) -> EntryRecord:
         row = Entry()
@@ -515,7 +531,7 @@ class Registry:
             return before
         row = session.get(Entry, before.id)
         if row is None:
-            raise RegistryError(f"entry #{before.id} no longer exists")
+            raise RegistryError(values.message("entry_gone", id=before.id))
         _apply(row, after)
         row.updated_at = utcnow()
         session.flush()
@@ -665,10 +681,10 @@ def resolve_adoption_entry(index: EntryIndex, row: AdoptionRow) -> EntryRecord:
         candidates = index.find(row.app, row.kind)
     wanted = row.app or row.identifier or row.filing_no
     if not candidates:
-        raise InvalidValue(f"no registry entry matches {wanted!r}; import or add the entry first")
+        raise InvalidValue(values.message("no_entry_for_row", wanted=wanted))
     if len(candidates) > 1:
-        listing = "; ".join(f"#{e.id} {e.name} ({e.kind})" for e in candidates[:5])
-        raise InvalidValue(f"{wanted!r} matches several entries ({listing}); give its identifier")
+        listing = _entry_refs(candidates[:5])
+        raise InvalidValue(values.message("several_for_row", wanted=wanted, listing=listing))
     return candidates[0]
 
 
@@ -686,21 +702,17 @@ def _plan_entries(
             record = row.record
             existing, _how = index.match_row(record)
         except InvalidValue as error:
-            report.rejected.append((number, str(error)))
+            report.rejected.append((number, error.message))
             continue
         if existing is not None and id(existing) in touched:
-            report.rejected.append(
-                (
-                    number,
-                    f"repeats row {touched[id(existing)]} ({existing.name})",
-                )
-            )
+            repeats = values.message("repeats_row", row=touched[id(existing)], label=existing.name)
+            report.rejected.append((number, repeats))
             continue
         if existing is None:
             try:
                 _check_unique(index, record, None)
             except RegistryError as error:
-                report.rejected.append((number, str(error)))
+                report.rejected.append((number, error.message))
                 continue
             index.add(record)
             touched[id(record)] = number
@@ -714,7 +726,7 @@ def _plan_entries(
         try:
             _check_unique(index, merged, existing.id)
         except RegistryError as error:
-            report.rejected.append((number, str(error)))
+            report.rejected.append((number, error.message))
             continue
         index.replace(existing, merged)
         touched[id(merged)] = number
@@ -756,34 +768,41 @@ def _check_unique(index: EntryIndex, record: EntryRecord, own_id: int | None) ->
         holder = index.by_identifier(name, value)
         if holder is not None and holder is not record and (own_id is None or holder.id != own_id):
             who = f"#{holder.id} {holder.name}" if holder.id is not None else holder.name
-            raise RegistryError(f"{name} {value} already belongs to {who}")
+            raise RegistryError(
+                values.message("identifier_taken", field=field_name(name), value=value, holder=who)
+            )
 
 
 def _match_or_raise(index: EntryIndex, record: EntryRecord) -> tuple[EntryRecord | None, str]:
     try:
         return index.match_row(record)
     except InvalidValue as error:
-        raise RegistryError(str(error)) from error
+        raise RegistryError(error.message) from error
 
 
 def _resolve(index: EntryIndex, ref: str) -> EntryRecord:
     found = index.find(ref)
     if not found:
-        raise RegistryError(
-            f"no registry entry matches {ref!r} (give an id, filing number, package, "
-            "account ID or exact name; `appaudit registry list --search` helps find it)"
-        )
+        raise RegistryError(values.message("no_entry_matches", ref=ref))
     if len(found) > 1:
-        listing = "; ".join(f"#{e.id} {e.name} ({e.kind})" for e in found[:8])
-        raise RegistryError(f"{ref!r} matches several entries: {listing}; give the id")
+        raise RegistryError(
+            values.message("several_match", ref=ref, listing=_entry_refs(found[:8]))
+        )
     return found[0]
+
+
+def _entry_refs(entries: Sequence[EntryRecord]) -> Message:
+    """#3 巧考 (app); #9 巧考 (mini-program) / #3 巧考（APP）；#9 巧考（小程序）"""
+    return Message.join(
+        values.message("entry_ref", id=e.id, name=e.name, kind=values.word(e.kind)) for e in entries
+    )
 
 
 def _parse(parse: Any, arg: Any) -> Any:
     try:
         return parse(arg)
     except InvalidValue as error:
-        raise RegistryError(str(error)) from error
+        raise RegistryError(error.message) from error
 
 
 def _entry_record(row: Entry) -> EntryRecord:

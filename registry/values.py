@@ -16,7 +16,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-from appaudit.errors import AppauditError
+from appaudit.errors import AppauditError, Message, phrase
 
 KINDS = ("app", "miniprogram", "official_account", "channels", "platform")
 STATUSES = ("active", "revoked", "cancelled", "none")
@@ -161,19 +161,14 @@ def kind_of(text: str) -> str | None:
 def parse_kind(text: str) -> str:
     found = kind_of(text)
     if found is None:
-        raise InvalidValue(
-            f"unknown kind {text!r} (expected APP/小程序/公众号/视频号/平台 or {', '.join(KINDS)})"
-        )
+        raise InvalidValue(message("unknown_kind", text=text, kinds=", ".join(KINDS)))
     return found
 
 
 def parse_status(text: str) -> str:
     found = vocabulary().statuses.get(word_key(text))
     if found is None:
-        raise InvalidValue(
-            f"unknown filing status {text!r} (expected 有效/撤销/注销, active/revoked/cancelled, "
-            "or empty for no filing)"
-        )
+        raise InvalidValue(message("unknown_status", text=text))
     return found
 
 
@@ -183,10 +178,7 @@ def parse_listing(text: str) -> str:
         return ""
     found = vocabulary().listings.get(word_key(text))
     if found is None:
-        raise InvalidValue(
-            f"unknown listing state {text!r} (expected 准入/暂停/移出, listed/suspended/removed, "
-            "or empty)"
-        )
+        raise InvalidValue(message("unknown_listing", text=text))
     return found
 
 
@@ -203,10 +195,7 @@ def read_state(text: str) -> tuple[str, str]:
         return "status", vocab.statuses[key]
     if key in vocab.listings:
         return "listing", vocab.listings[key]
-    raise InvalidValue(
-        f"unknown status {text!r} (expected a filing status 有效/撤销/注销 or a listing "
-        "state 准入/暂停/移出)"
-    )
+    raise InvalidValue(message("unknown_state", text=text))
 
 
 def parse_category(text: str) -> str:
@@ -216,7 +205,7 @@ def parse_category(text: str) -> str:
     found = vocabulary().categories.get(word_key(text))
     if found is None:
         known = "、".join(dict.fromkeys(vocabulary().categories.values()))
-        raise InvalidValue(f"unknown category {text!r} (expected one of {known})")
+        raise InvalidValue(message("unknown_category", text=text, known=known))
     return found
 
 
@@ -260,57 +249,49 @@ def normalise_filing_no(text: str) -> str:
     compact = re.sub(r"(?i)教app备", "教APP备", compact)
     match = _FILING.match(compact)
     if match is None:
-        raise InvalidValue(
-            f"malformed filing number {text!r} (expected 教APP备 + 6 or 7 digits + 号, "
-            "e.g. 教APP备1100819号)"
-        )
+        raise InvalidValue(message("malformed_filing_no", text=text))
     return f"教APP备{match.group(1)}号"
 
 
 def normalise_package(text: str) -> str:
     value = clean(text)
     if not _PACKAGE.match(value):
-        raise InvalidValue(f"invalid Android package name {text!r} (e.g. com.example.app)")
+        raise InvalidValue(message("invalid_package", text=text))
     return value
 
 
 def normalise_original_id(text: str) -> str:
     value = clean(text).lower()
     if not _ORIGINAL_ID.match(value):
-        raise InvalidValue(
-            f"invalid official account original ID {text!r} (expected gh_ + 12 characters)"
-        )
+        raise InvalidValue(message("invalid_original_id", text=text))
     return value
 
 
 def normalise_appid(text: str) -> str:
     value = clean(text).lower()
     if not _APPID.match(value):
-        raise InvalidValue(f"invalid mini-program AppID {text!r} (expected wx + 16 hex digits)")
+        raise InvalidValue(message("invalid_appid", text=text))
     return value
 
 
 def normalise_wechat_id(text: str) -> str:
     value = clean(text)
     if not _WECHAT_ID.match(value):
-        raise InvalidValue(
-            f"invalid WeChat ID {text!r} (expected 6–20 letters, digits, _ or -, starting "
-            "with a letter)"
-        )
+        raise InvalidValue(message("invalid_wechat_id", text=text))
     return value
 
 
 def normalise_channels_id(text: str) -> str:
     value = clean(text)
     if not _CHANNELS_ID.match(value):
-        raise InvalidValue(f"invalid channels (视频号) ID {text!r} (expected sph…)")
+        raise InvalidValue(message("invalid_channels_id", text=text))
     return value
 
 
 def normalise_url(text: str) -> str:
     value = clean(text)
     if not _URL.match(value):
-        raise InvalidValue(f"invalid web address {text!r}")
+        raise InvalidValue(message("invalid_url", text=text))
     if not value.lower().startswith(("http://", "https://")):
         value = "https://" + value
     return value.rstrip("/")
@@ -319,7 +300,7 @@ def normalise_url(text: str) -> str:
 def normalise_sha256(text: str) -> str:
     value = re.sub(r"[\s:]", "", clean(text)).lower()
     if not _SHA256.match(value):
-        raise InvalidValue(f"invalid certificate SHA-256 {text!r} (expected 64 hex digits)")
+        raise InvalidValue(message("invalid_sha256", text=text))
     return value
 
 
@@ -356,10 +337,7 @@ def classify_identifier(text: str, kind: str = "") -> tuple[str, str]:
         return "package", value
     if _WECHAT_ID.match(value):
         return "wechat_id", value
-    raise InvalidValue(
-        f"unrecognised identifier {text!r} (expected an Android package, gh_ original ID, "
-        "wx AppID, WeChat ID, sph channels ID or web address)"
-    )
+    raise InvalidValue(message("unrecognised_identifier", text=text))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -384,3 +362,14 @@ def label(value: str, lang: str = "zh") -> str:
     if labels is None:
         return value
     return labels.get(lang, value)
+
+
+def word(value: str) -> Message:
+    """A kind, filing status or listing state as a word of each language: the canonical
+    value in English (as options and files give it), the label in Chinese."""
+    return Message(value, label(value, "zh"))
+
+
+def message(key: str, /, **params: Any) -> Message:
+    """A sentence of the registry's catalogue (`[messages]`), in each language."""
+    return phrase(vocabulary().messages[key], **params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from appaudit.errors import Message
 from registry.values import vocabulary
 
 ROWS_NAMED = 30
@@ -21,6 +22,11 @@ def rows_text(numbers: Sequence[int], unit: str = "row", lang: str = "zh") -> st
     if len(numbers) > ROWS_NAMED:
         text += _pick(vocab.messages["more_rows"], lang).format(count=len(numbers), unit=word)
     return text
+
+
+def row_ref(number: int, unit: str = "row") -> Message:
+    """第3行 / row 3: one row of a file, in each language."""
+    return Message(rows_text([number], unit, "en"), rows_text([number], unit, "zh"))
 
 
 def listed_without_filing(numbers: Sequence[int] = (), unit: str = "row", lang: str = "zh") -> str:

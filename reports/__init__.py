@@ -1,16 +1,30 @@
-"""Renderers of scan results: HTML (per school and district index), JSON, CSV, XLSX."""
+"""Renderers of scan results: HTML (per school and district index), JSON, CSV, XLSX.
 
-from reports.formats import DEFAULT_FORMATS, FORMATS
-from reports.interface import ReportError, ReportFormat
-from reports.text import LANGUAGES
-from reports.writer import MARKER, write_reports
+The names below are loaded when first used, so that a command which only needs a light
+module of the package (the spreadsheet writers of the registry export, say) does not load
+the HTML templates.
+"""
 
-__all__ = [
-    "DEFAULT_FORMATS",
-    "FORMATS",
-    "LANGUAGES",
-    "MARKER",
-    "ReportError",
-    "ReportFormat",
-    "write_reports",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "DEFAULT_FORMATS": "reports.formats",
+    "FORMATS": "reports.formats",
+    "LANGUAGES": "reports.text",
+    "MARKER": "reports.writer",
+    "ReportError": "reports.interface",
+    "ReportFormat": "reports.interface",
+    "write_reports": "reports.writer",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reports' has no attribute {name!r}")
+    return getattr(import_module(module), name)

@@ -40,6 +40,12 @@ class ReportFormat(ABC):
     name: ClassVar[str]
     """The value of `--format` that selects it."""
 
+    def __init__(self, *, headers: str | None = None) -> None:
+        self.headers = headers
+        """The language of table headers and coded values (`--headers`): zh, or en for the
+        canonical names and codes; None follows the report language. Formats without
+        headers ignore it."""
+
     @abstractmethod
     def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
         """Start this format's files in `out_dir` (which exists).

@@ -1,4 +1,10 @@
-"""`findings.json`: the machine-readable findings, written school by school; keys never renamed."""
+"""`findings.json`: the machine-readable findings, written school by school; keys never renamed.
+
+What repeats is written once: at the top, each rule's title and remediation (`rules`) and
+each clause's text (`clauses`), which a finding names by key in `basis`; per school, the
+files its rows come from (`sources`), which a finding names in `source` only when there
+are several.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from policies.model import Finding, VerdictMemo
+from policies.model import Finding, VerdictMemo, catalogue, variant_of
 from policies.results import ScanResult, SchoolResult
 from reports.interface import ReportFormat, SchoolWriter
 from reports.text import check_lang, finding_rule_text, message
@@ -32,36 +38,84 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_json_default)
+def rules_dict(lang: str) -> dict[str, Any]:
+    """Every rule of the catalogue, written once for all its findings: title, default
+    severity (each finding carries its own), remediation, the keys of the clauses it rests
+    on, and the same for each cause it words differently (a finding's `cause`)."""
+    out: dict[str, Any] = {}
+    for rule_id, spec in catalogue().rules.items():
+        causes: dict[str, Any] = {}
+        for name, variant in spec.variants.items():
+            cause: dict[str, Any] = {}
+            if variant.label:
+                cause["label"] = variant.label[lang]
+            cause["remediation"] = spec.remediation_of(name)[lang]
+            cause["basis"] = [c.ref for c in spec.basis_of(name)]
+            causes[name] = cause
+        out[rule_id] = {
+            "title": spec.title[lang],
+            "severity": spec.severity,
+            "remediation": spec.remediation[lang],
+            "basis": [c.ref for c in spec.basis],
+            "causes": causes,
+        }
+    return out
 
 
-def finding_dict(finding: Finding, lang: str) -> dict[str, Any]:
-    """A finding as `findings.json` carries it: the contract keys first, then extras."""
-    text = finding_rule_text(finding, lang)
-    return {
+def clauses_dict() -> dict[str, Any]:
+    """Every clause a rule cites, by the key findings' `basis` holds: how documents cite it
+    and its text."""
+    return {key: {"cite": c.cite, "text": c.text} for key, c in catalogue().clauses.items()}
+
+
+def finding_dict(finding: Finding, lang: str, *, source: bool = True) -> dict[str, Any]:
+    """A finding as `findings.json` carries it: the contract keys first, then extras.
+
+    What every finding of a rule shares (title, remediation, clause texts) is in the
+    top-level `rules` and `clauses`; `basis` lists the keys of the finding's clauses.
+    `source` (the file of the row) only when its school's rows come from several files.
+    """
+    out: dict[str, Any] = {
         "rule": finding.rule,
         "severity": finding.severity,
         "row": finding.row,
         "item": finding.item,
         "kind": finding.kind,
         "message": message(finding, lang),
-        "basis": text.basis_text,
+        "basis": [c.ref for c in finding_rule_text(finding, lang).clauses],
         "evidence": finding.evidence,
-        "title": text.title,
-        "remediation": text.remediation,
-        "basis_ref": text.basis_ref,
-        "source": finding.source,
     }
+    cause = variant_of(finding)
+    if cause:
+        out["cause"] = cause
+    if source:
+        out["source"] = finding.source
+    return out
+
+
+def school_sources(school: SchoolResult) -> list[str]:
+    """The files a school's findings and unreadable rows come from, in order of appearance
+    (nearly always one: then its findings do not repeat it)."""
+    found = dict.fromkeys(f.source for f in school.findings)
+    found.update(dict.fromkeys(p.source for p in school.problems))
+    return list(found)
 
 
 def school_dict(school: SchoolResult, lang: str) -> dict[str, Any]:
+    sources = school_sources(school)
+    return {
+        **_school_head(school, sources),
+        "findings": [finding_dict(f, lang, source=len(sources) > 1) for f in school.findings],
+        **_school_rest(school, lang),
+    }
+
+
+def _school_head(school: SchoolResult, sources: list[str]) -> dict[str, Any]:
     return {
         "school": school.school,
         "school_code": school.school_code,
         "school_names": school.names,
-        "findings": [finding_dict(f, lang) for f in school.findings],
-        **_school_rest(school, lang),
+        "sources": sources,
     }
 
 
@@ -75,10 +129,14 @@ def _school_rest(school: SchoolResult, lang: str) -> dict[str, Any]:
     }
 
 
-class _FindingJson:
-    """Findings as JSON text, the row-independent part built once per verdict.
+_ROW = '"row":null'
 
-    Gives exactly `_dumps(finding_dict(f, lang))`, a district's worth faster.
+
+class VerdictJson:
+    """Findings as JSON text, the part that does not depend on the row built once per
+    verdict.
+
+    Gives exactly what `school_dict` holds for the finding, a district's worth faster.
     """
 
     def __init__(self, lang: str) -> None:
@@ -86,33 +144,35 @@ class _FindingJson:
         self.memo: VerdictMemo[tuple[str, str]] = VerdictMemo()
         self.sources: dict[str, str] = {}
 
-    def __call__(self, finding: Finding) -> str:
+    def __call__(self, finding: Finding, *, source: bool = False) -> str:
         parts = self.memo.get(finding)
         if parts is None:
-            whole = finding_dict(finding, self.lang)
+            whole = finding_dict(finding, self.lang, source=False)
             whole["row"] = None
-            whole["source"] = None
-            text = _dumps(whole)
-            before, _, after = text.partition('"row": null')
-            parts = self.memo.put(finding, (before + '"row": ', after[: -len('"source": null}')]))
+            # No string can hold the key: its quotes would be escaped there.
+            before, _, after = compact_json(whole).partition(_ROW)
+            parts = self.memo.put(finding, (before + '"row":', after[:-1]))
         row = "null" if finding.row is None else str(finding.row)
-        source = self.sources.get(finding.source)
-        if source is None:
-            source = self.sources[finding.source] = _dumps(finding.source)
-        return f'{parts[0]}{row}{parts[1]}"source": {source}}}'
+        if not source:
+            return f"{parts[0]}{row}{parts[1]}}}"
+        text = self.sources.get(finding.source)
+        if text is None:
+            text = self.sources[finding.source] = compact_json(finding.source)
+        return f'{parts[0]}{row}{parts[1]},"source":{text}}}'
 
 
-def school_json(school: SchoolResult, lang: str, finding_json: _FindingJson) -> str:
-    head = _dumps(
-        {"school": school.school, "school_code": school.school_code, "school_names": school.names}
-    )
-    findings = ", ".join(finding_json(f) for f in school.findings)
-    rest = _dumps(_school_rest(school, lang))
-    return f'{head[:-1]}, "findings": [{findings}], {rest[1:]}'
+def school_json(school: SchoolResult, lang: str, finding_json: VerdictJson) -> str:
+    sources = school_sources(school)
+    several = len(sources) > 1
+    head = compact_json(_school_head(school, sources))
+    findings = ",".join(finding_json(f, source=several) for f in school.findings)
+    rest = compact_json(_school_rest(school, lang))
+    return f'{head[:-1]},"findings":[{findings}],{rest[1:]}'
 
 
 def head_dict(result: ScanResult, lang: str) -> dict[str, Any]:
-    """Everything but the schools: the tool, the run, its inputs and its registry."""
+    """Everything but the schools: the tool, the run, its inputs and its registry, and what
+    the findings share (rules, clauses, the notice they come from)."""
     registry = result.registry
     return {
         "tool": {"name": "appaudit", "version": result.tool_version},
@@ -132,6 +192,9 @@ def head_dict(result: ScanResult, lang: str) -> dict[str, Any]:
             for p in result.file_problems
         ],
         "counts": result.counts(),
+        "notice": dict(catalogue().notice),
+        "rules": rules_dict(lang),
+        "clauses": clauses_dict(),
     }
 
 
@@ -149,15 +212,15 @@ class _JsonWriter(SchoolWriter):
     def __init__(self, result: ScanResult, path: Path, lang: str) -> None:
         self.path = path
         self.lang = lang
-        self.finding_json = _FindingJson(lang)
+        self.finding_json = VerdictJson(lang)
         self.first = True
-        head = _dumps(head_dict(result, lang))
+        head = compact_json(head_dict(result, lang))
         # Undecodable bytes of a file name (lone surrogates) are written as U+FFFD.
         self.handle = path.open("w", encoding="utf-8", errors=REPLACE_ERRORS, newline="\n")
         # The head's closing brace is reopened to append the schools array, so the
         # document is built piece by piece rather than held whole in memory.
         self.handle.write(head[:-1])
-        self.handle.write(', "schools": [')
+        self.handle.write(',"schools":[')
 
     def add(self, school: SchoolResult) -> None:
         self.handle.write("\n" if self.first else ",\n")

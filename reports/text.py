@@ -28,7 +28,6 @@ class Strings:
     lang: str
     words: Mapping[str, str]
     kinds: Mapping[str, str]
-    csv: Mapping[str, str]
 
     def __getitem__(self, key: str) -> str:
         return self.words[key]
@@ -54,9 +53,8 @@ def strings(lang: str) -> Strings:
     table = _raw_strings()[check_lang(lang)]
     words = {k: v for k, v in table.items() if isinstance(v, str)}
     kinds = table.get("kinds", {})
-    csv = table.get("csv", {})
-    assert isinstance(kinds, dict) and isinstance(csv, dict)
-    return Strings(lang, words, kinds, csv)
+    assert isinstance(kinds, dict)
+    return Strings(lang, words, kinds)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from policies.results import ScanResult
@@ -158,7 +158,11 @@ def _swap(staging: Path, target: Path) -> None:
 
 
 def check_destination(
-    out_dir: Path, *, formats: Iterable[str] = DEFAULT_FORMATS, lang: str = "zh"
+    out_dir: Path,
+    *,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    lang: str = "zh",
+    headers: str | None = None,
 ) -> Path:
     """The report folder `write_reports` would write, or ReportError if it would refuse.
 
@@ -167,6 +171,10 @@ def check_destination(
     _choose(formats)
     if lang not in LANGUAGES:
         raise ReportError(f"unknown report language {lang!r} (choose from {', '.join(LANGUAGES)})")
+    if headers is not None and headers not in LANGUAGES:
+        raise ReportError(
+            f"unknown header language {headers!r} (choose from {', '.join(LANGUAGES)})"
+        )
     # abspath, not resolve: `..` is folded but a symlinked parent is kept as the user named it.
     target = Path(os.path.abspath(out_dir))
     _check_target(target)
@@ -179,8 +187,16 @@ def write_reports(
     *,
     formats: Iterable[str] = DEFAULT_FORMATS,
     lang: str = "zh",
+    headers: str | None = None,
+    also: Sequence[SchoolWriter] = (),
 ) -> Path:
     """Write the chosen formats into `out_dir` as one unit and return the main file.
+
+    `also` are writers that get each school in the same pass and write no report file (the
+    scan history): a district's schools are rebuilt once for all of them.
+
+    `headers` is the language of the CSV and XLSX headers and coded values (zh, or en for
+    the canonical names and codes); by default the report language.
 
     Everything is written into a hidden folder beside `out_dir`, then swapped into place,
     so a run that fails leaves the previous report (or nothing) rather than half a report.
@@ -193,7 +209,7 @@ def write_reports(
     Returns the path of `index.html`, or of the first file written when html is not chosen.
     """
     chosen = _choose(formats)
-    target = check_destination(out_dir, formats=chosen, lang=lang)
+    target = check_destination(out_dir, formats=chosen, lang=lang, headers=headers)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(target)
 
@@ -203,12 +219,13 @@ def write_reports(
         writers: list[SchoolWriter] = []
         try:
             for name in chosen:
-                writers.append(FORMATS[name]().open(result, staging, lang))
+                writers.append(FORMATS[name](headers=headers).open(result, staging, lang))
         except BaseException:
             for writer in writers:
                 writer.abort()
             raise
-        written = [path for paths in write_schools(result.schools, writers) for path in paths]
+        passes = write_schools(result.schools, [*writers, *also])
+        written = [path for paths in passes[: len(writers)] for path in paths]
         marker = staging / MARKER
         marker.write_text(_marker_text(result, chosen, lang), encoding="utf-8")
         _swap(staging, target)

@@ -247,8 +247,10 @@ class Table:
             raise TableError("the rows of this table have already been read")
         records, self._records = self._records, None
         width = len(self.headers) + 1
+        known = _CLEANED.get
         for number, raw in records:
-            cells = [clean_cell(c) for c in raw]
+            # Most cells were seen before: look them up directly, clean only the others.
+            cells = [known(c) or clean_cell(c) for c in raw]
             if not any(cells):
                 continue  # blank lines and empty trailing rows are layout, not data
             if len(cells) < width:

@@ -48,8 +48,9 @@ PG_ENV = "APPAUDIT_TEST_PG_URL"
 def _isolated_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """No test reads the user's database, config or data folder."""
+    """No test reads the user's database, language, config or data folder."""
     monkeypatch.delenv("APPAUDIT_DB", raising=False)
+    monkeypatch.delenv("APPAUDIT_LANG", raising=False)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))

@@ -1,4 +1,9 @@
-"""The `appaudit` command line: parses, wires the library together, and picks exit codes."""
+"""The `appaudit` command line: parses, wires the library together, and picks exit codes.
+
+Chinese by default, English with APPAUDIT_LANG=en (or a command's --lang en). Each command
+imports the library it needs when it runs, so that `--help` and the registry's everyday
+commands start quickly.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,14 @@ from typing import Annotated
 
 import typer
 
-from appaudit import __version__
 from appaudit.cli import apk_cmd, registry_cmd, scan_cmd
 from appaudit.cli.common import AppauditGroup
+from appaudit.messages import h
 
 app = typer.Typer(
     cls=AppauditGroup,
     name="appaudit",
-    help="Audit the apps and accounts schools require of parents, students and teachers "
-    "against the district's registry of filed and adopted education apps.",
+    help=h("app"),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -31,6 +35,8 @@ app.add_typer(apk_cmd.app, name="apk")
 
 def _version(value: bool) -> None:
     if value:
+        from appaudit import __version__
+
         typer.echo(f"appaudit {__version__}")
         raise typer.Exit()
 
@@ -39,10 +45,10 @@ def _version(value: bool) -> None:
 def root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option("--version", callback=_version, is_eager=True, help=h("opt_version")),
     ] = False,
 ) -> None:
-    """appaudit: 学校要求使用的APP、小程序、公众号与备案、选用登记的核对工具."""
+    pass
 
 
 def main() -> None:

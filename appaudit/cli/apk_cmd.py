@@ -1,58 +1,55 @@
-"""`appaudit apk …`: what an APK really is."""
+"""`appaudit apk …`: what an APK really is.
+
+The APK reader is imported by the command, so that `appaudit --help` starts without it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from appaudit.apks import ApkAnalyser, default_jobs
-from appaudit.cli.common import AppauditGroup, choice, emit, emit_json, fail, format_table, say
-from appaudit.settings import load_settings
-from scanner.apk import ApkFacts
-from scanner.apk.problems import describe_verdict
-
-app = typer.Typer(
-    cls=AppauditGroup,
-    help="Look inside APKs: package, label, version, signers, SDKs, permissions.",
-    no_args_is_help=True,
+from appaudit.cli.common import (
+    AppauditCommand,
+    AppauditGroup,
+    LangOption,
+    emit,
+    emit_json,
+    fail,
+    format_table,
+    headers,
+    say,
+    speak,
 )
+from appaudit.messages import h, m, t
 
-JobsOption = Annotated[
-    int | None,
-    typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the core count)."),
-]
-SdkOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--sdk-prefixes",
-        help="Extra SDK prefix list (CSV: sdk,vendor,category,prefixes,source), e.g. your own "
-        "copy of a tracker list; added to the shipped one.",
-    ),
-]
+if TYPE_CHECKING:
+    from scanner.apk import ApkFacts
+
+app = typer.Typer(cls=AppauditGroup, help=h("apk"), no_args_is_help=True)
+
+JobsOption = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help=h("opt_jobs"))]
+SdkOption = Annotated[Path | None, typer.Option("--sdk-prefixes", help=h("opt_sdk_prefixes"))]
 
 
-@app.command()
+@app.command(help=h("cmd_apk_inspect"), cls=AppauditCommand)
 def inspect(
-    files: Annotated[list[Path], typer.Argument(help="APK files.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
+    files: Annotated[list[Path], typer.Argument(help=h("arg_apks"))],
+    as_json: Annotated[bool, typer.Option("--json", help=h("opt_apk_json"))] = False,
     jobs: JobsOption = None,
     sdk_prefixes: SdkOption = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config", help="Memory and time budget per APK, [apk] (default: ./appaudit.toml)."
-        ),
-    ] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Signature verdicts in zh or en.")] = "zh",
+    config: Annotated[Path | None, typer.Option("--config", help=h("opt_apk_config"))] = None,
+    lang: LangOption = None,
 ) -> None:
-    """Report what each APK is and whether its signature verifies as Android checks it;
-    files that cannot be read are reported with the reason."""
-    choice(lang, ("zh", "en"), "--lang")
+    from appaudit.apks import ApkAnalyser, default_jobs
+    from appaudit.settings import load_settings
+    from scanner.apk.problems import describe_verdict
+
+    lang = speak(lang)
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        fail(f"no such file: {', '.join(missing)}")
+        fail(m("no_such_file", files=", ".join(missing)))
     budget = load_settings(config).apk
     analyser = ApkAnalyser(jobs=jobs or default_jobs(), sdk_prefixes=sdk_prefixes, budget=budget)
     facts = analyser.inspect(files)
@@ -62,26 +59,30 @@ def inspect(
         )
     else:
         pairs = list(zip(files, facts, strict=True))
-        emit(format_table(HEADER, [_row(path, f, lang) for path, f in pairs]))
+        emit(format_table(_header(), [_row(path, f, lang) for path, f in pairs]))
         for path, f in pairs:
             if f.readable and not f.signature_verified:
                 # The table cuts long cells; the reason is what a reader needs in full.
                 verdict = describe_verdict(False, f.signature_reason, f.signature_detail, lang)
-                emit(f"{path.name}: {verdict}")
+                emit(f"{path.name}{t('colon')}{verdict}")
     unreadable = sum(1 for f in facts if not f.readable)
     invalid = sum(1 for f in facts if f.readable and not f.signature_verified)
-    say(f"{len(facts)} APK(s), {unreadable} unreadable, {invalid} without a valid signature")
+    say(t("apk_summary", count=len(facts), unreadable=unreadable, invalid=invalid))
 
 
-HEADER = ["file", "package", "label", "version", "min/target", "signature", "schemes", "signers",
-          "SDKs", "sensitive permissions", "problems"]  # fmt: skip
+def _header() -> list[str]:
+    return headers("file", "package", "label", "version", "sdk_levels", "signature", "schemes",
+                   "signers", "sdks", "sensitive_permissions", "problems")  # fmt: skip
 
 
 def _row(path: Path, facts: ApkFacts, lang: str) -> list[str]:
+    from scanner.apk.problems import describe_verdict
+
     version = facts.version_name
     if facts.version_code is not None:
         version = f"{version} ({facts.version_code})".strip()
     sdk_levels = "/".join("" if v is None else str(v) for v in (facts.min_sdk, facts.target_sdk))
+    sep = t("list_sep")
     return [
         path.name,
         facts.package,
@@ -94,7 +95,7 @@ def _row(path: Path, facts: ApkFacts, lang: str) -> list[str]:
         " ".join(facts.signing_schemes),
         # Only certificates the signature proves are the APK's signers.
         "; ".join(f"{s.sha256[:16]}… {s.subject}" for s in facts.verified_signers()),
-        "; ".join(f"{s.name} ({s.category})" for s in facts.sdks),
-        ", ".join(p.rsplit(".", 1)[-1] for p in facts.sensitive_permissions()),
+        sep.join(f"{s.name} ({s.category})" for s in facts.sdks),
+        sep.join(p.rsplit(".", 1)[-1] for p in facts.sensitive_permissions()),
         "; ".join(facts.problems),
     ]

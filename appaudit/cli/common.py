@@ -1,7 +1,8 @@
-"""What every command shares: options, error handling, and plain-text output."""
+"""What every command shares: options, the language, error handling, and plain-text output."""
 
 from __future__ import annotations
 
+import errno
 import json
 import signal
 import sys
@@ -13,11 +14,10 @@ from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
-from appaudit.errors import AppauditError
-from registry.db import first_line
+from appaudit.errors import LANGUAGES, AppauditError, Message
+from appaudit.messages import current, env_lang, h, m, t, use
 from scanner.safetext import clip, json_safe, shown, shown_inline
 
 EXIT_OK = 0
@@ -28,36 +28,62 @@ EXIT_TERMINATED = 143
 
 DbOption = Annotated[
     str | None,
-    typer.Option(
-        "--db",
-        envvar="APPAUDIT_DB",
-        help="Registry database: an SQLAlchemy URL or a SQLite file path "
-        "(default: registry.db in the user data folder).",
-        show_default=False,
-    ),
+    typer.Option("--db", envvar="APPAUDIT_DB", help=h("db"), show_default=False),
 ]
-ActorOption = Annotated[
-    str | None,
-    typer.Option("--actor", help="Who makes the change, for the change log (default: OS user)."),
-]
-ReasonOption = Annotated[str, typer.Option("--reason", help="Why, for the change log.")]
+ActorOption = Annotated[str | None, typer.Option("--actor", help=h("actor"))]
+ReasonOption = Annotated[str, typer.Option("--reason", help=h("reason"))]
+LangOption = Annotated[str | None, typer.Option("--lang", help=h("lang"), show_default=False)]
+"""The language of what a command says (and writes); default: $APPAUDIT_LANG, else zh."""
 
 
 class UserError(AppauditError):
     """A usage problem found by the CLI itself."""
 
 
-def error_line(error: BaseException) -> str:
-    if isinstance(error, SQLAlchemyError):
-        return f"database error: {first_line(error)}"
+def speak(lang: str | None) -> str:
+    """Take a command's `--lang` (None: $APPAUDIT_LANG, else Chinese) and speak it."""
+    chosen = choice(lang, LANGUAGES, "--lang") or env_lang()
+    use(chosen)
+    return chosen
+
+
+# What OSError's strerror says in English, for the errors a user meets with files.
+_OS_ERRORS = ("ENOENT", "EACCES", "EPERM", "ENOSPC", "EROFS", "EISDIR", "ENOTDIR", "EEXIST",
+              "ENAMETOOLONG", "EBUSY", "EDQUOT")  # fmt: skip
+
+
+def error_message(error: BaseException) -> Message:
+    """A caught error as one sentence in every language."""
+    if isinstance(error, AppauditError):
+        return error.message
     if isinstance(error, OSError):
-        where = f" {error.filename}" if error.filename else ""
-        return f"{error.strerror or error}{':' if where else ''}{where}"
-    return str(error)
+        name = errno.errorcode.get(error.errno or 0, "")
+        reason = m(f"os_{name}") if name in _OS_ERRORS else Message(error.strerror or str(error))
+        if error.filename:
+            return m("os_error_file", reason=reason, file=shown(str(error.filename)))
+        return reason
+    if _is_database_error(error):
+        from registry.db import first_line
+
+        return m("database_error", reason=first_line(error))
+    return Message(str(error))
 
 
-# The domain's errors mean "the input or the environment is wrong", not "appaudit is broken".
-_CAUGHT: tuple[type[BaseException], ...] = (AppauditError, SQLAlchemyError, OSError)
+def error_line(error: BaseException) -> str:
+    return error_message(error).text(current())
+
+
+def _is_database_error(error: BaseException) -> bool:
+    # sqlalchemy is imported only by the commands that open a database: a command that did
+    # not cannot have raised one of its errors.
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc is not None and isinstance(error, exc.SQLAlchemyError)
+
+
+def _caught(error: Exception) -> bool:
+    """The domain's errors mean "the input or the environment is wrong", not "appaudit is
+    broken": one line and exit code 2; anything else is a bug and keeps its traceback."""
+    return isinstance(error, AppauditError | OSError) or _is_database_error(error)
 
 
 class Terminated(BaseException):
@@ -82,25 +108,65 @@ def _sigterm_unwinds() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _localised_help_option(option: Any) -> Any:
+    if option is not None:
+        option.help = h("opt_help")
+    return option
+
+
+def _localise_help_headings() -> None:
+    """The headings and marks of the help screen (Arguments, Options, [default: …] …) in
+    the language the help text is in; the help screen reads them when it is drawn."""
+    from typer import rich_utils
+
+    rich_utils.ARGUMENTS_PANEL_TITLE = h("panel_arguments")
+    rich_utils.OPTIONS_PANEL_TITLE = h("panel_options")
+    rich_utils.COMMANDS_PANEL_TITLE = h("panel_commands")
+    rich_utils.DEFAULT_STRING = h("help_default")
+    rich_utils.ENVVAR_STRING = h("help_envvar")
+    rich_utils.REQUIRED_LONG_STRING = h("help_required")
+
+
+class AppauditCommand(TyperCommand):
+    """A command whose help screen speaks the language of its help text."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _localised_help_option(super().get_help_option(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _localise_help_headings()
+        super().format_help(ctx, formatter)
+
+
 class AppauditGroup(TyperGroup):
     """Catches domain errors once, for every command: one line on stderr and exit code 2."""
 
+    def get_help_option(self, ctx: Any) -> Any:
+        return _localised_help_option(super().get_help_option(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _localise_help_headings()
+        super().format_help(ctx, formatter)
+
     def invoke(self, ctx: Any) -> Any:
+        use(None)  # each run starts in the environment's language, until a --lang says more
         try:
             with _sigterm_unwinds():
                 return super().invoke(ctx)
-        except _CAUGHT as error:
-            say(f"appaudit: error: {error_line(error)}")
+        except Exception as error:
+            if not _caught(error):
+                raise
+            say(t("error", message=error_line(error)))
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
-            typer.echo("appaudit: interrupted", err=True)
+            typer.echo(t("interrupted"), err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Terminated:
-            typer.echo("appaudit: terminated", err=True)
+            typer.echo(t("terminated"), err=True)
             raise typer.Exit(EXIT_TERMINATED) from None
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str | Message) -> NoReturn:
     raise UserError(message)
 
 
@@ -114,7 +180,12 @@ def say(message: str) -> None:
     No control or escape sequence reaches the terminal (they are shown as <U+001B> …),
     undecodable bytes of file names become �, and a very long message is cut with a mark.
     """
-    typer.echo(clip(shown(message), SAY_LIMIT, " … ({total} characters)"), err=True)
+    typer.echo(clip(shown(message), SAY_LIMIT, t("cut_mark")), err=True)
+
+
+def warn(message: str) -> None:
+    """A warning line: the run goes on, and its outcome stands."""
+    say(t("warning", message=message))
 
 
 def emit(text: str) -> None:
@@ -133,7 +204,7 @@ def _write_stdout(text: str) -> None:
 
 def choice(value: str | None, allowed: Sequence[str], option: str) -> str | None:
     if value is not None and value not in allowed:
-        fail(f"{option} must be one of {', '.join(allowed)}, not {value!r}")
+        fail(m("bad_choice", option=option, allowed=", ".join(allowed), value=value))
     return value
 
 
@@ -164,6 +235,11 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], max_width
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def headers(*keys: str) -> list[str]:
+    """Column headers of a table, in the current language."""
+    return [t(f"col_{key}") for key in keys]
 
 
 Handler = Callable[..., Any]

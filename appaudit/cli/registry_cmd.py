@@ -1,130 +1,94 @@
-"""`appaudit registry …`: the commands section staff use to keep the registry."""
+"""`appaudit registry …`: the commands section staff use to keep the registry.
+
+The registry, its files and the APK reader are imported by the commands that use them, so
+that `appaudit --help` and `appaudit registry list` start without loading what they do not
+need.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from appaudit import registry_files
 from appaudit.cli.common import (
     ActorOption,
+    AppauditCommand,
     AppauditGroup,
     DbOption,
+    LangOption,
     ReasonOption,
     choice,
     emit,
     emit_json,
     fail,
     format_table,
+    headers,
     say,
+    speak,
 )
-from registry import values, wording
-from registry.db import is_explicit, open_database, resolve_url, sqlite_file
-from registry.records import ENTRY_FIELDS, EntryRecord
-from registry.service import ChangeRecord, ImportReport, Registry
-from scanner.apk import analyse_apk
-from scanner.apk.problems import describe
-from scanner.writing import csv_text
+from appaudit.errors import LANGUAGES
+from appaudit.messages import h, m, t
 
-app = typer.Typer(
-    cls=AppauditGroup,
-    help="Keep the registry: filed apps and accounts, schools' adoptions (选用), change log.",
-    no_args_is_help=True,
-)
+if TYPE_CHECKING:
+    from registry.records import EntryRecord
+    from registry.service import ChangeRecord, ImportReport, Registry
+
+app = typer.Typer(cls=AppauditGroup, help=h("registry"), no_args_is_help=True)
 
 FORMATS = ("table", "json", "csv")
-LANGS = ("zh", "en")
+WHATS = ("entries", "adoptions")
 
 
 def _open(db: str | None, actor: str | None = None, *, create: bool = False) -> Registry:
     """The registry; only commands that add entries or adoptions may create a named file."""
+    from registry.db import open_database
+    from registry.service import Registry
+
     return Registry(open_database(db, create=create), actor)
 
 
 def _open_for_import(db: str | None, actor: str | None, dry_run: bool) -> Registry:
     """The registry to import into; a dry run against a file not made yet creates nothing."""
+    from registry.db import is_explicit, open_database, resolve_url, sqlite_file
+    from registry.service import Registry
+
     resolved = resolve_url(db)
     path = sqlite_file(resolved)
     if dry_run and is_explicit(db) and path is not None and not path.exists():
-        say(f"{path} does not exist yet: the dry run compares with an empty registry")
+        say(t("dry_run_new_file", path=path))
         return Registry(open_database("sqlite://"), actor)
     return _open(db, actor, create=True)
 
 
 # Field options shared by `add` and `edit`.
-Name = Annotated[str | None, typer.Option("--name", help="Name (名称).")]
-Kind = Annotated[
-    str | None,
-    typer.Option(
-        "--kind",
-        help="app / miniprogram / official_account / channels / platform "
-        "(or APP/小程序/公众号/视频号/平台).",
-    ),
-]
-Provider = Annotated[str | None, typer.Option("--provider", help="Provider (提供者).")]
-FilingNo = Annotated[str | None, typer.Option("--filing-no", help="Filing number 教APP备…号.")]
-Status = Annotated[
-    str | None,
-    typer.Option(
-        "--status",
-        help="Filing status: active/revoked/cancelled (有效/撤销/注销); 有效 needs a filing "
-        "number, without one it is read as listed (准入).",
-    ),
-]
-Listing = Annotated[
-    str | None,
-    typer.Option(
-        "--listing",
-        help="The bureau's own list (准入状态): listed/suspended/removed (准入/暂停/移出).",
-    ),
-]
-ListingDate = Annotated[
-    str | None, typer.Option("--listing-date", help="Date of the listing decision (准入日期).")
-]
-ListingRef = Annotated[
-    str | None,
-    typer.Option(
-        "--listing-ref", help="The listing decision (准入依据), e.g. 区教育局〔2025〕3号."
-    ),
-]
+Name = Annotated[str | None, typer.Option("--name", help=h("opt_name"))]
+Kind = Annotated[str | None, typer.Option("--kind", help=h("opt_kind"))]
+Provider = Annotated[str | None, typer.Option("--provider", help=h("opt_provider"))]
+FilingNo = Annotated[str | None, typer.Option("--filing-no", help=h("opt_filing_no"))]
+Status = Annotated[str | None, typer.Option("--status", help=h("opt_status"))]
+Listing = Annotated[str | None, typer.Option("--listing", help=h("opt_listing"))]
+ListingDate = Annotated[str | None, typer.Option("--listing-date", help=h("opt_listing_date"))]
+ListingRef = Annotated[str | None, typer.Option("--listing-ref", help=h("opt_listing_ref"))]
 CertifiedEntity = Annotated[
-    str | None,
-    typer.Option(
-        "--certified-entity",
-        help="Verified owner (认证主体) of an official account or mini-program.",
-    ),
+    str | None, typer.Option("--certified-entity", help=h("opt_certified_entity"))
 ]
-Package = Annotated[str | None, typer.Option("--package", help="Android package name.")]
-OriginalId = Annotated[str | None, typer.Option("--original-id", help="Official account gh_ ID.")]
-AppId = Annotated[str | None, typer.Option("--appid", help="Mini-program AppID (wx…).")]
-WechatId = Annotated[str | None, typer.Option("--wechat-id", help="WeChat ID (微信号).")]
-ChannelsId = Annotated[str | None, typer.Option("--channels-id", help="Channels (视频号) ID.")]
-Url = Annotated[str | None, typer.Option("--url", help="Web address (platforms).")]
-Category = Annotated[
-    str | None,
-    typer.Option(
-        "--category",
-        help="Category: 教学/管理/教学管理/家校沟通/教育; 通用工具 (微信, 钉钉 …); 党建学习; "
-        "or 政务/反诈/金融 ….",
-    ),
-]
-Audience = Annotated[str | None, typer.Option("--audience", help="Audience: 家长/学生/教师.")]
-Signers = Annotated[
-    list[str] | None,
-    typer.Option("--signer", help="Signer certificate SHA-256 (repeat for several)."),
-]
-Icp = Annotated[
-    str | None, typer.Option("--icp", help="ICP filing number (of a mini-program too).")
-]
-Mlps = Annotated[str | None, typer.Option("--mlps-level", help="MLPS (等保) level.")]
-Note = Annotated[str | None, typer.Option("--note", help="Note (备注).")]
-Format = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
-Lang = Annotated[
-    str,
-    typer.Option("--lang", envvar="APPAUDIT_LANG", help="Language of notes and labels: zh or en."),
-]
+Package = Annotated[str | None, typer.Option("--package", help=h("opt_package"))]
+OriginalId = Annotated[str | None, typer.Option("--original-id", help=h("opt_original_id"))]
+AppId = Annotated[str | None, typer.Option("--appid", help=h("opt_appid"))]
+WechatId = Annotated[str | None, typer.Option("--wechat-id", help=h("opt_wechat_id"))]
+ChannelsId = Annotated[str | None, typer.Option("--channels-id", help=h("opt_channels_id"))]
+Url = Annotated[str | None, typer.Option("--url", help=h("opt_url"))]
+Category = Annotated[str | None, typer.Option("--category", help=h("opt_category"))]
+Audience = Annotated[str | None, typer.Option("--audience", help=h("opt_audience"))]
+Signers = Annotated[list[str] | None, typer.Option("--signer", help=h("opt_signer"))]
+Icp = Annotated[str | None, typer.Option("--icp", help=h("opt_icp"))]
+Mlps = Annotated[str | None, typer.Option("--mlps-level", help=h("opt_mlps_level"))]
+Note = Annotated[str | None, typer.Option("--note", help=h("opt_note"))]
+Format = Annotated[str, typer.Option("--format", "-f", help=h("format_table_json_csv"))]
+EntryArg = Annotated[str, typer.Argument(help=h("arg_entry"), show_default=False)]
+SchoolArg = Annotated[str, typer.Argument(help=h("arg_school"), show_default=False)]
 
 
 def _field_values(**given: str | list[str] | None) -> dict[str, str]:
@@ -136,29 +100,28 @@ def _field_values(**given: str | list[str] | None) -> dict[str, str]:
     return out
 
 
-@app.command("import")
+@app.command("import", help=h("cmd_import"), cls=AppauditCommand)
 def import_(
-    file: Annotated[Path, typer.Argument(help="CSV, XLSX or JSON file.", show_default=False)],
-    what: Annotated[
-        str | None,
-        typer.Option("--what", help="entries or adoptions (default: told by the headers)."),
-    ] = None,
-    sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX sheet name.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change.")] = False,
+    file: Annotated[Path, typer.Argument(help=h("arg_import_file"), show_default=False)],
+    what: Annotated[str | None, typer.Option("--what", help=h("opt_import_what"))] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help=h("opt_sheet"))] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=h("opt_dry_run"))] = False,
     skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Import the good rows even if some are bad.")
+        bool, typer.Option("--skip-invalid", help=h("opt_skip_invalid"))
     ] = False,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="List every added and updated row.")
-    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=h("opt_verbose"))] = False,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
-    lang: Lang = "zh",
+    lang: LangOption = None,
 ) -> None:
-    """Import registry entries or adoptions; all or nothing unless --skip-invalid."""
-    choice(what, registry_files.WHATS, "--what")
-    choice(lang, LANGS, "--lang")
+    from appaudit import registry_files
+    from registry import wording
+
+    lang = speak(lang)
+    choice(what, WHATS, "--what")
+    if not file.is_file():
+        fail(m("no_such_file", files=str(file)))
     source = registry_files.open_registry_file(file, what, sheet)
     registry = _open_for_import(db, actor, dry_run)
     if source.what == "entries":
@@ -178,12 +141,12 @@ def import_(
             skip_invalid=skip_invalid,
             reason=reason,
         )
-    _print_report(report, source.row_label, file, verbose)
+    _print_report(report, source.row_label, file, verbose, lang)
     if report.listed_without_filing and (report.applied or report.dry_run):
         line = wording.listed_without_filing(report.listed_without_filing, source.row_label, lang)
-        say(f"{file.name}: {line}")
-    for note in source.notes():
-        say(f"{file.name}: note: {note}")
+        say(t("about_file", file=file.name, text=line))
+    for note in source.notes(lang):
+        say(t("file_note", file=file.name, note=note))
     if report.rejected and not skip_invalid:
         raise typer.Exit(2)
 
@@ -192,34 +155,49 @@ LISTED = 20
 """Added and updated rows listed by name before the rest are only counted (see --verbose)."""
 
 
-def _print_report(report: ImportReport, row_label: str, file: Path, verbose: bool) -> None:
+def _print_report(report: ImportReport, unit: str, file: Path, verbose: bool, lang: str) -> None:
+    from registry.records import field_name
+    from registry.wording import row_ref
+
     for number, message in report.rejected:
-        say(f"{file.name}: {row_label} {number}: rejected: {message}")
+        row = row_ref(number, unit).text(lang)
+        say(t("import_rejected", file=file.name, row=row, message=message.text(lang)))
     if report.applied or report.dry_run:
-        would = "would be " if report.dry_run else ""
-        lines = [f"{row_label} {n}: {would}added: {name}" for n, name in report.added]
+        added = "import_would_add" if report.dry_run else "import_added"
+        updated = "import_would_update" if report.dry_run else "import_updated"
+        lines = [t(added, row=row_ref(n, unit).text(lang), name=name) for n, name in report.added]
         lines += [
-            f"{row_label} {n}: {would}updated: {name} ({', '.join(changed) or 'details'})"
+            t(
+                updated,
+                row=row_ref(n, unit).text(lang),
+                name=name,
+                fields=t("list_sep").join(field_name(f).text(lang) for f in changed)
+                or t("details"),
+            )
             for n, name, changed in report.updated
         ]
         shown = lines if verbose else lines[:LISTED]
         for line in shown:
             say(line)
         if len(lines) > len(shown):
-            say(f"… and {len(lines) - len(shown)} more (--verbose lists them all)")
-    summary = (
-        f"{report.what}: {len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.rejected)} rejected"
+            say(t("import_more", count=len(lines) - len(shown)))
+    summary = t(
+        "import_summary",
+        what=t(f"what_{report.what}"),
+        added=len(report.added),
+        updated=len(report.updated),
+        unchanged=len(report.unchanged),
+        rejected=len(report.rejected),
     )
     if report.applied:
         say(summary)
     elif report.dry_run:
-        say(f"{summary} (dry run: nothing changed)")
+        say(t("import_dry_run", summary=summary))
     else:
-        say(f"{summary}; nothing was imported (fix the rows, or use --skip-invalid)")
+        say(t("import_refused", summary=summary))
 
 
-@app.command()
+@app.command(help=h("cmd_add"), cls=AppauditCommand)
 def add(
     name: Name = None,
     kind: Kind = None,
@@ -245,9 +223,11 @@ def add(
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
-    lang: Lang = "zh",
+    lang: LangOption = None,
 ) -> None:
-    """Add one entry to the registry."""
+    from registry import values
+
+    lang = speak(lang)
     cells = _field_values(
         name=name, kind=kind, provider=provider, filing_no=filing_no, status=status,
         package=package, original_id=original_id, appid=appid, wechat_id=wechat_id,
@@ -256,15 +236,15 @@ def add(
         mlps_level=mlps_level, note=note, listing=listing, listing_date=listing_date,
         listing_ref=listing_ref,
     )  # fmt: skip
-    choice(lang, LANGS, "--lang")
     entry = _open(db, actor, create=True).add(cells, reason)
-    say(f"added #{entry.id} {entry.name} ({entry.kind})")
+    kind_word = values.label(entry.kind, lang)
+    say(t("added_entry", id=entry.id, name=entry.name, kind=kind_word))
     _note_listed_without_filing(cells, entry, lang)
 
 
-@app.command()
+@app.command(help=h("cmd_edit"), cls=AppauditCommand)
 def edit(
-    entry: Annotated[str, typer.Argument(help="Id, filing number, package, account ID or name.")],
+    entry: EntryArg,
     name: Name = None,
     kind: Kind = None,
     provider: Provider = None,
@@ -289,9 +269,11 @@ def edit(
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
-    lang: Lang = "zh",
+    lang: LangOption = None,
 ) -> None:
-    """Change fields of an entry (an empty value, e.g. --note "", clears a field)."""
+    from registry.records import ENTRY_FIELDS, field_name
+
+    lang = speak(lang)
     changes = _field_values(
         name=name, kind=kind, provider=provider, filing_no=filing_no, status=status,
         package=package, original_id=original_id, appid=appid, wechat_id=wechat_id,
@@ -301,21 +283,23 @@ def edit(
         listing_ref=listing_ref,
     )  # fmt: skip
     if not changes:
-        fail("nothing to change: give at least one field option (see --help)")
-    choice(lang, LANGS, "--lang")
+        fail(m("nothing_to_change"))
     registry = _open(db, actor)
     before = registry.get(entry)
     after = registry.edit(entry, changes, reason)
     changed = [f for f in ENTRY_FIELDS if getattr(before, f) != getattr(after, f)]
-    say(
-        f"#{after.id} {after.name}: "
-        + (", ".join(changed) + " changed" if changed else "unchanged")
-    )
+    if changed:
+        fields = t("list_sep").join(field_name(f).text(lang) for f in changed)
+        say(t("entry_changed", id=after.id, name=after.name, fields=fields))
+    else:
+        say(t("entry_unchanged", id=after.id, name=after.name))
     _note_listed_without_filing(changes, after, lang)
 
 
 def _note_listed_without_filing(given: dict[str, str], record: EntryRecord, lang: str) -> None:
     """Say so when a --status of 有效/正常 came without a filing number (read as listed)."""
+    from registry import values, wording
+
     status = given.get("status", "")
     if not values.clean(status) or "listing" in given or record.filed:
         return
@@ -324,19 +308,33 @@ def _note_listed_without_filing(given: dict[str, str], record: EntryRecord, lang
     except values.InvalidValue:
         return
     if stated == ("status", "active") and record.listing == "listed":
-        say(f"#{record.id} {record.name}: " + wording.listed_without_filing(lang=lang))
+        say(f"#{record.id} {record.name}{t('colon')}" + wording.listed_without_filing(lang=lang))
 
 
-@app.command()
+def _shown_cells(record: EntryRecord, lang: str) -> dict[str, str]:
+    """An entry's cells as a person reads them: kind, filing status and listing as words."""
+    from registry import values
+
+    cells = record.cells(lang)
+    for name in ("kind", "status", "listing"):
+        cells[name] = values.label(getattr(record, name), lang) if cells[name] else ""
+    return cells
+
+
+@app.command(help=h("cmd_show"), cls=AppauditCommand)
 def show(
-    entry: Annotated[str, typer.Argument(help="Id, filing number, package, account ID or name.")],
+    entry: EntryArg,
     fmt: Format = "table",
     db: DbOption = None,
-    lang: Lang = "zh",
+    lang: LangOption = None,
 ) -> None:
-    """Show one entry with its signers, adoptions and recent changes."""
+    from appaudit import registry_files
+    from appaudit.settings import load_report_settings
+    from registry.records import field_name
+    from reports.spreadsheets import csv_text
+
+    lang = speak(lang)
     choice(fmt, FORMATS, "--format")
-    choice(lang, LANGS, "--lang")
     registry = _open(db)
     record = registry.get(entry)
     adoptions = registry.adoptions(str(record.id))
@@ -352,66 +350,75 @@ def show(
         header, rows = registry_files.entries_table([record], "en")
         emit(csv_text(header, rows))
         return
+    zone = load_report_settings().timezone
+    labels = {name: field_name(name).text(lang) for name in (*record.cells(), "educational")}
+    labels["educational"] = t("educational")
+    width = max(_width(label) for label in labels.values()) + 2
     lines = [f"#{record.id} {record.name}"]
-    for name, value in record.cells(lang).items():
+    for name, value in _shown_cells(record, lang).items():
         if value and name != "name":
-            lines.append(f"  {name:<16} {value}")
+            lines.append(f"  {_pad(labels[name], width)}{value}")
     edu = record.educational
-    lines.append(f"  {'educational':<16} {'yes' if edu else 'no' if edu is False else 'unknown'}")
-    lines.append(f"adoptions ({len(adoptions)}):")
+    answer = t("yes") if edu else t("no") if edu is False else t("unknown")
+    lines.append(f"  {_pad(labels['educational'], width)}{answer}")
+    lines.append(t("adoptions_heading", count=len(adoptions)))
     for view in adoptions:
         a = view.adoption
         when = a.decided_on.isoformat() if a.decided_on else ""
         lines.append(f"  {a.school} {a.school_code} {a.decision_ref} {when}".rstrip())
-    lines.append(f"changes ({len(changes)}):")
-    lines.extend(f"  {_change_line(c)}" for c in changes[-10:])
+    lines.append(t("changes_heading", count=len(changes)))
+    lines.extend(f"  {_change_line(c, lang, zone)}" for c in changes[-10:])
     emit("\n".join(lines))
 
 
-@app.command("list")
+def _width(text: str) -> int:
+    from appaudit.cli.common import display_width
+
+    return display_width(text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+@app.command("list", help=h("cmd_list"), cls=AppauditCommand)
 def list_(
-    kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
-    status: Annotated[
-        str | None, typer.Option("--status", help="Only this filing status (有效/撤销/注销/无).")
-    ] = None,
-    listing: Annotated[
-        str | None,
-        typer.Option("--listing", help="Only this listing state (准入/暂停/移出, or 无 for none)."),
-    ] = None,
-    category: Annotated[
-        str | None, typer.Option("--category", help="Only this category (or 教育 / 非教育).")
-    ] = None,
-    search: Annotated[
-        str | None, typer.Option("--search", "-s", help="Text in name, provider, ids or note.")
-    ] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help=h("opt_list_kind"))] = None,
+    status: Annotated[str | None, typer.Option("--status", help=h("opt_list_status"))] = None,
+    listing: Annotated[str | None, typer.Option("--listing", help=h("opt_list_listing"))] = None,
+    category: Annotated[str | None, typer.Option("--category", help=h("opt_list_category"))] = None,
+    search: Annotated[str | None, typer.Option("--search", "-s", help=h("opt_list_search"))] = None,
     fmt: Format = "table",
     db: DbOption = None,
-    lang: Lang = "zh",
+    lang: LangOption = None,
 ) -> None:
-    """List entries; --format json gives an array keyed by the canonical field names."""
+    lang = speak(lang)
     choice(fmt, FORMATS, "--format")
-    choice(lang, LANGS, "--lang")
     entries = _open(db).list_entries(
         kind=kind, status=status, listing=listing, category=category, search=search
     )
     if fmt == "json":
         emit_json([e.to_dict(with_id=True) for e in entries])
     elif fmt == "csv":
+        from appaudit import registry_files
+        from reports.spreadsheets import csv_text
+
         header, rows = registry_files.entries_table(entries, "en")
         emit(
             csv_text(["id", *header], [[str(e.id), *r] for e, r in zip(entries, rows, strict=True)])
         )
     else:
         emit(_entries_text(entries, lang))
-        say(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}")
+        say(t("entries_count_one" if len(entries) == 1 else "entries_count", count=len(entries)))
 
 
 def _entries_text(entries: list[EntryRecord], lang: str) -> str:
     """The list as a table: kind, filing status and listing in the words of `lang`."""
-    header = ["id", "name", "kind", "filing_no", "status", "listing", "identifier", "category"]
+    header = headers("id", "name", "kind", "filing_no", "status", "listing", "identifier",
+                     "category")  # fmt: skip
     rows = []
     for e in entries:
-        cells = e.cells(lang)
+        cells = _shown_cells(e, lang)
         rows.append(
             [
                 str(e.id),
@@ -427,50 +434,53 @@ def _entries_text(entries: list[EntryRecord], lang: str) -> str:
     return format_table(header, rows)
 
 
-@app.command()
+@app.command(help=h("cmd_revoke"), cls=AppauditCommand)
 def revoke(
-    entry: Annotated[str, typer.Argument(help="Id, filing number, package, account ID or name.")],
-    cancelled: Annotated[
-        bool, typer.Option("--cancelled", help="Mark the filing cancelled (注销), not revoked.")
-    ] = False,
+    entry: EntryArg,
+    cancelled: Annotated[bool, typer.Option("--cancelled", help=h("opt_cancelled"))] = False,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """Mark an entry's filing revoked (撤销) or cancelled (注销)."""
+    from registry import values
+
+    lang = speak(lang)
     record = _open(db, actor).revoke(entry, reason, "cancelled" if cancelled else "revoked")
-    say(f"#{record.id} {record.name}: filing {record.filing_no} is now {record.status}")
+    status = values.label(record.status, lang)
+    say(t("revoked", id=record.id, name=record.name, filing_no=record.filing_no, status=status))
 
 
-@app.command()
+@app.command(help=h("cmd_restore"), cls=AppauditCommand)
 def restore(
-    entry: Annotated[str, typer.Argument(help="Id, filing number, package, account ID or name.")],
+    entry: EntryArg,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """Make a revoked or cancelled filing active again."""
+    speak(lang)
     record = _open(db, actor).restore(entry, reason)
-    say(f"#{record.id} {record.name}: filing {record.filing_no} is active again")
+    say(t("restored", id=record.id, name=record.name, filing_no=record.filing_no))
 
 
-@app.command()
+@app.command(help=h("cmd_adopt"), cls=AppauditCommand)
 def adopt(
-    school: Annotated[str, typer.Argument(help="School name, or 全区 for the whole district.")],
-    entry: Annotated[str, typer.Argument(help="Id, filing number, package, account ID or name.")],
+    school: SchoolArg,
+    entry: EntryArg,
     decision: Annotated[
-        str,
-        typer.Option("--decision", "--decision-ref", help="Minutes or document of the decision."),
+        str, typer.Option("--decision", "--decision-ref", help=h("opt_decision"))
     ] = "",
-    decided_on: Annotated[str, typer.Option("--date", help="Date of the decision.")] = "",
-    audience: Annotated[str, typer.Option("--audience", help="家长/学生/教师.")] = "",
-    school_code: Annotated[str, typer.Option("--school-code", help="School code (标识码).")] = "",
-    note: Annotated[str, typer.Option("--note", help="Note.")] = "",
+    decided_on: Annotated[str, typer.Option("--date", help=h("opt_decided_on"))] = "",
+    audience: Annotated[str, typer.Option("--audience", help=h("opt_adopt_audience"))] = "",
+    school_code: Annotated[str, typer.Option("--school-code", help=h("opt_school_code"))] = "",
+    note: Annotated[str, typer.Option("--note", help=h("opt_note"))] = "",
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """Record a school's adoption (选用) of an entry by collective decision."""
+    speak(lang)
     view = _open(db, actor, create=True).adopt(
         school,
         entry,
@@ -481,108 +491,148 @@ def adopt(
         note=note,
         reason=reason,
     )
-    say(f"{view.adoption.school}: adopted #{view.entry.id} {view.entry.name}")
+    say(t("adopted", school=view.adoption.school, id=view.entry.id, name=view.entry.name))
 
 
-@app.command()
+@app.command(help=h("cmd_unadopt"), cls=AppauditCommand)
 def unadopt(
-    school: Annotated[str, typer.Argument(help="School name, or 全区 for the whole district.")],
-    entry: Annotated[str, typer.Argument(help="Id, filing number, package, account ID or name.")],
+    school: SchoolArg,
+    entry: EntryArg,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """Remove a school's adoption of an entry."""
+    speak(lang)
     registry = _open(db, actor)
     record = registry.get(entry)
     registry.unadopt(school, entry, reason)
-    say(f"{school}: adoption of #{record.id} {record.name} removed")
+    say(t("unadopted", school=school, id=record.id, name=record.name))
 
 
-@app.command()
+@app.command(help=h("cmd_adoptions"), cls=AppauditCommand)
 def adoptions(
-    school: Annotated[str | None, typer.Option("--school", help="Only this school.")] = None,
-    entry: Annotated[str | None, typer.Option("--entry", help="Only this entry.")] = None,
+    school: Annotated[str | None, typer.Option("--school", help=h("opt_only_school"))] = None,
+    entry: Annotated[str | None, typer.Option("--entry", help=h("opt_only_entry"))] = None,
     fmt: Format = "table",
     db: DbOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """List recorded adoptions."""
+    from appaudit import registry_files
+    from registry import values
+    from registry.records import ADOPTION_FIELDS
+    from reports.spreadsheets import csv_text
+
+    lang = speak(lang)
     choice(fmt, FORMATS, "--format")
     views = _open(db).adoptions(entry, school)
     if fmt == "json":
         emit_json(registry_files.adoption_dicts(views))
         return
-    header, rows = registry_files.adoptions_table(views, "en")
-    emit(csv_text(header, rows) if fmt == "csv" else format_table(header, rows))
+    if fmt == "csv":
+        emit(csv_text(*registry_files.adoptions_table(views, "en")))
+        return
+    header, rows = registry_files.adoptions_table(views, lang)
+    where = ADOPTION_FIELDS.index("kind")
+    for view, row in zip(views, rows, strict=True):
+        row[where] = values.label(view.entry.kind, lang)
+    emit(format_table(header, rows))
 
 
-@app.command()
+@app.command(help=h("cmd_history"), cls=AppauditCommand)
 def history(
     entry_arg: Annotated[
-        str | None, typer.Argument(metavar="[ENTRY]", help="Only the changes of this entry.")
+        str | None, typer.Argument(metavar="[ENTRY]", help=h("arg_history_entry"))
     ] = None,
-    entry: Annotated[
-        str | None, typer.Option("--entry", help="Only the changes of this entry.")
-    ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Only the last N.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    entry: Annotated[str | None, typer.Option("--entry", help=h("arg_history_entry"))] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help=h("opt_last_n"))] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=h("format_table_json"))] = "table",
     db: DbOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """The change log: who changed what, when, from what to what, and why."""
+    from appaudit.settings import load_report_settings
+
+    lang = speak(lang)
     choice(fmt, ("table", "json"), "--format")
     if entry_arg and entry and entry_arg != entry:
-        fail("give the entry once, as an argument or as --entry")
+        fail(m("entry_twice"))
+    zone = load_report_settings().timezone
     changes = _open(db).history(entry or entry_arg, limit)
     if fmt == "json":
         emit_json([c.to_dict() for c in changes])
         return
-    emit("\n".join(_change_line(c) for c in changes) if changes else "(no changes recorded)")
+    if changes:
+        emit("\n".join(_change_line(c, lang, zone) for c in changes))
+    else:
+        emit(t("no_changes"))
 
 
-def _change_line(change: ChangeRecord) -> str:
-    when = change.at.strftime("%Y-%m-%d %H:%M:%S")
-    parts = [f"{when}Z", change.actor, change.action, f"#{change.entry_id} {change.label}"]
+def _change_line(change: ChangeRecord, lang: str, zone: str) -> str:
+    """One change: when (the bureau's time), who, what, which entry, the values, why."""
+    from appaudit.messages import catalogue
+    from reports.times import shown
+
+    key = f"action_{change.action}"
+    action = t(key) if key in catalogue()["text"] else change.action
+    parts = [shown(change.at, zone), change.actor, action, f"#{change.entry_id} {change.label}"]
     if change.before or change.after:
         before, after = change.before or {}, change.after or {}
         if change.action in ("add", "adopt"):
-            shown = {k: v for k, v in after.items() if v not in ("", [], None)}
-            parts.append(", ".join(f"{k}={_short(v)}" for k, v in shown.items()))
+            shown_values = {k: v for k, v in after.items() if v not in ("", [], None)}
+            parts.append(t("list_sep").join(_assign(k, v, lang) for k, v in shown_values.items()))
         elif change.action == "unadopt":
-            parts.append(f"school={before.get('school', '')}")
+            parts.append(_assign("school", before.get("school", ""), lang))
         else:
             keys = [k for k in dict.fromkeys([*before, *after]) if k != "school"]
-            diffs = [f"{k}: {_short(before.get(k))} → {_short(after.get(k))}" for k in keys]
+            diffs = [
+                f"{_field(k, lang)}{t('colon')}{_short(before.get(k), k, lang)} → "
+                f"{_short(after.get(k), k, lang)}"
+                for k in keys
+            ]
             if "school" in after:
-                diffs.insert(0, f"school={after['school']}")
-            parts.append("; ".join(diffs))
+                diffs.insert(0, _assign("school", after["school"], lang))
+            parts.append(t("clause_sep").join(diffs))
     if change.reason:
-        parts.append(f"reason: {change.reason}")
+        parts.append(t("change_reason", reason=change.reason))
     return "  ".join(parts)
 
 
-def _short(value: object) -> str:
+def _field(name: str, lang: str) -> str:
+    from registry.records import field_name
+
+    return field_name(name).text(lang)
+
+
+def _assign(name: str, value: Any, lang: str) -> str:
+    return f"{_field(name, lang)}={_short(value, name, lang)}"
+
+
+def _short(value: object, name: str = "", lang: str = "en") -> str:
     if value in (None, "", []):
         return "∅"
     if isinstance(value, list):
         return ";".join(str(v) for v in value)
+    if name in ("kind", "status", "listing") and isinstance(value, str):
+        from registry import values
+
+        return values.label(value, lang)
     return str(value)
 
 
-@app.command()
+@app.command(help=h("cmd_export"), cls=AppauditCommand)
 def export(
-    file: Annotated[str, typer.Argument(help="Output file (.csv, .xlsx, .json) or - for stdout.")],
-    what: Annotated[str, typer.Option("--what", help="entries or adoptions.")] = "entries",
-    fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="csv, xlsx or json (default: by suffix).")
-    ] = None,
-    headers: Annotated[
-        str, typer.Option("--headers", help="zh (Chinese headers and words) or en.")
-    ] = "zh",
+    file: Annotated[str, typer.Argument(help=h("arg_export_file"), show_default=False)],
+    what: Annotated[str, typer.Option("--what", help=h("opt_export_what"))] = "entries",
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help=h("opt_export_format"))] = None,
+    headers_lang: Annotated[str, typer.Option("--headers", help=h("opt_headers"))] = "zh",
     db: DbOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """Write the registry to a file that `import` reads back unchanged."""
-    choice(what, registry_files.WHATS, "--what")
-    choice(headers, ("zh", "en"), "--headers")
+    from appaudit import registry_files
+
+    speak(lang)
+    choice(what, WHATS, "--what")
+    choice(headers_lang, LANGUAGES, "--headers")
     path = None if file == "-" else Path(file)
     if path is None and fmt is None:
         fmt = "json"
@@ -590,67 +640,70 @@ def export(
     registry = _open(db)
     if what == "entries":
         records = registry.entries()
-        header, rows = registry_files.entries_table(records, headers)
+        header, rows = registry_files.entries_table(records, headers_lang)
         objects = [r.to_dict() for r in records]
         count = len(records)
     else:
         views = registry.adoptions()
-        header, rows = registry_files.adoptions_table(views, headers)
+        header, rows = registry_files.adoptions_table(views, headers_lang)
         objects = registry_files.adoption_dicts(views)
         count = len(views)
     text = registry_files.write_export(path, chosen, header, rows, objects, sheet=what)
     if text is not None:
         emit(text)
     else:
-        say(f"exported {count} {what} to {path}")
+        say(t("exported", count=count, what=t(f"what_{what}"), path=path))
 
 
-@app.command("add-signer")
+@app.command("add-signer", help=h("cmd_add_signer"), cls=AppauditCommand)
 def add_signer(
-    entry: Annotated[str, typer.Argument(help="Id, filing number, package, account ID or name.")],
-    sha256: Annotated[
-        str | None, typer.Option("--sha256", help="Certificate SHA-256 to add.")
-    ] = None,
-    from_apk: Annotated[
-        Path | None,
-        typer.Option("--from-apk", help="Take the signer(s) from this genuine APK."),
-    ] = None,
-    subject: Annotated[str, typer.Option("--subject", help="Certificate subject.")] = "",
-    force: Annotated[
-        bool, typer.Option("--force", help="Accept an APK whose package is not the entry's.")
-    ] = False,
+    entry: EntryArg,
+    sha256: Annotated[str | None, typer.Option("--sha256", help=h("opt_sha256"))] = None,
+    from_apk: Annotated[Path | None, typer.Option("--from-apk", help=h("opt_from_apk"))] = None,
+    subject: Annotated[str, typer.Option("--subject", help=h("opt_subject"))] = "",
+    force: Annotated[bool, typer.Option("--force", help=h("opt_force"))] = False,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     db: DbOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """Record the signing certificate(s) of the entry's genuine APK."""
+    lang = speak(lang)
     if bool(sha256) == bool(from_apk):
-        fail("give either --sha256 or --from-apk")
+        fail(m("sha256_or_apk"))
     registry = _open(db, actor)
     record = registry.get(entry)
     signers: list[tuple[str, str]] = []
     if sha256:
         signers.append((sha256, subject))
     else:
+        from scanner.apk import analyse_apk
+        from scanner.apk.problems import describe
+
         assert from_apk is not None
         if not from_apk.is_file():
-            fail(f"no such file: {from_apk}")
+            fail(m("no_such_file", files=str(from_apk)))
         facts = analyse_apk(from_apk)
         if not facts.readable:
-            why = "; ".join(facts.problems) or "it cannot be read"
-            fail(f"{from_apk.name}: no signer can be taken from it ({why})")
+            why = "; ".join(facts.problems) or t("unreadable_apk")
+            fail(m("apk_no_signer", apk=from_apk.name, why=why))
         if not facts.signature_verified:
             # A certificate the signature does not prove could be anybody's copy.
-            why = describe(facts.signature_reason, facts.signature_detail, "en")
-            fail(f"{from_apk.name}: its signature does not verify, so no signer is taken ({why})")
+            why = describe(facts.signature_reason, facts.signature_detail, lang)
+            fail(m("apk_signature_invalid", apk=from_apk.name, why=why))
         if record.package and facts.package != record.package and not force:
             fail(
-                f"{from_apk.name} is {facts.package or 'an app without a package'}, "
-                f"not {record.package} (#{record.id} {record.name}); use --force if it is right"
+                m(
+                    "apk_other_package",
+                    apk=from_apk.name,
+                    package=facts.package or t("no_package"),
+                    expected=record.package,
+                    id=record.id,
+                    name=record.name,
+                )
             )
         # The verified signer, and the earlier keys of its rotation lineage (same developer).
         signers.extend((s.sha256, s.subject) for s in facts.verified_signers())
-        reason = reason or f"from {from_apk.name} (SHA-256 {facts.sha256[:16]}…)"
+        reason = reason or t("signer_reason", apk=from_apk.name, sha256=facts.sha256[:16])
     for digest, text in signers:
         record = registry.add_signer(entry, digest, text, reason)
-    say(f"#{record.id} {record.name}: {len(record.signer_sha256)} known signer(s)")
+    say(t("signers_known", id=record.id, name=record.name, count=len(record.signer_sha256)))

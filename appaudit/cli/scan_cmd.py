@@ -1,25 +1,42 @@
-"""`appaudit scan`, `appaudit rules` and `appaudit runs`."""
+"""`appaudit scan`, `appaudit rules` and `appaudit runs`.
+
+The pipeline, the reports and the registry are imported by the commands that use them, so
+that `appaudit --help` starts without loading them.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from appaudit import pipeline
-from appaudit.apks import DEFAULT_DOWNLOAD_JOBS, default_download_dir, default_jobs
 from appaudit.cli.apk_cmd import JobsOption, SdkOption
-from appaudit.cli.common import DbOption, choice, emit, emit_json, fail, format_table, say
-from appaudit.settings import load_settings
-from policies.config import PolicyConfig
-from policies.model import SEVERITIES, RuleSpec, catalogue
-from registry import runs as run_store
-from registry.db import open_database
-from reports.text import Strings, strings
-from reports.writer import DEFAULT_FORMATS, FORMATS
-from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
+from appaudit.cli.common import (
+    AppauditCommand,
+    DbOption,
+    LangOption,
+    choice,
+    emit,
+    emit_json,
+    fail,
+    format_table,
+    headers,
+    say,
+    speak,
+    warn,
+)
+from appaudit.errors import LANGUAGES
+from appaudit.messages import h, m, t
+from policies.model import SEVERITIES
+
+if TYPE_CHECKING:
+    from appaudit.pipeline import ScanOutcome
+    from policies.model import RuleSpec
+    from registry.runs import RunRecord
+    from reports.text import Strings
 
 
 class _Progress:
@@ -35,12 +52,12 @@ class _Progress:
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
-            TextColumn("{task.completed} rows"),
+            TextColumn(t("progress_rows")),
             console=console,
             disable=not self.enabled,
             transient=True,
         )
-        self.task = self.progress.add_task("reading", total=None)
+        self.task = self.progress.add_task(t("stage_reading"), total=None)
 
     def __enter__(self) -> _Progress:
         self.progress.__enter__()
@@ -55,94 +72,76 @@ class _Progress:
             self.progress.update(self.task, completed=self.rows)
 
     def stage(self, name: str) -> None:
-        self.progress.update(self.task, description=name, completed=self.rows)
+        self.progress.update(self.task, description=t(f"stage_{name}"), completed=self.rows)
 
 
 def scan(
-    files: Annotated[
-        list[Path], typer.Argument(help="School submissions: CSV, XLSX (one school or many).")
-    ],
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Report folder (replaced if it is a report).")
-    ] = Path("appaudit-report"),
-    lang: Annotated[str, typer.Option("--lang", help="Report language: zh or en.")] = "zh",
+    files: Annotated[list[Path], typer.Argument(help=h("arg_submissions"))],
+    out: Annotated[Path, typer.Option("--out", "-o", help=h("opt_out"))] = Path("appaudit-report"),
+    lang: LangOption = None,
+    table_headers: Annotated[
+        str | None, typer.Option("--headers", help=h("opt_scan_headers"), show_default=False)
+    ] = None,
     fail_on: Annotated[
         str,
-        typer.Option(
-            "--fail-on",
-            help="Exit 1 when a finding is at or above this severity: "
-            f"{', '.join(SEVERITIES)}; or never.",
-        ),
+        typer.Option("--fail-on", help=h("opt_fail_on", severities=", ".join(SEVERITIES))),
     ] = "high",
     formats: Annotated[
-        str,
-        typer.Option("--format", "-f", help="Comma-separated outputs: html, json, csv, xlsx."),
-    ] = ",".join(DEFAULT_FORMATS),
+        str | None, typer.Option("--format", "-f", help=h("opt_formats"), show_default=False)
+    ] = None,
     registry: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--registry",
-            help="Use registry export file(s) directly, in memory, without a database.",
-        ),
+        list[Path] | None, typer.Option("--registry", help=h("opt_registry_files"))
     ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Rule configuration (default: ./appaudit.toml if present)."),
-    ] = None,
-    sheet: Annotated[str | None, typer.Option("--sheet", help="XLSX sheet to read.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help=h("opt_config"))] = None,
+    sheet: Annotated[str | None, typer.Option("--sheet", help=h("opt_scan_sheet"))] = None,
     jobs: JobsOption = None,
     download_dir: Annotated[
-        Path | None,
-        typer.Option("--download-dir", help="Where downloaded APKs are cached."),
+        Path | None, typer.Option("--download-dir", help=h("opt_download_dir"))
     ] = None,
     download_deadline: Annotated[
-        float,
-        typer.Option(
-            "--download-deadline",
-            min=0.001,
-            help="Seconds one APK download may take in all, retries included; "
-            "a slower one fails for its row only.",
-        ),
-    ] = DOWNLOAD_DEFAULTS.deadline,
-    download_jobs: Annotated[
-        int,
-        typer.Option("--download-jobs", min=1, help="APK downloads at once."),
-    ] = DEFAULT_DOWNLOAD_JOBS,
-    sdk_prefixes: SdkOption = None,
-    apk_dir: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--apk-dir",
-            help="A folder APK cells may name besides the submission's own (repeatable).",
-        ),
+        float | None,
+        typer.Option("--download-deadline", min=0.001, help=h("opt_download_deadline")),
     ] = None,
+    download_jobs: Annotated[
+        int | None, typer.Option("--download-jobs", min=1, help=h("opt_download_jobs"))
+    ] = None,
+    sdk_prefixes: SdkOption = None,
+    apk_dir: Annotated[list[Path] | None, typer.Option("--apk-dir", help=h("opt_apk_dir"))] = None,
     allow_any_path: Annotated[
-        bool,
-        typer.Option(
-            "--allow-any-path",
-            help="Let APK cells name any local file, not only those in the allowed folders.",
-        ),
+        bool, typer.Option("--allow-any-path", help=h("opt_allow_any_path"))
     ] = False,
     db: DbOption = None,
 ) -> None:
-    """Check school submissions against the registry and write the audit reports."""
-    choice(lang, ("zh", "en"), "--lang")
+    from appaudit import pipeline
+    from appaudit.apks import DEFAULT_DOWNLOAD_JOBS, default_download_dir, default_jobs
+    from appaudit.settings import load_settings
+    from reports.writer import DEFAULT_FORMATS, FORMATS, is_replaceable
+    from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
+
+    lang = speak(lang)
+    choice(table_headers, LANGUAGES, "--headers")
     choice(fail_on, pipeline.FAIL_ON, "--fail-on")
-    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
-    for name in chosen:
-        choice(name, tuple(FORMATS), "--format")
-    if not chosen:
-        fail("--format needs at least one of " + ", ".join(FORMATS))
-    missing = [str(f) for f in files if not f.is_file()]
+    chosen: tuple[str, ...] = DEFAULT_FORMATS
+    if formats is not None:
+        chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+        for name in chosen:
+            choice(name, tuple(FORMATS), "--format")
+        if not chosen:
+            fail(m("no_format", formats=", ".join(FORMATS)))
+    missing = [str(f) for f in (*files, *(registry or ())) if not f.is_file()]
     if missing:
-        fail(f"no such file: {', '.join(missing)}")
+        fail(m("no_such_file", files=", ".join(missing)))
+    if not is_replaceable(Path(os.path.abspath(out))):
+        # Said here in the reader's language; the writer refuses it again all the same.
+        fail(m("out_not_a_report", path=out))
     not_folders = [str(d) for d in apk_dir or () if not d.is_dir()]
     if not_folders:
-        fail(f"--apk-dir: no such folder: {', '.join(not_folders)}")
+        fail(m("no_such_apk_dir", folders=", ".join(not_folders)))
     options = pipeline.ScanOptions(
         inputs=files,
         out=out,
         lang=lang,
+        headers=table_headers,
         fail_on=fail_on,
         formats=chosen,
         db=db,
@@ -151,36 +150,72 @@ def scan(
         sheet=sheet,
         jobs=jobs or default_jobs(),
         download_dir=download_dir or default_download_dir(),
-        download_deadline=download_deadline,
-        download_jobs=download_jobs,
+        download_deadline=download_deadline or DOWNLOAD_DEFAULTS.deadline,
+        download_jobs=download_jobs or DEFAULT_DOWNLOAD_JOBS,
         sdk_prefixes=sdk_prefixes,
         apk_dirs=tuple(apk_dir or ()),
         allow_any_path=allow_any_path,
     )
     with _Progress() as progress:
         outcome = pipeline.run_scan(options, progress)
-    say(pipeline.summary_line(outcome))
+    if outcome.result.registry.entries == 0:
+        warn(t("empty_registry", registry=outcome.result.registry.source))
+    say(summary_line(outcome, lang))
     for problem in outcome.result.file_problems:
-        say(f"{problem.source}: {problem.message}")
-    if outcome.not_stored:
-        say(f"appaudit: warning: {outcome.not_stored} (the report is complete without it)")
+        say(f"{problem.source}{t('colon')}{problem.text(lang)}")
+    if outcome.not_stored is not None:
+        warn(t("run_not_stored", reason=outcome.not_stored.text(lang)))
     if outcome.apks.not_cached:
-        say(f"appaudit: warning: APK facts could not be cached: {outcome.apks.not_cached}")
-    say(f"report: {outcome.report}")
+        warn(t("apks_not_cached", reason=outcome.apks.not_cached))
+    say(t("report_at", path=outcome.report))
     raise typer.Exit(outcome.exit_code)
 
 
+def summary_line(outcome: ScanOutcome, lang: str) -> str:
+    """The scan in one line: rows, files, schools, findings by severity, input problems,
+    and what the APK stage did."""
+    from reports.text import strings
+
+    words = strings(lang)
+    result = outcome.result
+    counts = result.counts()
+    summaries = result.summaries()
+    problems = sum(s.problems for s in summaries) + len(result.file_problems)
+    line = t(
+        "scan_summary",
+        rows=outcome.rows,
+        files=len(result.inputs),
+        schools=len(summaries),
+        findings=t("list_sep").join(
+            t("severity_count", count=counts[s], severity=words.severity(s)) for s in SEVERITIES
+        ),
+        problems=problems,
+    )
+    apks = outcome.apks
+    if apks.named:
+        line += t(
+            "scan_summary_apks",
+            named=apks.named,
+            files=apks.files,
+            analysed=apks.analysed,
+            cached=apks.cached,
+            failed=apks.failed,
+        )
+    return line
+
+
 def rules(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
-    lang: Annotated[str, typer.Option("--lang", help="zh or en.")] = "zh",
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", help="Show severities as this configuration sets them."),
-    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=h("format_table_json"))] = "table",
+    lang: LangOption = None,
+    config: Annotated[Path | None, typer.Option("--config", help=h("opt_rules_config"))] = None,
 ) -> None:
-    """List the rule catalogue: ids, severities, titles and the policy clauses behind them."""
+    from appaudit.settings import load_settings
+    from policies.config import PolicyConfig
+    from policies.model import catalogue
+    from reports.text import strings
+
+    lang = speak(lang)
     choice(fmt, ("table", "json"), "--format")
-    choice(lang, ("zh", "en"), "--lang")
     settings = load_settings(config).policy if config else PolicyConfig()
     specs = list(catalogue().rules.values())
     words = strings(lang)
@@ -211,28 +246,26 @@ def rules(
         [
             s.id,
             _severity_cell(settings.severity_of(s.id), words)
-            + ("" if settings.enabled(s.id) else " (off)"),
+            + ("" if settings.enabled(s.id) else t("rule_off")),
             s.title[lang],
             s.basis_ref(),
         ]
         for s in specs
     ]
-    emit(format_table(["rule", "severity", "title", "basis"], rows, max_width=60))
+    emit(format_table(headers("rule", "severity", "title", "basis"), rows, max_width=60))
     emit(_causes(specs, lang))
     emit(_severity_legend(words))
 
 
 def _causes(specs: list[RuleSpec], lang: str) -> str:
     """The causes for which a rule words, cites or weighs its finding differently."""
-    head = "按情形：" if lang == "zh" else "By cause:"
     lines = [
-        f"  {s.id}  {v.label[lang]}"
-        + (f"（{s.basis_ref(name)}）" if lang == "zh" else f" ({s.basis_ref(name)})")
+        "  " + t("rule_cause", rule=s.id, label=v.label[lang], basis=s.basis_ref(name))
         for s in specs
         for name, v in s.variants.items()
         if v.label
     ]
-    return "\n".join(["", head, *lines])
+    return "\n".join(["", t("by_cause"), *lines])
 
 
 def _severity_cell(severity: str, words: Strings) -> str:
@@ -248,20 +281,25 @@ def _severity_legend(words: Strings) -> str:
 
 
 def runs(
-    show: Annotated[
-        int | None, typer.Option("--show", help="Print one run, with its findings, as JSON.")
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many recent runs.")] = 20,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+    show: Annotated[int | None, typer.Option("--show", help=h("opt_runs_show"))] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help=h("opt_runs_limit"))] = 20,
+    fmt: Annotated[str, typer.Option("--format", "-f", help=h("format_table_json"))] = "table",
     db: DbOption = None,
+    lang: LangOption = None,
 ) -> None:
-    """List past scans: when, which inputs (SHA-256), registry digest and counts."""
+    from appaudit.settings import load_report_settings
+    from registry import runs as run_store
+    from registry.db import open_database
+    from reports.text import strings
+    from reports.times import shown
+
+    lang = speak(lang)
     choice(fmt, ("table", "json"), "--format")
     database = open_database(db, create=False)
     if show is not None:
         record = run_store.get_run(database, show)
         if record is None:
-            fail(f"no scan run #{show}")
+            fail(m("no_such_run", id=show))
         emit_json(
             {
                 **_run_dict(record),
@@ -278,31 +316,31 @@ def runs(
             }
         )
         return
+    zone = load_report_settings().timezone
     records = run_store.list_runs(database, limit)
     if fmt == "json":
         emit_json([_run_dict(r) for r in records])
         return
+    words = strings(lang)
     rows = [
         [
             str(r.id),
-            r.started_at.strftime("%Y-%m-%d %H:%M"),
-            ", ".join(Path(i["path"]).name for i in r.inputs),
+            shown(r.started_at, zone, seconds=False),
+            t("list_sep").join(Path(i["path"]).name for i in r.inputs),
             str(r.counts.get("schools", "")),
             " / ".join(str(r.counts.get(s, 0)) for s in SEVERITIES),
             r.registry_digest[:12],
         ]
         for r in records
     ]
-    emit(
-        format_table(
-            ["run", "started (UTC)", "inputs", "schools", "/".join(SEVERITIES), "registry"], rows
-        )
-    )
+    severities = "/".join(words.severity(s) for s in SEVERITIES)
+    header = headers("run", "started", "inputs", "schools")
+    emit(format_table([*header, severities, t("col_registry_digest")], rows))
     if not records:
-        say("no scans recorded yet")
+        say(t("no_runs"))
 
 
-def _run_dict(record: run_store.RunRecord) -> dict[str, Any]:
+def _run_dict(record: RunRecord) -> dict[str, Any]:
     return {
         "id": record.id,
         "started_at": record.started_at.isoformat(),
@@ -326,6 +364,6 @@ def _counts(stored: dict[str, Any]) -> dict[str, Any]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("scan")(scan)
-    app.command("rules")(rules)
-    app.command("runs")(runs)
+    app.command("scan", help=h("cmd_scan"), cls=AppauditCommand)(scan)
+    app.command("rules", help=h("cmd_rules"), cls=AppauditCommand)(rules)
+    app.command("runs", help=h("cmd_runs"), cls=AppauditCommand)(runs)

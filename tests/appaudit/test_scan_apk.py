@@ -138,13 +138,13 @@ def test_apks_in_a_submission(
         "com.bytedance.sdk.openadsdk",
         "com.qq.e",
     }
-    assert "10 named" in result.stderr and "0 from cache" in result.stderr
+    assert "安装包：填报 10 个" in result.stderr and "取自缓存 0 个" in result.stderr
     page = next((tmp_path / "report" / "schools").glob("*.html")).read_text("utf-8")
     assert "com.bytedance.sdk.openadsdk" in page  # the APK panel's SDK table
 
     again, by_row_again = scan(registry, submission, tmp_path / "report")
     assert by_row_again == by_row
-    assert " 0 analysed" in again.stderr, again.stderr  # everything came from the cache
+    assert "新分析 0 个" in again.stderr, again.stderr  # everything came from the cache
 
 
 def test_add_signer_from_apk_checks_the_package(
@@ -156,12 +156,12 @@ def test_add_signer_from_apk_checks_the_package(
     forced = run(
         "registry", "add-signer", PACKAGE, "--from-apk", str(fake), "--force", "--db", registry
     )
-    assert forced.exit_code == 0 and "2 known signer(s)" in forced.stderr
+    assert forced.exit_code == 0 and "已登记签名证书 2 个" in forced.stderr
     shown = json.loads(run("registry", "show", PACKAGE, "-f", "json", "--db", registry).stdout)
     assert shown["signer_sha256"] == [keys["genuine"].sha256, keys["other"].sha256]
     unsigned = make_apk(tmp_path / "unsigned.apk", None)
     bad = run("registry", "add-signer", PACKAGE, "--from-apk", str(unsigned), "--db", registry)
-    assert bad.exit_code == 2 and "no signer" in bad.stderr
+    assert bad.exit_code == 2 and "不取其证书" in bad.stderr
 
 
 def test_apk_inspect_built_apks(tmp_path: Path, keys: dict[str, apkfactory.SigningKey]) -> None:
@@ -177,9 +177,9 @@ def test_apk_inspect_built_apks(tmp_path: Path, keys: dict[str, apkfactory.Signi
     assert facts[0]["sdks"][0]["category"] == "ads"
     assert facts[1]["readable"] is False and facts[1]["problems"]
     table = run("apk", "inspect", str(ads), str(broken))
-    assert PACKAGE in table.stdout and "1 unreadable" in table.stderr
+    assert PACKAGE in table.stdout and "无法读取 1 个" in table.stderr
     missing = run("apk", "inspect", str(tmp_path / "nope.apk"))
-    assert missing.exit_code == 2 and "no such file" in missing.stderr
+    assert missing.exit_code == 2 and "文件不存在" in missing.stderr
 
 
 def test_apk_inspect_every_fixture(fixture_apks: Path) -> None:
@@ -238,7 +238,7 @@ def test_tampered_copies_of_the_genuine_apk_are_caught(
     refused = run("registry", "add-signer", PACKAGE, "--from-apk",
                   str(folder / "apks" / "rebuilt.apk"), "--db", registry)  # fmt: skip
     assert refused.exit_code == 2
-    assert refused.stderr.count("\n") == 1 and "does not verify" in refused.stderr
+    assert refused.stderr.count("\n") == 1 and "签名验证不通过" in refused.stderr
 
     table = run("apk", "inspect", str(genuine), str(folder / "apks" / "rebuilt.apk"))
     assert "签名有效" in table.stdout and "签名无效（安装包内容在签名后被修改" in table.stdout

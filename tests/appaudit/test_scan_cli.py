@@ -50,7 +50,7 @@ def all_findings(doc: dict[str, object]) -> list[dict[str, object]]:
 def test_example_triggers_every_non_apk_rule(tmp_path: Path) -> None:
     result = scan(tmp_path, EXAMPLES / "submission.csv")
     assert result.exit_code == 1, result.stderr  # high findings, default --fail-on high
-    assert "report: " in result.stderr and "index.html" in result.stderr
+    assert "报告：" in result.stderr and "index.html" in result.stderr
     doc = findings_json(tmp_path)
     rules = {f["rule"] for f in all_findings(doc)}
     non_apk = {r for r, spec in catalogue().rules.items() if spec.scope != "apk"}
@@ -90,7 +90,10 @@ def test_findings_json_contract(tmp_path: Path) -> None:
             assert {"row", "message"} <= set(problem)
     revoked = next(f for f in all_findings(doc) if f["rule"] == "FILING-REVOKED")
     assert revoked["row"] == 18 and "已撤销" in revoked["message"]  # type: ignore[operator]
-    assert "附件2第（三）项第1条" in revoked["basis"]  # type: ignore[operator]
+    assert revoked["basis"] == ["附件2（三）1"]
+    clause = doc["clauses"]["附件2（三）1"]  # type: ignore[index]
+    assert "附件2第（三）项第1条" in clause["cite"] and clause["text"]
+    assert doc["rules"]["FILING-REVOKED"]["remediation"]  # type: ignore[index]
 
 
 def test_english_reports(tmp_path: Path) -> None:
@@ -132,7 +135,7 @@ def test_fail_on_with_only_review_findings(tmp_path: Path, fail_on: str, code: i
         tmp_path, quota_only(tmp_path), extra=("--config", str(config), "--fail-on", fail_on)
     )
     assert result.exit_code == code, result.stderr
-    assert "findings 0 high, 0 medium, 1 review, 0 info" in result.stderr
+    assert "发现问题 高 0、中 0、需人工研判 1、提示 0" in result.stderr
     doc = findings_json(tmp_path)
     assert [(f["rule"], f["severity"]) for f in all_findings(doc)] == [("QUOTA", "review")]
     assert doc["counts"] == {"high": 0, "medium": 0, "review": 1, "info": 0}
@@ -141,7 +144,7 @@ def test_fail_on_with_only_review_findings(tmp_path: Path, fail_on: str, code: i
 def test_the_summary_line_counts_review_even_when_there_is_none(tmp_path: Path) -> None:
     result = scan(tmp_path, quota_only(tmp_path))
     assert result.exit_code == 1
-    assert "findings 1 high, 0 medium, 0 review, 0 info" in result.stderr
+    assert "发现问题 高 1、中 0、需人工研判 0、提示 0" in result.stderr
 
 
 def test_fail_on_help_lists_every_threshold() -> None:
@@ -149,9 +152,9 @@ def test_fail_on_help_lists_every_threshold() -> None:
 
     command = typer.main.get_command(app).commands["scan"]  # type: ignore[attr-defined]
     option = next(p for p in command.params if p.name == "fail_on")
-    assert "high, medium, review, info; or never" in option.help
+    assert "high, medium, review, info" in option.help and "never" in option.help
     refused = run("scan", str(EXAMPLES / "submission.csv"), "--fail-on", "low")
-    assert "must be one of high, medium, review, info, never" in refused.stderr
+    assert "只能是 high, medium, review, info, never 之一" in refused.stderr
 
 
 def test_a_clean_submission_exits_0(tmp_path: Path) -> None:
@@ -202,12 +205,12 @@ def test_csv_report_neutralises_formulas(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["scan", "nonexistent.csv"], "no such file"),
-        (["scan", "EXAMPLE", "--lang", "fr"], "--lang must be one of"),
-        (["scan", "EXAMPLE", "--fail-on", "low"], "--fail-on must be one of"),
-        (["scan", "EXAMPLE", "--format", "pdf"], "--format must be one of"),
-        (["scan", "EXAMPLE", "--db", "nosuch://x"], "unsupported database URL"),
-        (["scan", "EXAMPLE", "--registry", "nonexistent.csv"], "cannot read"),
+        (["scan", "nonexistent.csv"], "文件不存在"),
+        (["scan", "EXAMPLE", "--lang", "fr"], "--lang 只能是"),
+        (["scan", "EXAMPLE", "--fail-on", "low"], "--fail-on 只能是"),
+        (["scan", "EXAMPLE", "--format", "pdf"], "--format 只能是"),
+        (["scan", "EXAMPLE", "--db", "nosuch://x"], "不支持的数据库地址"),
+        (["scan", "EXAMPLE", "--registry", "nonexistent.csv"], "文件不存在：nonexistent.csv"),
     ],
 )
 def test_usage_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -232,7 +235,7 @@ def test_refuses_to_replace_a_folder_that_is_not_a_report(tmp_path: Path) -> Non
     precious.mkdir()
     (precious / "thesis.docx").write_text("do not delete")
     result = run("scan", str(EXAMPLES / "submission.csv"), "--out", str(precious), *REGISTRY_ARGS)
-    assert result.exit_code == 2 and "not an appaudit report folder" in result.stderr
+    assert result.exit_code == 2 and "不是 appaudit 生成的报告文件夹" in result.stderr
     assert (precious / "thesis.docx").read_text() == "do not delete"
 
 
@@ -281,7 +284,7 @@ def test_scan_with_the_database_stores_runs(db_url: str, tmp_path: Path) -> None
     table = run("runs", "--db", db_url).stdout
     assert "submission.csv" in table
     missing = run("runs", "--show", "99", "--db", db_url)
-    assert missing.exit_code == 2 and "no scan run #99" in missing.stderr
+    assert missing.exit_code == 2 and "没有第 99 次核查的记录" in missing.stderr
 
 
 def test_rules_lists_the_catalogue() -> None:
@@ -349,7 +352,7 @@ def test_runs_count_review_and_read_older_runs_with_0(db_url: str, tmp_path: Pat
     stored = json.loads(run("runs", "--show", str(new.id), "--db", db_url).stdout)
     assert stored["schools"][0]["counts"] == {"high": 0, "medium": 0, "review": 1, "info": 0}
     table = run("runs", "--db", db_url).stdout.splitlines()
-    assert "high/medium/review/info" in table[0]
+    assert "高/中/需人工研判/提示" in table[0]
     assert any(line.startswith(f"{old_id} ") and "2 / 1 / 0 / 0" in line for line in table)
     assert any(line.startswith(f"{new.id} ") and "0 / 0 / 1 / 0" in line for line in table)
 

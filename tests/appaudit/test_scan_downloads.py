@@ -95,13 +95,13 @@ def test_a_trickling_server_fails_its_row_at_the_deadline_and_the_others_downloa
     }
     assert list(unreadable) == [2]
     assert "download deadline of 1 s" in unreadable[2]
-    assert "4 named, 3 distinct, 3 analysed" in result.stderr
+    assert "安装包：填报 4 个，不同文件 3 个，新分析 3 个" in result.stderr
     assert parts(downloads) == [running.name]  # the dead scan's part is gone, the live one kept
 
 
 @pytest.mark.parametrize(
     ("sent", "code", "said"),
-    [(signal.SIGTERM, 143, "appaudit: terminated"), (signal.SIGINT, 130, "appaudit: interrupted")],
+    [(signal.SIGTERM, 143, "appaudit：已终止"), (signal.SIGINT, 130, "appaudit：已中断")],
 )
 def test_an_interrupted_scan_leaves_no_partial_download(
     apk_server: str, tmp_path: Path, sent: signal.Signals, code: int, said: str

@@ -172,11 +172,13 @@ def test_field_cases(tmp_path: Path) -> None:
 
 def test_each_cause_cites_its_own_clause(tmp_path: Path) -> None:
     got = scan(tmp_path)
+    doc = json.loads((tmp_path / "report" / "findings.json").read_text("utf-8"))
     proof = next(f for f in got[11] if f["rule"] == "PROOF-SCREENSHOT")
-    assert str(proof["basis_ref"]).startswith("整治重点（四）") and "过度留痕" in str(
-        proof["basis"]
-    )
+    assert proof["basis"][0] == "整治重点（四）"  # type: ignore[index]
+    assert "过度留痕" in doc["clauses"]["整治重点（四）"]["text"]
     revoked = next(f for f in got[12] if f["rule"] == "TASK-PROHIBITED")
-    assert revoked["basis_ref"] == "附件2（三）1; 附件2（三）3"
+    assert revoked["basis"] == ["附件2（三）1", "附件2（三）3"]
+    assert revoked["cause"] == "revoked"
     general = next(f for f in got[13] if f["rule"] == "NON-EDU-APP")
-    assert "不得借其向学生、家长布置" in str(general["remediation"])
+    remediation = doc["rules"]["NON-EDU-APP"]["causes"][str(general["cause"])]["remediation"]
+    assert "不得借其向学生、家长布置" in remediation

@@ -74,8 +74,8 @@ def test_a_read_only_registry_still_gets_its_report(
     )
     assert result.exit_code == code, result.stderr
     assert "Traceback" not in result.stderr
-    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
-    assert len(warnings) == 1 and "the run could not be stored" in warnings[0], result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "警告" in line]
+    assert len(warnings) == 1 and "本次核查未能存入" in warnings[0], result.stderr
     doc = json.loads((out / "findings.json").read_text("utf-8"))
     assert doc["run_id"] is None and len(doc["schools"]) == 4
     assert (out / "index.html").is_file()
@@ -97,8 +97,8 @@ def test_a_read_only_registry_does_not_stop_the_apk_stage(db_url: str, tmp_path:
     )
     assert result.exit_code == 1, result.stderr  # the APK is unsigned: a high finding
     assert "Traceback" not in result.stderr
-    assert "the run could not be stored" in result.stderr
-    assert "APK facts could not be cached" in result.stderr
+    assert "本次核查未能存入" in result.stderr
+    assert "安装包分析结果未能缓存" in result.stderr
     doc = json.loads((out / "findings.json").read_text("utf-8"))
     rules = {f["rule"] for s in doc["schools"] for f in s["findings"]}
     assert "APK-UNSIGNED" in rules
@@ -112,7 +112,7 @@ def test_an_out_folder_that_would_be_refused_stops_the_scan_before_it_is_stored(
     precious.mkdir()
     (precious / "notes.txt").write_text("keep")
     result = run("scan", str(SUBMISSION), "--out", str(precious), "--db", db_url)
-    assert result.exit_code == 2 and "not an appaudit report folder" in result.stderr
+    assert result.exit_code == 2 and "不是 appaudit 生成的报告文件夹" in result.stderr
     assert stored_runs(db_url) == []
     assert (precious / "notes.txt").read_text() == "keep"
 
@@ -131,11 +131,16 @@ def test_a_password_in_the_database_url_appears_in_no_output(db_url: str, tmp_pa
     for result in outputs:
         assert result.exit_code in (0, 1), result.stderr
         assert "Topsecret9" not in result.stdout + result.stderr
-    assert "could not be stored" in outputs[-1].stderr
+    assert "未能存入" in outputs[-1].stderr
     written = [p for p in out.rglob("*") if p.is_file()]
     assert written and all(b"Topsecret9" not in p.read_bytes() for p in written)
+    # The report names the database by kind and name: no user, host or port either.
+    database = make_url(url).database
     doc = json.loads((out / "findings.json").read_text("utf-8"))
-    assert doc["registry"]["source"].startswith("postgresql+psycopg://postgres:***@")
+    assert doc["registry"]["source"] == f"PostgreSQL {database}"
+    assert all(b"postgres@" not in p.read_bytes() for p in written)
+    index = (out / "index.html").read_text("utf-8")
+    assert f"PostgreSQL {database}" in index and "127.0.0.1" not in index
 
 
 READ_ONLY_MOUNT = 'mount --bind "$1" "$2" && mount -o remount,bind,ro "$2" && shift 2 && "$@"'
@@ -167,7 +172,7 @@ def test_a_registry_on_a_read_only_disk_is_read_and_the_scan_reports(tmp_path: P
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
-    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    warnings = [line for line in result.stderr.splitlines() if "警告" in line]
     assert len(warnings) == 1 and "readonly database" in warnings[0], result.stderr
     doc = json.loads((out / "findings.json").read_text("utf-8"))
     assert doc["registry"]["entries"] == 25 and doc["run_id"] is None
@@ -186,7 +191,7 @@ def test_school_names_no_column_can_hold_are_stored_fitted(db_url: str, tmp_path
     submission = write_csv(tmp_path / "school.csv", rows, "utf-8-sig")
     result = run("scan", str(submission), "--out", str(tmp_path / "report"), "--db", db_url)
     assert result.exit_code == 1, result.stderr
-    assert "could not be stored" not in result.stderr
+    assert "未能存入" not in result.stderr
     (stored,) = stored_runs(db_url)
     shown = run("runs", "--show", str(stored["id"]), "--db", db_url)
     schools = [s["school"] for s in json.loads(shown.stdout)["schools"]]

@@ -149,7 +149,7 @@ def test_a_workbook_beyond_the_limits_is_a_file_problem_and_the_others_are_scann
     registry = ("--registry", str(REPO / "examples" / "registry.csv"))
     result = run("scan", str(bomb), str(good), "--out", str(out), *registry)
     assert result.exit_code == 1, result.stderr  # the good file's findings
-    assert f"{bomb}: refused: the part xl/sharedStrings.xml would inflate" in result.stderr
+    assert f"{bomb}：无法读取此文件：refused: the part xl/sharedStrings.xml" in result.stderr
     doc = json.loads((out / "findings.json").read_text("utf-8"))
     assert [p["source"] for p in doc["file_problems"]] == [str(bomb)]
     assert doc["schools"][0]["findings"]
@@ -212,7 +212,7 @@ def test_apk_dir_and_allow_any_path_let_cells_name_files_outside(tmp_path: Path)
     missing = run(
         "scan", str(path), "--out", str(tmp_path / "x"), "--apk-dir", str(tmp_path / "no")
     )
-    assert missing.exit_code == 2 and "--apk-dir: no such folder" in missing.stderr
+    assert missing.exit_code == 2 and "--apk-dir：文件夹不存在" in missing.stderr
 
 
 def test_registry_import_refuses_a_broken_row_and_names_rows_in_another_encoding(
@@ -235,13 +235,13 @@ def test_registry_import_refuses_a_broken_row_and_names_rows_in_another_encoding
     result = run("registry", "import", str(broken), "--db", sqlite_url)
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
-    assert "row 2: a quotation mark" in line and "rows 3–3" in line
+    assert "broken.csv：第2行有一个未闭合的英文双引号" in line and "第3至3行" in line
     assert names() == ["闽教高分"]  # nothing was imported
 
     mixed = tmp_path / "mixed.csv"
     mixed.write_bytes((header + later).encode("gbk") + other.encode("utf-8"))
     result = run("registry", "import", str(mixed), "--db", sqlite_url)
     assert result.exit_code == 0, result.stderr
-    note = "mixed.csv: note: the file is read as gb18030, but row(s) 3 are in utf-8"
+    note = "mixed.csv：提示：文件按 gb18030 编码读取，但第3行是 utf-8 编码"
     assert note in result.stderr
     assert names() == sorted(["巧考", "闽教高分", "示例家校通"])

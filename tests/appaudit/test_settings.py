@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from appaudit.settings import ApkBudget, IntakeLimits, Settings, load_settings
+from appaudit.settings import (
+    ApkBudget,
+    IntakeLimits,
+    ReportSettings,
+    Settings,
+    load_report_settings,
+    load_settings,
+)
 from policies.config import ConfigError
 
 
@@ -16,6 +23,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert settings.apk == ApkBudget(memory_mb=1024, seconds=120.0)
     assert settings.intake == IntakeLimits(max_inflated_mb=512)
     assert settings.policy.max_apps == 5
+    assert settings.report == ReportSettings(timezone="Asia/Shanghai")
 
 
 def test_limits_and_rule_keys_share_one_file(tmp_path: Path) -> None:
@@ -41,9 +49,40 @@ def test_limits_and_rule_keys_share_one_file(tmp_path: Path) -> None:
         ({"intake": {"rows": 5}}, "[intake]: unknown key(s) rows"),
         ({"intake": 5}, "[intake] must be a table"),
         ({"apk": {"colour": 1}}, "[apk]: unknown key(s) colour"),
+        ({"report": {"timezone": "Beijing"}}, "[report] timezone: unknown time zone 'Beijing'"),
+        ({"report": {"timezone": 8}}, "[report] timezone: unknown time zone 8"),
+        ({"report": {"colour": "red"}}, "[report]: unknown key(s) colour"),
+        ({"report": "UTC"}, "[report] must be a table"),
     ],
 )
 def test_bad_values_name_the_key(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_mapping(data, "appaudit.toml")
     assert message in str(raised.value)
+
+
+def test_the_bureaus_time_zone(tmp_path: Path) -> None:
+    config = tmp_path / "appaudit.toml"
+    config.write_text('[report]\ntimezone = "Asia/Urumqi"\n', encoding="utf-8")
+    assert load_settings(config).report.timezone == "Asia/Urumqi"
+    assert load_report_settings(config).timezone == "Asia/Urumqi"
+
+
+def test_an_unknown_zone_is_said_in_chinese_too() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_mapping({"report": {"timezone": "Beijing"}}, "appaudit.toml")
+    assert raised.value.text("zh") == (
+        "appaudit.toml [report] timezone：未知的时区“Beijing”（应为 IANA 时区名，如 Asia/Shanghai）"
+    )
+
+
+def test_commands_that_only_show_times_read_only_the_report_section(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("appaudit.toml").write_text(
+        '[rules]\ndisabled = ["NO-SUCH-RULE"]\n[report]\ntimezone = "UTC"\n', encoding="utf-8"
+    )
+    assert load_report_settings().timezone == "UTC"
+    with pytest.raises(ConfigError):
+        load_settings(None)

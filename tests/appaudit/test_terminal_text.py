@@ -78,7 +78,7 @@ def test_long_messages_are_cut_on_the_terminal(sqlite_url: str) -> None:
     assert result.exit_code == 2
     line = result.stderr.strip()
     assert "\n" not in line and len(line) < SAY_LIMIT + 40
-    assert line.endswith("characters)")
+    assert line.endswith("字）")
 
 
 def test_file_names_that_are_not_utf8_in_cli_messages(sqlite_url: str, tmp_path: Path) -> None:

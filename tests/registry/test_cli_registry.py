@@ -89,10 +89,8 @@ def registry_file(
 
 def test_import_then_list(db_url: str, tmp_path: Path) -> None:
     result = ok(db_url, "registry", "import", str(registry_file(tmp_path)))
-    assert "6 added, 0 updated, 0 unchanged, 0 rejected" in result.stderr
-    assert (
-        "row 2: added: 闽教高分" in result.stderr and "row 7: added: 示例口算练习" in result.stderr
-    )
+    assert "登记条目：新增 6，更新 0，未变 0，未通过 0" in result.stderr
+    assert "第2行：新增：闽教高分" in result.stderr and "第7行：新增：示例口算练习" in result.stderr
     entries = listed(db_url)
     assert [e["name"] for e in entries] == [row[0] for row in ENTRIES]
     first = entries[0]
@@ -162,9 +160,10 @@ def test_a_bad_row_is_rejected_with_its_row_number_and_nothing_changes(
     ]
     result = cli(db_url, "registry", "import", str(registry_file(tmp_path / "..", "gb18030", bad)))
     assert result.exit_code == 2
-    assert "row 4: rejected" in result.stderr
-    assert "malformed filing number" in result.stderr and "invalid Android package" in result.stderr
-    assert "nothing was imported" in result.stderr
+    assert "第4行：未通过" in result.stderr
+    assert "备案号“教APP备12号”格式不正确" in result.stderr
+    assert "安卓包名“not a package”格式不正确" in result.stderr
+    assert "未导入任何内容" in result.stderr
     assert listed(db_url) == before
     assert "Traceback" not in result.stderr + result.stdout
 
@@ -175,7 +174,7 @@ def test_skip_invalid_imports_the_good_rows(db_url: str, tmp_path: Path) -> None
         db_url, "registry", "import", "--skip-invalid", str(registry_file(tmp_path, rows=rows))
     )
     assert result.exit_code == 0
-    assert "row 4: rejected: unknown kind '火箭'" in result.stderr
+    assert "第4行：未通过：无法识别的类型“火箭”" in result.stderr
     assert len(listed(db_url)) == 2
 
 
@@ -183,14 +182,14 @@ def test_duplicate_rows_are_rejected(db_url: str, tmp_path: Path) -> None:
     rows = [ENTRIES[0], ENTRIES[1], [*ENTRIES[0][:9], "again"]]
     result = cli(db_url, "registry", "import", str(registry_file(tmp_path, rows=rows)))
     assert result.exit_code == 2
-    assert "row 4: rejected: repeats row 2 (闽教高分)" in result.stderr
+    assert "第4行：未通过：与第2行重复（闽教高分）" in result.stderr
     assert listed(db_url) == []
 
 
 def test_dry_run_changes_nothing(db_url: str, tmp_path: Path) -> None:
     open_database(db_url).close()
     result = ok(db_url, "registry", "import", "--dry-run", str(registry_file(tmp_path)))
-    assert "row 2: would be added: 闽教高分" in result.stderr and "dry run" in result.stderr
+    assert "第2行：将新增：闽教高分" in result.stderr and "试运行" in result.stderr
     assert listed(db_url) == []
     assert json.loads(ok(db_url, "registry", "history", "--format", "json").stdout) == []
 
@@ -200,8 +199,8 @@ def test_reimport_updates_and_counts_unchanged(db_url: str, tmp_path: Path) -> N
     rows = [list(r) for r in ENTRIES]
     rows[1][9] = "新备注"
     result = ok(db_url, "registry", "import", str(registry_file(tmp_path, "gbk", rows)))
-    assert "0 added, 1 updated, 5 unchanged, 0 rejected" in result.stderr
-    assert "row 3: updated: 巧考 (note)" in result.stderr
+    assert "新增 0，更新 1，未变 5，未通过 0" in result.stderr
+    assert "第3行：更新：巧考（备注）" in result.stderr
     assert listed(db_url)[1]["note"] == "新备注"
 
 
@@ -264,15 +263,15 @@ def test_add_refuses_a_duplicate_and_a_bad_value(db_url: str) -> None:
         "--package",
         "com.chaoxing.mobile",
     )
-    assert again.exit_code == 2 and "already has this entry" in again.stderr
+    assert again.exit_code == 2 and "登记表中已有此条目" in again.stderr
     bad = cli(db_url, "registry", "add", "--name", "x", "--kind", "公众号", "--original-id", "gh_1")
-    assert bad.exit_code == 2 and "invalid official account original ID" in bad.stderr
+    assert bad.exit_code == 2 and "公众号原始ID“gh_1”格式不正确" in bad.stderr
 
 
 def test_edit_refuses_taking_another_entrys_identifier(db_url: str, tmp_path: Path) -> None:
     ok(db_url, "registry", "import", str(registry_file(tmp_path)))
     result = cli(db_url, "registry", "edit", "巧考", "--package", "com.zhl.mjqk.aphone")
-    assert result.exit_code == 2 and "already belongs to #1 闽教高分" in result.stderr
+    assert result.exit_code == 2 and "已属于 #1 闽教高分" in result.stderr
 
 
 def test_list_filters_and_formats(db_url: str, tmp_path: Path) -> None:
@@ -294,7 +293,7 @@ def test_list_filters_and_formats(db_url: str, tmp_path: Path) -> None:
     csv_out = ok(db_url, "registry", "list", "--format", "csv").stdout.splitlines()
     assert csv_out[0].startswith("id,name,kind,provider,filing_no,status") and len(csv_out) == 7
     bad = cli(db_url, "registry", "list", "--format", "yaml")
-    assert bad.exit_code == 2 and "--format must be one of" in bad.stderr
+    assert bad.exit_code == 2 and "--format 只能是" in bad.stderr
 
 
 def test_revoke_and_restore(db_url: str, tmp_path: Path) -> None:
@@ -302,13 +301,13 @@ def test_revoke_and_restore(db_url: str, tmp_path: Path) -> None:
     ok(db_url, "registry", "revoke", "教APP备1100819号", "--reason", "ICP 备案缺失")
     assert listed(db_url)[0]["status"] == "revoked"
     again = cli(db_url, "registry", "revoke", "闽教高分")
-    assert again.exit_code == 2 and "already revoked" in again.stderr
+    assert again.exit_code == 2 and "备案状态已是“撤销”" in again.stderr
     ok(db_url, "registry", "revoke", "巧考", "--cancelled")
     assert listed(db_url)[1]["status"] == "cancelled"
     ok(db_url, "registry", "restore", "闽教高分", "--reason", "已补齐")
     assert listed(db_url)[0]["status"] == "active"
     nofiling = cli(db_url, "registry", "revoke", "国家反诈中心")
-    assert nofiling.exit_code == 2 and "no filing number" in nofiling.stderr
+    assert nofiling.exit_code == 2 and "没有备案号" in nofiling.stderr
     changes = json.loads(
         ok(db_url, "registry", "history", "--entry", "闽教高分", "-f", "json").stdout
     )
@@ -341,7 +340,7 @@ def test_adopt_unadopt_and_adoptions(db_url: str, tmp_path: Path) -> None:
         ("全区", "示例作业打卡", ""),
     ]
     missing = cli(db_url, "registry", "unadopt", "示例第二中学", "闽教高分")
-    assert missing.exit_code == 2 and "no recorded adoption" in missing.stderr
+    assert missing.exit_code == 2 and "没有 #1 闽教高分 的选用记录" in missing.stderr
     ok(db_url, "registry", "unadopt", "示例实验小学", "闽教高分", "--reason", "停用")
     assert len(json.loads(ok(db_url, "registry", "adoptions", "-f", "json").stdout)) == 1
     actions = [
@@ -361,14 +360,13 @@ def test_import_adoptions_detected_from_headers(db_url: str, tmp_path: Path) -> 
         "gb18030",
     )  # fmt: skip
     result = ok(db_url, "registry", "import", str(path))
-    assert "adoptions: 3 added" in result.stderr
+    assert "选用记录：新增 3" in result.stderr
     again = ok(db_url, "registry", "import", str(path))
-    assert "0 added, 0 updated, 3 unchanged" in again.stderr
+    assert "新增 0，更新 0，未变 3" in again.stderr
     unknown = write_csv(tmp_path / "a2.csv", [["学校", "应用"], ["示例实验小学", "不存在的应用"]])
     bad = cli(db_url, "registry", "import", str(unknown))
     assert (
-        bad.exit_code == 2
-        and "row 2: rejected: no registry entry matches '不存在的应用'" in bad.stderr
+        bad.exit_code == 2 and "第2行：未通过：登记表中没有与“不存在的应用”相符的条目" in bad.stderr
     )
 
 
@@ -411,7 +409,7 @@ def test_history_shows_every_change(db_url: str, tmp_path: Path) -> None:
     assert only[1]["before"] == {"category": "教学"} and only[1]["after"] == {"category": "管理"}
     assert len(json.loads(ok(db_url, "registry", "history", "-n", "2", "-f", "json").stdout)) == 2
     text = ok(db_url, "registry", "history").stdout
-    assert "category: 教学 → 管理" in text and "reason: 撤销" in text
+    assert "类别：教学 → 管理" in text and "原因：撤销" in text
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
@@ -447,7 +445,7 @@ def test_export_import_round_trip_is_lossless(
     adoptions = lambda db: json.loads(ok(db, "registry", "adoptions", "-f", "json").stdout)  # noqa: E731
     assert adoptions(other) == adoptions(db_url)
     again = ok(other, "registry", "import", str(entries_file))
-    assert f"0 added, 0 updated, {len(ENTRIES)} unchanged" in again.stderr
+    assert f"新增 0，更新 0，未变 {len(ENTRIES)}" in again.stderr
 
 
 def test_export_to_stdout(db_url: str, tmp_path: Path) -> None:
@@ -457,16 +455,22 @@ def test_export_to_stdout(db_url: str, tmp_path: Path) -> None:
     csv_text = ok(db_url, "registry", "export", "-", "--format", "csv").stdout
     assert csv_text.splitlines()[0].startswith("名称,类型,提供者,备案号")
     bad = cli(db_url, "registry", "export", str(tmp_path / "x.txt2"))
-    assert bad.exit_code == 2 and "cannot tell the export format" in bad.stderr
+    assert bad.exit_code == 2 and "无法从“" in bad.stderr and "判断导出格式" in bad.stderr
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["registry", "import", "/nonexistent/registry.csv"], "cannot read"),
-        (["registry", "show", "不存在"], "no registry entry matches '不存在'"),
-        (["registry", "edit", "不存在", "--note", "x"], "no registry entry matches"),
-        (["registry", "import", "--what", "things", "x.csv"], "--what must be one of"),
+        (
+            ["registry", "import", "/nonexistent/registry.csv"],
+            "文件不存在：/nonexistent/registry.csv",
+        ),
+        (["registry", "show", "不存在"], "登记表中没有与“不存在”相符的条目"),
+        (["registry", "edit", "不存在", "--note", "x"], "登记表中没有与“不存在”相符的条目"),
+        (
+            ["registry", "import", "--what", "things", "x.csv"],
+            "--what 只能是 entries, adoptions 之一",
+        ),
     ],
 )
 def test_errors_are_one_line_and_exit_2(db_url: str, args: list[str], message: str) -> None:
@@ -481,10 +485,13 @@ def test_errors_are_one_line_and_exit_2(db_url: str, args: list[str], message: s
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("nosuchdb://x/y", "unsupported database URL"),
-        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "cannot open database"),
-        ("sqlite:////proc/no/such/dir/registry.db", "no registry database at /proc/no/such"),
-        ("postgresql+psycopg://user:secret@127.0.0.1:1/none", "***"),
+        ("nosuchdb://x/y", "不支持的数据库地址"),
+        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "无法打开数据库 PostgreSQL none："),
+        (
+            "sqlite:////proc/no/such/dir/registry.db",
+            "/proc/no/such/dir/registry.db 处没有登记表数据库",
+        ),
+        ("postgresql+psycopg://user:secret@127.0.0.1:1/none", "无法打开数据库 PostgreSQL none："),
     ],
 )
 def test_a_wrong_database_url_is_one_clear_line(url: str, message: str) -> None:
@@ -520,7 +527,7 @@ def test_long_imports_list_the_first_rows_unless_verbose(sqlite_url: str, tmp_pa
     ]
     path = write_csv(tmp_path / "many.csv", rows)
     short = ok(sqlite_url, "registry", "import", "--dry-run", str(path))
-    assert "… and 5 more (--verbose lists them all)" in short.stderr
-    assert "row 26: would be added" not in short.stderr
+    assert "……另有 5 行（加 --verbose 可全部列出）" in short.stderr
+    assert "第26行：将新增" not in short.stderr
     full = ok(sqlite_url, "registry", "import", "--verbose", str(path))
-    assert "row 26: added: 应用24" in full.stderr and "more" not in full.stderr
+    assert "第26行：新增：应用24" in full.stderr and "另有" not in full.stderr

@@ -88,7 +88,7 @@ def test_two_processes_importing_at_once_lose_nothing(db_url: str, tmp_path: Pat
     for proc in procs:
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert "150 added" in err
+        assert "新增 150，" in err
     registry = Registry(open_database(db_url))
     names = {e.name for e in registry.entries()}
     assert len(names) == 300 and {"a应用0", "b应用149"} <= names
@@ -111,6 +111,6 @@ def test_two_processes_adding_the_same_entries_make_one_each(db_url: str, tmp_pa
     ]
     outputs = [proc.communicate(timeout=120)[1] for proc in procs]
     assert all(proc.returncode == 0 for proc in procs), outputs
-    assert sorted("80 added" in o for o in outputs) == [False, True]
-    assert any("80 unchanged" in o for o in outputs)
+    assert sorted("新增 80，" in o for o in outputs) == [False, True]
+    assert any("未变 80，" in o for o in outputs)
     assert len(Registry(open_database(db_url)).entries()) == 80

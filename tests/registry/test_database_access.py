@@ -142,7 +142,7 @@ def test_a_named_database_that_does_not_exist_is_refused(
     result = run(*command, *extra, "--db", str(path))
     assert result.exit_code == 2
     line = one_line(result)
-    assert f"no registry database at {path}" in line and "registry import" in line
+    assert f"{path} 处没有登记表数据库" in line and "registry import" in line
     assert not path.exists() and not path.parent.exists()
     assert not (tmp_path / "report").exists()
 
@@ -150,7 +150,7 @@ def test_a_named_database_that_does_not_exist_is_refused(
 def test_appaudit_db_naming_a_missing_file_is_refused_too(tmp_path: Path) -> None:
     path = tmp_path / "missing.db"
     result = run("registry", "list", env={"APPAUDIT_DB": str(path)})
-    assert result.exit_code == 2 and f"no registry database at {path}" in one_line(result)
+    assert result.exit_code == 2 and f"{path} 处没有登记表数据库" in one_line(result)
     assert not path.exists()
 
 
@@ -175,7 +175,7 @@ def test_a_dry_run_import_creates_nothing(tmp_path: Path) -> None:
         "registry", "import", "--dry-run", str(EXAMPLES / "registry.csv"), "--db", str(path)
     )
     assert result.exit_code == 0, result.stderr
-    assert "does not exist yet" in result.stderr and "would be added" in result.stderr
+    assert "尚不存在：试运行按空登记表比较" in result.stderr and "将新增" in result.stderr
     assert not path.exists()
 
 
@@ -205,16 +205,24 @@ def test_bad_database_urls_are_one_line_without_credentials(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "shown"),
+    ("text", "shown", "brief"),
     [
-        ("postgresql+psycopg://u:pw1@h/db", "postgresql+psycopg://u:***@h/db"),
-        ("postgresql+psycopg://u:p@w1@h:5/db", "postgresql+psycopg://u:***@h:5/db"),
-        ("postgresql://u@h/db?password=pw1&sslmode=require", "postgresql://u@h/db?password=***"),
-        ("sqlite:///registry.db", "sqlite:///registry.db"),
+        ("postgresql+psycopg://u:pw1@h/db", "PostgreSQL db", "PostgreSQL db"),
+        ("postgresql+psycopg://u:p@w1@h:5/db", "PostgreSQL db", "PostgreSQL db"),
+        ("postgresql://u@h/db?password=pw1&sslmode=require", "PostgreSQL db", "PostgreSQL db"),
+        ("sqlite:////srv/audit/registry.db", "SQLite /srv/audit/registry.db", "SQLite registry.db"),
+        ("sqlite://", "SQLite :memory:", "SQLite :memory:"),
     ],
 )
-def test_describe_hides_passwords(text: str, shown: str) -> None:
-    assert describe(text).startswith(shown) and "pw1" not in describe(text)
+def test_describe_names_the_kind_and_the_database_only(text: str, shown: str, brief: str) -> None:
+    """No password, user, host or port: a report that leaves the office names only which
+    database (and a SQLite file only by its name)."""
+    assert describe(text) == shown and describe(text, brief=True) == brief
+
+
+def test_describe_hides_the_password_of_a_url_it_cannot_parse() -> None:
+    described = describe("postgresql+psycopg://user:topsecret@127.0.0.1:notaport/none")
+    assert "topsecret" not in described and "***" in described
 
 
 def test_redact_hides_passwords_inside_messages() -> None:
@@ -244,8 +252,8 @@ def test_a_scan_during_a_long_import_reads_and_reports(
                     "--db", impatient(db_url))  # fmt: skip
     assert scan.returncode == 1, scan.stderr
     assert "Traceback" not in scan.stderr
-    (warning,) = [line for line in scan.stderr.splitlines() if "warning" in line]
-    assert "the run could not be stored" in warning and "lock" in warning
+    (warning,) = [line for line in scan.stderr.splitlines() if "警告" in line]
+    assert "本次核查未能存入" in warning and "lock" in warning
     doc = json.loads((out / "findings.json").read_text("utf-8"))
     assert doc["registry"]["entries"] == 1 and doc["run_id"] is None  # read before the import
     assert holding_import.poll() is None

@@ -59,9 +59,9 @@ def test_a_whitelist_with_a_status_column_imports_with_one_warning(
 ) -> None:
     path = write_csv(tmp_path / "白名单.csv", WHITELIST, encoding)
     result = ok(db_url, "registry", "import", str(path))
-    assert "5 added, 0 updated, 0 unchanged, 0 rejected" in result.stderr
+    assert "登记条目：新增 5，更新 0，未变 0，未通过 0" in result.stderr
     warnings = [line for line in result.stderr.splitlines() if "无备案号" in line]
-    assert warnings == [f"白名单.csv: {WARNING_ZH}"]
+    assert warnings == [f"白名单.csv：{WARNING_ZH}"]
     found = entries(db_url)
     assert {n: (e["status"], e["listing"]) for n, e in found.items()} == {
         "示例区教育局": ("none", "listed"),
@@ -95,7 +95,8 @@ def test_revoked_removed_and_a_mixed_status_column(db_url: str, tmp_path: Path) 
     )  # fmt: skip
     # The 商城 row names no identifier: its AppID column is absent, the kind tells it.
     result = ok(db_url, "registry", "import", str(path))
-    assert "第4行：" in result.stderr and "第2" not in result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "无备案号" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("mixed.csv：第4行：")
     found = entries(db_url)
     assert (found["闽教高分"]["status"], found["闽教高分"]["listing"]) == ("active", "")
     assert (found["示例口算练习"]["status"], found["示例口算练习"]["listing"]) == ("revoked", "")
@@ -162,12 +163,13 @@ def test_add_edit_show_list_and_history_carry_the_new_fields(db_url: str) -> Non
         "listing_ref": "区教育局〔2025〕9号",
     }
     text = ok(db_url, "registry", "show", "示例作业打卡").stdout
-    assert "listing          暂停" in text and "certified_entity 示例教育科技有限公司" in text
+    lines = [line.split() for line in text.splitlines()]
+    assert ["准入状态", "暂停"] in lines and ["认证主体", "示例教育科技有限公司"] in lines
     english = ok(db_url, "registry", "show", "示例作业打卡", "--lang", "en").stdout
-    assert "listing          suspended" in english
+    assert ["listing", "suspended"] in [line.split() for line in english.splitlines()]
     table = ok(db_url, "registry", "list").stdout
     assert "暂停" in table.splitlines()[2]
-    assert "listing: listed → suspended" in ok(db_url, "registry", "history").stdout
+    assert "准入状态：准入 → 暂停" in ok(db_url, "registry", "history").stdout
     # A word of the bureau's list given as --status is the listing; the filing stays none.
     ok(db_url, "registry", "edit", "示例作业打卡", "--status", "移出")
     assert entries(db_url)["示例作业打卡"]["listing"] == "removed"
@@ -193,11 +195,11 @@ def test_bad_listing_values_are_refused_with_their_row(db_url: str, tmp_path: Pa
     )  # fmt: skip
     result = cli(db_url, "registry", "import", str(path))
     assert result.exit_code == 2
-    assert "row 2: rejected: unknown listing state '撤销'" in result.stderr
-    assert "row 3: rejected: unreadable date '明年'" in result.stderr
+    assert "第2行：未通过：无法识别的准入状态“撤销”" in result.stderr
+    assert "第3行：未通过：无法识别的日期“明年”" in result.stderr
     assert "Traceback" not in result.stderr
     bad = cli(db_url, "registry", "list", "--listing", "火箭")
-    assert bad.exit_code == 2 and "unknown listing state" in bad.stderr
+    assert bad.exit_code == 2 and "无法识别的准入状态“火箭”" in bad.stderr
 
 
 FULL = [
@@ -223,7 +225,7 @@ def test_export_then_import_of_every_new_field_changes_nothing(
     exported = tmp_path / f"entries.{fmt}"
     ok(db_url, "registry", "export", str(exported), "--headers", headers)
     again = ok(db_url, "registry", "import", str(exported))
-    assert f"0 added, 0 updated, {len(FULL) - 1} unchanged, 0 rejected" in again.stderr
+    assert f"新增 0，更新 0，未变 {len(FULL) - 1}，未通过 0" in again.stderr
     assert history(db_url) == logged and entries(db_url) == before
     ok(sqlite_url, "registry", "import", str(exported))
     assert entries(sqlite_url) == before

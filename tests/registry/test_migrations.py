@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from registry.db import head_revision, open_database
+from registry.db import SCHEMA_HEAD, head_revision, open_database
 from registry.service import Registry
 
 NOW = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
@@ -112,3 +112,20 @@ def test_a_revision_0001_database_upgrades_on_first_use(db_url: str) -> None:
     assert again.get("闽教高分").listing == "suspended"
     assert again.get("闽教高分").listing_ref == "区教育局〔2025〕9号"
     again.db.close()
+
+
+def test_the_schema_head_known_without_alembic_is_alembics_head() -> None:
+    # A database at SCHEMA_HEAD is opened without loading Alembic; a new migration must
+    # move it, or databases would stay at the old revision.
+    assert head_revision() == SCHEMA_HEAD
+
+
+def test_a_database_behind_the_head_is_still_upgraded(db_url: str) -> None:
+    _database_at(db_url, "0001")
+    open_database(db_url).close()
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_heads() == (SCHEMA_HEAD,)
+    finally:
+        engine.dispose()

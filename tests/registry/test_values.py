@@ -312,3 +312,18 @@ def test_kinds_inside_longer_phrases(text: str, expected: str) -> None:
 def test_a_phrase_naming_two_kinds_is_not_guessed() -> None:
     with pytest.raises(InvalidValue):
         values.parse_kind("APP或小程序")
+
+
+def test_every_problem_is_also_said_in_chinese() -> None:
+    with pytest.raises(InvalidValue) as caught:
+        parse_entry({"name": "", "kind": "公众号", "filing_no": "教APP备12号",
+                     "package": "com.example.app", "status": "有效"})  # fmt: skip
+    assert caught.value.text("zh") == (
+        "备案号“教APP备12号”格式不正确（应为“教APP备”加6或7位数字加“号”，如教APP备1100819号）；"
+        "名称为空；包名“com.example.app”与类型“公众号”不符（包名只用于APP）"
+    )
+
+
+def test_every_registry_sentence_exists_in_both_languages() -> None:
+    for key, texts in values.vocabulary().messages.items():
+        assert texts.get("zh", "").strip() and texts.get("en", "").strip(), key

@@ -102,7 +102,7 @@ def test_json_keeps_the_data_and_replaces_undecodable_names(
     doc = json.loads((out / "findings.json").read_text("utf-8"))
     school = doc["schools"][0]
     assert school["school"] == SCHOOL
-    assert {f["source"] for f in school["findings"]} == {"填报-\ufffd\ufffd.csv"}
+    assert school["sources"] == ["填报-\ufffd\ufffd.csv"]
     assert doc["inputs"][0]["path"] == "填报-\ufffd\ufffd.csv"
     assert any(f["evidence"].get("reason") == LONG for f in school["findings"])
 

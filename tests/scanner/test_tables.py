@@ -1,19 +1,13 @@
-"""Reading field spreadsheets: encodings, header search, row numbers, cleaning, safe writing."""
+"""Reading field spreadsheets: encodings, header search, row numbers, cleaning."""
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
 from tablefactory import ENCODINGS, csv_bytes, write_csv, write_xlsx
 
 from scanner.tables import TableError, Vocabulary, clean_cell, read_table
-from scanner.writing import csv_text, neutralise
-from scanner.writing import write_csv as write_safe_csv
-from scanner.writing import write_xlsx as write_safe_xlsx
 
 VOCAB = Vocabulary.build(
     {
@@ -186,42 +180,6 @@ def test_json_array_rows_are_numbered_as_items(tmp_path: Path) -> None:
         (1, {"school": "一中", "name": "学习通", "kind": ""}),
         (2, {"school": "二中", "name": "巧考", "kind": "APP"}),
     ]
-
-
-@pytest.mark.parametrize("value", ['=HYPERLINK("x")', "+1", "-2", "@SUM(A1)", "\tx", "'quoted"])
-def test_csv_cells_are_neutralised_and_read_back(tmp_path: Path, value: str) -> None:
-    assert neutralise(value).startswith("'")
-    path = tmp_path / "out.csv"
-    write_safe_csv(path, ["名称", "备注"], [["学习通", value]])
-    raw = path.read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")
-    cells = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert cells[1][1] == "'" + value
-    (row,) = list(read_table(path, VOCAB).rows())
-    assert row.get("note") == " ".join(value.split())  # the original value, spaces cleaned
-
-
-def test_csv_text_matches_file_output() -> None:
-    assert csv_text(["a"], [["=x"]]) == "a\r\n'=x\r\n"
-
-
-def test_xlsx_cells_are_strings_never_formulas(tmp_path: Path) -> None:
-    path = tmp_path / "out.xlsx"
-    write_safe_xlsx(path, ["名称", "备注"], [["学习通", "=1+1"]], title="条目")
-    sheet = load_workbook(path).active
-    assert sheet.title == "条目"
-    assert sheet["B2"].value == "=1+1"
-    assert sheet["B2"].data_type == "s"
-
-
-def test_atomic_write_leaves_no_file_on_failure(tmp_path: Path) -> None:
-    def rows():  # type: ignore[no-untyped-def]
-        yield ["ok"]
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError):
-        write_safe_csv(tmp_path / "out.csv", ["a"], rows())
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_encoding_table_covers_what_excel_writes() -> None:
