@@ -14,6 +14,7 @@ from reports.html_index import TopItems, Totals, index_rows
 from reports.html_parts import (
     asset,
     badges,
+    file_names,
     notice_text,
     provenance,
     severity_notes,
@@ -111,7 +112,7 @@ class _HtmlWriter(SchoolWriter):
                 css=stylesheet("index"),
                 js=asset("index.js"),
                 totals=totals,
-                inputs=list(result.inputs),
+                inputs=[(file_names([f.path])[0] if f.path else "", f) for f in result.inputs],
                 file_problems=file_problems,
                 rows=rows,
                 shown_all=s["shown_of"].format(shown=len(rows), total=len(rows)),

@@ -266,10 +266,13 @@ def _todo_html(lines: Sequence[tuple[_Group, Finding, str]], several: bool, lang
     item: _Group | None = None
     for index, (group, finding, variant) in enumerate(lines):
         key = (finding.rule, finding.severity, variant)
+        at = finding.row
         row = [
             f"<tr><td>{index + 1}</td>",
             "",
-            _row_cell(finding.row, finding.source if several else "", lang),
+            f"<td>{at}</td>"
+            if at is not None and not several
+            else _row_cell(at, finding.source, lang),
             "",
         ]
         if key != problem:
