@@ -197,6 +197,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
             lang=options.lang,
             headers=options.headers,
             also=history,
+            jobs=options.jobs,
         )
     except BaseException:
         if database is not None and result.run_id is not None:

@@ -6,7 +6,13 @@ use `reports.html_parts`; this module writes them.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import pickle
+import signal
+import traceback
 from pathlib import Path
+from typing import Any
 
 from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
@@ -22,7 +28,7 @@ from reports.html_parts import (
     template,
 )
 from reports.html_school import ProblemRow, school_page
-from reports.interface import ReportFormat, SchoolWriter
+from reports.interface import ReportError, ReportFormat, SchoolWriter
 from reports.names import SCHOOLS_DIR, page_names
 from reports.text import check_lang, strings
 from reports.times import zone
@@ -42,13 +48,13 @@ class HtmlFormat(ReportFormat):
     def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
         check_lang(lang)
         zone(result.timezone)  # an unknown time zone fails before any page is written
-        return _HtmlWriter(result, out_dir, lang)
+        return _HtmlWriter(result, out_dir, lang, self.jobs)
 
 
 class _HtmlWriter(SchoolWriter):
     """School pages as the schools come; the index, which needs them all, at the end."""
 
-    def __init__(self, result: ScanResult, out_dir: Path, lang: str) -> None:
+    def __init__(self, result: ScanResult, out_dir: Path, lang: str, jobs: int = 1) -> None:
         self.result = result
         self.lang = lang
         self.s = strings(lang)
@@ -64,9 +70,19 @@ class _HtmlWriter(SchoolWriter):
         self.match_memo: VerdictMemo[str] = VerdictMemo()
         self.top = TopItems()
         self.findings = 0
+        self.added = 0
+        self.jobs = _usable_jobs(jobs, result)
+        self.workers = [_Worker.start(self, share) for share in range(1, self.jobs)]
 
     def add(self, school: SchoolResult) -> None:
-        number = len(self.written) - 1
+        number = self.added
+        self.added += 1
+        self.written.append(self.pages_dir / self.names[number])
+        if number % self.jobs == 0:  # the other shares are written by the workers
+            self.findings += self._page(number, school)
+
+    def _page(self, number: int, school: SchoolResult) -> int:
+        """Write school `number`'s page; count its findings by item for the index."""
         path = self.pages_dir / self.names[number]
         page = school_page(school, self.lang, self.memo, self.match_memo, self.result.timezone)
         _write(
@@ -81,11 +97,19 @@ class _HtmlWriter(SchoolWriter):
                 index_href="../index.html",
             ),
         )
-        self.written.append(path)
         self.top.add_tallies(number, page.tallies)
-        self.findings += len(school.findings)
+        return len(school.findings)
+
+    def abort(self) -> None:
+        for worker in self.workers:
+            worker.stop()
 
     def close(self) -> list[Path]:
+        for worker in self.workers:
+            tallies, findings = worker.finish()
+            for number, tally in tallies:
+                self.top.add_tallies(number, tally)
+            self.findings += findings
         result, s, lang = self.result, self.s, self.lang
         rows = index_rows(result, self.names)
         counts = result.counts()
@@ -120,3 +144,81 @@ class _HtmlWriter(SchoolWriter):
             ),
         )
         return self.written
+
+
+_MIN_SCHOOLS_PER_WORKER = 50
+"""Below this many schools a worker costs more to start than it saves."""
+
+
+def _usable_jobs(jobs: int, result: ScanResult) -> int:
+    """How many processes write pages: workers need `fork` (they rebuild their schools from
+    the parent's compact store) and enough schools to be worth starting."""
+    if jobs <= 1 or not hasattr(os, "fork") or not hasattr(result.schools, "__getitem__"):
+        return 1
+    return max(1, min(jobs, len(result.schools) // _MIN_SCHOOLS_PER_WORKER))
+
+
+class _Worker:
+    """A forked process writing every `jobs`-th school page, from `share` on.
+
+    It reports back, through a pipe, what the index needs of its pages: each school's
+    findings by item and the number of findings; or why it failed.
+    """
+
+    def __init__(self, pid: int, reader: int) -> None:
+        self.pid = pid
+        self.reader = reader
+
+    @classmethod
+    def start(cls, writer: _HtmlWriter, share: int) -> _Worker:
+        reader, sender = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(sender)
+            return cls(pid, reader)
+        os.close(reader)
+        status = 0
+        try:
+            tallies: list[tuple[int, Any]] = []
+            writer.top = _Collect(tallies)  # type: ignore[assignment]
+            schools = writer.result.schools
+            findings = 0
+            for number in range(share, len(schools), writer.jobs):
+                findings += writer._page(number, schools[number])
+            message: Any = ("ok", tallies, findings)
+        except BaseException:
+            message, status = ("failed", traceback.format_exc(limit=3)), 1
+        try:
+            with os.fdopen(sender, "wb") as pipe:
+                pickle.dump(message, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            os._exit(status)  # no cleanup of the parent's files, connections or threads
+
+    def finish(self) -> tuple[list[tuple[int, Any]], int]:
+        """The worker's tallies and finding count, once it has written its pages."""
+        with os.fdopen(self.reader, "rb") as pipe:
+            data = pipe.read()  # before waiting: a full pipe would block the worker
+        _, status = os.waitpid(self.pid, 0)
+        message: tuple[Any, ...] = pickle.loads(data) if data else ("failed", "no answer")
+        if status != 0 or message[0] != "ok":
+            raise ReportError(f"school pages could not be written: {message[-1]}")
+        tallies: list[tuple[int, Any]] = message[1]
+        findings: int = message[2]
+        return tallies, findings
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(self.reader)
+
+
+class _Collect:
+    """In a worker: what the index will need, kept to send back instead of counted."""
+
+    def __init__(self, into: list[tuple[int, Any]]) -> None:
+        self.into = into
+
+    def add_tallies(self, number: int, tallies: Any) -> None:
+        self.into.append((number, tallies))

@@ -40,7 +40,9 @@ class ReportFormat(ABC):
     name: ClassVar[str]
     """The value of `--format` that selects it."""
 
-    def __init__(self, *, headers: str | None = None) -> None:
+    def __init__(self, *, headers: str | None = None, jobs: int = 1) -> None:
+        self.jobs = jobs
+        """How many processes may write this format's files (school pages); 1 for one."""
         self.headers = headers
         """The language of table headers and coded values (`--headers`): zh, or en for the
         canonical names and codes; None follows the report language. Formats without

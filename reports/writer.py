@@ -189,11 +189,13 @@ def write_reports(
     lang: str = "zh",
     headers: str | None = None,
     also: Sequence[SchoolWriter] = (),
+    jobs: int = 1,
 ) -> Path:
     """Write the chosen formats into `out_dir` as one unit and return the main file.
 
     `also` are writers that get each school in the same pass and write no report file (the
-    scan history): a district's schools are rebuilt once for all of them.
+    scan history): a district's schools are rebuilt once for all of them. `jobs` processes
+    may write the school pages.
 
     `headers` is the language of the CSV and XLSX headers and coded values (zh, or en for
     the canonical names and codes); by default the report language.
@@ -219,7 +221,9 @@ def write_reports(
         writers: list[SchoolWriter] = []
         try:
             for name in chosen:
-                writers.append(FORMATS[name](headers=headers).open(result, staging, lang))
+                writers.append(
+                    FORMATS[name](headers=headers, jobs=jobs).open(result, staging, lang)
+                )
         except BaseException:
             for writer in writers:
                 writer.abort()
