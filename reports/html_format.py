@@ -72,13 +72,17 @@ class _HtmlWriter(SchoolWriter):
         self.findings = 0
         self.added = 0
         self.jobs = _usable_jobs(jobs, result)
-        self.workers = [_Worker.start(self, share) for share in range(1, self.jobs)]
+        # With workers, the writing process keeps to the other formats and the history,
+        # which go through every school anyway; the workers share the pages among them.
+        self.workers = (
+            [_Worker.start(self, share) for share in range(self.jobs)] if self.jobs > 1 else []
+        )
 
     def add(self, school: SchoolResult) -> None:
         number = self.added
         self.added += 1
         self.written.append(self.pages_dir / self.names[number])
-        if number % self.jobs == 0:  # the other shares are written by the workers
+        if not self.workers:
             self.findings += self._page(number, school)
 
     def _page(self, number: int, school: SchoolResult) -> int:
@@ -159,7 +163,7 @@ def _usable_jobs(jobs: int, result: ScanResult) -> int:
 
 
 class _Worker:
-    """A forked process writing every `jobs`-th school page, from `share` on.
+    """A forked process writing every `jobs`-th school page, from page `share` on.
 
     It reports back, through a pipe, what the index needs of its pages: each school's
     findings by item and the number of findings; or why it failed.
