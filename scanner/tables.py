@@ -36,7 +36,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from appaudit.errors import AppauditError
+from appaudit.errors import AppauditError, Message, phrase
 from scanner.decoding import Decoded, decode_candidates
 from scanner.safetext import shown_path, sound
 
@@ -88,6 +88,12 @@ DEFAULT_READ_LIMITS = ReadLimits()
 def _note_texts() -> dict[str, dict[str, str]]:
     text = resources.files("scanner").joinpath("data/table-notes.toml").read_text("utf-8")
     return tomllib.loads(text)
+
+
+def _error(key: str, **params: Any) -> Message:
+    """Why a whole file cannot be read, in each language (`[errors]` of table-notes.toml)."""
+    errors: Mapping[str, Mapping[str, str]] = _note_texts()["errors"]  # type: ignore[assignment]
+    return phrase(errors[key], **params)
 
 
 LISTED_ROWS = 20
@@ -312,14 +318,14 @@ def read_table(
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise TableError(f"cannot read {shown_path(path)}: {exc.strerror or exc}") from exc
+        raise TableError(
+            _error("cannot_read", path=shown_path(path), reason=exc.strerror or exc)
+        ) from exc
     suffix = path.suffix.lower()
     if data[:4] == b"PK\x03\x04" or suffix in (".xlsx", ".xlsm"):
         table = _read_xlsx(path, data, vocabulary, sheet, limits)
     elif data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" or suffix == ".xls":
-        raise TableError(
-            f"{_name(path)}: old Excel .xls files are not supported; save as .xlsx or CSV"
-        )
+        raise TableError(_error("old_xls", name=_name(path)))
     elif suffix == ".json" or data.lstrip()[:1] in (b"[", b"{"):
         table = _read_json(path, data, vocabulary)
     else:
@@ -334,7 +340,7 @@ def _name(path: Path) -> str:
 
 def _read_text(path: Path, data: bytes, vocabulary: Vocabulary) -> Table:
     if not data.strip():
-        raise TableError(f"{_name(path)}: the file is empty")
+        raise TableError(_error("empty", name=_name(path)))
     tried: list[str] = []
     for decoded in decode_candidates(data):
         tried.append(decoded.encoding)
@@ -360,9 +366,12 @@ def _read_text(path: Path, data: bytes, vocabulary: Vocabulary) -> Table:
         table._records = numbered
         return table
     raise TableError(
-        f"{_name(path)}: no header row with known column names found in the first "
-        f"{HEADER_SEARCH_ROWS} rows (tried {', '.join(tried) or 'no text encoding'}); "
-        "check that the file is a CSV/XLSX of the expected form"
+        _error(
+            "no_header",
+            name=_name(path),
+            rows=HEADER_SEARCH_ROWS,
+            tried=", ".join(tried) or "—",
+        )
     )
 
 
@@ -582,7 +591,7 @@ def _workbook_parts(path: Path, data: bytes, limits: ReadLimits) -> tuple[dict[s
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             parts = {info.filename: info for info in archive.infolist()}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise TableError(f"{_name(path)}: not a readable .xlsx workbook ({exc})") from exc
+        raise TableError(_error("bad_xlsx", name=_name(path), reason=exc)) from exc
     opened = [info for name, info in parts.items() if not _WORKSHEET.match(name)]
     for info in opened:
         _check_ratio(path, info, limits)
@@ -595,10 +604,15 @@ def _check_ratio(path: Path, info: Any, limits: ReadLimits) -> None:
     size, packed = info.file_size, max(1, info.compress_size)
     if size > limits.ratio_applies_above and size > limits.max_ratio * packed:
         raise TableError(
-            f"{_name(path)}: refused: the part {shown_path(info.filename)} would inflate "
-            f"{size // packed:,} times ({_amount(size)} from {_amount(packed)}), beyond the "
-            f"{limits.max_ratio}:1 that spreadsheets reach; the file is damaged or built to "
-            "exhaust memory"
+            _error(
+                "ratio",
+                name=_name(path),
+                part=shown_path(info.filename),
+                times=f"{size // packed:,}",
+                size=_amount(size),
+                packed=_amount(packed),
+                ratio=limits.max_ratio,
+            )
         )
 
 
@@ -609,10 +623,12 @@ def _amount(size: int) -> str:
 def _check_inflated(path: Path, size: int, limits: ReadLimits) -> None:
     if size > limits.max_inflated:
         raise TableError(
-            f"{_name(path)}: refused: reading this workbook means inflating "
-            f"{size / MiB:,.0f} MB of XML, more than the limit of "
-            f"{limits.max_inflated / MiB:,.0f} MB (set [intake] max_inflated_mb in "
-            "appaudit.toml to allow more, or save the sheet as CSV)"
+            _error(
+                "inflated",
+                name=_name(path),
+                size=f"{size / MiB:,.0f}",
+                limit=f"{limits.max_inflated / MiB:,.0f}",
+            )
         )
 
 
@@ -625,11 +641,11 @@ def _read_xlsx(
 
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged workbooks
-        raise TableError(f"{_name(path)}: not a readable .xlsx workbook ({exc})") from exc
+        raise TableError(_error("bad_xlsx", name=_name(path), reason=exc)) from exc
     if sheet is not None:
         if sheet not in workbook.sheetnames:
             names = "、".join(workbook.sheetnames)
-            raise TableError(f"{_name(path)}: no sheet named {sheet!r} (sheets: {names})")
+            raise TableError(_error("no_sheet", name=_name(path), sheet=sheet, names=names))
         worksheet = workbook[sheet]
     else:
         worksheet = workbook.worksheets[0]
@@ -661,8 +677,12 @@ def _read_xlsx(
     if found is None:
         workbook.close()
         raise TableError(
-            f"{_name(path)}: sheet {worksheet.title!r} has no header row with known column "
-            f"names in its first {HEADER_SEARCH_ROWS} rows"
+            _error(
+                "no_header_sheet",
+                name=_name(path),
+                sheet=worksheet.title,
+                rows=HEADER_SEARCH_ROWS,
+            )
         )
     header_index, columns, duplicates = found
     table.header_row = head[header_index][0]
@@ -763,14 +783,14 @@ def _read_json(path: Path, data: bytes, vocabulary: Vocabulary) -> Table:
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TableError(f"{path.name}: not valid UTF-8 JSON ({exc})") from exc
+        raise TableError(_error("bad_json", name=_name(path), reason=exc)) from exc
     if isinstance(document, dict):
         arrays = [v for v in document.values() if isinstance(v, list)]
         if len(arrays) != 1:
-            raise TableError(f"{path.name}: expected a JSON array of objects")
+            raise TableError(_error("json_shape", name=_name(path)))
         document = arrays[0]
     if not isinstance(document, list) or not all(isinstance(o, dict) for o in document):
-        raise TableError(f"{path.name}: expected a JSON array of objects")
+        raise TableError(_error("json_shape", name=_name(path)))
     headers: list[str] = []
     for obj in document:
         for key in obj:
@@ -782,7 +802,7 @@ def _read_json(path: Path, data: bytes, vocabulary: Vocabulary) -> Table:
         if name is not None and name not in columns:
             columns[name] = col
     if not columns and document:
-        raise TableError(f"{path.name}: no known field names in the JSON objects")
+        raise TableError(_error("json_fields", name=_name(path)))
 
     def records() -> Iterator[tuple[int, list[str]]]:
         for number, obj in enumerate(document, start=1):

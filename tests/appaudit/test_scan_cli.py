@@ -226,8 +226,12 @@ def test_unreadable_submission_is_exit_2_and_writes_nothing(tmp_path: Path) -> N
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\x00\x01binary\xff\xfe garbage")
     result = scan(tmp_path, bad)
-    assert result.exit_code == 2 and "no header row" in result.stderr
+    assert result.exit_code == 2 and "找不到含已知列名的表头行" in result.stderr
+    assert result.stderr.count("\n") == 1  # one line
     assert not (tmp_path / "report").exists()
+    english = CliRunner().invoke(app, ["scan", str(bad), "--out", str(tmp_path / "r"),
+                                       *REGISTRY_ARGS], env={"APPAUDIT_LANG": "en"})  # fmt: skip
+    assert english.exit_code == 2 and "no header row" in english.stderr
 
 
 def test_refuses_to_replace_a_folder_that_is_not_a_report(tmp_path: Path) -> None:

@@ -149,13 +149,13 @@ def test_a_workbook_beyond_the_limits_is_a_file_problem_and_the_others_are_scann
     registry = ("--registry", str(REPO / "examples" / "registry.csv"))
     result = run("scan", str(bomb), str(good), "--out", str(out), *registry)
     assert result.exit_code == 1, result.stderr  # the good file's findings
-    assert f"{bomb}：无法读取此文件：refused: the part xl/sharedStrings.xml" in result.stderr
+    assert f"{bomb}：无法读取此文件：拒绝读取：其中部件 xl/sharedStrings.xml" in result.stderr
     doc = json.loads((out / "findings.json").read_text("utf-8"))
     assert [p["source"] for p in doc["file_problems"]] == [str(bomb)]
     assert doc["schools"][0]["findings"]
 
     alone = run("scan", str(bomb), "--out", str(tmp_path / "alone"), *registry)
-    assert alone.exit_code == 2 and "would inflate" in alone.stderr
+    assert alone.exit_code == 2 and "解压后将膨胀" in alone.stderr
     assert len(alone.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "alone").exists()
 
@@ -167,7 +167,7 @@ def test_a_workbook_beyond_the_limits_is_refused_by_registry_import(
     result = run("registry", "import", str(bomb), "--db", sqlite_url)
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
-    assert "refused: the part xl/sharedStrings.xml would inflate" in line
+    assert "拒绝读取：其中部件 xl/sharedStrings.xml 解压后将膨胀" in line
 
 
 def test_the_inflation_cap_is_read_from_appaudit_toml(tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_the_inflation_cap_is_read_from_appaudit_toml(tmp_path: Path) -> None:
     refused = run(
         "scan", str(path), "--out", str(tmp_path / "r"), "--config", str(config), *registry
     )
-    assert refused.exit_code == 2 and "more than the limit of 1 MB" in refused.stderr
+    assert refused.exit_code == 2 and "超过上限 1 MB" in refused.stderr
     allowed = run("scan", str(path), "--out", str(tmp_path / "r"), *registry, "--fail-on", "never")
     assert allowed.exit_code == 0, allowed.stderr
 

@@ -185,3 +185,22 @@ def test_json_array_rows_are_numbered_as_items(tmp_path: Path) -> None:
 def test_encoding_table_covers_what_excel_writes() -> None:
     assert csv_bytes([["学校"]], "utf-16").startswith(b"\xff\xfe")
     assert csv_bytes([["学校"]], "utf-8-sig").startswith(b"\xef\xbb\xbf")
+
+
+def test_every_file_error_is_worded_in_both_languages() -> None:
+    import tomllib
+    from importlib import resources
+
+    raw = tomllib.loads(resources.files("scanner").joinpath("data/table-notes.toml").read_text())
+    for key, texts in raw["errors"].items():
+        assert texts.get("zh") and texts.get("en"), key
+        assert "{name}" in texts["zh"] or "{path}" in texts["zh"], key
+
+
+def test_a_file_error_reads_in_chinese_and_english(tmp_path: Path) -> None:
+    empty = tmp_path / "空.csv"
+    empty.write_bytes(b"   \n")
+    with pytest.raises(TableError) as caught:
+        read_table(empty, VOCAB)
+    assert caught.value.text("zh") == "空.csv：文件是空的"
+    assert caught.value.text("en") == "空.csv: the file is empty"
