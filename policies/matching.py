@@ -42,7 +42,8 @@ class Match:
     filing_entries: tuple[EntryRecord, ...]
     """Registry entries that carry the stated filing number."""
     known: KnownApp | None
-    """A known app from the catalogue (by package or name), when the registry has no entry."""
+    """A known app from the catalogues (by package or name); evidence shows it only when the
+    registry has no entry, but it tells a general tool filed under 社交 or 办公 apart."""
     related: EntryRecord | None
     """A registry entry of another kind with the same name (the app of a mini-program …)."""
     account_word: str

@@ -302,9 +302,12 @@ def _category(m: Match) -> str:
 
 
 def _outside_filing(a: Assessed, ctx: Context) -> tuple[str, bool] | None:
-    """For a general tool or party-study platform: (variant, contested), or None for no
-    finding at all (the school's own administration on a general tool)."""
+    """How a non-education finding reads: (variant, contested) — ('', False) as the rule's
+    own; a general tool's or party study's wording; None for no finding at all (a general
+    tool for the school's own administration)."""
     group = a.match.group
+    if group not in OUTSIDE_FILING:
+        return "", False
     if group == "general_tool":
         return None if _school_business(a, ctx) else ("general_tool", False)
     if _party_arrangement(a, ctx):
@@ -315,13 +318,10 @@ def _outside_filing(a: Assessed, ctx: Context) -> tuple[str, bool] | None:
 def non_edu_app(a: Assessed, ctx: Context) -> Iterable[Finding]:
     if a.item.kind != "app" or a.match.educational is not False:
         return
-    variant, contested = "", False
-    if a.match.group in OUTSIDE_FILING:
-        judged = _outside_filing(a, ctx)
-        if judged is None:
-            return
-        variant, contested = judged
-    severity_cap = "info" if variant == "general_tool" else ""
+    judged = _outside_filing(a, ctx)
+    if judged is None:
+        return
+    variant, contested = judged
     finding = ctx.finding(
         "NON-EDU-APP",
         a,
@@ -333,7 +333,7 @@ def non_edu_app(a: Assessed, ctx: Context) -> Iterable[Finding]:
         audience_en=_audience(a.item, "en"),
         requested_by=a.item.requested_by,
     )
-    yield _at_most(finding, severity_cap)
+    yield _at_most(finding, "info" if variant == "general_tool" else "")
 
 
 def _at_most(finding: Finding, cap: str) -> Finding:
@@ -347,12 +347,10 @@ def non_edu_account(a: Assessed, ctx: Context) -> Iterable[Finding]:
     m = a.match
     if a.item.kind not in ACCOUNT_LIKE or m.educational is not False:
         return
-    variant, contested = "", False
-    if m.group in OUTSIDE_FILING:
-        judged = _outside_filing(a, ctx)
-        if judged is None:
-            return
-        variant, contested = judged
+    judged = _outside_filing(a, ctx)
+    if judged is None:
+        return
+    variant, contested = judged
     owner = m.entry.certified_entity if m.entry is not None else ""
     if m.owner_word and owner:
         zh = f"认证主体为“{owner}”"

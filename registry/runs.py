@@ -46,17 +46,7 @@ class RunRecord:
 def record_run(database: Database, run: RunRecord) -> int:
     """Store a run and its schools' findings in one transaction; returns the run id."""
     with database.write() as session:
-        row = ScanRun(
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            tool_version=run.tool_version,
-            inputs=run.inputs,
-            options=run.options,
-            registry_digest=run.registry_digest,
-            registry_snapshot=pack(run.registry_snapshot),
-            counts=run.counts,
-            out_dir=run.out_dir,
-        )
+        row = _run_row(run, run.finished_at)
         session.add(row)
         session.flush()
         _add_schools(session, row.id, run.schools)
@@ -70,20 +60,24 @@ def open_run(database: Database, run: RunRecord) -> int:
     same pass (`finish_run`); until then the run is not listed.
     """
     with database.write() as session:
-        row = ScanRun(
-            started_at=run.started_at,
-            finished_at=None,
-            tool_version=run.tool_version,
-            inputs=run.inputs,
-            options=run.options,
-            registry_digest=run.registry_digest,
-            registry_snapshot=pack(run.registry_snapshot),
-            counts=run.counts,
-            out_dir=run.out_dir,
-        )
+        row = _run_row(run, None)
         session.add(row)
         session.flush()
         return row.id
+
+
+def _run_row(run: RunRecord, finished_at: datetime | None) -> ScanRun:
+    return ScanRun(
+        started_at=run.started_at,
+        finished_at=finished_at,
+        tool_version=run.tool_version,
+        inputs=run.inputs,
+        options=run.options,
+        registry_digest=run.registry_digest,
+        registry_snapshot=pack(run.registry_snapshot),
+        counts=run.counts,
+        out_dir=run.out_dir,
+    )
 
 
 def finish_run(

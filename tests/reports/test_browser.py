@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -12,12 +11,11 @@ from typing import Any
 
 import pytest
 import resultfactory
+from browser import CHROMIUM, chromium
 from examplereport import EXAMPLE_SCHOOLS, english_words, input_words, registry_words, scan_examples
 
 from policies.results import ScanResult, SchoolResult
 from reports import write_reports
-
-CHROMIUM = shutil.which("chromium")
 
 
 def _cjk_fonts() -> str:
@@ -40,37 +38,9 @@ pytestmark = [
 ]
 
 
-def _chromium(tmp: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    home = tmp / "chromium-home"
-    home.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-    }
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={home / 'profile'}",
-        *args,
-        url,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done
-
-
 def _screenshot(tmp: Path, page: Path, name: str, size: str = "1200,900") -> Path:
     out = tmp / f"{name}.png"
-    _chromium(tmp, page.as_uri(), f"--window-size={size}", f"--screenshot={out}")
+    chromium(tmp, page.as_uri(), f"--window-size={size}", f"--screenshot={out}")
     assert out.is_file()
     return out
 
@@ -139,7 +109,7 @@ def _rows_after_script(
 ) -> list[tuple[str, str, bool]]:
     """Each row's school, its value in `column` and whether it is hidden, as the page shows
     them once its script has run."""
-    dom = _chromium(
+    dom = chromium(
         tmp, index.as_uri() + fragment, "--dump-dom", "--virtual-time-budget=3000"
     ).stdout
     table = parse(dom).find("table", id="schools")
@@ -213,7 +183,7 @@ def test_example_pages_as_the_browser_shows_them(
     assert len(pages) == len(EXAMPLE_SCHOOLS)
     allowed = input_words()
     for page in pages:
-        dom = parse(_chromium(tmp_path, page.as_uri(), "--dump-dom").stdout)
+        dom = parse(chromium(tmp_path, page.as_uri(), "--dump-dom").stdout)
         assert dom.find("h1").text() in EXAMPLE_SCHOOLS
         words = english_words(dom, allowed | registry_words(dom))
         assert not words, (page.name, sorted(words))

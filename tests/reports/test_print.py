@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -10,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import resultfactory
+from browser import CHROMIUM, chromium
 from examplereport import EXAMPLE_SCHOOLS, scan_examples
 
 from policies.results import SchoolResult
 from reports import write_reports
 
-CHROMIUM = shutil.which("chromium")
 PDFTOTEXT = shutil.which("pdftotext")
 A4_POINTS = (595, 842)
 MAX_EXAMPLE_PAGES = 5
@@ -31,31 +30,8 @@ pytestmark = [
 
 def print_to_pdf(page: Path, out: Path) -> Path:
     """`page` printed as Chromium prints it, without its own header and footer lines."""
-    home = out.parent / "chromium-home"
-    home.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_CACHE_HOME": str(home / "cache"),
-    }
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={home / 'profile'}",
-        "--no-pdf-header-footer",
-        f"--print-to-pdf={out}",
-        page.as_uri(),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 0 and out.is_file(), done.stderr[-2000:]
+    chromium(out.parent, page.as_uri(), "--no-pdf-header-footer", f"--print-to-pdf={out}")
+    assert out.is_file()
     return out
 
 
