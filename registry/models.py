@@ -152,6 +152,8 @@ class Change(Base):
     action: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(20))
     entry_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    ref: Mapped[str] = mapped_column(String(40), default="", server_default="", index=True)
+    """The number of the ledger item or waiver a change is about ('' for registry changes)."""
     label: Mapped[str] = mapped_column(String(300), default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -193,6 +195,69 @@ class ScanSchool(Base):
     findings: Mapped[str] = mapped_column(Text, default="[]")
 
     run: Mapped[ScanRun] = relationship(back_populates="schools")
+
+
+class LedgerItem(Base):
+    """One problem in the rectification ledger (问题台账): a rule's finding on one school's
+    item, tracked from discovery to closing (销号) across scans."""
+
+    __tablename__ = "ledger_items"
+    __table_args__ = (UniqueConstraint("school_key", "item_key", "rule"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    """The readable number (问题编号), e.g. 2026-0001: the year first seen and a sequence."""
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    school_key: Mapped[str] = mapped_column(String(240), index=True)
+    item_key: Mapped[str] = mapped_column(String(400))
+    rule: Mapped[str] = mapped_column(String(40))
+    school: Mapped[str] = mapped_column(String(200))
+    school_code: Mapped[str] = mapped_column(String(40), default="")
+    item: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(20), default="")
+    severity: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    """The problem as the finding states it (问题描述), in Chinese."""
+    basis: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The finding's citations (keys of the rule catalogue's clauses)."""
+    found_by: Mapped[str] = mapped_column(String(20), default="scan")
+    first_seen_run: Mapped[int | None] = mapped_column(Integer)
+    last_seen_run: Mapped[int | None] = mapped_column(Integer)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    due: Mapped[date | None] = mapped_column(Date)
+    owner: Mapped[str] = mapped_column(Text, default="")
+    measure: Mapped[str] = mapped_column(Text, default="")
+    progress: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str] = mapped_column(String(100), default="")
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Waiver(Base):
+    """A waiver (豁免): findings of a scope left out of counts until a date, with why and who."""
+
+    __tablename__ = "waivers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school: Mapped[str] = mapped_column(String(200))
+    """A school's name or code, or 全区 for every school."""
+    item: Mapped[str] = mapped_column(String(200), default="")
+    """An item's name or identifier; '' for every item."""
+    rule: Mapped[str] = mapped_column(String(40), default="")
+    """A rule id; '' for every rule."""
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    until: Mapped[date] = mapped_column(Date)
+    """The last day the waiver applies."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str] = mapped_column(String(100), default="")
+    revoke_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class ApkFactsRecord(Base):

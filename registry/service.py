@@ -6,12 +6,9 @@ transaction as the change itself, so the log never disagrees with the data.
 
 from __future__ import annotations
 
-import getpass
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -20,9 +17,18 @@ from sqlalchemy.orm import Session, selectinload
 
 from appaudit.errors import AppauditError, Message
 from registry import values
+from registry.changelog import (
+    REGISTRY_SUBJECTS,
+    ChangeRecord,
+    batch_id,
+    default_actor,
+    log_change,
+    read_changes,
+)
 from registry.db import Database, describe, first_line
+from registry.importing import ImportReport
 from registry.index import EntryIndex
-from registry.models import Adoption, Change, Entry, School, Signer, utcnow
+from registry.models import Adoption, Entry, School, Signer, utcnow
 from registry.records import (
     ENTRY_FIELDS,
     AdoptionRecord,
@@ -43,45 +49,6 @@ DISTRICT_SCHOOL = "全区"
 
 class RegistryError(AppauditError):
     """A request the registry cannot carry out; the message is fit for a user."""
-
-
-def default_actor() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name in some containers and services
-        return "unknown"
-
-
-@dataclass(frozen=True)
-class ChangeRecord:
-    """One entry of the change log."""
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    entry_id: int | None
-    label: str
-    before: Mapping[str, Any] | None
-    after: Mapping[str, Any] | None
-    reason: str
-    batch: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "at": self.at.isoformat(),
-            "actor": self.actor,
-            "action": self.action,
-            "subject": self.subject,
-            "entry_id": self.entry_id,
-            "label": self.label,
-            "before": self.before,
-            "after": self.after,
-            "reason": self.reason,
-            "batch": self.batch,
-        }
 
 
 @dataclass(frozen=True)
@@ -106,24 +73,6 @@ class AdoptionView:
             "audience": "、".join(adoption.audience),
             "note": adoption.note,
         }
-
-
-@dataclass
-class ImportReport:
-    """What an import did or would do, row by row."""
-
-    what: str
-    source: str = ""
-    added: list[tuple[int, str]] = field(default_factory=list)
-    updated: list[tuple[int, str, list[str]]] = field(default_factory=list)
-    unchanged: list[tuple[int, str]] = field(default_factory=list)
-    rejected: list[tuple[int, Message]] = field(default_factory=list)
-    """Rows that cannot be taken, with why."""
-    listed_without_filing: list[int] = field(default_factory=list)
-    """Rows whose 有效/正常 came without a filing number and were read as listed (准入)."""
-    dry_run: bool = False
-    applied: bool = False
-    batch: str = ""
 
 
 @dataclass
@@ -213,27 +162,10 @@ class Registry:
     def history(self, ref: str | None = None, limit: int | None = None) -> list[ChangeRecord]:
         """The change log, oldest first; only the changes of one entry when `ref` is given."""
         with self.db.read() as session:
-            query = select(Change).order_by(Change.id)
+            entry_id = None
             if ref:
-                entry = _resolve(EntryIndex(self._load_entries(session)), ref)
-                query = query.where(Change.entry_id == entry.id)
-            rows = session.scalars(query).all()
-            records = [
-                ChangeRecord(
-                    id=c.id,
-                    at=c.at,
-                    actor=c.actor,
-                    action=c.action,
-                    subject=c.subject,
-                    entry_id=c.entry_id,
-                    label=c.label,
-                    before=c.before,
-                    after=c.after,
-                    reason=c.reason,
-                    batch=c.batch,
-                )
-                for c in rows
-            ]
+                entry_id = _resolve(EntryIndex(self._load_entries(session)), ref).id
+            records = read_changes(session, subjects=REGISTRY_SUBJECTS, entry_id=entry_id)
         return records[-limit:] if limit else records
 
     def snapshot(self) -> RegistryView:
@@ -411,7 +343,7 @@ class Registry:
 
         Only the fields the file has columns for are changed on existing entries.
         """
-        report = ImportReport("entries", source, dry_run=dry_run, batch=_batch_id())
+        report = ImportReport("entries", source, dry_run=dry_run, batch=batch_id())
         present = set(columns) & set(ENTRY_FIELDS)
         with self._write() as session:
             index = EntryIndex(self._load_entries(session))
@@ -446,7 +378,7 @@ class Registry:
         reason: str = "",
     ) -> ImportReport:
         """Upsert adoptions by (school, entry); all or nothing by default."""
-        report = ImportReport("adoptions", source, dry_run=dry_run, batch=_batch_id())
+        report = ImportReport("adoptions", source, dry_run=dry_run, batch=batch_id())
         with self._write() as session:
             index = EntryIndex(self._load_entries(session))
             schools = _Schools(session)
@@ -615,19 +547,17 @@ class Registry:
         reason: str,
         batch: str = "",
     ) -> None:
-        session.add(
-            Change(
-                at=utcnow(),
-                actor=self.actor,
-                action=action,
-                subject=subject,
-                entry_id=entry.id,
-                label=entry.name,
-                before=before,
-                after=after,
-                reason=reason,
-                batch=batch,
-            )
+        log_change(
+            session,
+            actor=self.actor,
+            action=action,
+            subject=subject,
+            entry_id=entry.id,
+            label=entry.name,
+            before=before,
+            after=after,
+            reason=reason,
+            batch=batch,
         )
 
 
@@ -894,10 +824,6 @@ def _school_matches(school: School, wanted: str) -> bool:
 def _search_text(entry: EntryRecord) -> str:
     parts = [entry.name, entry.provider, entry.filing_no, entry.note, *entry.identifiers.values()]
     return values.normalised_name(" ".join(parts))
-
-
-def _batch_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def iter_cells(records: Sequence[EntryRecord], lang: str) -> Iterator[list[str]]:
