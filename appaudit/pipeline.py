@@ -32,7 +32,7 @@ from appaudit.settings import Settings
 from appaudit.vocabulary import submission_vocabulary
 from policies.engine import Engine
 from policies.model import SEVERITIES, Finding, VerdictMemo, at_least, catalogue
-from policies.results import RegistryInfo, ScanResult, SchoolResult
+from policies.results import LedgerInfo, RegistryInfo, ScanResult, SchoolResult
 from registry import runs
 from registry.db import Database, DatabaseError, describe, first_line, open_database
 from registry.service import Registry
@@ -104,6 +104,8 @@ class ScanOutcome:
     apks: ApkStats = field(default_factory=ApkStats)
     not_stored: Message | None = None
     """Why the run is missing from the scan history (the registry refused the write), if it is."""
+    ledger_problem: Message | None = None
+    """Why the ledger was not updated although the scan used a database, if it was not."""
 
 
 @contextmanager
@@ -176,6 +178,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         timezone=options.settings.report.timezone,
     )
     not_stored: Message | None = None
+    ledger_problem: Message | None = None
     history: list[_History] = []
     if database is not None:
         watch.stage("history")
@@ -188,6 +191,14 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
         else:
             result.run_id = opened
             history.append(_History())
+        watch.stage("ledger")
+        not_kept = _stored(
+            database, lambda: _keep_ledger(result, database, options), "ledger_not_kept_in"
+        )
+        if isinstance(not_kept, Message):
+            ledger_problem = not_kept
+    else:
+        result.ledger = LedgerInfo(updated=False)
     watch.stage("reports")
     try:
         report = write_reports(
@@ -214,10 +225,29 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     counts = result.counts()
     failing = any(counts[s] and at_least(s, options.fail_on) for s in counts)
     rows = sum(s.rows for s in submissions)
-    return ScanOutcome(result, report, 1 if failing else 0, rows, analyser.stats, not_stored)
+    return ScanOutcome(
+        result, report, 1 if failing else 0, rows, analyser.stats, not_stored, ledger_problem
+    )
 
 
-def _stored(database: Database, store: Callable[[], _T]) -> _T | Message:
+def _keep_ledger(result: ScanResult, database: Database, options: ScanOptions) -> None:
+    from appaudit.ledger_scan import keep_ledger
+    from reports.times import zone
+
+    now = datetime.now(UTC)
+    keep_ledger(
+        result,
+        database,
+        run_id=result.run_id,
+        now=now,
+        today=now.astimezone(zone(options.settings.report.timezone)).date(),
+        due_days=options.settings.ledger.due_days,
+    )
+
+
+def _stored(
+    database: Database, store: Callable[[], _T], key: str = "run_not_stored_in"
+) -> _T | Message:
     """What a step of storing the run returns, or why it could not be done.
 
     A registry that refuses the write (read-only, disk full, locked too long) costs the
@@ -232,7 +262,7 @@ def _stored(database: Database, store: Callable[[], _T]) -> _T | Message:
             reason = Message(
                 first_line(error) if isinstance(error, SQLAlchemyError) else str(error)
             )
-        return m("run_not_stored_in", database=describe(database.url), reason=reason)
+        return m(key, database=describe(database.url), reason=reason)
 
 
 def _open_submissions(options: ScanOptions) -> tuple[list[Submission], list[InputProblem]]:

@@ -61,6 +61,42 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class LedgerSettings:
+    """The rectification ledger (`[ledger]`) and the heading of its notices (`[notice]`)."""
+
+    due_days: int = 30
+    """Days from an item's discovery to its due date (整改时限)."""
+    issuer: str = ""
+    """发文单位: the bureau that issues the 整改通知书."""
+    contact: str = ""
+    """联系人."""
+    phone: str = ""
+    """电话."""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], source: str) -> LedgerSettings:
+        ledger = dict(_table(data.get("ledger", {}), f"{source} [ledger]"))
+        due_days = _positive(
+            ledger.pop("due_days", LedgerSettings.due_days), f"{source} [ledger] due_days"
+        )
+        _no_more(ledger, f"{source} [ledger]")
+        notice = dict(_table(data.get("notice", {}), f"{source} [notice]"))
+        found: dict[str, str] = {}
+        for name, chinese in _NOTICE_KEYS.items():
+            for key in (name, chinese):
+                if key in notice:
+                    value = notice.pop(key)
+                    if not isinstance(value, str):
+                        raise ConfigError(m("config_not_text", where=f"{source} [notice] {key}"))
+                    found[name] = value.strip()
+        _no_more(notice, f"{source} [notice]")
+        return cls(due_days=due_days, **found)
+
+
+_NOTICE_KEYS = {"issuer": "发文单位", "contact": "联系人", "phone": "电话"}
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything `appaudit.toml` may set; the defaults when there is no file."""
 
@@ -68,10 +104,11 @@ class Settings:
     apk: ApkBudget = field(default_factory=ApkBudget)
     intake: IntakeLimits = field(default_factory=IntakeLimits)
     report: ReportSettings = field(default_factory=ReportSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "configuration") -> Settings:
-        rest = {k: v for k, v in data.items() if k not in ("intake", "report")}
+        rest = {k: v for k, v in data.items() if k not in ("intake", "report", "ledger", "notice")}
         apk = dict(_table(rest.get("apk", {}), f"{source} [apk]"))
         intake = dict(_table(data.get("intake", {}), f"{source} [intake]"))
         budget = ApkBudget(
@@ -96,6 +133,7 @@ class Settings:
             apk=budget,
             intake=limits,
             report=ReportSettings.from_mapping(data.get("report", {}), source),
+            ledger=LedgerSettings.from_mapping(data, source),
         )
 
 
@@ -103,6 +141,18 @@ def load_settings(path: Path | None) -> Settings:
     """`--config FILE`, else ./appaudit.toml when present, else the defaults."""
     found = _read(path)
     return Settings() if found is None else Settings.from_mapping(*found)
+
+
+def load_ledger_settings(path: Path | None = None) -> tuple[ReportSettings, LedgerSettings]:
+    """The `[report]`, `[ledger]` and `[notice]` sections, for the ledger's commands."""
+    found = _read(path)
+    if found is None:
+        return ReportSettings(), LedgerSettings()
+    data, source = found
+    return (
+        ReportSettings.from_mapping(data.get("report", {}), source),
+        LedgerSettings.from_mapping(data, source),
+    )
 
 
 def load_report_settings(path: Path | None = None) -> ReportSettings:

@@ -30,6 +30,20 @@ class SchoolResult:
     """Every finding, INPUT-INVALID ones included, in row order."""
     problems: list[InputProblem] = field(default_factory=list)
     apks: list[ApkPanel] = field(default_factory=list)
+    ledger_tags: list[Any] = field(default_factory=list)
+    """Beside `findings` when the scan kept a ledger: each finding's `policies.ledger.LedgerTag`
+    (or None); empty without a ledger."""
+    waived: list[tuple[Finding, Mapping[str, Any]]] = field(default_factory=list)
+    """Findings a waiver covers (with the waiver): not in `findings`, nor in the counts."""
+    fixed: list[Any] = field(default_factory=list)
+    """Ledger items (`registry.ledger.LedgerRecord`) this scan no longer sees: proposed for
+    closing (拟销号)."""
+    ledger_counts: Mapping[str, int] | None = None
+    """新增, 持续, 拟销号, 已销号, 逾期, 复发 (`policies.ledger.LEDGER_COUNTS`); None without a ledger."""
+    required: int = 0
+    """Distinct items required (counted when the scan kept a ledger)."""
+    baseline: int | None = None
+    """Distinct items required when the ledger first saw the school."""
 
     def counts(self) -> dict[str, int]:
         counted = Counter(f.severity for f in self.findings)
@@ -43,6 +57,10 @@ class SchoolResult:
             len(self.items),
             len(self.problems),
             tuple(self.names),
+            len(self.waived),
+            self.ledger_counts,
+            self.required,
+            self.baseline,
         )
 
     def worst(self) -> str | None:
@@ -61,6 +79,12 @@ class SchoolSummary:
     problems: int
     names: tuple[str, ...] = ()
     """Every spelling of the school's name its rows gave."""
+    waived: int = 0
+    """Findings a waiver covers (not in `counts`)."""
+    ledger: Mapping[str, int] | None = None
+    """The school's ledger figures (see `SchoolResult.ledger_counts`)."""
+    required: int = 0
+    baseline: int | None = None
 
 
 @runtime_checkable
@@ -93,6 +117,20 @@ class RegistryInfo:
     adoptions: int
 
 
+@dataclass(frozen=True)
+class LedgerInfo:
+    """The ledger's side of a scan: whether it was kept, and the district's figures."""
+
+    updated: bool
+    """False: the scan read a registry file and has no ledger to keep."""
+    counts: Mapping[str, int] = field(default_factory=dict)
+    required: int = 0
+    baseline: int = 0
+    """Distinct items required now and at each school's first scan, summed over the schools
+    that have both."""
+    waived: int = 0
+
+
 @dataclass
 class ScanResult:
     """Everything one run of `appaudit scan` found."""
@@ -107,6 +145,8 @@ class ScanResult:
     file_problems: list[InputProblem] = field(default_factory=list)
     """Problems with a whole file (no school to hang them on)."""
     run_id: int | None = None
+    ledger: LedgerInfo | None = None
+    """What the scan did to the rectification ledger; None when it kept none."""
     timezone: str = "Asia/Shanghai"
     """The bureau's time zone (IANA name): every time shown to a person is in it."""
 

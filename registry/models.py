@@ -238,6 +238,19 @@ class LedgerItem(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class LedgerBaseline(Base):
+    """How many distinct items a school required when the ledger first saw it: the base of
+    its reduction (压减) of required apps and accounts."""
+
+    __tablename__ = "ledger_baselines"
+
+    school_key: Mapped[str] = mapped_column(String(240), primary_key=True)
+    school: Mapped[str] = mapped_column(String(200))
+    required: Mapped[int] = mapped_column(Integer)
+    first_run: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Waiver(Base):
     """A waiver (豁免): findings of a scope left out of counts until a date, with why and who."""
 

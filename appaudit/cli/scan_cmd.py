@@ -165,10 +165,32 @@ def scan(
         say(f"{problem.source}{t('colon')}{problem.text(lang)}")
     if outcome.not_stored is not None:
         warn(t("run_not_stored", reason=outcome.not_stored.text(lang)))
+    say(ledger_line(outcome, lang))
     if outcome.apks.not_cached:
         warn(t("apks_not_cached", reason=outcome.apks.not_cached))
     say(t("report_at", path=outcome.report))
     raise typer.Exit(outcome.exit_code)
+
+
+def ledger_line(outcome: ScanOutcome, lang: str) -> str:
+    """What the scan did to the rectification ledger, or why it did nothing."""
+    if outcome.ledger_problem is not None:
+        return t("ledger_not_updated", reason=outcome.ledger_problem.text(lang))
+    ledger = outcome.result.ledger
+    if ledger is None or not ledger.updated:
+        return t("ledger_without_database")
+    counts = ledger.counts
+    line = t(
+        "ledger_summary",
+        new=counts["new"],
+        continuing=counts["continuing"],
+        to_verify=counts["to_verify"],
+        reopened=counts["reopened"],
+        overdue=counts["overdue"],
+    )
+    if ledger.waived:
+        line += t("ledger_summary_waived", count=ledger.waived)
+    return line
 
 
 def summary_line(outcome: ScanOutcome, lang: str) -> str:

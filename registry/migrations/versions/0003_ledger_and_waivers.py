@@ -1,4 +1,4 @@
-"""The rectification ledger (问题台账) and waivers (豁免); change-log rows name what they are
+"""The rectification ledger (问题台账), its baselines, and waivers (豁免); change-log rows name what they are
 about by number.
 
 Revision ID: 0003
@@ -63,6 +63,15 @@ def upgrade() -> None:
     op.create_index("ix_ledger_items_school_key", "ledger_items", ["school_key"], unique=False)
     op.create_index("ix_ledger_items_status", "ledger_items", ["status"], unique=False)
     op.create_table(
+        "ledger_baselines",
+        sa.Column("school_key", sa.String(length=240), nullable=False),
+        sa.Column("school", sa.String(length=200), nullable=False),
+        sa.Column("required", sa.Integer(), nullable=False),
+        sa.Column("first_run", sa.Integer(), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("school_key", name=op.f("pk_ledger_baselines")),
+    )
+    op.create_table(
         "waivers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("school", sa.String(length=200), nullable=False),
@@ -81,6 +90,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("waivers")
+    op.drop_table("ledger_baselines")
     op.drop_index("ix_ledger_items_status", table_name="ledger_items")
     op.drop_index("ix_ledger_items_school_key", table_name="ledger_items")
     op.drop_table("ledger_items")

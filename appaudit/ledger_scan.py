@@ -1,0 +1,113 @@
+"""A scan's part in the rectification ledger: waivers applied, items opened, seen, reopened
+and proposed for closing, and the schools marked for the reports.
+
+The policy engine decides (`policies.ledger`), the registry stores (`registry.ledger`);
+this is where a scan's findings meet the two, once, before the reports are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from policies.ledger import (
+    LEDGER_COUNTS,
+    LedgerTag,
+    MarkedSchools,
+    SchoolLedger,
+    SchoolMarks,
+    mark_school,
+    scan_changes,
+    school_key,
+    waiver_active,
+)
+from policies.model import Finding, catalogue, variant_of
+from policies.results import LedgerInfo, ScanResult
+from registry.db import Database
+from registry.ledger import Ledger, WaiverRecord
+
+
+def describe(finding: Finding) -> tuple[str, list[str]]:
+    """A new item's problem text (问题描述, Chinese) and citations, from its finding."""
+    rules = catalogue()
+    spec = rules.rules.get(finding.rule)
+    basis = [c.ref for c in spec.basis_of(variant_of(finding))] if spec is not None else []
+    return rules.message(finding, "zh"), basis
+
+
+def active_waivers(ledger: Ledger, today: date) -> list[WaiverRecord]:
+    return [w for w in ledger.waivers() if waiver_active(w, today)]
+
+
+def keep_ledger(
+    result: ScanResult,
+    database: Database,
+    *,
+    run_id: int | None,
+    now: datetime,
+    today: date,
+    due_days: int,
+    actor: str | None = None,
+) -> None:
+    """Apply the waivers in force, update the ledger from the scan's findings, and mark
+    `result`'s schools for the reports (their findings' ledger numbers, the waived ones).
+
+    One pass over the schools decides every move; one transaction stores them all.
+    """
+    ledger = Ledger(database, actor)
+    waivers = active_waivers(ledger, today)
+    summaries = result.summaries()
+    keys = [school_key(s.school, s.school_code) for s in summaries]
+    stored = ledger.of_schools(keys)
+    baselines = ledger.baselines(keys)
+    marks: list[SchoolMarks] = []
+    moves: list[SchoolLedger] = []
+    required: dict[str, tuple[str, int]] = {}
+    for key, school in zip(keys, result.schools, strict=True):
+        school_marks, school_moves = mark_school(
+            school,
+            waivers,
+            stored.get(key, []),
+            run_id=run_id,
+            now=now,
+            today=today,
+            due_days=due_days,
+            describe=describe,
+        )
+        school_marks.baseline = baselines.get(key, school_marks.required)
+        required.setdefault(key, (school.school, school_marks.required))
+        marks.append(school_marks)
+        if school_moves is not None:
+            moves.append(school_moves)
+    changes = scan_changes(moves, run_id=run_id, at=now, reason=_scan_reason(run_id))
+    changes.baselines = {k: v for k, v in required.items() if k not in baselines}
+    numbers = ledger.record_scan(changes)
+    for school_moves, school_key_ in zip(moves, keys, strict=True):
+        for (ikey, rule), tag in school_moves.tags.items():
+            if not tag.number:
+                tag.number = numbers[(school_key_, ikey, rule)]
+    result.schools = MarkedSchools(result.schools, marks)
+    result.ledger = _info(marks)
+
+
+def _info(marks: Sequence[SchoolMarks]) -> LedgerInfo:
+    counts = dict.fromkeys(LEDGER_COUNTS, 0)
+    for school in marks:
+        for name in LEDGER_COUNTS:
+            counts[name] += school.counts.get(name, 0)
+    return LedgerInfo(
+        updated=True,
+        counts=counts,
+        required=sum(m.required for m in marks),
+        baseline=sum(m.baseline or 0 for m in marks),
+        waived=sum(sum(m.waived_counts.values()) for m in marks),
+    )
+
+
+def _scan_reason(run_id: int | None) -> str:
+    return f"扫描 #{run_id}" if run_id is not None else "扫描"
+
+
+def tag_dict(tag: LedgerTag | None) -> dict[str, Any] | None:
+    return tag.to_dict() if tag is not None else None

@@ -1,0 +1,602 @@
+"""The rectification ledger's decisions, as pure functions over findings and stored items.
+
+- which ledger item a finding is (its key: school + item + rule, DESIGN §6);
+- what a scan does to a school's items (open, seen again, reopened, proposed for closing);
+- which status may follow which, for a person, for a school's returned 台账, for closing;
+- which waiver covers which finding on which day.
+
+Nothing here touches the database: the registry stores what these functions decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, overload
+
+from appaudit.errors import Message
+from policies.model import Finding
+from policies.results import SchoolResult, SchoolSummary, Summarised
+from registry import values
+from registry.ledger import LedgerRecord, ScanChanges, WaiverRecord
+from scanner.submission import RequiredItem
+
+STATUSES = ("open", "in_progress", "to_verify", "closed", "dismissed")
+STATUS_ZH = {
+    "open": "待整改",
+    "in_progress": "整改中",
+    "to_verify": "待核验",
+    "closed": "已销号",
+    "dismissed": "不予认定",
+}
+STATUS_EN = {
+    "open": "open",
+    "in_progress": "in progress",
+    "to_verify": "to verify",
+    "closed": "closed",
+    "dismissed": "dismissed",
+}
+OPEN_STATES = frozenset({"open", "in_progress", "to_verify"})
+"""States of an item not yet settled: closing and dismissing start from these."""
+WORKING_STATES = frozenset({"open", "in_progress"})
+"""States a scan that no longer sees the item moves to to_verify (拟销号)."""
+
+FOUND_BY = {"scan": "扫描", "self_check": "自查", "spot_check": "抽查", "tip": "线索"}
+"""How an item was found (发现方式)."""
+
+PERSON_MOVES: Mapping[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "to_verify"}),
+    "in_progress": frozenset({"open", "to_verify"}),
+    "to_verify": frozenset({"open", "in_progress"}),
+    "closed": frozenset(),
+    "dismissed": frozenset(),
+}
+"""Status changes `ledger update` makes; closing and dismissing have their own commands."""
+
+SCHOOL_MOVES: Mapping[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "to_verify"}),
+    "in_progress": frozenset({"to_verify"}),
+    "to_verify": frozenset({"in_progress"}),
+    "closed": frozenset(),
+    "dismissed": frozenset(),
+}
+"""Status changes a school may make in the 台账 it returns: it works on an item and says
+when it is done; only the bureau closes (销号) or dismisses."""
+
+SKIPPED_RULES = frozenset({"INPUT-INVALID"})
+"""Findings that are no rectification matter: a row the scan could not read is corrected in
+the next submission, and has no item to track."""
+
+_ALIASES = {
+    "open": "open",
+    "待整改": "open",
+    "未整改": "open",
+    "in_progress": "in_progress",
+    "in-progress": "in_progress",
+    "inprogress": "in_progress",
+    "整改中": "in_progress",
+    "to_verify": "to_verify",
+    "to-verify": "to_verify",
+    "toverify": "to_verify",
+    "待核验": "to_verify",
+    "拟销号": "to_verify",
+    "已整改": "to_verify",
+    "closed": "closed",
+    "已销号": "closed",
+    "销号": "closed",
+    "dismissed": "dismissed",
+    "不予认定": "dismissed",
+}
+
+
+class LedgerRuleError(ValueError):
+    """A change the ledger's lifecycle does not allow; the message is fit for a user."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.en)
+        self.message = message
+
+
+def parse_status(text: str) -> str:
+    """A status from its JSON value or its Chinese name (待整改, 整改中 …)."""
+    key = values.word_key(text).replace(" ", "_")
+    found = _ALIASES.get(key) or _ALIASES.get(text.strip())
+    if found is None:
+        listing = "、".join(f"{STATUS_ZH[s]} ({s})" for s in STATUSES)
+        raise LedgerRuleError(
+            Message(
+                f"unknown status {text!r}; use one of {', '.join(STATUSES)}",
+                f"状态“{text}”无法识别，应为：{listing}",
+            )
+        )
+    return found
+
+
+def status_label(status: str, lang: str = "zh") -> str:
+    return (STATUS_ZH if lang == "zh" else STATUS_EN).get(status, status)
+
+
+def parse_found_by(text: str) -> str:
+    key = text.strip()
+    for value, zh in FOUND_BY.items():
+        if key in (value, zh):
+            return value
+    raise LedgerRuleError(
+        Message(
+            f"unknown way of finding {text!r}; use one of {', '.join(FOUND_BY)}",
+            f"发现方式“{text}”无法识别，应为：{'、'.join(FOUND_BY.values())}",
+        )
+    )
+
+
+# --- identity -------------------------------------------------------------------------------
+
+
+def school_key(name: str, code: str = "") -> str:
+    """A school: its code (学校标识码) when it has one, else its folded name."""
+    code = code.strip()
+    return f"code:{code}" if code else f"name:{values.normalised_name(name)}"
+
+
+def item_key(finding: Finding, item: RequiredItem | None) -> str:
+    """What the finding is about: the registry entry it matched, else the item's kind and
+    identifier (or name); a finding on the whole school is about the school."""
+    entry = finding.evidence.get("registry_entry")
+    if isinstance(entry, Mapping) and entry.get("id") is not None:
+        return f"entry:{entry['id']}"
+    if item is None and finding.row is None:
+        return f"school:{values.normalised_name(finding.item)}"
+    kind = item.kind if item is not None else finding.kind
+    if item is not None and item.identified is not None:
+        return f"{kind}:{item.identified[1].casefold()}"
+    if item is not None and item.identifier.strip():
+        return f"{kind}:{item.identifier.strip().casefold()}"
+    name = item.name if item is not None else finding.item
+    return f"{kind}:name:{values.normalised_name(name)}"
+
+
+def required_key(item: RequiredItem) -> str:
+    """A required item, for counting distinct items (压减): as `item_key` without a match."""
+    if item.identified is not None:
+        return f"{item.kind}:{item.identified[1].casefold()}"
+    if item.identifier.strip():
+        return f"{item.kind}:{item.identifier.strip().casefold()}"
+    return f"{item.kind}:name:{values.normalised_name(item.name)}"
+
+
+# --- waivers --------------------------------------------------------------------------------
+
+
+def waiver_active(waiver: WaiverRecord, today: date) -> bool:
+    """In force on `today`: not revoked, and `until` (its last day) not passed."""
+    return waiver.revoked_at is None and today <= waiver.until
+
+
+def waiver_state(waiver: WaiverRecord, today: date) -> str:
+    if waiver.revoked_at is not None:
+        return "revoked"
+    return "active" if today <= waiver.until else "expired"
+
+
+def waiver_covers(
+    waiver: WaiverRecord,
+    finding: Finding,
+    item: RequiredItem | None,
+    school_names: Sequence[str],
+    school_code: str,
+) -> bool:
+    """Whether the waiver's scope (school or 全区, item, rule) takes in the finding."""
+    if waiver.rule and waiver.rule.upper() != finding.rule:
+        return False
+    if not values.is_district(waiver.school):
+        wanted = waiver.school.strip()
+        if not (
+            (school_code and wanted == school_code)
+            or any(values.same_name(wanted, name) for name in school_names)
+        ):
+            return False
+    if waiver.item:
+        return _names_item(waiver.item, finding, item)
+    return True
+
+
+def _names_item(text: str, finding: Finding, item: RequiredItem | None) -> bool:
+    wanted = text.strip()
+    if values.same_name(wanted, finding.item):
+        return True
+    if item is not None:
+        if item.identifier and wanted.casefold() == item.identifier.strip().casefold():
+            return True
+        if item.identified is not None and wanted.casefold() == item.identified[1].casefold():
+            return True
+    entry = finding.evidence.get("registry_entry")
+    if isinstance(entry, Mapping):
+        names = [entry.get("name")] + [entry.get(k) for k in values.IDENTIFIER_FIELDS]
+        return any(
+            isinstance(n, str) and n and (values.same_name(wanted, n) or wanted == n) for n in names
+        )
+    return False
+
+
+def waiver_dict(waiver: WaiverRecord) -> dict[str, Any]:
+    """The waiver as a finding carries it in findings.json (`waived`)."""
+    return {
+        "id": waiver.id,
+        "school": waiver.school,
+        "item": waiver.item,
+        "rule": waiver.rule,
+        "reason": waiver.reason,
+        "approved_by": waiver.actor,
+        "until": waiver.until.isoformat(),
+    }
+
+
+# --- a scan's moves -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class LedgerTag:
+    """A finding's place in the ledger, as the reports show it."""
+
+    number: str
+    """'' until the store has numbered a new item (then set in place)."""
+    status: str
+    due: date | None
+    new: bool = False
+    reopened: bool = False
+    """Found again after it was closed (复发)."""
+    overdue: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.number,
+            "status": self.status,
+            "due": self.due.isoformat() if self.due else None,
+            "new": self.new,
+            "reopened": self.reopened,
+            "overdue": self.overdue,
+        }
+
+
+LEDGER_COUNTS = ("new", "continuing", "to_verify", "closed", "overdue", "reopened")
+"""The ledger figures of a school and of the district (新增, 持续, 拟销号, 已销号, 逾期, 复发)."""
+
+
+@dataclass
+class SchoolLedger:
+    """What one scan does to one school's ledger items, and how the school's findings
+    stand in it."""
+
+    tags: dict[tuple[str, str], LedgerTag] = field(default_factory=dict)
+    """By (item key, rule)."""
+    opened: list[LedgerRecord] = field(default_factory=list)
+    changed: list[tuple[LedgerRecord, dict[str, Any], str]] = field(default_factory=list)
+    fixed: list[LedgerRecord] = field(default_factory=list)
+    """Items this scan no longer sees and proposes for closing (拟销号), as they will be."""
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def reconcile_school(
+    keyed: Iterable[tuple[str, Finding]],
+    stored: Sequence[LedgerRecord],
+    *,
+    school: str,
+    school_code: str,
+    run_id: int | None,
+    now: datetime,
+    today: date,
+    due_days: int,
+    describe: Any,
+) -> SchoolLedger:
+    """The moves of one school's items for one scan of its submission.
+
+    `keyed` are the school's findings with their item keys (`item_key`), waived ones and
+    SKIPPED_RULES left out. Every finding opens its item or sees it again (a closed item is reopened, an item
+    proposed for closing goes back to open); items of the school no finding shows any
+    more are proposed for closing (to_verify), never closed. `describe(finding)` gives the
+    finding's Chinese problem text and citations for a new item.
+    """
+    skey = school_key(school, school_code)
+    by_key = {(r.item_key, r.rule): r for r in stored}
+    out = SchoolLedger()
+    seen: set[tuple[str, str]] = set()
+    counts = dict.fromkeys(LEDGER_COUNTS, 0)
+    for ikey, finding in keyed:
+        key = (ikey, finding.rule)
+        if key in seen:
+            continue
+        seen.add(key)
+        record = by_key.get(key)
+        if record is None:
+            due = today + timedelta(days=due_days)
+            description, basis = describe(finding)
+            out.opened.append(
+                LedgerRecord(
+                    id=None,
+                    number="",
+                    school_key=skey,
+                    item_key=ikey,
+                    rule=finding.rule,
+                    school=school,
+                    school_code=school_code,
+                    item=finding.item,
+                    kind=finding.kind,
+                    severity=finding.severity,
+                    status="open",
+                    description=description,
+                    basis=tuple(basis),
+                    first_seen_run=run_id,
+                    last_seen_run=run_id,
+                    due=due,
+                )
+            )
+            out.tags[key] = LedgerTag("", "open", due, new=True)
+            counts["new"] += 1
+            continue
+        changes: dict[str, Any] = {"last_seen_run": run_id, "last_seen_at": now}
+        if record.severity != finding.severity:
+            changes["severity"] = finding.severity
+        action = "seen"
+        status, due, reopened = record.status, record.due, False
+        if record.status == "closed":
+            status, reopened, action = "open", True, "reopen"
+            due = today + timedelta(days=due_days)
+            changes.update(
+                status="open",
+                reopened=record.reopened + 1,
+                closed_at=None,
+                closed_by="",
+                due=due,
+            )
+            counts["reopened"] += 1
+        elif record.status == "to_verify":
+            status, action = "open", "seen-again"
+            changes["status"] = "open"
+        out.changed.append((record, changes, action))
+        overdue = status in OPEN_STATES and due is not None and due < today
+        out.tags[key] = LedgerTag(record.number, status, due, reopened=reopened, overdue=overdue)
+        if status in WORKING_STATES and not reopened:
+            counts["continuing"] += 1
+    for record in stored:
+        if (record.item_key, record.rule) in seen:
+            continue
+        if record.status in WORKING_STATES:
+            out.changed.append((record, {"status": "to_verify"}, "propose-close"))
+            out.fixed.append(replace(record, status="to_verify"))
+    status = {r.number: r.status for r in stored}
+    due = {r.number: r.due for r in stored}
+    for record, changes, _action in out.changed:
+        status[record.number] = changes.get("status", status[record.number])
+        due[record.number] = changes.get("due", due[record.number])
+    counts["to_verify"] = sum(1 for s in status.values() if s == "to_verify")
+    counts["closed"] = sum(1 for s in status.values() if s == "closed")
+    counts["overdue"] = sum(
+        1
+        for number, s in status.items()
+        if s in OPEN_STATES and due[number] is not None and due[number] < today  # type: ignore[operator]
+    )
+    out.counts = counts
+    return out
+
+
+def scan_changes(
+    schools: Iterable[SchoolLedger], *, run_id: int | None, at: datetime, reason: str
+) -> ScanChanges:
+    out = ScanChanges(run_id=run_id, at=at, reason=reason)
+    for school in schools:
+        out.opened.extend(school.opened)
+        out.changed.extend(school.changed)
+    return out
+
+
+# --- a person's and a school's moves --------------------------------------------------------
+
+
+def check_move(record: LedgerRecord, status: str, moves: Mapping[str, frozenset[str]]) -> None:
+    """Raise when `moves` does not let the item go from its status to `status`."""
+    if status == record.status:
+        return
+    if status not in moves.get(record.status, frozenset()):
+        raise LedgerRuleError(
+            Message(
+                f"{record.number}: the status cannot go from {STATUS_EN[record.status]} "
+                f"to {STATUS_EN.get(status, status)}",
+                f"{record.number}：状态不能从“{STATUS_ZH[record.status]}”改为"
+                f"“{STATUS_ZH.get(status, status)}”",
+            )
+        )
+
+
+def closing(record: LedgerRecord, *, force: bool, actor: str, now: datetime) -> dict[str, Any]:
+    """The changes that close (销号) an item: from to_verify, or from any open state when
+    forced."""
+    if record.status == "closed":
+        raise LedgerRuleError(
+            Message(f"{record.number} is already closed", f"{record.number} 已销号")
+        )
+    if record.status != "to_verify" and not (force and record.status in OPEN_STATES):
+        raise LedgerRuleError(
+            Message(
+                f"{record.number} is {STATUS_EN[record.status]}: only an item to verify is "
+                "closed (or use --force for an open one)",
+                f"{record.number} 的状态是“{STATUS_ZH[record.status]}”：只有“待核验”的问题"
+                "可以销号（未整改完的问题确需销号时加 --force）",
+            )
+        )
+    return {"status": "closed", "closed_at": now, "closed_by": actor}
+
+
+def dismissing(record: LedgerRecord) -> dict[str, Any]:
+    """The changes that dismiss (不予认定) an item still open."""
+    if record.status not in OPEN_STATES:
+        raise LedgerRuleError(
+            Message(
+                f"{record.number} is {STATUS_EN[record.status]}: only an item still open "
+                "can be dismissed",
+                f"{record.number} 的状态是“{STATUS_ZH[record.status]}”：只有未销号的问题"
+                "可以不予认定",
+            )
+        )
+    return {"status": "dismissed"}
+
+
+def overdue(record: LedgerRecord, today: date) -> bool:
+    """Past its due date (逾期) and not settled."""
+    return record.status in OPEN_STATES and record.due is not None and record.due < today
+
+
+# --- a scan's findings as the reports see them ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Waived:
+    """A finding a waiver covers: kept, shown apart, left out of counts."""
+
+    waiver: Mapping[str, Any]
+
+
+Mark = LedgerTag | Waived | None
+
+
+@dataclass
+class SchoolMarks:
+    """What the ledger and the waivers say of one school's findings, by their place in the
+    rebuilt school (rebuilding gives the same order every time)."""
+
+    marks: list[Mark] = field(default_factory=list)
+    fixed: list[LedgerRecord] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    waived_counts: dict[str, int] = field(default_factory=dict)
+    """Waived findings by severity, taken off the school's counts."""
+    required: int = 0
+    """Distinct items the school requires in this scan."""
+    baseline: int | None = None
+    """Distinct items it required when the ledger first saw it."""
+
+
+def mark_school(
+    school: SchoolResult,
+    waivers: Sequence[WaiverRecord],
+    stored: Sequence[LedgerRecord] | None,
+    *,
+    run_id: int | None,
+    now: datetime,
+    today: date,
+    due_days: int,
+    describe: Any,
+) -> tuple[SchoolMarks, SchoolLedger | None]:
+    """Apply the waivers in force to a school's findings and, with a ledger (`stored` not
+    None), decide its moves; the marks the reports show, and the moves to store."""
+    by_row = {(i.source, i.row): i for i in school.items}
+    out = SchoolMarks(required=len({required_key(i) for i in school.items}))
+    keyed: list[tuple[str, Finding]] = []
+    places: list[tuple[int, tuple[str, str]]] = []
+    for n, finding in enumerate(school.findings):
+        item = by_row.get((finding.source, finding.row)) if finding.row is not None else None
+        waiver = next(
+            (
+                w
+                for w in waivers
+                if waiver_covers(w, finding, item, school.names, school.school_code)
+            ),
+            None,
+        )
+        if waiver is not None:
+            out.marks.append(Waived(waiver_dict(waiver)))
+            out.waived_counts[finding.severity] = out.waived_counts.get(finding.severity, 0) + 1
+            continue
+        out.marks.append(None)
+        if stored is not None and finding.rule not in SKIPPED_RULES:
+            ikey = item_key(finding, item)
+            keyed.append((ikey, finding))
+            places.append((n, (ikey, finding.rule)))
+    if stored is None:
+        return out, None
+    ledger = reconcile_school(
+        keyed,
+        stored,
+        school=school.school,
+        school_code=school.school_code,
+        run_id=run_id,
+        now=now,
+        today=today,
+        due_days=due_days,
+        describe=describe,
+    )
+    for n, key in places:
+        out.marks[n] = ledger.tags[key]
+    out.fixed = ledger.fixed
+    out.counts = ledger.counts
+    return out, ledger
+
+
+def annotate(school: SchoolResult, marks: SchoolMarks) -> SchoolResult:
+    """The school as the reports show it: waived findings set apart, ledger tags beside the
+    others, the items fixed since the last scan."""
+    kept: list[Finding] = []
+    tags: list[LedgerTag | None] = []
+    waived: list[tuple[Finding, Mapping[str, Any]]] = []
+    for finding, mark in zip(school.findings, marks.marks, strict=True):
+        if isinstance(mark, Waived):
+            waived.append((finding, mark.waiver))
+        else:
+            kept.append(finding)
+            tags.append(mark)
+    school.findings = kept
+    school.ledger_tags = tags
+    school.waived = waived
+    school.fixed = marks.fixed
+    school.ledger_counts = marks.counts or None
+    school.required = marks.required
+    school.baseline = marks.baseline
+    return school
+
+
+class MarkedSchools(Sequence[SchoolResult]):
+    """The schools of a scan with their marks applied as each is rebuilt."""
+
+    def __init__(self, schools: Sequence[SchoolResult], marks: Sequence[SchoolMarks]) -> None:
+        self._schools = schools
+        self._marks = tuple(marks)
+
+    def __len__(self) -> int:
+        return len(self._schools)
+
+    @overload
+    def __getitem__(self, index: int) -> SchoolResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SchoolResult]: ...
+
+    def __getitem__(self, index: int | slice) -> SchoolResult | Sequence[SchoolResult]:
+        if isinstance(index, slice):
+            return [self[n] for n in range(*index.indices(len(self)))]
+        return annotate(self._schools[index], self._marks[index])
+
+    def __iter__(self) -> Iterator[SchoolResult]:
+        for school, marks in zip(self._schools, self._marks, strict=True):
+            yield annotate(school, marks)
+
+    def summaries(self) -> list[SchoolSummary]:
+        inner = (
+            self._schools.summaries()
+            if isinstance(self._schools, Summarised)
+            else [s.summary() for s in self._schools]
+        )
+        return [
+            _marked_summary(summary, marks)
+            for summary, marks in zip(inner, self._marks, strict=True)
+        ]
+
+
+def _marked_summary(summary: SchoolSummary, marks: SchoolMarks) -> SchoolSummary:
+    counts = {s: n - marks.waived_counts.get(s, 0) for s, n in summary.counts.items()}
+    return replace(
+        summary,
+        counts=counts,
+        waived=sum(marks.waived_counts.values()),
+        ledger=marks.counts or None,
+        required=marks.required,
+        baseline=marks.baseline,
+    )
