@@ -28,12 +28,13 @@ from registry.db import Database
 from registry.ledger import Ledger, WaiverRecord
 
 
-def describe(finding: Finding) -> tuple[str, list[str]]:
-    """A new item's problem text (问题描述, Chinese) and citations, from its finding."""
+def describe(finding: Finding) -> tuple[str, list[str], str]:
+    """A new item's problem text (问题描述, Chinese), citations and cause, from its finding."""
     rules = catalogue()
     spec = rules.rules.get(finding.rule)
-    basis = [c.ref for c in spec.basis_of(variant_of(finding))] if spec is not None else []
-    return rules.message(finding, "zh"), basis
+    cause = variant_of(finding)
+    basis = [c.ref for c in spec.basis_of(cause)] if spec is not None else []
+    return rules.message(finding, "zh"), basis, cause
 
 
 def active_waivers(ledger: Ledger, today: date) -> list[WaiverRecord]:

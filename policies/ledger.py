@@ -295,7 +295,7 @@ def reconcile_school(
     SKIPPED_RULES left out. Every finding opens its item or sees it again (a closed item is reopened, an item
     proposed for closing goes back to open); items of the school no finding shows any
     more are proposed for closing (to_verify), never closed. `describe(finding)` gives the
-    finding's Chinese problem text and citations for a new item.
+    finding's Chinese problem text, citations and cause (rule variant) for a new item.
     """
     skey = school_key(school, school_code)
     by_key = {(r.item_key, r.rule): r for r in stored}
@@ -310,7 +310,7 @@ def reconcile_school(
         record = by_key.get(key)
         if record is None:
             due = today + timedelta(days=due_days)
-            description, basis = describe(finding)
+            description, basis, cause = describe(finding)
             out.opened.append(
                 LedgerRecord(
                     id=None,
@@ -326,6 +326,7 @@ def reconcile_school(
                     status="open",
                     description=description,
                     basis=tuple(basis),
+                    cause=cause,
                     first_seen_run=run_id,
                     last_seen_run=run_id,
                     due=due,

@@ -56,6 +56,7 @@ class LedgerRecord:
     status: str
     description: str = ""
     basis: tuple[str, ...] = ()
+    cause: str = ""
     found_by: str = "scan"
     first_seen_run: int | None = None
     last_seen_run: int | None = None

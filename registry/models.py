@@ -222,6 +222,8 @@ class LedgerItem(Base):
     """The problem as the finding states it (问题描述), in Chinese."""
     basis: Mapped[list[str]] = mapped_column(JSON, default=list)
     """The finding's citations (keys of the rule catalogue's clauses)."""
+    cause: Mapped[str] = mapped_column(String(40), default="")
+    """The rule's variant (the cause the finding names), for its remediation text."""
     found_by: Mapped[str] = mapped_column(String(20), default="scan")
     first_seen_run: Mapped[int | None] = mapped_column(Integer)
     last_seen_run: Mapped[int | None] = mapped_column(Integer)

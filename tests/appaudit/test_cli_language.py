@@ -133,7 +133,9 @@ def test_the_scan_summary_in_chinese_and_in_english(filled: str, tmp_path: Path)
     zh = run("scan", submission, "--out", str(tmp_path / "zh"), "--db", filled)
     assert zh.exit_code == 1, zh.stderr
     summary, ledger, report = zh.stderr.splitlines()
-    assert re.fullmatch(r"问题台账：新增 \d+ 项，持续 0 项，拟销号 0 项，复发 0 项，逾期 0 项", ledger)
+    assert re.fullmatch(
+        r"问题台账：新增 \d+ 项，持续 0 项，拟销号 0 项，复发 0 项，逾期 0 项", ledger
+    )
     assert re.fullmatch(
         r"已核查 1 个文件共 27 行：4 所学校，发现问题 高 \d+、中 \d+、需人工研判 0、提示 \d+，"
         r"填报问题 1 处",
@@ -142,7 +144,9 @@ def test_the_scan_summary_in_chinese_and_in_english(filled: str, tmp_path: Path)
     assert report == f"报告：{tmp_path / 'zh' / 'index.html'}"
     en = run("scan", submission, "--out", str(tmp_path / "en"), "--db", filled, env=EN)
     summary, ledger, report = en.stderr.splitlines()
-    assert re.fullmatch(r"ledger: 0 new, \d+ continuing, 0 to verify, 0 reopened, 0 overdue", ledger)
+    assert re.fullmatch(
+        r"ledger: 0 new, \d+ continuing, 0 to verify, 0 reopened, 0 overdue", ledger
+    )
     assert re.fullmatch(
         r"scanned 27 rows of 1 file\(s\): 4 schools, findings \d+ high, \d+ medium, "
         r"0 needs review, \d+ info, 1 input problem\(s\)",

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("basis", sa.JSON(), nullable=False),
+        sa.Column("cause", sa.String(length=40), nullable=False),
         sa.Column("found_by", sa.String(length=20), nullable=False),
         sa.Column("first_seen_run", sa.Integer(), nullable=True),
         sa.Column("last_seen_run", sa.Integer(), nullable=True),
