@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -18,6 +18,9 @@ a hint."""
 
 SEVERITY_RANK = {severity: len(SEVERITIES) - n for n, severity in enumerate(SEVERITIES)}
 """Higher is more serious; derived from `SEVERITIES` so the two never disagree."""
+FOCUS_AREAS = ("（一）", "（二）", "（三）", "（四）")
+"""The notice's four 整治重点 (二、整治重点), in order."""
+
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 _V = TypeVar("_V")
 
@@ -102,6 +105,8 @@ class Clause:
     ref: str
     text: str
     cite: str = ""
+    focus: str = ""
+    """The 整治重点 it serves, （一） to （四） (see rules.toml), for the 工作台账."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,11 @@ class Catalogue:
     def __getitem__(self, rule_id: str) -> RuleSpec:
         return self.rules[rule_id]
 
+    def focus_of(self, refs: Iterable[str]) -> tuple[str, ...]:
+        """The 整治重点 that clauses (by key) serve, each once, in the notice's order."""
+        found = {self.clauses[r].focus for r in refs if r in self.clauses}
+        return tuple(f for f in FOCUS_AREAS if f in found)
+
     def message(self, finding: Finding, lang: str) -> str:
         template = self.rules[finding.rule].message_of(variant_of(finding))[lang]
         try:
@@ -197,7 +207,10 @@ def variant_of(finding: Finding) -> str:
 def catalogue() -> Catalogue:
     text = resources.files("policies").joinpath("data/rules.toml").read_text("utf-8")
     raw = tomllib.loads(text)
-    clauses = {ref: Clause(ref, spec["text"], spec["cite"]) for ref, spec in raw["clauses"].items()}
+    clauses = {
+        ref: Clause(ref, spec["text"], spec["cite"], spec.get("focus", ""))
+        for ref, spec in raw["clauses"].items()
+    }
     rules = {}
     for rule_id, spec in raw["rules"].items():
         if spec["severity"] not in SEVERITIES:
