@@ -64,6 +64,12 @@ def columns() -> tuple[BookColumn, ...]:
     return tuple(BookColumn(**spec) for spec in _data()["columns"])
 
 
+def notice_words() -> Mapping[str, str]:
+    """The words of the 整改通知书 (Chinese only: it is a Chinese document)."""
+    notice: Mapping[str, str] = _data()["notice"]
+    return notice
+
+
 def school_columns() -> tuple[str, ...]:
     """The keys of the columns a school fills in."""
     return tuple(c.key for c in columns() if c.school)

@@ -14,7 +14,8 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from policies.results import ScanResult
@@ -33,6 +34,7 @@ __all__ = [
     "check_destination",
     "is_replaceable",
     "remove_stale_staging",
+    "staged_folder",
     "write_reports",
 ]
 
@@ -181,6 +183,25 @@ def check_destination(
     return target
 
 
+@contextmanager
+def staged_folder(out_dir: Path) -> Iterator[Path]:
+    """A hidden folder beside `out_dir` to write into; swapped into place as a whole when
+    the block ends, removed when it fails. `out_dir` must be absent, empty, or an earlier
+    appaudit folder (the block writes its `MARKER`), else ReportError before anything."""
+    target = Path(os.path.abspath(out_dir))
+    _check_target(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(target)
+    staging = _sibling(target, "new")
+    staging.mkdir()  # not mkdtemp: the folder should get the user's usual permissions
+    try:
+        yield staging
+        _swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def write_reports(
     result: ScanResult,
     out_dir: Path,
@@ -212,12 +233,7 @@ def write_reports(
     """
     chosen = _choose(formats)
     target = check_destination(out_dir, formats=chosen, lang=lang, headers=headers)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(target)
-
-    staging = _sibling(target, "new")
-    staging.mkdir()  # not mkdtemp: the report folder should get the user's usual permissions
-    try:
+    with staged_folder(target) as staging:
         writers: list[SchoolWriter] = []
         try:
             for name in chosen:
@@ -232,10 +248,6 @@ def write_reports(
         written = [path for paths in passes[: len(writers)] for path in paths]
         marker = staging / MARKER
         marker.write_text(_marker_text(result, chosen, lang), encoding="utf-8")
-        _swap(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
     index = target / "index.html"
     if "html" in chosen and index.is_file():
