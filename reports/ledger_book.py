@@ -47,6 +47,8 @@ class BookColumn:
     wrap: bool = False
     school: bool = False
     """Filled in by the school (责任, 措施, 进展, 佐证, 状态); the others are the bureau's."""
+    aliases: tuple[str, ...] = ()
+    """Other headers that mean the column, when a file is read back."""
 
     def header(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
@@ -61,7 +63,10 @@ def _data() -> dict[str, Any]:
 @cache
 def columns() -> tuple[BookColumn, ...]:
     """The 台账's columns, in order (templates/ledger.toml)."""
-    return tuple(BookColumn(**spec) for spec in _data()["columns"])
+    return tuple(
+        BookColumn(**{**spec, "aliases": tuple(spec.get("aliases", ()))})
+        for spec in _data()["columns"]
+    )
 
 
 def notice_words() -> Mapping[str, str]:

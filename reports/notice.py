@@ -25,6 +25,8 @@ from reports.writer import MARKER, staged_folder
 from scanner.safetext import REPLACE_ERRORS
 
 NOTICE_PREFIX = "整改通知书-"
+NOTICES_MARK = '{"tool": "appaudit", "what": "notices"}'
+"""The content of a notices folder's MARKER."""
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,13 @@ def write_notice(
     today: date,
     due_days: int,
 ) -> Path:
-    """One school's notice in `out_dir` (created when missing), written atomically."""
+    """One school's notice in `out_dir`, written atomically. A folder this makes is marked
+    as a notices folder, so that `write_notices` may replace it later."""
     html = notice_html(records, heading, today=today, due_days=due_days)
     path = out_dir / notice_name(records[0])
+    if not out_dir.exists():
+        out_dir.mkdir(parents=True)
+        (out_dir / MARKER).write_text(NOTICES_MARK, "utf-8")
     atomic_write(
         path,
         lambda handle: handle.write(html),
@@ -162,6 +168,6 @@ def write_notices(
         for group, name in zip(schools, names, strict=True):
             html = notice_html(group, heading, today=today, due_days=due_days)
             (staging / (NOTICE_PREFIX + name)).write_text(html, "utf-8", errors=REPLACE_ERRORS)
-        (staging / MARKER).write_text('{"tool": "appaudit", "what": "notices"}', "utf-8")
+        (staging / MARKER).write_text(NOTICES_MARK, "utf-8")
     target = Path(os.path.abspath(out_dir))
     return [target / (NOTICE_PREFIX + name) for name in names]

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from appaudit.cli import apk_cmd, ledger_cmd, registry_cmd, scan_cmd
+from appaudit.cli import apk_cmd, ledger_cmd, ledger_files_cmd, registry_cmd, scan_cmd
 from appaudit.cli.common import AppauditGroup
 from appaudit.messages import h
 
@@ -32,6 +32,7 @@ app.add_typer(registry_cmd.app, name="registry")
 scan_cmd.register(app)
 app.add_typer(apk_cmd.app, name="apk")
 app.add_typer(ledger_cmd.app, name="ledger")
+ledger_files_cmd.register(ledger_cmd.app, app)
 
 
 def _version(value: bool) -> None:
