@@ -120,7 +120,25 @@ def notice_html(
         "signed": w["signed"].format(issuer=issuer),
         "date": _chinese_date(today),
     }
+    context["dense"] = _table_lines(context["rows"]) > DENSE_ABOVE
     return template("notice.html.j2").render(context)
+
+
+CHARS_PER_LINE = 15
+"""About the characters of a 问题 or 整改要求 cell on one printed line, at the usual size."""
+DENSE_ABOVE = 40
+"""Lines of the table (as `_table_lines` counts them) beyond which the page is set smaller,
+to stay on one A4 sheet: measured in Chromium on the example district and on ten items of
+long texts."""
+
+
+def _table_lines(rows: Sequence[NoticeRow]) -> float:
+    """About how tall the table is, in lines: each row as tall as its longer text, plus its
+    padding and rule."""
+    return sum(
+        max(1, -(-max(len(r.problem), len(r.remediation)) // CHARS_PER_LINE)) + 0.5
+        for r in rows
+    )
 
 
 def notice_name(record: LedgerRecord) -> str:

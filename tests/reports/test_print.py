@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 import resultfactory
-from browser import CHROMIUM, chromium
+from browser import A4_POINTS, CHROMIUM, pdf_pages, print_to_pdf
 from examplereport import EXAMPLE_SCHOOLS, scan_examples
 
 from policies.results import SchoolResult
 from reports import write_reports
 
 PDFTOTEXT = shutil.which("pdftotext")
-A4_POINTS = (595, 842)
 MAX_EXAMPLE_PAGES = 5
 """Seven items with up to thirteen findings fill four A4 pages: the signed list on the first."""
 
@@ -26,27 +25,6 @@ pytestmark = [
         CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)"
     ),
 ]
-
-
-def print_to_pdf(page: Path, out: Path) -> Path:
-    """`page` printed as Chromium prints it, without its own header and footer lines."""
-    chromium(out.parent, page.as_uri(), "--no-pdf-header-footer", f"--print-to-pdf={out}")
-    assert out.is_file()
-    return out
-
-
-def pdf_pages(pdf: Path) -> list[tuple[float, float]]:
-    """The size in points of each page of `pdf` (its /Page objects and their MediaBox)."""
-    data = pdf.read_bytes()
-    pages = re.findall(rb"/Type\s*/Page(?![s\w])", data)
-    boxes = [
-        (float(w), float(h))
-        for w, h in re.findall(
-            rb"/MediaBox\s*\[\s*[-\d.]+\s+[-\d.]+\s+([-\d.]+)\s+([-\d.]+)\s*\]", data
-        )
-    ]
-    assert pages, f"no pages in {pdf.name}"
-    return boxes[: len(pages)] if len(boxes) >= len(pages) else [A4_POINTS] * len(pages)
 
 
 def page_text(pdf: Path, page: int) -> str:
