@@ -136,8 +136,7 @@ def _table_lines(rows: Sequence[NoticeRow]) -> float:
     """About how tall the table is, in lines: each row as tall as its longer text, plus its
     padding and rule."""
     return sum(
-        max(1, -(-max(len(r.problem), len(r.remediation)) // CHARS_PER_LINE)) + 0.5
-        for r in rows
+        max(1, -(-max(len(r.problem), len(r.remediation)) // CHARS_PER_LINE)) + 0.5 for r in rows
     )
 
 
