@@ -312,10 +312,12 @@ def _summary_sheet(
         counts += [len(group), sum(1 for r in group if overdue(r, today))]
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
         row += 1
-        for index, value in enumerate([first.school, first.school_code, *counts], start=1):
+        cells: list[BookCell] = [first.school, first.school_code, *counts]
+        for index, value in enumerate(cells, start=1):
             _put(sheet, row, index, value).border = styles.border
     row += 1
-    for index, value in enumerate([word("total", lang), "", *totals], start=1):
+    total: list[BookCell] = [word("total", lang), "", *totals]
+    for index, value in enumerate(total, start=1):
         cell = _put(sheet, row, index, value)
         cell.font = styles.bold
         cell.border = styles.border
