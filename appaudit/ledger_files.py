@@ -8,6 +8,10 @@ where they meet, so that none of them has to import another.
 
 from __future__ import annotations
 
+import html
+import re
+import zipfile
+import zlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -92,20 +96,26 @@ class ReturnedBook:
         return m("ledger_where", file=name, row=row_ref(row))
 
 
-def _sheet_names(path: Path, data_head: bytes) -> list[str] | None:
-    """The sheets of a workbook, or None for a file that is not one."""
-    if data_head[:4] != b"PK\x03\x04" and path.suffix.lower() not in (".xlsx", ".xlsm"):
-        return None
-    try:
-        from openpyxl import load_workbook
+_SHEET = re.compile(rb"<(?:\w+:)?sheet\b[^>]*?\bname=\"([^\"]*)\"")
+_WORKBOOK_PART_LIMIT = 1 << 20
+"""The workbook part only lists sheets: a larger one is no workbook this reads."""
 
-        book = load_workbook(path, read_only=True)
-    except Exception:  # a damaged workbook: read_table says why, for the first sheet
+
+def _sheet_names(path: Path, head: bytes) -> list[str] | None:
+    """The sheets of a workbook in order, or None for a file that is not one (or is damaged:
+    then `read_table` says why). Read from the workbook part's XML alone, so that nothing
+    else is inflated before `read_table` has checked the sizes."""
+    if head[:4] != b"PK\x03\x04" and path.suffix.lower() not in (".xlsx", ".xlsm"):
         return None
     try:
-        return list(book.sheetnames)
-    finally:
-        book.close()
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("xl/workbook.xml")
+            if info.file_size > _WORKBOOK_PART_LIMIT:
+                return None
+            data = archive.read(info)
+    except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error):
+        return None
+    return [html.unescape(n.decode("utf-8", "replace")) for n in _SHEET.findall(data)] or None
 
 
 def read_returned(path: Path, sheet: str | None = None) -> ReturnedBook:

@@ -307,3 +307,16 @@ def test_the_heading_comes_from_the_configuration(db: str, tmp_path: Path) -> No
     assert done.exit_code == 0, done.stderr
     html = next(out.glob("*.html")).read_text("utf-8")
     assert "泉州市丰泽区教育局" in html and "张老师" in html and "0595-22222222" in html
+
+
+def test_a_sheet_of_the_school_own_notes_is_left_out_and_said_so(db: str, tmp_path: Path) -> None:
+    book = load_workbook(school_book(db, tmp_path))
+    book.active.cell(row=FIRST, column=14).value = "已撤回"
+    notes = book.create_sheet("说明")
+    notes.append(["备注", "内容"])
+    notes.append(["联系人", "张老师"])
+    book.save(tmp_path / "带说明.xlsx")
+    done = run("ledger", "import", str(tmp_path / "带说明.xlsx"), "--db", db)
+    assert done.exit_code == 0, done.stderr
+    assert "工作表“说明”没有“问题编号”列，未读取" in done.stderr
+    assert "更新 1 项" in done.stderr
