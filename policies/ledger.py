@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, overload
 
-from appaudit.errors import Message
+from appaudit.errors import AppauditError, Message
 from policies.model import Finding
 from policies.results import SchoolResult, SchoolSummary, Summarised
 from registry import values
@@ -90,12 +90,8 @@ _ALIASES = {
 }
 
 
-class LedgerRuleError(ValueError):
+class LedgerRuleError(AppauditError):
     """A change the ledger's lifecycle does not allow; the message is fit for a user."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message.en)
-        self.message = message
 
 
 def parse_status(text: str) -> str:
