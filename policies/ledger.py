@@ -277,6 +277,7 @@ def reconcile_school(
     keyed: Iterable[tuple[str, Finding]],
     stored: Sequence[LedgerRecord],
     *,
+    waived: Iterable[tuple[str, str]] = (),
     school: str,
     school_code: str,
     run_id: int | None,
@@ -288,7 +289,8 @@ def reconcile_school(
     """The moves of one school's items for one scan of its submission.
 
     `keyed` are the school's findings with their item keys (`item_key`), waived ones and
-    SKIPPED_RULES left out. Every finding opens its item or sees it again (a closed item is reopened, an item
+    SKIPPED_RULES left out; `waived` the (item key, rule) of the waived ones, whose items
+    are still there and left as they are. Every finding opens its item or sees it again (a closed item is reopened, an item
     proposed for closing goes back to open); items of the school no finding shows any
     more are proposed for closing (to_verify), never closed. `describe(finding)` gives the
     finding's Chinese problem text, citations and cause (rule variant) for a new item.
@@ -355,6 +357,7 @@ def reconcile_school(
         out.tags[key] = LedgerTag(record.number, status, due, reopened=reopened, overdue=overdue)
         if status in WORKING_STATES and not reopened:
             counts["continuing"] += 1
+    seen.update(waived)
     for record in stored:
         if (record.item_key, record.rule) in seen:
             continue
@@ -488,6 +491,7 @@ def mark_school(
     by_row = {(i.source, i.row): i for i in school.items}
     out = SchoolMarks(required=len({required_key(i) for i in school.items}))
     keyed: list[tuple[str, Finding]] = []
+    waived: list[tuple[str, str]] = []
     places: list[tuple[int, tuple[str, str]]] = []
     for n, finding in enumerate(school.findings):
         item = by_row.get((finding.source, finding.row)) if finding.row is not None else None
@@ -502,6 +506,8 @@ def mark_school(
         if waiver is not None:
             out.marks.append(Waived(waiver_dict(waiver)))
             out.waived_counts[finding.severity] = out.waived_counts.get(finding.severity, 0) + 1
+            if stored is not None:
+                waived.append((item_key(finding, item), finding.rule))
             continue
         out.marks.append(None)
         if stored is not None and finding.rule not in SKIPPED_RULES:
@@ -513,6 +519,7 @@ def mark_school(
     ledger = reconcile_school(
         keyed,
         stored,
+        waived=waived,
         school=school.school,
         school_code=school.school_code,
         run_id=run_id,

@@ -299,3 +299,17 @@ def test_waived_findings_leave_the_counts_and_open_no_item() -> None:
     summary = MarkedSchools([school_of(ANTIFRAUD, UNKNOWN)], [marks]).summaries()[0]
     assert sum(summary.counts.values()) == total - len(waived)
     assert summary.waived == len(waived)
+
+
+def test_a_waived_finding_leaves_its_item_as_it_is() -> None:
+    school = school_of(ANTIFRAUD, UNKNOWN)
+    stored = stored_from(school)
+    marks, moves = mark_school(
+        school_of(ANTIFRAUD, UNKNOWN), [waiver(item="国家反诈中心")], stored, run_id=2, now=NOW,
+        today=TODAY, due_days=30, describe=describe,
+    )  # fmt: skip
+    assert moves is not None
+    assert moves.fixed == []
+    assert all("status" not in c for _r, c, _a in moves.changed)
+    touched = {r.item for r, _c, _a in moves.changed}
+    assert touched == {"某某课堂"}

@@ -76,7 +76,7 @@ def test_example_pages_speak_chinese(example_pages: dict[str, tuple[Path, Any]])
         assert not {"matched_by", "registry_entry", "true", "false", "None", "none"} & seen
 
 
-TODO_COLUMNS = ["序号", "应用/账号", "行号", "问题", "严重程度", "整改要求", "依据"]
+TODO_COLUMNS = ["序号", "问题编号", "应用/账号", "行号", "问题", "严重程度", "整改要求", "依据"]
 
 
 def _todo_lines(page: Any) -> list[dict[str, Any]]:
@@ -121,6 +121,13 @@ def test_example_pages_open_with_the_rectification_list(
         assert header == TODO_COLUMNS
         lines = _todo_lines(page)
         assert [line["序号"].text() for line in lines] == [str(n) for n in range(1, len(lines) + 1)]
+        # The example is scanned against a database: every line names its ledger item.
+        ledger_ids = {f.get("ledger_id") for f in by_school[school]}
+        for line in lines:
+            number = line["问题编号"].find("span").text()
+            assert re.fullmatch(r"\d{4}-\d{4,}", number), number
+            assert "时限" in line["问题编号"].text()
+            assert number in ledger_ids or ledger_ids == {None}
         shown = sorted(
             (line["应用/账号"].text(), line["行号"].text(), line["问题"].text()) for line in lines
         )
