@@ -121,9 +121,13 @@ def test_example_pages_open_with_the_rectification_list(
         assert header == TODO_COLUMNS
         lines = _todo_lines(page)
         assert [line["序号"].text() for line in lines] == [str(n) for n in range(1, len(lines) + 1)]
-        # The example is scanned against a database: every line names its ledger item.
+        # The example is scanned against a database: every line names its ledger item, but
+        # an unreadable row, which is corrected in the next submission, not in the ledger.
         ledger_ids = {f.get("ledger_id") for f in by_school[school]}
         for line in lines:
+            if line["问题"].text() == rule_text("INPUT-INVALID", "zh").title:
+                assert line["问题编号"].text() == "—"
+                continue
             number = line["问题编号"].find("span").text()
             assert re.fullmatch(r"\d{4}-\d{4,}", number), number
             assert "时限" in line["问题编号"].text()
