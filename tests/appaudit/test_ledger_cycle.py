@@ -128,7 +128,9 @@ def test_staff_changes_follow_the_lifecycle(sqlite_url: str, tmp_path: Path) -> 
     after = run("ledger", "dismiss", number, "--reason", "x", "--db", db)
     assert after.exit_code == 2 and "只有未销号的问题可以不予认定" in after.stderr
     other = items(db)[1]["id"]
-    assert run("ledger", "dismiss", other, "--reason", "经核实为国家平台", "--db", db).exit_code == 0
+    assert (
+        run("ledger", "dismiss", other, "--reason", "经核实为国家平台", "--db", db).exit_code == 0
+    )
     assert [i["id"] for i in items(db, "--status", "不予认定")] == [other]
     assert [i["id"] for i in items(db, "--status", "closed")] == [number]
     assert run("ledger", "show", "2026-9999", "--db", db).exit_code == 2

@@ -271,7 +271,9 @@ def test_a_waiver_covers_exactly_its_scope() -> None:
     assert covered(waiver(school="全区")) == everything
     assert covered(waiver(school="示例实验中学")) == set()
     assert covered(waiver(item="国家反诈中心")) == {p for p in everything if p[0] == "国家反诈中心"}
-    assert covered(waiver(item="com.example.unknown")) == {p for p in everything if p[0] == "某某课堂"}
+    assert covered(waiver(item="com.example.unknown")) == {
+        p for p in everything if p[0] == "某某课堂"
+    }
     assert covered(waiver(item="com.hicorenational.antifraud")) == {
         p for p in everything if p[0] == "国家反诈中心"
     }
