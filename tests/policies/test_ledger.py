@@ -306,7 +306,7 @@ def test_waived_findings_leave_the_counts_and_open_no_item() -> None:
 def test_a_waived_finding_leaves_its_item_as_it_is() -> None:
     school = school_of(ANTIFRAUD, UNKNOWN)
     stored = stored_from(school)
-    marks, moves = mark_school(
+    _marks, moves = mark_school(
         school_of(ANTIFRAUD, UNKNOWN), [waiver(item="国家反诈中心")], stored, run_id=2, now=NOW,
         today=TODAY, due_days=30, describe=describe,
     )  # fmt: skip
