@@ -268,6 +268,8 @@ class SchoolLedger:
     """By (item key, rule)."""
     opened: list[LedgerRecord] = field(default_factory=list)
     changed: list[tuple[LedgerRecord, dict[str, Any], str]] = field(default_factory=list)
+    seen: list[int] = field(default_factory=list)
+    """Ids of the stored items this scan sees again."""
     fixed: list[LedgerRecord] = field(default_factory=list)
     """Items this scan no longer sees and proposes for closing (拟销号), as they will be."""
     counts: dict[str, int] = field(default_factory=dict)
@@ -333,7 +335,9 @@ def reconcile_school(
             out.tags[key] = LedgerTag("", "open", due, new=True)
             counts["new"] += 1
             continue
-        changes: dict[str, Any] = {"last_seen_run": run_id, "last_seen_at": now}
+        if record.id is not None:
+            out.seen.append(record.id)
+        changes: dict[str, Any] = {}
         if record.severity != finding.severity:
             changes["severity"] = finding.severity
         action = "seen"
@@ -352,7 +356,8 @@ def reconcile_school(
         elif record.status == "to_verify":
             status, action = "open", "seen-again"
             changes["status"] = "open"
-        out.changed.append((record, changes, action))
+        if changes:
+            out.changed.append((record, changes, action))
         overdue = status in OPEN_STATES and due is not None and due < today
         out.tags[key] = LedgerTag(record.number, status, due, reopened=reopened, overdue=overdue)
         if status in WORKING_STATES and not reopened:
@@ -387,6 +392,7 @@ def scan_changes(
     for school in schools:
         out.opened.extend(school.opened)
         out.changed.extend(school.changed)
+        out.seen.extend(school.seen)
     return out
 
 
