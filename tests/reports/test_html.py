@@ -685,3 +685,14 @@ def test_a_school_in_two_files_says_which_file_each_row_is_in(tmp_path: Path, pa
     assert len(page.find_all("section", cls="item")) == 2
     clean = page.find("table", cls="items").find("tbody").find_all("tr")
     assert [_cells(r)[:2] for r in clean] == [["4（补报.xlsx）", "智慧中小学"]]
+
+
+def test_the_index_names_each_files_encoding_as_people_do(
+    report: Path, report_en: Path, parse: Parse
+) -> None:
+    def encodings(folder: Path) -> list[str]:
+        table = parse(folder / "index.html").find("table", cls="inputs")
+        return [row.find_all("td")[2].text() for row in table.find("tbody").find_all("tr")]
+
+    assert encodings(report) == ["GB18030（GBK）", "XLSX 工作簿"]
+    assert encodings(report_en) == ["GB18030 (GBK)", "XLSX workbook"]
