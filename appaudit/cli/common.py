@@ -83,7 +83,10 @@ def _is_database_error(error: BaseException) -> bool:
 
 def _caught(error: Exception) -> bool:
     """The domain's errors mean "the input or the environment is wrong", not "appaudit is
-    broken": one line and exit code 2; anything else is a bug and keeps its traceback."""
+    broken": one line and exit code 2; anything else is a bug and keeps its traceback. A
+    closed pipe (`appaudit … --help | head`) is left to typer, which ends quietly."""
+    if isinstance(error, OSError) and error.errno == errno.EPIPE:
+        return False
     return isinstance(error, AppauditError | OSError) or _is_database_error(error)
 
 

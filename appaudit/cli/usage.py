@@ -145,15 +145,11 @@ def name_values(params: list[Any]) -> None:
         if param is None or getattr(param, "_named", False):
             continue
         param._named = True
-        if param.metavar is not None:
-            continue
-        shown = _metavar(param)
-        if shown is None:
-            continue
-        param.metavar = shown
         if getattr(param, "param_type_name", "") == "argument":
             # An argument's name already says what it takes; typer would add its type.
             param.display_type_rich = lambda ctx: None
+        if param.metavar is None:
+            param.metavar = _metavar(param)
 
 
 def localise_rich_words() -> None:
