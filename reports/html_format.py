@@ -17,7 +17,7 @@ from typing import Any
 from policies.ledger import LEDGER_COUNTS
 from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
-from reports.html_index import TopItems, Totals, index_rows, reduction_text
+from reports.html_index import TopItems, Totals, encoding_name, index_rows, reduction_text
 from reports.html_parts import (
     asset,
     badges,
@@ -150,7 +150,10 @@ class _HtmlWriter(SchoolWriter):
                 css=stylesheet("index"),
                 js=asset("index.js"),
                 totals=totals,
-                inputs=[(file_names([f.path])[0] if f.path else "", f) for f in result.inputs],
+                inputs=[
+                    (file_names([f.path])[0] if f.path else "", f, encoding_name(f.encoding, lang))
+                    for f in result.inputs
+                ],
                 file_problems=file_problems,
                 rows=rows,
                 shown_all=s["shown_of"].format(shown=len(rows), total=len(rows)),

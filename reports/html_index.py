@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from importlib import resources
 
 from policies.ledger import LEDGER_COUNTS
 from policies.model import SEVERITY_RANK
@@ -14,6 +16,19 @@ from reports.html_parts import Badge, SeverityNote
 from reports.names import SCHOOLS_DIR
 from reports.text import rule_order, rule_text, strings
 from scanner.submission import word_key
+
+
+@cache
+def _encoding_names() -> dict[str, dict[str, str]]:
+    text = resources.files("reports").joinpath("templates/encodings.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def encoding_name(encoding: str, lang: str) -> str:
+    """A file's encoding as a person names it (GB18030, UTF-8（带BOM）…), not Python's codec."""
+    names = _encoding_names().get(encoding.lower())
+    return names[lang] if names else encoding.upper()
+
 
 TOP_ITEMS = 25
 """How many of the most widely required offending apps/accounts the index lists."""
