@@ -333,7 +333,7 @@ def _item_cell(group: _Group, length: int, lang: str) -> str:
 
 
 def _tag_cell(tag: Any, lang: str) -> str:
-    """问题编号 with the item's due date, and 新增 / 复发 / 逾期 when it is."""
+    """问题编号, its status and due date, and 新增 / 复发 / 逾期 when it is."""
     if tag is None:
         return "<td>—</td>"
     s = strings(lang)
@@ -344,13 +344,14 @@ def _tag_cell(tag: Any, lang: str) -> str:
         marks.append(s["ledger_reopened"])
     if tag.overdue:
         marks.append(s["ledger_overdue"])
-    if tag.status not in ("open", "in_progress", "to_verify"):
-        marks.append(status_label(tag.status, lang))
-    due = (
-        f"<br><small>{s['ledger_due']}{s['colon']}{tag.due.isoformat()}</small>" if tag.due else ""
-    )
+    state = _esc(status_label(tag.status, lang), quote=False)
+    if tag.due:
+        state += f"<br>{s['ledger_due']}{s['colon']}{tag.due.isoformat()}"
     flags = f'<br><small class="flag">{s["list_sep"].join(marks)}</small>' if marks else ""
-    return f'<td class="ledger-id"><span class="mono">{_esc(tag.number)}</span>{due}{flags}</td>'
+    return (
+        f'<td class="ledger-id"><span class="mono">{_esc(tag.number)}</span>'
+        f"<br><small>{state}</small>{flags}</td>"
+    )
 
 
 def ledger_line(counts: Mapping[str, int] | None, lang: str) -> str:
