@@ -8,6 +8,7 @@ what it found (`[report]`: the bureau's time zone), and checks them.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from appaudit.messages import m
 from policies.config import ConfigError, PolicyConfig
 
 CONFIG_FILE = "appaudit.toml"
+_TOML_PLACE = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
@@ -175,8 +177,16 @@ def _read(path: Path | None) -> tuple[dict[str, Any], str] | None:
         raise ConfigError(
             m("config_unreadable", file=chosen, reason=error.strerror or error)
         ) from error
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(m("config_not_toml", file=chosen, reason=error)) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(m("config_not_utf8", file=chosen, reason=error)) from error
+    except tomllib.TOMLDecodeError as error:
+        # tomllib says where in English; the place is all a reader of any language needs.
+        at = _TOML_PLACE.search(str(error))
+        if at is None:
+            raise ConfigError(m("config_not_toml", file=chosen, reason=error)) from error
+        raise ConfigError(
+            m("config_not_toml_at", file=chosen, reason=error, line=at["line"], column=at["column"])
+        ) from error
 
 
 def _table(section: Any, where: str) -> Mapping[str, Any]:

@@ -308,6 +308,6 @@ def _panel(item: RequiredItem, outcome: ApkOutcome) -> ApkPanel:
         row=item.row,
         item=item.name,
         source=outcome.cell,
-        facts=outcome.facts.to_dict() if outcome.facts is not None else None,
+        facts=outcome.facts,
         failure=outcome.failure,
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, overload
 
-from appaudit.errors import Message
+from appaudit.errors import AppauditError, Message
 from policies.model import Finding
 from policies.results import SchoolResult, SchoolSummary, Summarised
 from registry import values
@@ -90,12 +90,8 @@ _ALIASES = {
 }
 
 
-class LedgerRuleError(ValueError):
+class LedgerRuleError(AppauditError):
     """A change the ledger's lifecycle does not allow; the message is fit for a user."""
-
-    def __init__(self, message: Message) -> None:
-        super().__init__(message.en)
-        self.message = message
 
 
 def parse_status(text: str) -> str:
@@ -272,6 +268,8 @@ class SchoolLedger:
     """By (item key, rule)."""
     opened: list[LedgerRecord] = field(default_factory=list)
     changed: list[tuple[LedgerRecord, dict[str, Any], str]] = field(default_factory=list)
+    seen: list[int] = field(default_factory=list)
+    """Ids of the stored items this scan sees again."""
     fixed: list[LedgerRecord] = field(default_factory=list)
     """Items this scan no longer sees and proposes for closing (拟销号), as they will be."""
     counts: dict[str, int] = field(default_factory=dict)
@@ -281,6 +279,7 @@ def reconcile_school(
     keyed: Iterable[tuple[str, Finding]],
     stored: Sequence[LedgerRecord],
     *,
+    waived: Iterable[tuple[str, str]] = (),
     school: str,
     school_code: str,
     run_id: int | None,
@@ -292,7 +291,8 @@ def reconcile_school(
     """The moves of one school's items for one scan of its submission.
 
     `keyed` are the school's findings with their item keys (`item_key`), waived ones and
-    SKIPPED_RULES left out. Every finding opens its item or sees it again (a closed item is reopened, an item
+    SKIPPED_RULES left out; `waived` the (item key, rule) of the waived ones, whose items
+    are still there and left as they are. Every finding opens its item or sees it again (a closed item is reopened, an item
     proposed for closing goes back to open); items of the school no finding shows any
     more are proposed for closing (to_verify), never closed. `describe(finding)` gives the
     finding's Chinese problem text, citations and cause (rule variant) for a new item.
@@ -335,7 +335,9 @@ def reconcile_school(
             out.tags[key] = LedgerTag("", "open", due, new=True)
             counts["new"] += 1
             continue
-        changes: dict[str, Any] = {"last_seen_run": run_id, "last_seen_at": now}
+        if record.id is not None:
+            out.seen.append(record.id)
+        changes: dict[str, Any] = {}
         if record.severity != finding.severity:
             changes["severity"] = finding.severity
         action = "seen"
@@ -354,11 +356,13 @@ def reconcile_school(
         elif record.status == "to_verify":
             status, action = "open", "seen-again"
             changes["status"] = "open"
-        out.changed.append((record, changes, action))
+        if changes:
+            out.changed.append((record, changes, action))
         overdue = status in OPEN_STATES and due is not None and due < today
         out.tags[key] = LedgerTag(record.number, status, due, reopened=reopened, overdue=overdue)
         if status in WORKING_STATES and not reopened:
             counts["continuing"] += 1
+    seen.update(waived)
     for record in stored:
         if (record.item_key, record.rule) in seen:
             continue
@@ -388,6 +392,7 @@ def scan_changes(
     for school in schools:
         out.opened.extend(school.opened)
         out.changed.extend(school.changed)
+        out.seen.extend(school.seen)
     return out
 
 
@@ -492,6 +497,7 @@ def mark_school(
     by_row = {(i.source, i.row): i for i in school.items}
     out = SchoolMarks(required=len({required_key(i) for i in school.items}))
     keyed: list[tuple[str, Finding]] = []
+    waived: list[tuple[str, str]] = []
     places: list[tuple[int, tuple[str, str]]] = []
     for n, finding in enumerate(school.findings):
         item = by_row.get((finding.source, finding.row)) if finding.row is not None else None
@@ -506,6 +512,8 @@ def mark_school(
         if waiver is not None:
             out.marks.append(Waived(waiver_dict(waiver)))
             out.waived_counts[finding.severity] = out.waived_counts.get(finding.severity, 0) + 1
+            if stored is not None:
+                waived.append((item_key(finding, item), finding.rule))
             continue
         out.marks.append(None)
         if stored is not None and finding.rule not in SKIPPED_RULES:
@@ -517,6 +525,7 @@ def mark_school(
     ledger = reconcile_school(
         keyed,
         stored,
+        waived=waived,
         school=school.school,
         school_code=school.school_code,
         run_id=run_id,

@@ -6,10 +6,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from policies.model import SEVERITIES, Finding
 from scanner.submission import InputFile, InputProblem, RequiredItem
+
+if TYPE_CHECKING:
+    from scanner.apk.facts import ApkFacts
 
 
 @dataclass
@@ -102,8 +105,8 @@ class ApkPanel:
     item: str
     source: str
     """The APK cell as the school wrote it (path, folder or URL)."""
-    facts: Mapping[str, Any] | None
-    """ApkFacts.to_dict(), or None when the APK could not be obtained."""
+    facts: ApkFacts | None
+    """What the APK is, or None when it could not be obtained."""
     failure: str = ""
 
 

@@ -395,6 +395,11 @@ def account_unlisted(a: Assessed, ctx: Context) -> Iterable[Finding]:
 # --- what the school asks ------------------------------------------------------------------
 
 
+def _a(noun: str) -> str:
+    """An English noun with its article: an app, an official account, a mini-program."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str] | None:
     """Why tasks may not be required on this platform: (variant, zh, en); None if they may."""
     m = a.match
@@ -419,7 +424,7 @@ def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str] | None:
             f"is a {m.survey.name} form link, not an education platform",
         )
     if m.educational is False:
-        return "", f"是与教育教学无关的{kind_zh}", f"is a {kind_en} unrelated to teaching"
+        return "", f"是与教育教学无关的{kind_zh}", f"is {_a(kind_en)} unrelated to teaching"
     if m.national is not None:
         return None
     if entry is not None and a.revoked:
@@ -436,7 +441,7 @@ def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str] | None:
         return (
             "",
             f"是未列入区教育局登记表的{kind_zh}",
-            f"is a {kind_en} not on the bureau's registry",
+            f"is {_a(kind_en)} not on the bureau's registry",
         )
     if a.adoption is None:
         return (

@@ -16,6 +16,7 @@ from typing import Any, overload
 
 from policies.model import SEVERITIES, Finding
 from policies.results import ApkPanel, SchoolResult, SchoolSummary
+from scanner.apk.facts import ApkFacts
 from scanner.submission import InputProblem, RequiredItem
 
 _ITEM, _OWN, _PROBLEM = 0, 1, 2
@@ -190,7 +191,7 @@ class ResultStore:
             else:
                 result.findings.extend(_finding(item, packed) for packed in record[2])
                 if record[3] is not None:
-                    result.apks.append(ApkPanel(*record[3]))
+                    result.apks.append(_panel(*record[3]))
         if shelf.out_of_order:
             _restore_row_order(result)
         result.findings.extend(shelf.school_findings)
@@ -293,7 +294,15 @@ def _finding(item: RequiredItem, packed: tuple[Any, ...]) -> Finding:
 
 
 def _panel_cells(panel: ApkPanel) -> tuple[Any, ...]:
-    return (panel.row, panel.item, panel.source, panel.facts, panel.failure)
+    # Marshal takes plain values only: the facts travel as their own dict form.
+    facts = None if panel.facts is None else panel.facts.to_dict()
+    return (panel.row, panel.item, panel.source, facts, panel.failure)
+
+
+def _panel(row: int, item: str, source: str, facts: Any, failure: str) -> ApkPanel:
+    return ApkPanel(
+        row, item, source, None if facts is None else ApkFacts.from_dict(facts), failure
+    )
 
 
 def _dumps(value: Any) -> bytes:

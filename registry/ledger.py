@@ -8,19 +8,21 @@ its changes. Every change is written with its change-log row in the same transac
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import JSON, Date, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from appaudit.errors import AppauditError, Message
 from registry.changelog import ChangeRecord, batch_id, default_actor, log_change, read_changes
 from registry.db import Database
-from registry.models import Change, LedgerBaseline, LedgerItem, Waiver, utcnow
+from registry.models import Change, LedgerBaseline, LedgerItem, UtcDateTime, Waiver, utcnow
 
 LEDGER_SUBJECT = "ledger"
 WAIVER_SUBJECT = "waiver"
@@ -54,6 +56,8 @@ class LedgerRecord:
     kind: str
     severity: str
     status: str
+    due: date | None = None
+    reopened: int = 0
     description: str = ""
     basis: tuple[str, ...] = ()
     cause: str = ""
@@ -62,14 +66,14 @@ class LedgerRecord:
     last_seen_run: int | None = None
     first_seen_at: datetime | None = None
     last_seen_at: datetime | None = None
-    due: date | None = None
     owner: str = ""
     measure: str = ""
     progress: str = ""
     evidence: str = ""
     closed_at: datetime | None = None
     closed_by: str = ""
-    reopened: int = 0
+    opened_by: str = ""
+    """Who ran the scan that opened the item."""
     updated_at: datetime | None = None
 
     @property
@@ -121,12 +125,21 @@ class ScanChanges:
     """New items, without numbers: the store gives them theirs."""
     changed: list[tuple[LedgerRecord, dict[str, Any], str]] = field(default_factory=list)
     """(item as read, its changed fields, the change's action) for items already stored."""
+    seen: list[int] = field(default_factory=list)
+    """Ids of the stored items the scan saw again (their last seen run and time are set)."""
     reason: str = ""
     baselines: dict[str, tuple[str, int]] = field(default_factory=dict)
     """Schools seen for the first time: school key -> (name, distinct items required)."""
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(LedgerRecord))
+_SCAN_FIELDS = _RECORD_FIELDS[: _RECORD_FIELDS.index("description") + 1]
+"""The leading fields of a record, up to its problem text: what a scan reads of an item."""
+_INSERTED = tuple(
+    name
+    for name in _RECORD_FIELDS
+    if name not in ("id", "number", "basis", "first_seen_at", "last_seen_at", "updated_at")
+)
 
 
 def _record(row: LedgerItem) -> LedgerRecord:
@@ -181,16 +194,17 @@ class Ledger:
             return [_record(row) for row in session.scalars(query)]
 
     def of_schools(self, school_keys: Collection[str]) -> dict[str, list[LedgerRecord]]:
-        """The items of these schools, by school key; read in chunks for a district."""
+        """The items of these schools, by school key, with the fields a scan decides on
+        (not the ones people fill in); read in chunks for a district."""
         out: dict[str, list[LedgerRecord]] = {}
         keys = sorted(set(school_keys))
+        columns = [LedgerItem.__table__.c[name] for name in _SCAN_FIELDS]
         with self.db.read() as session:
             for start in range(0, len(keys), 500):
-                query = select(LedgerItem).where(
-                    LedgerItem.school_key.in_(keys[start : start + 500])
-                )
-                for row in session.scalars(query):
-                    out.setdefault(row.school_key, []).append(_record(row))
+                query = select(*columns).where(LedgerItem.school_key.in_(keys[start : start + 500]))
+                for row in session.execute(query):
+                    record = LedgerRecord(*row)
+                    out.setdefault(record.school_key, []).append(record)
         return out
 
     def get(self, number: str) -> LedgerRecord:
@@ -201,10 +215,29 @@ class Ledger:
             return _record(row)
 
     def history(self, number: str) -> list[ChangeRecord]:
-        """The changes of one item, oldest first (its opening included)."""
+        """The changes of one item, oldest first, starting with its opening.
+
+        A district's scan opens items by the hundred thousand; their opening is told by the
+        item itself (first seen, in which run, by whom) rather than by a change-log row each.
+        """
         record = self.get(number)
         with self.db.read() as session:
-            return read_changes(session, subjects=(LEDGER_SUBJECT,), refs=(record.number,))
+            changes = read_changes(session, subjects=(LEDGER_SUBJECT,), refs=(record.number,))
+        opening = ChangeRecord(
+            id=0,
+            at=record.first_seen_at or utcnow(),
+            actor=record.opened_by,
+            action="open",
+            subject=LEDGER_SUBJECT,
+            entry_id=None,
+            label=f"{record.school} {record.item}".strip(),
+            before=None,
+            after={"status": "open", "severity": record.severity, "run": record.first_seen_run},
+            reason=_scan_reason(record.first_seen_run),
+            batch="",
+            ref=record.number,
+        )
+        return [opening, *changes]
 
     def baselines(self, school_keys: Collection[str]) -> dict[str, int]:
         """Distinct items each school required when the ledger first saw it."""
@@ -263,14 +296,15 @@ class Ledger:
             )
             rows: list[dict[str, Any]] = []
             logs: list[dict[str, Any]] = []
+            opening = _jsonable({"run": changes.run_id})
             for record in changes.opened:
                 seq += 1
                 number = f"{year}-{seq:04d}"
                 numbers[record.key] = number
-                row = asdict(record)
-                del row["id"]
+                row = {name: getattr(record, name) for name in _INSERTED}
                 row.update(
                     number=number,
+                    opened_by=self.actor,
                     year=year,
                     seq=seq,
                     basis=list(record.basis),
@@ -279,30 +313,10 @@ class Ledger:
                     updated_at=changes.at,
                 )
                 rows.append(row)
-                logs.append(
-                    _log_row(
-                        changes.at,
-                        self.actor,
-                        "open",
-                        number,
-                        record,
-                        None,
-                        _jsonable(
-                            {
-                                "status": record.status,
-                                "severity": record.severity,
-                                "due": record.due,
-                                "first_seen_run": changes.run_id,
-                            }
-                        ),
-                        changes.reason,
-                        batch,
-                    )
-                )
-            for start in range(0, len(rows), _CHUNK):
-                session.execute(insert(LedgerItem), rows[start : start + _CHUNK])
-            current = _statuses(session, [r.id for r, _c, _a in changes.changed if r.id])
-            sightings: list[dict[str, Any]] = []
+            insert_rows(session, LedgerItem.__table__, rows)
+            _mark_seen(session, changes.seen, changes.run_id, changes.at)
+            moved = [r.id for r, c, _a in changes.changed if r.id and "status" in c]
+            current = _statuses(session, moved)
             for record, changed, action in changes.changed:
                 values = dict(changed)
                 if "status" in values and current.get(record.id) != record.status:
@@ -310,16 +324,11 @@ class Ledger:
                     action = "seen"
                 if not values:
                     continue
-                if set(values) <= _SIGHTING_FIELDS:
-                    sightings.append({"id": record.id, **values, "updated_at": changes.at})
-                    continue
                 session.execute(
                     update(LedgerItem)
                     .where(LedgerItem.id == record.id)
                     .values(**values, updated_at=changes.at)
                 )
-                before = {k: getattr(record, k) for k in values if k not in _SIGHTING_FIELDS}
-                after = {k: v for k, v in values.items() if k not in _SIGHTING_FIELDS}
                 logs.append(
                     _log_row(
                         changes.at,
@@ -327,13 +336,12 @@ class Ledger:
                         action,
                         record.number,
                         record,
-                        _jsonable(before),
-                        _jsonable(after | {"run": changes.run_id}),
+                        _jsonable({k: getattr(record, k) for k in values}),
+                        _jsonable(values) | opening,
                         changes.reason,
                         batch,
                     )
                 )
-            _bulk_sightings(session, sightings)
             _bulk_logs(session, logs)
             known = set(self._known_baselines(session, list(changes.baselines)))
             fresh = [
@@ -433,8 +441,6 @@ class Ledger:
         return _message(f"the ledger has no item {number}", f"台账中没有问题编号 {number}")
 
 
-_SIGHTING_FIELDS = frozenset({"last_seen_run", "last_seen_at", "severity", "description"})
-"""What every scan refreshes on an item it sees: not worth a change-log row each time."""
 _MOVE_FIELDS = frozenset({"status", "reopened", "closed_at", "closed_by", "due"})
 
 
@@ -512,10 +518,70 @@ def _statuses(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return out
 
 
-def _bulk_sightings(session: Session, sightings: list[dict[str, Any]]) -> None:
-    """Refresh the items a scan saw again (ORM bulk update by primary key)."""
-    for start in range(0, len(sightings), _CHUNK):
-        session.execute(update(LedgerItem), sightings[start : start + _CHUNK])
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows of one table, keyed by column name (every row the same keys).
+
+    SQLite, where a district's ledger usually lives, gets the values in the very form
+    SQLAlchemy stores them (UTC times as text, dates as ISO text, JSON as text) straight
+    through the driver's executemany: a scan opens hundreds of thousands of items, and the
+    per-value processing costs more than the insert. Other databases go through SQLAlchemy.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        for start in range(0, len(rows), _CHUNK):
+            connection.execute(insert(table), list(rows[start : start + _CHUNK]))
+        return
+    names = list(rows[0])
+    convert = [_sqlite_value(table.c[name].type) for name in names]
+    columns = ", ".join(f'"{name}"' for name in names)
+    marks = ", ".join("?" for _ in names)
+    sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
+    values = [
+        tuple(c(row[n]) if c is not None else row[n] for n, c in zip(names, convert, strict=True))
+        for row in rows
+    ]
+    connection.exec_driver_sql(sql, values)
+
+
+def _sqlite_value(kind: Any) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy's SQLite dialect stores a value of this column type."""
+    if isinstance(kind, UtcDateTime):
+        return _sqlite_time
+    if isinstance(kind, Date):
+        return _sqlite_date
+    if isinstance(kind, JSON):
+        return lambda value: json.dumps(value) if value is not None else None
+    return None
+
+
+@lru_cache(maxsize=256)
+def _sqlite_date(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@lru_cache(maxsize=256)
+def _sqlite_time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    utc = value.astimezone(UTC) if value.tzinfo is not None else value
+    return utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _mark_seen(session: Session, ids: Sequence[int], run_id: int | None, at: datetime) -> None:
+    """Note that a scan saw these items again (one statement per chunk of ids)."""
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(LedgerItem)
+            .where(LedgerItem.id.in_(ids[start : start + 500]))
+            .values(last_seen_run=run_id, last_seen_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _scan_reason(run_id: int | None) -> str:
+    return f"扫描 #{run_id}" if run_id is not None else "扫描"
 
 
 def _log_row(
@@ -545,5 +611,4 @@ def _log_row(
 
 
 def _bulk_logs(session: Session, logs: list[dict[str, Any]]) -> None:
-    for start in range(0, len(logs), _CHUNK):
-        session.execute(insert(Change), logs[start : start + _CHUNK])
+    insert_rows(session, Change.__table__, logs)

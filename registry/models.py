@@ -237,6 +237,8 @@ class LedgerItem(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_by: Mapped[str] = mapped_column(String(100), default="")
     reopened: Mapped[int] = mapped_column(Integer, default=0)
+    opened_by: Mapped[str] = mapped_column(String(100), default="")
+    """Who ran the scan that opened the item (its opening is not a change-log row)."""
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -1,20 +1,20 @@
 """What a page says about the APK a row names: the app it is, its signature, its SDKs and
-permissions in plain words, and the technical names folded away for whoever checks them."""
+permissions in plain words, and the technical names folded away for whoever checks them.
+
+It reads the scanner's `ApkFacts` as they are typed (the cache rebuilds them, checked, with
+`ApkFacts.from_dict`), so nothing here second-guesses their shape."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from policies.results import ApkPanel
 from reports import evidence
-from reports.json_format import compact_json
 from reports.text import Strings
 from reports.times import DEFAULT_ZONE, shown
-from scanner.apk import describe_permission
-from scanner.apk.permissions import permission_catalogue
+from scanner.apk.facts import Signer
+from scanner.apk.permissions import describe_permission, permission_catalogue
 from scanner.apk.problems import describe_failure, describe_verdict
 
 
@@ -56,91 +56,72 @@ class ApkView:
     has_permissions: bool
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple):
-        return ", ".join(_text(v) for v in value)
-    if isinstance(value, Mapping):
-        return compact_json(value)
-    return str(value)
-
-
-def _list(value: Any) -> list[Any]:
-    if isinstance(value, list | tuple):
-        return list(value)
-    return [] if value is None or value == "" else [value]
-
-
-def _size(value: Any, s: Strings) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (
-            f"{value / 1_048_576:.1f} MB（{value:,} {s['bytes']}）"
-            if s.lang == "zh"
-            else (f"{value / 1_048_576:.1f} MB ({value:,} {s['bytes']})")
-        )
-    return _text(value)
+def _size(size: int, s: Strings) -> str:
+    if s.lang == "zh":
+        return f"{size / 1_048_576:.1f} MB（{size:,} {s['bytes']}）"
+    return f"{size / 1_048_576:.1f} MB ({size:,} {s['bytes']})"
 
 
 def apk_view(panel: ApkPanel, s: Strings, zone_name: str = DEFAULT_ZONE) -> ApkView:
-    """An APK panel. The facts come from a cache of any age, so they are read defensively."""
+    """An APK panel: what the scanner found, or why it found nothing."""
     lang = s.lang
-    facts: Mapping[str, Any] = panel.facts if isinstance(panel.facts, Mapping) else {}
-    rows: list[tuple[str, str]] = []
-    technical: list[tuple[str, str]] = []
+    facts = panel.facts
+    failure = panel.failure or ("" if facts is not None else s["apk_failure"])
+    failure_words = describe_failure(failure, lang) if failure else ""
+    if facts is None:
+        return ApkView(
+            row=panel.row,
+            heading=_heading(panel, s, ""),
+            source=panel.source,
+            failure=failure_words,
+            facts=[],
+            technical=[],
+            problems=[],
+            problem_details=[failure] if failure != failure_words else [],
+            sdks=[],
+            sdk_prefixes=[],
+            has_sdks=False,
+            permissions=[],
+            unlisted_permissions=0,
+            raw_permissions=[],
+            has_permissions=False,
+        )
 
-    def add(into: list[tuple[str, str]], label: str, key: str, show: Any = None) -> None:
-        value = facts.get(key)
-        if value is None or value == "" or value == []:
-            return
-        into.append((label, show(value) if show else _text(value)))
-
-    add(rows, s["label"], "label")
-    add(rows, s["package"], "package")
-    add(rows, s["version"], "version_name")
-    add(rows, s["size"], "size", lambda v: _size(v, s))
-    if isinstance(facts.get("signature_verified"), bool):
+    rows = _shown(
+        (s["label"], facts.label),
+        (s["package"], facts.package),
+        (s["version"], facts.version_name),
+        (s["size"], _size(facts.size, s)),
+    )
+    if facts.readable:
         verdict = describe_verdict(
-            facts["signature_verified"],
-            _text(facts.get("signature_reason")),
-            _text(facts.get("signature_detail")),
-            lang,
+            facts.signature_verified, facts.signature_reason, facts.signature_detail, lang
         )
         rows.append((s["signature"], verdict))
-    add(technical, "SHA-256", "sha256")
-    add(technical, s["version_code"], "version_code")
-    add(technical, s["min_sdk"], "min_sdk")
-    add(technical, s["target_sdk"], "target_sdk")
-    add(technical, s["signing_schemes"], "signing_schemes")
-    if "signing_schemes" not in facts:
-        add(technical, s["signing_schemes"], "schemes")
-    for signer in _list(facts.get("signers")):
-        technical.append((s["signers"], _signer(signer, zone_name)))
-    for key, value in facts.items():
-        if key not in _KNOWN:
-            technical.append((evidence.label(str(key), lang), _text(value)))
+    technical = _shown(
+        ("SHA-256", facts.sha256),
+        (s["version_code"], facts.version_code),
+        (s["min_sdk"], facts.min_sdk),
+        (s["target_sdk"], facts.target_sdk),
+        (s["signing_schemes"], ", ".join(facts.signing_schemes)),
+    )
+    technical.extend((s["signers"], _signer(signer, zone_name)) for signer in facts.signers)
 
-    raw_problems = [_text(p) for p in _list(facts.get("problems"))]
-    problems = list(dict.fromkeys(describe_failure(p, lang) for p in raw_problems))
+    problems = list(dict.fromkeys(describe_failure(p, lang) for p in facts.problems))
+    details = [failure, *facts.problems] if failure and failure_words != failure else facts.problems
 
-    sdks: list[SdkRow] = []
-    prefixes: list[str] = []
-    for sdk in _list(facts.get("sdks")):
-        if isinstance(sdk, Mapping):
-            where = [evidence.value(w, lang) for w in _list(sdk.get("where"))]
-            sdks.append(
-                SdkRow(
-                    name=_text(sdk.get("name")),
-                    vendor=evidence.vendor(_text(sdk.get("vendor")), lang),
-                    category=evidence.sdk_category(_text(sdk.get("category")), lang),
-                    where=s["list_sep"].join(where),
-                )
-            )
-            prefixes.extend(x for x in (_text(sdk.get("prefix")), _text(sdk.get("example"))) if x)
-        else:
-            sdks.append(SdkRow(_text(sdk), "", "", ""))
+    sdks = [
+        SdkRow(
+            name=sdk.name,
+            vendor=evidence.vendor(sdk.vendor, lang),
+            category=evidence.sdk_category(sdk.category, lang),
+            where=s["list_sep"].join(evidence.value(w, lang) for w in sdk.where),
+        )
+        for sdk in facts.sdks
+    ]
+    prefixes = [x for sdk in facts.sdks for x in (sdk.prefix, sdk.example) if x]
 
-    names = sorted(_text(p) for p in _list(facts.get("permissions")))
+    names = sorted(facts.permissions)
     words, unlisted = [], 0
     for name in names:
         info = describe_permission(name)
@@ -153,61 +134,44 @@ def apk_view(panel: ApkPanel, s: Strings, zone_name: str = DEFAULT_ZONE) -> ApkV
     listed = {name: n for n, name in enumerate(permission_catalogue())}
     words.sort(key=lambda w: (not w.sensitive, listed.get(w.permission, len(listed))))
 
-    failure = panel.failure or ("" if panel.facts is not None else s["apk_failure"])
-    failure_words = describe_failure(failure, lang) if failure else ""
-    if failure and failure_words != failure:
-        problems_details = [failure, *raw_problems]
-    else:
-        problems_details = raw_problems
     return ApkView(
         row=panel.row,
-        heading=s.row(panel.row) + " · " + (panel.item or _text(facts.get("label"))),
+        heading=_heading(panel, s, facts.label),
         source=panel.source,
         failure=failure_words,
         facts=rows,
         technical=technical,
         problems=problems,
-        problem_details=[p for p in problems_details if p and p not in problems],
+        problem_details=[p for p in details if p and p not in problems],
         sdks=sdks,
         sdk_prefixes=prefixes,
-        has_sdks="sdks" in facts,
+        has_sdks=facts.readable,
         permissions=words,
         unlisted_permissions=unlisted,
         raw_permissions=names,
-        has_permissions="permissions" in facts,
+        has_permissions=facts.readable,
     )
 
 
-_KNOWN = frozenset(
-    {
-        "analyser_version", "sha256", "size", "package", "label", "version_name",
-        "version_code", "min_sdk", "target_sdk", "permissions", "signing_schemes", "schemes",
-        "signers", "signatures", "signature_verified", "signature_reason", "signature_detail",
-        "sdks", "dex_count", "class_count", "components", "readable", "problems",
-        "code_unread", "sdk_catalogue",
-    }
-)  # fmt: skip
-"""Facts the panel shows in its own way or leaves to findings.json; any other is listed."""
+def _heading(panel: ApkPanel, s: Strings, label: str) -> str:
+    return s.row(panel.row) + " · " + (panel.item or label)
 
 
-def _signer(signer: Any, zone_name: str) -> str:
-    if not isinstance(signer, Mapping):
-        return _text(signer)
-    valid = " – ".join(
-        x
-        for x in (
-            _moment(signer.get("not_before"), zone_name),
-            _moment(signer.get("not_after"), zone_name),
-        )
-        if x
-    )
-    parts = [_text(signer.get(k)) for k in ("sha256", "subject", "issuer", "key", "schemes")]
-    return " · ".join(p for p in (*parts[:3], valid, *parts[3:]) if p)
+def _shown(*pairs: tuple[str, object]) -> list[tuple[str, str]]:
+    """The labelled facts that have a value (a fact the APK lacks is left out, not blank)."""
+    return [(label, str(value)) for label, value in pairs if value not in (None, "")]
 
 
-def _moment(value: Any, zone_name: str) -> str:
+def _signer(signer: Signer, zone_name: str) -> str:
+    dates = (_moment(signer.not_before, zone_name), _moment(signer.not_after, zone_name))
+    valid = " – ".join(x for x in dates if x)
+    parts = (signer.sha256, signer.subject, signer.issuer, valid, signer.key,
+             ", ".join(signer.schemes))  # fmt: skip
+    return " · ".join(p for p in parts if p)
+
+
+def _moment(text: str, zone_name: str) -> str:
     """A certificate's date in the bureau's time zone; a value that is no date, as it is."""
-    text = _text(value)
     try:
         return shown(datetime.fromisoformat(text), zone_name, seconds=False)
     except ValueError:

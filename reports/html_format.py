@@ -14,9 +14,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from policies.ledger import LEDGER_COUNTS
 from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
-from reports.html_index import TopItems, Totals, index_rows
+from reports.html_index import TopItems, Totals, encoding_name, index_rows, reduction_text
 from reports.html_parts import (
     asset,
     badges,
@@ -27,7 +28,7 @@ from reports.html_parts import (
     stylesheet,
     template,
 )
-from reports.html_school import ProblemRow, school_page
+from reports.html_school import ProblemRow, ledger_line, school_page
 from reports.interface import ReportError, ReportFormat, SchoolWriter
 from reports.names import SCHOOLS_DIR, page_names
 from reports.text import check_lang, strings
@@ -117,7 +118,16 @@ class _HtmlWriter(SchoolWriter):
         result, s, lang = self.result, self.s, self.lang
         rows = index_rows(result, self.names)
         counts = result.counts()
+        ledger = result.ledger if result.ledger is not None and result.ledger.updated else None
         totals = Totals(
+            ledger=ledger_line(ledger.counts, lang) if ledger else "",
+            reduction=s["reduction_total"].format(
+                rate=reduction_text(ledger.baseline, ledger.required),
+                baseline=ledger.baseline,
+                now=ledger.required,
+            )
+            if ledger
+            else "",
             badges=badges(counts, s),
             notes=severity_notes(counts, s),
             schools=len(rows),
@@ -140,11 +150,15 @@ class _HtmlWriter(SchoolWriter):
                 css=stylesheet("index"),
                 js=asset("index.js"),
                 totals=totals,
-                inputs=[(file_names([f.path])[0] if f.path else "", f) for f in result.inputs],
+                inputs=[
+                    (file_names([f.path])[0] if f.path else "", f, encoding_name(f.encoding, lang))
+                    for f in result.inputs
+                ],
                 file_problems=file_problems,
                 rows=rows,
                 shown_all=s["shown_of"].format(shown=len(rows), total=len(rows)),
                 top=self.top.ranked(lang),
+                ledger_columns=LEDGER_COUNTS,
             ),
         )
         return self.written

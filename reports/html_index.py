@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from importlib import resources
 
+from policies.ledger import LEDGER_COUNTS
 from policies.model import SEVERITY_RANK
 from policies.results import ScanResult, SchoolResult
 from reports.html_parts import Badge, SeverityNote
 from reports.names import SCHOOLS_DIR
 from reports.text import rule_order, rule_text, strings
 from scanner.submission import word_key
+
+
+@cache
+def _encoding_names() -> dict[str, dict[str, str]]:
+    text = resources.files("reports").joinpath("templates/encodings.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def encoding_name(encoding: str, lang: str) -> str:
+    """A file's encoding as a person names it (GB18030, UTF-8（带BOM）…), not Python's codec."""
+    names = _encoding_names().get(encoding.lower())
+    return names[lang] if names else encoding.upper()
+
 
 TOP_ITEMS = 25
 """How many of the most widely required offending apps/accounts the index lists."""
@@ -30,6 +46,11 @@ class IndexRow:
     items: int
     problems: int
     search: str
+    ledger: tuple[int, ...] = ()
+    """新增, 持续, 拟销号, 已销号, 逾期, 复发 (`LEDGER_COUNTS`), when the scan kept a ledger."""
+    reduction: str = ""
+    """The reduction of distinct required items since the school's first scan (压减率)."""
+    reduction_value: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +164,10 @@ def top_items(result: ScanResult, lang: str, limit: int = TOP_ITEMS) -> list[Top
 
 @dataclass(frozen=True, slots=True)
 class Totals:
+    ledger: str
+    """The district's ledger figures in a line ('' without a ledger)."""
+    reduction: str
+    """The district's reduction of required apps and accounts, with its two counts."""
     badges: list[Badge]
     notes: list[SeverityNote]
     schools: int
@@ -168,6 +193,21 @@ def index_rows(result: ScanResult, names: Sequence[str]) -> list[IndexRow]:
                 items=school.items,
                 problems=school.problems,
                 search=" ".join([*school.names, school.school_code]).lower(),
+                ledger=tuple(school.ledger[k] for k in LEDGER_COUNTS) if school.ledger else (),
+                reduction=reduction_text(school.baseline, school.required) if school.ledger else "",
+                reduction_value=reduction(school.baseline, school.required) or 0.0,
             )
         )
     return rows
+
+
+def reduction(baseline: int | None, now: int) -> float | None:
+    """How much fewer distinct items are required than at the first scan, in percent."""
+    if not baseline:
+        return None
+    return (baseline - now) * 100.0 / baseline
+
+
+def reduction_text(baseline: int | None, now: int) -> str:
+    value = reduction(baseline, now)
+    return "—" if value is None else f"{value:.1f}%"

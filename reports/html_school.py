@@ -7,9 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from html import escape as _esc
+from typing import Any
 
 from markupsafe import Markup
 
+from policies.ledger import status_label
 from policies.model import SEVERITY_RANK, Clause, Finding, VerdictMemo
 from policies.results import SchoolResult
 from reports.apk_panel import ApkView, apk_view
@@ -68,6 +70,16 @@ class SchoolPage:
     apks: list[ApkView]
     tallies: list[tuple[str, str, list[tuple[str, str, int]]]]
     """For the index: each item's name and kind, and its findings by rule and severity."""
+    ledger: bool
+    """The scan kept a ledger: the list shows each finding's number and due date."""
+    ledger_line: str
+    """新增 …，持续 …，拟销号 …，逾期 …，复发 … of the school."""
+    fixed_html: Markup
+    """The rows of the items this scan no longer sees (拟销号)."""
+    fixed: int
+    waived_html: Markup
+    """The rows of the findings waivers set apart (已豁免)."""
+    waived: int
 
 
 @dataclass(slots=True)
@@ -127,9 +139,10 @@ def school_page(
     get_rank = _RANK.get
     groups: dict[tuple[object, ...], _Group] = {}
     get_group = groups.get
-    lines: list[tuple[int, int, str, str, int, int, _Group, Finding]] = []
+    lines: list[tuple[int, int, str, str, int, int, _Group, Finding, Any]] = []
     add_line = lines.append
-    for finding in school.findings:
+    tags = school.ledger_tags or [None] * len(school.findings)
+    for finding, tag in zip(school.findings, tags, strict=True):
         row = finding.row
         source = finding.source if several else ""
         if row is None:
@@ -169,6 +182,7 @@ def school_page(
                 row or 0,
                 group,
                 finding,
+                tag,
             )
         )
     ordered = sorted(
@@ -185,8 +199,9 @@ def school_page(
     for number, line in enumerate(lines, 1):
         group, finding = line[6], line[7]
         group.numbered.append((number, finding))
-        listed.append((group, finding, line[3]))
-    todo = _todo_html(listed, several, lang)
+        listed.append((group, finding, line[3], line[8]))
+    ledger = school.ledger_counts is not None
+    todo = _todo_html(listed, several, lang, ledger)
 
     details = "".join(_group_html(g, items_at, lang, memo, match_memo) for g in ordered)
     cited: set[Clause] = set()
@@ -216,6 +231,12 @@ def school_page(
         ],
         apks=[apk_view(panel, s, zone_name) for panel in school.apks],
         tallies=[(g.item, g.kind, g.tally) for g in ordered if g.item],
+        ledger=ledger,
+        ledger_line=ledger_line(school.ledger_counts, lang) if ledger else "",
+        fixed_html=Markup(_fixed_html(school.fixed, lang)),
+        fixed=len(school.fixed),
+        waived_html=Markup(_waived_html(school.waived, lang)),
+        waived=len(school.waived),
     )
 
 
@@ -231,12 +252,12 @@ def _file_name(path: str) -> str:
 def _row_cell(row: int | None, source: str, lang: str) -> str:
     """The 行号 cell: the row as the school's sheet numbers it (and its file, if several)."""
     if row is None:
-        return "<td>—</td>"
+        return '<td class="n">—</td>'
     if not source:
-        return f"<td>{row}</td>"
+        return f'<td class="n">{row}</td>'
     s = strings(lang)
     where = repeated_html(f"{s['open_paren']}{_file_name(source)}{s['close_paren']}", lang)
-    return f"<td>{row}{where}</td>"
+    return f'<td class="n">{row}{where}</td>'
 
 
 @cache
@@ -256,21 +277,27 @@ def _span(length: int) -> str:
     return f' rowspan="{length}"' if length > 1 else ""
 
 
-def _todo_html(lines: Sequence[tuple[_Group, Finding, str]], several: bool, lang: str) -> str:
-    """One line per finding: 序号, 应用/账号 (linking to its details) and 行号. A run of lines
-    with the same problem shows 问题, 严重程度, 整改要求 and 依据 once, and a run of lines about
-    the same item within it shows the item once."""
+def _todo_html(
+    lines: Sequence[tuple[_Group, Finding, str, Any]], several: bool, lang: str, ledger: bool
+) -> str:
+    """One line per finding: 序号, 应用/账号 (linking to its details) and 行号 (with a ledger,
+    the finding's 问题编号 and due date after 序号). A run of lines with the same problem shows
+    问题, 严重程度, 整改要求 and 依据 once, and a run of lines about the same item within it
+    shows the item once."""
     cells: list[list[str]] = []
     problem: tuple[str, str, str] | None = None
     problem_start = item_start = 0
     item: _Group | None = None
-    for index, (group, finding, variant) in enumerate(lines):
+    for index, (group, finding, variant, tag) in enumerate(lines):
         key = (finding.rule, finding.severity, variant)
         at = finding.row
+        number = f"<tr><td>{index + 1}</td>"
+        if ledger:
+            number += _tag_cell(tag, lang)
         row = [
-            f"<tr><td>{index + 1}</td>",
+            number,
             "",
-            f"<td>{at}</td>"
+            f'<td class="n">{at}</td>'
             if at is not None and not several
             else _row_cell(at, finding.source, lang),
             "",
@@ -300,9 +327,67 @@ def _todo_html(lines: Sequence[tuple[_Group, Finding, str]], several: bool, lang
 
 def _item_cell(group: _Group, length: int, lang: str) -> str:
     return (
-        f'<td{_span(length)}><a href="#{group.anchor}">'
+        f'<td class="item"{_span(length)}><a href="#{group.anchor}">'
         f"{repeated_html(group.heading, lang)}</a></td>"
     )
+
+
+def _tag_cell(tag: Any, lang: str) -> str:
+    """问题编号, its status and due date, and 新增 / 复发 / 逾期 when it is."""
+    if tag is None:
+        return "<td>—</td>"
+    s = strings(lang)
+    marks = []
+    if tag.new:
+        marks.append(s["ledger_new"])
+    if tag.reopened:
+        marks.append(s["ledger_reopened"])
+    if tag.overdue:
+        marks.append(s["ledger_overdue"])
+    state = _esc(status_label(tag.status, lang), quote=False)
+    if tag.due:
+        state += f"<br>{s['ledger_due']}{s['colon']}{tag.due.isoformat()}"
+    flags = f'<br><small class="flag">{s["list_sep"].join(marks)}</small>' if marks else ""
+    return (
+        f'<td class="ledger-id"><span class="mono">{_esc(tag.number)}</span>'
+        f"<br><small>{state}</small>{flags}</td>"
+    )
+
+
+def ledger_line(counts: Mapping[str, int] | None, lang: str) -> str:
+    """The school's (or district's) ledger figures in one line."""
+    if counts is None:
+        return ""
+    s = strings(lang)
+    return s["ledger_counts"].format(**counts)
+
+
+def _fixed_html(records: Sequence[Any], lang: str) -> str:
+    """问题编号, 应用/账号, 问题 of each item this scan no longer sees (拟销号)."""
+    rows = []
+    for record in records:
+        rows.append(
+            f'<tr><td class="mono">{_esc(record.number)}</td>'
+            f"<td>{repeated_html(record.item, lang)}</td>"
+            f"<td>{_esc(rule_text(record.rule, lang).title, quote=False)}</td>"
+            f"<td>{text_html(record.description, lang) if lang == 'zh' else ''}</td></tr>\n"
+        )
+    return "".join(rows)
+
+
+def _waived_html(waived: Sequence[tuple[Finding, Mapping[str, Any]]], lang: str) -> str:
+    """行号, 应用/账号, 问题, 豁免理由, 批准人, 有效期至 of each waived finding."""
+    rows = []
+    for finding, waiver in waived:
+        rows.append(
+            f"<tr><td>{finding.row if finding.row is not None else '—'}</td>"
+            f"<td>{repeated_html(finding.item, lang)}</td>"
+            f"<td>{_esc(rule_text(finding.rule, lang).title, quote=False)}</td>"
+            f"<td>{repeated_html(str(waiver.get('reason', '')), lang)}</td>"
+            f"<td>{repeated_html(str(waiver.get('approved_by', '')), lang)}</td>"
+            f"<td>{_esc(str(waiver.get('until', '')))}</td></tr>\n"
+        )
+    return "".join(rows)
 
 
 # --- each item's findings ------------------------------------------------------------------

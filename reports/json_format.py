@@ -103,11 +103,23 @@ def school_sources(school: SchoolResult) -> list[str]:
 
 def school_dict(school: SchoolResult, lang: str) -> dict[str, Any]:
     sources = school_sources(school)
+    several = len(sources) > 1
     return {
         **_school_head(school, sources),
-        "findings": [finding_dict(f, lang, source=len(sources) > 1) for f in school.findings],
+        "findings": [
+            finding_dict(f, lang, source=several) | extra
+            for f, extra in zip(school.findings, _ledger_extras(school), strict=True)
+        ]
+        + [finding_dict(f, lang, source=several) | {"waived": dict(w)} for f, w in school.waived],
         **_school_rest(school, lang),
     }
+
+
+def _ledger_extras(school: SchoolResult) -> list[dict[str, Any]]:
+    """Each finding's ledger number (`ledger_id`), when the scan kept a ledger."""
+    if not school.ledger_tags:
+        return [{} for _ in school.findings]
+    return [{"ledger_id": tag.number} if tag else {} for tag in school.ledger_tags]
 
 
 def _school_head(school: SchoolResult, sources: list[str]) -> dict[str, Any]:
@@ -144,7 +156,8 @@ class VerdictJson:
         self.memo: VerdictMemo[tuple[str, str]] = VerdictMemo()
         self.sources: dict[str, str] = {}
 
-    def __call__(self, finding: Finding, *, source: bool = False) -> str:
+    def __call__(self, finding: Finding, *, source: bool = False, extra: str = "") -> str:
+        """The finding's JSON; `extra` (keys and values, each after a comma) goes last."""
         parts = self.memo.get(finding)
         if parts is None:
             whole = finding_dict(finding, self.lang, source=False)
@@ -154,18 +167,30 @@ class VerdictJson:
             parts = self.memo.put(finding, (before + '"row":', after[:-1]))
         row = "null" if finding.row is None else str(finding.row)
         if not source:
-            return f"{parts[0]}{row}{parts[1]}}}"
+            return f"{parts[0]}{row}{parts[1]}{extra}}}"
         text = self.sources.get(finding.source)
         if text is None:
             text = self.sources[finding.source] = compact_json(finding.source)
-        return f'{parts[0]}{row}{parts[1]},"source":{text}}}'
+        return f'{parts[0]}{row}{parts[1]},"source":{text}{extra}}}'
 
 
 def school_json(school: SchoolResult, lang: str, finding_json: VerdictJson) -> str:
     sources = school_sources(school)
     several = len(sources) > 1
     head = compact_json(_school_head(school, sources))
-    findings = ",".join(finding_json(f, source=several) for f in school.findings)
+    if school.ledger_tags:
+        findings = ",".join(
+            finding_json(f, source=several, extra=f',"ledger_id":"{tag.number}"' if tag else "")
+            for f, tag in zip(school.findings, school.ledger_tags, strict=True)
+        )
+    else:
+        findings = ",".join(finding_json(f, source=several) for f in school.findings)
+    if school.waived:
+        waived = ",".join(
+            finding_json(f, source=several, extra=f',"waived":{compact_json(dict(w))}')
+            for f, w in school.waived
+        )
+        findings = f"{findings},{waived}" if findings else waived
     rest = compact_json(_school_rest(school, lang))
     return f'{head[:-1]},"findings":[{findings}],{rest[1:]}'
 

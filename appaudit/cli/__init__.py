@@ -31,7 +31,7 @@ logging.getLogger("psycopg").setLevel(logging.ERROR)
 app.add_typer(registry_cmd.app, name="registry")
 scan_cmd.register(app)
 app.add_typer(apk_cmd.app, name="apk")
-app.add_typer(ledger_cmd.app, name="ledger")
+ledger_cmd.register(app)
 ledger_files_cmd.register(ledger_cmd.app, app)
 
 

@@ -76,26 +76,36 @@ def _header() -> list[str]:
 
 
 def _row(path: Path, facts: ApkFacts, lang: str) -> list[str]:
-    from scanner.apk.problems import describe_verdict
+    from reports.evidence import sdk_category
+    from scanner.apk.permissions import describe_permission
+    from scanner.apk.problems import describe_failure, describe_verdict
 
     version = facts.version_name
     if facts.version_code is not None:
         version = f"{version} ({facts.version_code})".strip()
     sdk_levels = "/".join("" if v is None else str(v) for v in (facts.min_sdk, facts.target_sdk))
     sep = t("list_sep")
+    if facts.readable:
+        verdict = describe_verdict(
+            facts.signature_verified, facts.signature_reason, facts.signature_detail, lang
+        )
+    else:
+        verdict = t("apk_unreadable_cell")
+    permissions = [describe_permission(p) for p in facts.sensitive_permissions()]
     return [
         path.name,
         facts.package,
         facts.label,
         version,
         sdk_levels if sdk_levels != "/" else "",
-        describe_verdict(
-            facts.signature_verified, facts.signature_reason, facts.signature_detail, lang
-        ),
+        verdict,
         " ".join(facts.signing_schemes),
         # Only certificates the signature proves are the APK's signers.
         "; ".join(f"{s.sha256[:16]}… {s.subject}" for s in facts.verified_signers()),
-        sep.join(f"{s.name} ({s.category})" for s in facts.sdks),
-        sep.join(p.rsplit(".", 1)[-1] for p in facts.sensitive_permissions()),
-        "; ".join(facts.problems),
+        sep.join(f"{s.name}{t('paren', text=sdk_category(s.category, lang))}" for s in facts.sdks),
+        sep.join(
+            p.name_zh if lang == "zh" else p.permission.rsplit(".", 1)[-1] for p in permissions
+        ),
+        # The scanner states problems in English with their detail; `--json` keeps them so.
+        t("clause_sep").join(dict.fromkeys(describe_failure(p, lang) for p in facts.problems)),
     ]

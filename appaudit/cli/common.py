@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from appaudit.cli import usage
 from appaudit.errors import LANGUAGES, AppauditError, Message
 from appaudit.messages import current, env_lang, h, m, t, use
 from scanner.safetext import clip, json_safe, shown, shown_inline
@@ -82,7 +83,10 @@ def _is_database_error(error: BaseException) -> bool:
 
 def _caught(error: Exception) -> bool:
     """The domain's errors mean "the input or the environment is wrong", not "appaudit is
-    broken": one line and exit code 2; anything else is a bug and keeps its traceback."""
+    broken": one line and exit code 2; anything else is a bug and keeps its traceback. A
+    closed pipe (`appaudit … --help | head`) is left to typer, which ends quietly."""
+    if isinstance(error, OSError) and error.errno == errno.EPIPE:
+        return False
     return isinstance(error, AppauditError | OSError) or _is_database_error(error)
 
 
@@ -111,48 +115,63 @@ def _sigterm_unwinds() -> Iterator[None]:
 def _localised_help_option(option: Any) -> Any:
     if option is not None:
         option.help = h("opt_help")
+        option.metavar = ""  # a flag takes no value: nothing to name
     return option
 
 
-def _localise_help_headings() -> None:
-    """The headings and marks of the help screen (Arguments, Options, [default: …] …) in
-    the language the help text is in; the help screen reads them when it is drawn."""
-    from typer import rich_utils
+class _Localised:
+    """What a command and a group share: help, usage line and usage mistakes in the help's
+    language, and values read without pydantic (see `usage`)."""
 
-    rich_utils.ARGUMENTS_PANEL_TITLE = h("panel_arguments")
-    rich_utils.OPTIONS_PANEL_TITLE = h("panel_options")
-    rich_utils.COMMANDS_PANEL_TITLE = h("panel_commands")
-    rich_utils.DEFAULT_STRING = h("help_default")
-    rich_utils.ENVVAR_STRING = h("help_envvar")
-    rich_utils.REQUIRED_LONG_STRING = h("help_required")
+    def get_help_option(self, ctx: Any) -> Any:
+        return _localised_help_option(super().get_help_option(ctx))  # type: ignore[misc]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        usage.localise_rich_words()
+        usage.name_values(self.get_params(ctx))  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)  # type: ignore[misc]
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        usage.name_values(self.get_params(ctx))  # type: ignore[attr-defined]
+        pieces = " ".join(self.collect_usage_pieces(ctx))  # type: ignore[attr-defined]
+        formatter.write_usage(ctx.command_path, pieces, prefix=h("usage_prefix"))
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)  # type: ignore[misc]
+        except usage.UsageError as error:
+            raise usage.localised(error) from None
+
+    def parse_args(self, ctx: Any, args: list[str]) -> Any:
+        params = self.get_params(ctx)  # type: ignore[attr-defined]
+        usage.read_plainly(params)
+        usage.name_values(params)
+        return super().parse_args(ctx, args)  # type: ignore[misc]
 
 
-class AppauditCommand(TyperCommand):
+class AppauditCommand(_Localised, TyperCommand):
     """A command whose help screen speaks the language of its help text."""
 
-    def get_help_option(self, ctx: Any) -> Any:
-        return _localised_help_option(super().get_help_option(ctx))
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        _localise_help_headings()
-        super().format_help(ctx, formatter)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.options_metavar = h("usage_options")
 
 
-class AppauditGroup(TyperGroup):
+class AppauditGroup(_Localised, TyperGroup):
     """Catches domain errors once, for every command: one line on stderr and exit code 2."""
 
-    def get_help_option(self, ctx: Any) -> Any:
-        return _localised_help_option(super().get_help_option(ctx))
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        _localise_help_headings()
-        super().format_help(ctx, formatter)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.options_metavar = h("usage_options")
+        self.subcommand_metavar = h("usage_command")
 
     def invoke(self, ctx: Any) -> Any:
         use(None)  # each run starts in the environment's language, until a --lang says more
         try:
             with _sigterm_unwinds():
                 return super().invoke(ctx)
+        except usage.UsageError as error:
+            raise usage.localised(error) from None
         except Exception as error:
             if not _caught(error):
                 raise

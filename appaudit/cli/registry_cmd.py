@@ -542,7 +542,7 @@ def adoptions(
 @app.command(help=h("cmd_history"), cls=AppauditCommand)
 def history(
     entry_arg: Annotated[
-        str | None, typer.Argument(metavar="[ENTRY]", help=h("arg_history_entry"))
+        str | None, typer.Argument(metavar=h("metavar_entry"), help=h("arg_history_entry"))
     ] = None,
     entry: Annotated[str | None, typer.Option("--entry", help=h("arg_history_entry"))] = None,
     limit: Annotated[int | None, typer.Option("--limit", "-n", help=h("opt_last_n"))] = None,

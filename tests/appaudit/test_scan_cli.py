@@ -261,7 +261,8 @@ def test_config_file_disables_rules_and_overrides_severity(tmp_path: Path) -> No
     assert got == [("TASK-PROHIBITED", "info")] and result.exit_code == 0
     config.write_text('[rules]\ndisabled = ["NO-SUCH-RULE"]\n', "utf-8")
     bad = scan(tmp_path, EXAMPLES / "submission.csv", extra=("--config", str(config)))
-    assert bad.exit_code == 2 and "unknown rule 'NO-SUCH-RULE'" in bad.stderr
+    assert bad.exit_code == 2
+    assert "[rules] disabled 中的规则编号 NO-SUCH-RULE 不存在" in bad.stderr
 
 
 def test_scan_with_the_database_stores_runs(db_url: str, tmp_path: Path) -> None:

@@ -86,3 +86,30 @@ def test_commands_that_only_show_times_read_only_the_report_section(
     assert load_report_settings().timezone == "UTC"
     with pytest.raises(ConfigError):
         load_settings(None)
+
+
+@pytest.mark.parametrize(
+    ("data", "zh", "en"),
+    [
+        ({"rule": {}}, "未知的节 rule", "unknown section(s) rule"),
+        ({"rules": {"severity": {"NOPE": "high"}}}, "[rules.severity] 中的规则编号 NOPE 不存在",
+         "unknown rule NOPE in [rules.severity]"),
+        ({"rules": {"severity": {"QUOTA": "huge"}}}, "QUOTA 的严重程度应为 high, medium, review, info 之一",
+         "the severity of QUOTA must be one of high, medium, review, info, not 'huge'"),
+        ({"rules": {"severity": "high"}}, "[rules.severity] 应为一个表", "[rules.severity] must be a table"),
+        ({"rules": {"disabled": "QUOTA"}}, "[rules] disabled 应为规则编号的列表",
+         "[rules] disabled must be a list of rule ids"),
+        ({"rules": {"off": []}}, "[rules]：未知的键 off", "[rules]: unknown key(s) off"),
+        ({"thresholds": {"max_apps": 0}}, "max_apps 应为不小于 1 的整数",
+         "max_apps must be a whole number of at least 1"),
+        ({"apk": {"sensitive_permissions": "CAMERA"}}, "sensitive_permissions 应为权限名称的列表",
+         "sensitive_permissions must be a list of permission names"),
+    ],
+)  # fmt: skip
+def test_rule_sections_are_checked_in_both_languages(
+    data: dict[str, object], zh: str, en: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_mapping(data, "appaudit.toml")
+    assert raised.value.text("zh").startswith("appaudit.toml")
+    assert zh in raised.value.text("zh") and en in raised.value.text("en")

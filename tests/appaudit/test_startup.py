@@ -14,7 +14,8 @@ import pytest
 from registry.db import open_database
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY = ("androguard", "openpyxl", "jinja2", "cryptography", "reports")
+HEAVY = ("androguard", "openpyxl", "jinja2", "cryptography", "reports", "pydantic")
+"""`pydantic` too: typer checks values with it, our plain options are read without it."""
 
 PROBE = """
 import json, sys
@@ -42,7 +43,17 @@ def loaded(args: list[str] | None) -> set[str]:
     return set(json.loads(done.stderr.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("args", [None, ["--help"], ["registry", "--help"], ["scan", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        None,
+        ["--help"],
+        ["registry", "--help"],
+        ["scan", "--help"],
+        ["--bogus"],
+        ["scan", "-j", "x"],
+    ],
+)
 def test_help_loads_no_heavy_library_and_no_database(args: list[str] | None) -> None:
     modules = loaded(args)
     assert not modules & {*HEAVY, "sqlalchemy", "alembic"}, sorted(modules & set(HEAVY))

@@ -205,3 +205,33 @@ def test_a_finding_names_its_file_when_its_school_has_several(tmp_path: Path) ->
     assert several["sources"] == ["春季.csv", "补报.xlsx"]
     assert [f["source"] for f in several["findings"]] == ["春季.csv", "补报.xlsx"]
     assert school_json(two, "zh", VerdictJson("zh")) == compact_json(school_dict(two, "zh"))
+
+
+def test_ledger_numbers_and_waivers_ride_along_the_same_on_both_paths() -> None:
+    from datetime import date
+
+    from policies.ledger import LedgerTag
+    from policies.results import SchoolResult
+    from reports.json_format import VerdictJson, compact_json, school_dict, school_json
+
+    for sources in (["a.csv"], ["a.csv", "b.csv"]):
+        school = SchoolResult("清源山小学", "3505030003")
+        for n, source in enumerate(sources * 2):
+            resultfactory.finding("QUOTA", school, item="某应用", row=n + 2, source=source)
+        waived_finding = school.findings.pop()
+        waiver = {"id": 3, "reason": "经批准暂缓", "approved_by": "王五", "until": "2027-01-31"}
+        school.waived = [(waived_finding, waiver)]
+        school.ledger_tags = [
+            LedgerTag(f"2026-{n + 1:04d}", "open", date(2026, 12, 30))
+            for n in range(len(school.findings))
+        ]
+        school.ledger_tags[0] = None  # a finding the ledger does not track
+        fast = school_json(school, "zh", VerdictJson("zh"))
+        assert fast == compact_json(school_dict(school, "zh"))
+        findings = json.loads(fast)["findings"]
+        assert "ledger_id" not in findings[0]
+        assert [f.get("ledger_id") for f in findings[1:-1]] == [
+            t.number for t in school.ledger_tags[1:] if t
+        ]
+        assert findings[-1]["waived"] == waiver
+        assert "ledger_id" not in findings[-1]

@@ -125,9 +125,13 @@ def test_out_dot_in_a_users_folder_is_refused(
 def test_a_file_in_the_way_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "report"
     out.write_text("not a folder", encoding="utf-8")
-    with pytest.raises(ReportError, match=r"refusing to replace .*a file, not a folder"):
+    with pytest.raises(ReportError, match=r"refusing to replace .*a file, not a folder") as raised:
         write_reports(resultfactory.realistic_result(), out)
     assert out.read_text("utf-8") == "not a folder"
+    assert (
+        raised.value.text("zh")
+        == f"{out} 不予替换：这是文件，不是文件夹；请另选 --out，或自行移走它"
+    )
 
 
 def test_a_failure_midway_leaves_no_report_and_no_debris(

@@ -8,6 +8,7 @@ from typing import Any
 
 from policies.model import Finding, catalogue
 from policies.results import ApkPanel, RegistryInfo, ScanResult, SchoolResult
+from scanner.apk.facts import ApkFacts, EmbeddedSdk, Signer
 from scanner.submission import InputFile, InputProblem, RequiredItem
 
 CST = timezone(timedelta(hours=8))
@@ -167,61 +168,62 @@ def item(
     return made
 
 
-def apk_facts(package: str = "com.example.study", label: str = "智学网") -> dict[str, Any]:
-    """APK facts in the shape `ApkFacts.to_dict()` gives them."""
-    return {
-        "analyser_version": "apk-facts/1",
-        "sha256": "9f" * 32,
-        "size": 25_431_552,
-        "package": package,
-        "label": label,
-        "version_name": "5.2.1",
-        "version_code": 50201,
-        "min_sdk": 21,
-        "target_sdk": 33,
-        "permissions": [
+def apk_facts(package: str = "com.example.study", label: str = "智学网") -> ApkFacts:
+    """The facts of a readable, validly signed APK with two SDKs and four permissions."""
+    return ApkFacts(
+        analyser_version="apk-facts/1",
+        sha256="9f" * 32,
+        size=25_431_552,
+        package=package,
+        label=label,
+        version_name="5.2.1",
+        version_code=50201,
+        min_sdk=21,
+        target_sdk=33,
+        permissions=(
             "android.permission.INTERNET",
             "android.permission.ACCESS_FINE_LOCATION",
             "android.permission.READ_CONTACTS",
             "android.permission.CAMERA",
-        ],
-        "signing_schemes": ["v1", "v2"],
-        "signers": [
-            {
-                "schemes": ["v1", "v2"],
-                "sha256": "a1" * 32,
-                "subject": "CN=Example Education Technology Co., Ltd., C=CN",
-                "issuer": "CN=Example Education Technology Co., Ltd., C=CN",
-                "not_before": "2019-01-01T00:00:00Z",
-                "not_after": "2049-01-01T00:00:00Z",
-                "key": "RSA 2048",
-            }
-        ],
-        "sdks": [
-            {
-                "name": "友盟统计",
-                "vendor": "友盟+",
-                "category": "analytics",
-                "prefix": "com.umeng.analytics",
-                "example": "com.umeng.analytics.MobclickAgent",
-                "where": ["dex"],
-            },
-            {
-                "name": "极光推送",
-                "vendor": "极光",
-                "category": "push",
-                "prefix": "cn.jpush.android",
-                "example": "cn.jpush.android.service.PushService",
-                "where": ["dex", "manifest"],
-            },
-        ],
-        "dex_count": 3,
-        "class_count": 12840,
-        "components": {"activities": [], "services": [], "receivers": [], "providers": []},
-        "readable": True,
-        "problems": ["resources.arsc: no zh-CN label; the default label is used"],
-        "sdk_catalogue": "sdk-prefixes:1f2e",
-    }
+        ),
+        signing_schemes=("v1", "v2"),
+        signers=(
+            Signer(
+                schemes=("v1", "v2"),
+                sha256="a1" * 32,
+                subject="CN=Example Education Technology Co., Ltd., C=CN",
+                issuer="CN=Example Education Technology Co., Ltd., C=CN",
+                not_before="2019-01-01T00:00:00Z",
+                not_after="2049-01-01T00:00:00Z",
+                key="RSA 2048",
+                verified=True,
+            ),
+        ),
+        signature_verified=True,
+        sdks=(
+            EmbeddedSdk(
+                name="友盟统计",
+                vendor="友盟+",
+                category="analytics",
+                prefix="com.umeng.analytics",
+                example="com.umeng.analytics.MobclickAgent",
+                where=("dex",),
+            ),
+            EmbeddedSdk(
+                name="极光推送",
+                vendor="极光",
+                category="push",
+                prefix="cn.jpush.android",
+                example="cn.jpush.android.service.PushService",
+                where=("dex", "manifest"),
+            ),
+        ),
+        dex_count=3,
+        class_count=12840,
+        readable=True,
+        problems=("resources.arsc: no zh-CN label; the default label is used",),
+        sdk_catalogue="sdk-prefixes:1f2e",
+    )
 
 
 def scan_result(

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("closed_by", sa.String(length=100), nullable=False),
         sa.Column("reopened", sa.Integer(), nullable=False),
+        sa.Column("opened_by", sa.String(length=100), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_items")),
         sa.UniqueConstraint("number", name=op.f("uq_ledger_items_number")),

@@ -1,0 +1,316 @@
+"""The ledger's decisions without a database: identity, a scan's moves, the lifecycle, waivers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from policyfactory import CODE, SCHOOL, VIEW, item
+
+from policies.engine import Engine
+from policies.ledger import (
+    PERSON_MOVES,
+    SCHOOL_MOVES,
+    LedgerRuleError,
+    MarkedSchools,
+    annotate,
+    check_move,
+    closing,
+    dismissing,
+    item_key,
+    mark_school,
+    parse_status,
+    reconcile_school,
+    school_key,
+    waiver_active,
+    waiver_covers,
+    waiver_state,
+)
+from policies.model import Finding
+from policies.results import SchoolResult
+from registry.ledger import LedgerRecord, WaiverRecord
+
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 30)
+
+
+def describe(finding: Finding) -> tuple[str, list[str], str]:
+    return f"{finding.item}：{finding.rule}", ["附件2（三）3"], ""
+
+
+def school_of(*items: object) -> SchoolResult:
+    """The example school with these rows, judged by the engine against the example view."""
+    engine = Engine(VIEW)
+    rows = [it._replace(row=n + 2) for n, it in enumerate(items)]  # type: ignore[attr-defined]
+    schools, _ = engine.evaluate(rows)
+    (school,) = list(schools)
+    return school
+
+
+def keyed(school: SchoolResult) -> list[tuple[str, Finding]]:
+    by_row = {(i.source, i.row): i for i in school.items}
+    return [(item_key(f, by_row.get((f.source, f.row))), f) for f in school.findings]
+
+
+def stored_from(school: SchoolResult, **changes: object) -> list[LedgerRecord]:
+    """The items a first scan of `school` opened, numbered, with `changes` applied."""
+    first = reconcile_school(keyed(school), [], **_args(run_id=1))
+    return [
+        replace(r, id=n + 1, number=f"2026-{n + 1:04d}", **changes)  # type: ignore[arg-type]
+        for n, r in enumerate(first.opened)
+    ]
+
+
+def _args(run_id: int, today: date = TODAY) -> dict[str, object]:
+    return {
+        "school": SCHOOL,
+        "school_code": CODE,
+        "run_id": run_id,
+        "now": NOW,
+        "today": today,
+        "due_days": 30,
+        "describe": describe,
+    }
+
+
+ANTIFRAUD = item("国家反诈中心", identifier="com.hicorenational.antifraud", actions=["下载安装"])
+UNKNOWN = item("某某课堂", identifier="com.example.unknown", actions=["下载安装"])
+
+
+# --- identity ---------------------------------------------------------------------------------
+
+
+def test_a_school_is_known_by_its_code_else_by_its_folded_name() -> None:
+    assert school_key("示例实验小学", "3135000001") == "code:3135000001"
+    assert school_key(" 示例 实验小学 ", "") == school_key("示例实验小学", "")
+    assert school_key("示例实验小学", "") != school_key("示例实验中学", "")
+
+
+def test_an_item_is_its_registry_entry_else_its_kind_and_identifier_else_its_name() -> None:
+    school = school_of(ANTIFRAUD, UNKNOWN, item("无名课堂", actions=["下载安装"]))
+    keys = {f.item: k for k, f in keyed(school)}
+    assert keys["国家反诈中心"] == "entry:5"
+    assert keys["某某课堂"] == "app:com.example.unknown"
+    assert keys["无名课堂"].startswith("app:name:")
+
+
+def test_the_same_entry_written_two_ways_is_one_item() -> None:
+    by_name = school_of(item("国家反诈中心", actions=["下载安装"]))
+    by_package = school_of(
+        item("反诈APP", identifier="com.hicorenational.antifraud", actions=["下载安装"])
+    )
+    rules = {f.rule for f in by_name.findings} & {f.rule for f in by_package.findings}
+    assert rules
+    for rule in rules:
+        assert {k for k, f in keyed(by_name) if f.rule == rule} == {
+            k for k, f in keyed(by_package) if f.rule == rule
+        }
+
+
+# --- a scan's moves ---------------------------------------------------------------------------
+
+
+def test_a_first_scan_opens_one_item_per_item_and_rule() -> None:
+    school = school_of(ANTIFRAUD, ANTIFRAUD._replace(row=9))
+    moves = reconcile_school(keyed(school), [], **_args(run_id=1))
+    rules = {f.rule for f in school.findings}
+    assert len(moves.opened) == len(rules) > 0
+    assert {r.status for r in moves.opened} == {"open"}
+    assert {r.due for r in moves.opened} == {TODAY + timedelta(days=30)}
+    assert moves.counts["new"] == len(rules)
+    assert all(tag.new for tag in moves.tags.values())
+
+
+def test_scanning_the_same_submission_again_opens_nothing() -> None:
+    school = school_of(ANTIFRAUD, UNKNOWN)
+    stored = stored_from(school)
+    moves = reconcile_school(keyed(school), stored, **_args(run_id=2))
+    assert moves.opened == []
+    assert moves.fixed == []
+    assert moves.counts["new"] == 0
+    assert moves.counts["continuing"] == len(stored)
+    assert sorted(moves.seen) == sorted(r.id for r in stored)
+    assert moves.changed == []
+
+
+def test_an_item_no_longer_required_is_proposed_for_closing_never_closed() -> None:
+    stored = stored_from(school_of(ANTIFRAUD, UNKNOWN))
+    moves = reconcile_school(keyed(school_of(UNKNOWN)), stored, **_args(run_id=2))
+    gone = [r for r in stored if r.item == "国家反诈中心"]
+    assert {r.number for r in moves.fixed} == {r.number for r in gone}
+    assert {r.status for r in moves.fixed} == {"to_verify"}
+    statuses = {r.number: c.get("status") for r, c, _a in moves.changed}
+    assert {statuses[r.number] for r in gone} == {"to_verify"}
+    assert moves.counts["to_verify"] == len(gone)
+    assert "closed" not in statuses.values()
+
+
+def test_a_closed_item_found_again_is_reopened() -> None:
+    school = school_of(ANTIFRAUD)
+    stored = stored_from(school, status="closed", closed_by="李四", closed_at=NOW)
+    moves = reconcile_school(keyed(school), stored, **_args(run_id=3))
+    for record, changes, action in moves.changed:
+        assert action == "reopen"
+        assert changes["status"] == "open"
+        assert changes["reopened"] == record.reopened + 1
+        assert changes["closed_at"] is None
+    assert moves.counts["reopened"] == len(stored)
+    assert all(tag.reopened for tag in moves.tags.values())
+
+
+def test_an_item_the_school_said_was_fixed_but_is_still_there_goes_back_to_open() -> None:
+    school = school_of(ANTIFRAUD)
+    stored = stored_from(school, status="to_verify")
+    moves = reconcile_school(keyed(school), stored, **_args(run_id=2))
+    assert {c["status"] for _r, c, _a in moves.changed} == {"open"}
+
+
+def test_dismissed_and_closed_items_not_seen_stay_as_they_are() -> None:
+    school = school_of(ANTIFRAUD, UNKNOWN)
+    stored = stored_from(school)
+    stored = [replace(r, status="dismissed" if n % 2 else "closed") for n, r in enumerate(stored)]
+    moves = reconcile_school([], stored, **_args(run_id=2))
+    assert moves.changed == [] and moves.fixed == []
+
+
+def test_overdue_items_are_counted() -> None:
+    school = school_of(ANTIFRAUD)
+    stored = stored_from(school)
+    late = TODAY + timedelta(days=31)
+    assert reconcile_school(keyed(school), stored, **_args(2, late)).counts["overdue"] == len(
+        stored
+    )
+    assert reconcile_school(keyed(school), stored, **_args(2, TODAY)).counts["overdue"] == 0
+
+
+# --- the lifecycle ----------------------------------------------------------------------------
+
+
+def record(status: str) -> LedgerRecord:
+    return LedgerRecord(None, "2026-0001", "code:1", "entry:5", "QUOTA", SCHOOL, CODE,
+                        "国家反诈中心", "app", "high", status)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [("待整改", "open"), ("整改中", "in_progress"), ("in-progress", "in_progress"),
+     ("待核验", "to_verify"), ("已销号", "closed"), ("不予认定", "dismissed"), ("OPEN", "open")],
+)  # fmt: skip
+def test_statuses_are_read_in_chinese_and_in_english(text: str, status: str) -> None:
+    assert parse_status(text) == status
+
+
+def test_an_unknown_status_says_what_is_accepted() -> None:
+    with pytest.raises(LedgerRuleError) as caught:
+        parse_status("完成")
+    assert "待整改" in caught.value.message.zh and "open" in caught.value.message.en
+
+
+def test_a_school_works_on_an_item_and_reports_it_done_but_cannot_close_it() -> None:
+    check_move(record("open"), "in_progress", SCHOOL_MOVES)
+    check_move(record("in_progress"), "to_verify", SCHOOL_MOVES)
+    for start, target in [("open", "closed"), ("to_verify", "closed"), ("open", "dismissed"),
+                          ("closed", "open"), ("in_progress", "open")]:  # fmt: skip
+        with pytest.raises(LedgerRuleError):
+            check_move(record(start), target, SCHOOL_MOVES)
+
+
+def test_staff_move_open_items_between_the_working_states_only() -> None:
+    check_move(record("to_verify"), "in_progress", PERSON_MOVES)
+    with pytest.raises(LedgerRuleError):
+        check_move(record("closed"), "open", PERSON_MOVES)
+
+
+def test_closing_needs_an_item_to_verify_unless_forced() -> None:
+    assert closing(record("to_verify"), force=False, actor="张三", now=NOW)["status"] == "closed"
+    with pytest.raises(LedgerRuleError):
+        closing(record("open"), force=False, actor="张三", now=NOW)
+    assert closing(record("open"), force=True, actor="张三", now=NOW)["closed_by"] == "张三"
+    with pytest.raises(LedgerRuleError):
+        closing(record("dismissed"), force=True, actor="张三", now=NOW)
+
+
+def test_only_an_item_still_open_can_be_dismissed() -> None:
+    assert dismissing(record("in_progress")) == {"status": "dismissed"}
+    with pytest.raises(LedgerRuleError):
+        dismissing(record("closed"))
+
+
+# --- waivers ----------------------------------------------------------------------------------
+
+
+def waiver(school: str = SCHOOL, item: str = "", rule: str = "", until: date = TODAY,
+           revoked: bool = False) -> WaiverRecord:  # fmt: skip
+    return WaiverRecord(1, school, item, rule, "经区局研究同意", "张三", until, NOW,
+                        NOW if revoked else None)  # fmt: skip
+
+
+def test_a_waiver_applies_through_its_last_day_and_not_after() -> None:
+    assert waiver_active(waiver(until=TODAY), TODAY)
+    assert not waiver_active(waiver(until=TODAY - timedelta(days=1)), TODAY)
+    assert waiver_state(waiver(until=TODAY - timedelta(days=1)), TODAY) == "expired"
+    assert not waiver_active(waiver(revoked=True), TODAY)
+    assert waiver_state(waiver(revoked=True), TODAY) == "revoked"
+
+
+def test_a_waiver_covers_exactly_its_scope() -> None:
+    school = school_of(ANTIFRAUD, UNKNOWN)
+    by_row = {(i.source, i.row): i for i in school.items}
+
+    def covered(w: WaiverRecord, names: tuple[str, ...] = (SCHOOL,), code: str = CODE) -> set:
+        return {
+            (f.item, f.rule)
+            for f in school.findings
+            if waiver_covers(w, f, by_row.get((f.source, f.row)), names, code)
+        }
+
+    everything = {(f.item, f.rule) for f in school.findings}
+    assert covered(waiver()) == everything
+    assert covered(waiver(school=CODE)) == everything
+    assert covered(waiver(school="全区")) == everything
+    assert covered(waiver(school="示例实验中学")) == set()
+    assert covered(waiver(item="国家反诈中心")) == {p for p in everything if p[0] == "国家反诈中心"}
+    assert covered(waiver(item="com.example.unknown")) == {
+        p for p in everything if p[0] == "某某课堂"
+    }
+    assert covered(waiver(item="com.hicorenational.antifraud")) == {
+        p for p in everything if p[0] == "国家反诈中心"
+    }
+    rule = next(iter(everything))[1]
+    assert covered(waiver(rule=rule)) == {p for p in everything if p[1] == rule}
+    assert covered(waiver(item="国家反诈中心", rule=rule)) == {
+        p for p in everything if p == ("国家反诈中心", rule)
+    }
+
+
+def test_waived_findings_leave_the_counts_and_open_no_item() -> None:
+    school = school_of(ANTIFRAUD, UNKNOWN)
+    total = sum(school.counts().values())
+    waived = [f for f in school.findings if f.item == "国家反诈中心"]
+    marks, moves = mark_school(
+        school, [waiver(item="国家反诈中心")], [], run_id=1, now=NOW, today=TODAY, due_days=30,
+        describe=describe,
+    )  # fmt: skip
+    assert moves is not None
+    assert {r.item for r in moves.opened} == {"某某课堂"}
+    shown = annotate(school_of(ANTIFRAUD, UNKNOWN), marks)
+    assert [f for f, _w in shown.waived] == waived
+    assert sum(shown.counts().values()) == total - len(waived)
+    assert len(shown.ledger_tags) == len(shown.findings)
+    summary = MarkedSchools([school_of(ANTIFRAUD, UNKNOWN)], [marks]).summaries()[0]
+    assert sum(summary.counts.values()) == total - len(waived)
+    assert summary.waived == len(waived)
+
+
+def test_a_waived_finding_leaves_its_item_as_it_is() -> None:
+    school = school_of(ANTIFRAUD, UNKNOWN)
+    stored = stored_from(school)
+    _marks, moves = mark_school(
+        school_of(ANTIFRAUD, UNKNOWN), [waiver(item="国家反诈中心")], stored, run_id=2, now=NOW,
+        today=TODAY, due_days=30, describe=describe,
+    )  # fmt: skip
+    assert moves is not None
+    assert moves.fixed == [] and moves.changed == []
+    seen = {r.item for r in stored if r.id in moves.seen}
+    assert seen == {"某某课堂"}

@@ -1,0 +1,67 @@
+"""The ledger's store: what goes in comes back, on SQLite's fast path and SQLAlchemy's."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from registry.db import open_database
+from registry.ledger import Ledger, LedgerRecord, ScanChanges, insert_rows
+from registry.models import LedgerItem
+
+AT = datetime(2026, 11, 30, 2, 3, 4, 567890, tzinfo=UTC)
+
+
+def opened(n: int) -> LedgerRecord:
+    return LedgerRecord(
+        id=None, number="", school_key="code:3135000001", item_key=f"app:org.example.{n}",
+        rule="NON-EDU-APP", school="示例实验小学", school_code="3135000001", item=f"应用{n}",
+        kind="app", severity="high", status="open", due=date(2026, 12, 30),
+        description=f"“应用{n}”不是教育类APP", basis=("附件2（三）3", "整治重点（三）"),
+        cause="general_tool" if n % 2 else "", first_seen_run=1, last_seen_run=1,
+    )  # fmt: skip
+
+
+def test_a_scan_stores_items_and_numbers_them(db_url: str) -> None:
+    ledger = Ledger(open_database(db_url), "bench")
+    numbers = ledger.record_scan(ScanChanges(1, AT, opened=[opened(n) for n in range(3)]))
+    assert sorted(numbers.values()) == ["2026-0001", "2026-0002", "2026-0003"]
+    stored = ledger.items()
+    assert [r.number for r in stored] == ["2026-0001", "2026-0002", "2026-0003"]
+    for n, record in enumerate(stored):
+        assert replace(record, id=None, number="", opened_by="", first_seen_at=None,
+                       last_seen_at=None, updated_at=None) == opened(n)  # fmt: skip
+        assert record.first_seen_at == AT and record.opened_by == "bench"
+    # A second scan numbers on.
+    more = ledger.record_scan(ScanChanges(2, AT, opened=[replace(opened(9), rule="QUOTA")]))
+    assert list(more.values()) == ["2026-0004"]
+
+
+def test_sqlites_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    local = AT.astimezone(timezone(timedelta(hours=8)))
+    rows = []
+    for n, at in enumerate([AT, local]):
+        record = opened(n)
+        rows.append(
+            {name: getattr(record, name) for name in ("school_key", "item_key", "rule", "school",
+                                                      "school_code", "item", "kind", "severity",
+                                                      "status", "due", "description", "cause")}
+            | {"number": f"2026-{n + 1:04d}", "year": 2026, "seq": n + 1,
+               "basis": list(record.basis), "found_by": "scan", "first_seen_run": 1,
+               "last_seen_run": 1, "first_seen_at": at, "last_seen_at": at, "updated_at": at,
+               "owner": "", "measure": "", "progress": "", "evidence": "", "closed_at": None,
+               "closed_by": "", "reopened": 0, "opened_by": "x"}
+        )  # fmt: skip
+    with database.write() as session:
+        insert_rows(session, LedgerItem.__table__, rows[:1] + rows[1:])
+    fast = Ledger(database).items()
+    with database.write() as session:
+        session.execute(LedgerItem.__table__.delete())
+        session.connection().execute(insert(LedgerItem.__table__), rows)
+    plain = Ledger(database).items()
+    assert [replace(r, id=None) for r in fast] == [replace(r, id=None) for r in plain]
+    assert fast[1].first_seen_at == AT  # a time in another zone is stored as the same instant
