@@ -29,8 +29,8 @@ CODES = {
     "medium", "review", "info", "entries", "sqlite", "postgresql", "psycopg", "sqlalchemy",
     "appid", "toml", "sdk", "iana", "asia", "shanghai", "root", "vendor", "category",
     "prefixes", "source", "report", "disabled", "severity", "thresholds", "app", "miniprogram",
-    "channels", "platform", "ledger", "waive", "waivers", "revoke", "update", "close", "dismiss",
-    "show", "list", "open", "in_progress", "to_verify", "closed", "dismissed", "notice", "due_days",
+    "channels", "platform", "ledger", "waive", "waivers", "update", "close", "dismiss",
+    "open", "in_progress", "to_verify", "closed", "dismissed", "notice", "due_days",
 }  # fmt: skip
 """Words that are codes here: commands, option values and kinds, CSV columns in the help, a
 default folder name (appaudit-report), the keys of appaudit.toml, the OS user as the change
