@@ -288,12 +288,14 @@ def _todo_html(
     problem: tuple[str, str, str] | None = None
     problem_start = item_start = 0
     item: _Group | None = None
+    # On a school's first scan every item is new: saying so on each line says nothing.
+    all_new = ledger and all(tag.new for *_rest, tag in lines if tag is not None)
     for index, (group, finding, variant, tag) in enumerate(lines):
         key = (finding.rule, finding.severity, variant)
         at = finding.row
         number = f"<tr><td>{index + 1}</td>"
         if ledger:
-            number += _tag_cell(tag, lang)
+            number += _tag_cell(tag, lang, all_new)
         row = [
             number,
             "",
@@ -332,13 +334,14 @@ def _item_cell(group: _Group, length: int, lang: str) -> str:
     )
 
 
-def _tag_cell(tag: Any, lang: str) -> str:
-    """问题编号, its status and due date, and 新增 / 复发 / 逾期 when it is."""
+def _tag_cell(tag: Any, lang: str, all_new: bool = False) -> str:
+    """问题编号, then its status and due date (待整改 · 2026-12-30前), and 新增 / 复发 / 逾期
+    when it is (新增 only when the school has older items)."""
     if tag is None:
         return "<td>—</td>"
     s = strings(lang)
     marks = []
-    if tag.new:
+    if tag.new and not all_new:
         marks.append(s["ledger_new"])
     if tag.reopened:
         marks.append(s["ledger_reopened"])
@@ -346,11 +349,11 @@ def _tag_cell(tag: Any, lang: str) -> str:
         marks.append(s["ledger_overdue"])
     state = _esc(status_label(tag.status, lang), quote=False)
     if tag.due:
-        state += f"<br>{s['ledger_due']}{s['colon']}{tag.due.isoformat()}"
-    flags = f'<br><small class="flag">{s["list_sep"].join(marks)}</small>' if marks else ""
+        state += " · " + s["ledger_due"].format(due=tag.due.isoformat())
+    flags = f' <small class="flag">{s["list_sep"].join(marks)}</small>' if marks else ""
     return (
-        f'<td class="ledger-id"><span class="mono">{_esc(tag.number)}</span>'
-        f"<br><small>{state}</small>{flags}</td>"
+        f'<td class="ledger-id"><span class="mono">{_esc(tag.number)}</span>{flags}'
+        f"<br><small>{state}</small></td>"
     )
 
 

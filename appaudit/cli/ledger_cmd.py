@@ -143,16 +143,14 @@ def list_(
 def select_items(
     ledger: Ledger, school: str | None, statuses: list[str] | None
 ) -> list[LedgerRecord]:
-    """The items of one school (by name or code) or of all, of some statuses."""
-    from policies.ledger import school_key
+    """The items of one school (by its name, however spaced, or its code) or of all."""
+    from registry.values import same_name
 
+    records = ledger.items(statuses=statuses)
     if not school:
-        return ledger.items(statuses=statuses)
-    return ledger.items(
-        school_keys=[school_key(school), school_key("", school)],
-        school_code=school.strip(),
-        statuses=statuses,
-    )
+        return records
+    wanted = school.strip()
+    return [r for r in records if r.school_code == wanted or same_name(r.school, wanted)]
 
 
 def _row(record: LedgerRecord, today: date, lang: str) -> list[str]:

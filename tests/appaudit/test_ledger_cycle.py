@@ -219,3 +219,14 @@ def test_two_people_updating_one_item_at_once_lose_nothing(pg_url: str, tmp_path
     assert sorted(c["reason"] for c in history) == sorted(
         f"{field} {n}" for field in ("progress", "measure") for n in range(count)
     )
+
+
+def test_a_school_is_found_by_its_name_or_its_code(sqlite_url: str, tmp_path: Path) -> None:
+    db = filled(sqlite_url)
+    scan(db, SUBMISSION, tmp_path / "r1")
+    by_name = items(db, "--school", "示例实验小学")
+    by_code = items(db, "--school", "3135000001")
+    assert by_name and by_name == by_code
+    assert {i["school"] for i in by_name} == {"示例实验小学"}
+    assert items(db, "--school", "示例 实验小学") == by_name
+    assert items(db, "--school", "没有这所学校") == []
