@@ -112,11 +112,18 @@ def school_rows(
 ) -> Iterator[list[Cell]]:
     """A school's findings as the cells of `COLUMNS`; the row number stays a number."""
     options = _Options(lang, headers)
-    for f in school.findings:
+    for f, number in zip(school.findings, _ledger_ids(school), strict=True):
         shared = memo.get(f)
         if shared is None:
             shared = memo.put(f, _verdict_cells(f, options))
-        yield [school.school, school.school_code, f.row, *shared, f.source]
+        yield [school.school, school.school_code, f.row, *shared, f.source, number]
+
+
+def _ledger_ids(school: SchoolResult) -> list[str]:
+    """Each finding's 问题编号 ('' without a ledger, or for a finding it does not track)."""
+    if not school.ledger_tags:
+        return [""] * len(school.findings)
+    return [tag.number if tag else "" for tag in school.ledger_tags]
 
 
 def finding_rows(result: ScanResult, lang: str, headers: str | None = None) -> Iterator[list[Cell]]:
@@ -137,14 +144,14 @@ def school_lines(
     options = _Options(lang, headers)
     head = csv_cells([school.school, school.school_code])
     sources: dict[str, str] = {}
-    for f in school.findings:
+    for f, number in zip(school.findings, _ledger_ids(school), strict=True):
         tail = memo.get(f)
         if tail is None:
             tail = memo.put(f, csv_cells(_verdict_cells(f, options)))
         source = sources.get(f.source)
         if source is None:
             source = sources[f.source] = csv_cells([f.source])
-        yield f"{head},{'' if f.row is None else f.row},{tail},{source}"
+        yield f"{head},{'' if f.row is None else f.row},{tail},{source},{number}"
 
 
 def finding_lines(result: ScanResult, lang: str, headers: str | None = None) -> Iterator[str]:

@@ -230,3 +230,16 @@ def test_a_school_is_found_by_its_name_or_its_code(sqlite_url: str, tmp_path: Pa
     assert {i["school"] for i in by_name} == {"示例实验小学"}
     assert items(db, "--school", "示例 实验小学") == by_name
     assert items(db, "--school", "没有这所学校") == []
+
+
+def test_the_findings_table_names_each_ledger_item(sqlite_url: str, tmp_path: Path) -> None:
+    import csv
+
+    db = filled(sqlite_url)
+    scan(db, SUBMISSION, tmp_path / "r1")
+    with (tmp_path / "r1" / "findings.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    numbers = {i["id"] for i in items(db)}
+    tracked = [r for r in rows if r["规则"] != "INPUT-INVALID"]
+    assert tracked and {r["问题编号"] for r in tracked} == numbers
+    assert {r["问题编号"] for r in rows if r["规则"] == "INPUT-INVALID"} <= {""}

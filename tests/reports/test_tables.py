@@ -19,9 +19,9 @@ from reports.text import finding_rule_text, message
 from scanner.tables import clean_cell
 
 ZH_HEADER = ["学校", "学校标识码", "行号", "应用/账号", "类型", "规则", "问题", "严重程度",
-             "问题说明", "整改要求", "依据", "证据", "来源文件"]  # fmt: skip
+             "问题说明", "整改要求", "依据", "证据", "来源文件", "问题编号"]  # fmt: skip
 EN_HEADER = ["school", "school_code", "row", "item", "kind", "rule", "title", "severity",
-             "message", "remediation", "basis", "evidence", "source"]  # fmt: skip
+             "message", "remediation", "basis", "evidence", "source", "ledger_id"]  # fmt: skip
 COUNTS_ZH = ["学校", "学校标识码", "高", "中", "需人工研判", "提示", "填报问题"]
 COUNTS_EN = ["school", "school_code", "high", "medium", "review", "info", "input_problems"]
 SEVERITY_ZH = {"high": "高", "medium": "中", "review": "需人工研判", "info": "提示"}
@@ -135,7 +135,7 @@ def test_xlsx_opens_as_a_clerk_expects(report: Path, result: ScanResult) -> None
     assert [c.value for c in rows[0]] == ZH_HEADER
     assert len(rows) == 1 + len(result.findings())
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:M{len(rows)}"
+    assert sheet.auto_filter.ref == f"A1:N{len(rows)}"
     widths = {c: sheet.column_dimensions[c].width for c in "ABCDEFGHIJKLM"}
     assert widths["C"] < widths["A"] < widths["I"]  # 行号 narrow, 问题说明 wide
     assert rows[0][0].font.b
