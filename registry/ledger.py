@@ -379,17 +379,8 @@ class Ledger:
             session.add(row)
             session.flush()
             record = _waiver(row)
-            log_change(
-                session,
-                actor=self.actor,
-                action="waive",
-                subject=WAIVER_SUBJECT,
-                ref=str(record.id),
-                label=" ".join(p for p in (school, item, rule) if p),
-                before=None,
-                after=_jsonable({k: v for k, v in record.to_dict().items() if k != "id"}),
-                reason=reason,
-            )
+            after = {k: v for k, v in record.to_dict().items() if k != "id"}
+            self._log_waiver(session, "waive", record, None, after, reason)
             return record
 
     def waivers(self) -> list[WaiverRecord]:
@@ -413,18 +404,30 @@ class Ledger:
             row.revoke_reason = reason
             session.flush()
             record = _waiver(row)
-            log_change(
-                session,
-                actor=self.actor,
-                action="revoke",
-                subject=WAIVER_SUBJECT,
-                ref=str(record.id),
-                label=" ".join(p for p in (row.school, row.item, row.rule) if p),
-                before={"revoked_at": None},
-                after=_jsonable({"revoked_at": record.revoked_at}),
-                reason=reason,
-            )
+            after = _jsonable({"revoked_at": record.revoked_at})
+            self._log_waiver(session, "revoke", record, {"revoked_at": None}, after, reason)
             return record
+
+    def _log_waiver(
+        self,
+        session: Session,
+        action: str,
+        record: WaiverRecord,
+        before: dict[str, Any] | None,
+        after: dict[str, Any],
+        reason: str,
+    ) -> None:
+        log_change(
+            session,
+            actor=self.actor,
+            action=action,
+            subject=WAIVER_SUBJECT,
+            ref=str(record.id),
+            label=" ".join(p for p in (record.school, record.item, record.rule) if p),
+            before=before,
+            after=after,
+            reason=reason,
+        )
 
     @staticmethod
     def _known_baselines(session: Session, keys: list[str]) -> list[str]:

@@ -202,6 +202,20 @@ def say(message: str) -> None:
     typer.echo(clip(shown(message), SAY_LIMIT, t("cut_mark")), err=True)
 
 
+LISTED = 20
+"""Lines of an import listed one by one before the rest are only counted (see --verbose)."""
+
+
+def say_listed(lines: Sequence[str], verbose: bool) -> None:
+    """An import's lines: the first `LISTED` of them, or all with --verbose, then how many
+    more there are."""
+    shown = lines if verbose else lines[:LISTED]
+    for line in shown:
+        say(line)
+    if len(lines) > len(shown):
+        say(t("import_more", count=len(lines) - len(shown)))
+
+
 def warn(message: str) -> None:
     """A warning line: the run goes on, and its outcome stands."""
     say(t("warning", message=message))

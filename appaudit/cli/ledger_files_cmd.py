@@ -20,6 +20,7 @@ from appaudit.cli.common import (
     LangOption,
     fail,
     say,
+    say_listed,
     speak,
 )
 from appaudit.messages import h, m, t
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from registry.importing import ImportReport
     from registry.ledger import Ledger
 
-LISTED = 20
-"""Updated items listed one by one before the rest are only counted (see --verbose)."""
 
 DEFAULT_NOTICE_DIR = Path("整改通知书")
 
@@ -148,11 +147,7 @@ def _print_report(report: ImportReport, verbose: bool, lang: str) -> None:
             t(key, number=number, fields=t("list_sep").join(headers.get(f, f) for f in fields))
             for _row, number, fields in report.updated
         ]
-        shown = lines if verbose else lines[:LISTED]
-        for line in shown:
-            say(line)
-        if len(lines) > len(shown):
-            say(t("import_more", count=len(lines) - len(shown)))
+        say_listed(lines, verbose)
     summary = t(
         "ledger_import_summary",
         updated=len(report.updated),

@@ -26,6 +26,7 @@ from appaudit.cli.common import (
     format_table,
     headers,
     say,
+    say_listed,
     speak,
 )
 from appaudit.errors import LANGUAGES
@@ -151,8 +152,6 @@ def import_(
         raise typer.Exit(2)
 
 
-LISTED = 20
-"""Added and updated rows listed by name before the rest are only counted (see --verbose)."""
 
 
 def _print_report(report: ImportReport, unit: str, file: Path, verbose: bool, lang: str) -> None:
@@ -176,11 +175,7 @@ def _print_report(report: ImportReport, unit: str, file: Path, verbose: bool, la
             )
             for n, name, changed in report.updated
         ]
-        shown = lines if verbose else lines[:LISTED]
-        for line in shown:
-            say(line)
-        if len(lines) > len(shown):
-            say(t("import_more", count=len(lines) - len(shown)))
+        say_listed(lines, verbose)
     summary = t(
         "import_summary",
         what=t(f"what_{report.what}"),
