@@ -149,6 +149,7 @@ def read_returned(path: Path, sheet: str | None = None) -> ReturnedBook:
                 )
             book.notes.append(m("ledger_sheet_skipped", sheet=table.sheet or ""))
             continue
+        table.keep_text = True  # 整改措施, 进展, 佐证 are kept as the school wrote them
         tables.append(table)
     if not tables:
         raise LedgerFileError(m("ledger_no_items_sheet", file=shown_path(path.name)))

@@ -90,9 +90,9 @@ def _as_written(stored: str) -> set[str]:
 def _same_text(stored: str, cell: str) -> bool:
     """The cell still says what is stored; spacing, width and punctuation aside (a spreadsheet
     program may change those without anybody rewording the text)."""
-    return cell in _as_written(stored) or values.normalised_name(cell) == values.normalised_name(
-        stored
-    )
+    return clean_cell(cell) in _as_written(stored) or values.normalised_name(
+        cell
+    ) == values.normalised_name(stored)
 
 
 def _other_school(record: LedgerRecord, cells: Mapping[str, str]) -> bool:
@@ -147,7 +147,7 @@ def judge_row(record: LedgerRecord, row: ReturnedRow, *, school: str | None = No
             if found_by != record.found_by:
                 refuse(Refusal("found_by", {"number": number}))
     for name in SCHOOL_FIELDS:
-        if name in cells and cells[name] not in _as_written(getattr(record, name)):
+        if name in cells and clean_cell(cells[name]) not in _as_written(getattr(record, name)):
             plan.changes[name] = cells[name]
     if cells.get("status"):
         _judge_status(record, cells["status"], plan)

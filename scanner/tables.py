@@ -157,6 +157,17 @@ def clean_cell(value: str) -> str:
     return found
 
 
+def kept_cell(value: str) -> str:
+    """A cell as its writer wrote it: full-width punctuation and line breaks kept; only the
+    spaces around it, Excel's text marker and characters nothing can write are taken off."""
+    if not value:
+        return ""
+    value = sound(value).replace("\r\n", "\n").replace("\r", "\n")
+    if value.startswith("'") and len(value) > 1:
+        value = value[1:]
+    return value.strip()
+
+
 def header_key(text: str) -> str:
     """The comparable form of a header: case, width, spaces, notes in brackets ignored."""
     text = unicodedata.normalize("NFKC", text).lower()
@@ -242,6 +253,9 @@ class Table:
     broken_rows: dict[int, TableNote] = field(default_factory=dict)
     """Rows that could not be taken apart as the file meant them, by number; a row is
     entered here before `records()` yields it."""
+    keep_text: bool = False
+    """Give the cells as written (trimmed, nothing folded): for text a person wrote that is
+    kept and shown again (a 台账's 进展), not matched against names."""
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """Every non-empty row after the header, once: its number and its cleaned cells.
@@ -256,7 +270,10 @@ class Table:
         known = _CLEANED.get
         for number, raw in records:
             # Most cells were seen before: look them up directly, clean only the others.
-            cells = [known(c) or clean_cell(c) for c in raw]
+            if self.keep_text:
+                cells = [kept_cell(c) for c in raw]
+            else:
+                cells = [known(c) or clean_cell(c) for c in raw]
             if not any(cells):
                 continue  # blank lines and empty trailing rows are layout, not data
             if len(cells) < width:

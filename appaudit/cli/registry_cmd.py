@@ -152,8 +152,6 @@ def import_(
         raise typer.Exit(2)
 
 
-
-
 def _print_report(report: ImportReport, unit: str, file: Path, verbose: bool, lang: str) -> None:
     from registry.records import field_name
     from registry.wording import row_ref

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from openpyxl import load_workbook
 from typer.testing import CliRunner, Result
 
 from appaudit.cli import app
@@ -102,6 +103,34 @@ def test_the_whole_cycle(db_url: str, tmp_path: Path) -> None:
     assert reopened["status"] == "open" and reopened["reopened"] == 1
     assert "复发 1 项" in back.stderr
     assert len(items(db)) == len(opened)
+
+    # The school's 台账: exported, 进展 filled in the workbook, imported back with history.
+    book = tmp_path / "示例实验小学.xlsx"
+    exported = run("ledger", "export", str(book), "--school", "示例实验小学", "--db", db)
+    assert exported.exit_code == 0, exported.stderr
+    workbook = load_workbook(book)
+    sheet = workbook.active
+    header = [c.value for c in sheet[3]]
+    line = next(r for r in range(4, sheet.max_row + 1)
+                if sheet.cell(r, header.index("问题编号") + 1).value == number)  # fmt: skip
+    sheet.cell(line, header.index("进展") + 1).value = "已通知家长卸载，正在回收截图"
+    workbook.save(tmp_path / "filled.xlsx")
+    imported = run("ledger", "import", str(tmp_path / "filled.xlsx"), "--actor", "示例实验小学",
+                   "--db", db)  # fmt: skip
+    assert imported.exit_code == 0, imported.stderr
+    shown = json.loads(run("ledger", "show", number, "--format", "json", "--db", db).stdout)
+    assert shown["progress"] == "已通知家长卸载，正在回收截图"
+    assert shown["history"][-1]["action"] == "import"
+    assert shown["history"][-1]["actor"] == "示例实验小学"
+
+    # A forbidden edit (the problem's text rewritten): nothing changes, the row is named.
+    sheet.cell(line, header.index("问题描述") + 1).value = "没有问题"
+    workbook.save(tmp_path / "forbidden.xlsx")
+    before = items(db)
+    refused = run("ledger", "import", str(tmp_path / "forbidden.xlsx"), "--db", db)
+    assert refused.exit_code == 2
+    assert f"第{line}行" in refused.stderr and "问题描述" in refused.stderr
+    assert items(db) == before
 
 
 def test_staff_changes_follow_the_lifecycle(sqlite_url: str, tmp_path: Path) -> None:

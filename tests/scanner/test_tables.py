@@ -204,3 +204,23 @@ def test_a_file_error_reads_in_chinese_and_english(tmp_path: Path) -> None:
         read_table(empty, VOCAB)
     assert caught.value.text("zh") == "空.csv：文件是空的"
     assert caught.value.text("en") == "空.csv: the file is empty"
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_cells_kept_as_written_when_asked(tmp_path: Path, kind: str) -> None:
+    text = "已通知家长卸载，正在回收截图；\n下周复查（第２次）"
+    rows = [["名称", "备注"], ["示例ＡＰＰ", f"  {text}  "]]
+    path = (
+        write_csv(tmp_path / "t.csv", rows, "gb18030")
+        if kind == "csv"
+        else write_xlsx(tmp_path / "t.xlsx", rows)
+    )
+    vocabulary = Vocabulary.build({"name": ["名称"], "note": ["备注"]})
+    folded = read_table(path, vocabulary)
+    ((_n, cells),) = list(folded.records())
+    assert cells[:2] == [clean_cell("示例ＡＰＰ"), clean_cell(text)]
+    assert "，" not in cells[1]
+    kept = read_table(path, vocabulary)
+    kept.keep_text = True
+    ((_n, cells),) = list(kept.records())
+    assert cells[:2] == ["示例ＡＰＰ", text]
