@@ -131,6 +131,12 @@ class CsvLines:
         self.file.handle.write(line)
         self.file.handle.write("\r\n")
 
+    def write_lines(self, lines: Iterable[str]) -> None:
+        """Several lines in one write: a district's million lines cost a write each else."""
+        text = "\r\n".join(lines)
+        if text:
+            self.file.handle.write(text + "\r\n")
+
     def commit(self) -> None:
         self.file.commit()
 

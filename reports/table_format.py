@@ -137,10 +137,11 @@ def school_lines(
     options = _Options(lang, headers)
     head = csv_cells([school.school, school.school_code])
     sources: dict[str, str] = {}
+    known, put = memo.get, memo.put
     for f in school.findings:
-        tail = memo.get(f)
+        tail = known(f)
         if tail is None:
-            tail = memo.put(f, csv_cells(_verdict_cells(f, options)))
+            tail = put(f, csv_cells(_verdict_cells(f, options)))
         source = sources.get(f.source)
         if source is None:
             source = sources[f.source] = csv_cells([f.source])
@@ -195,8 +196,7 @@ class _CsvWriter(SchoolWriter):
         self.memo: VerdictMemo[str] = VerdictMemo()
 
     def add(self, school: SchoolResult) -> None:
-        for line in school_lines(school, self.lang, self.headers, self.memo):
-            self.target.write(line)
+        self.target.write_lines(school_lines(school, self.lang, self.headers, self.memo))
 
     def close(self) -> list[Path]:
         self.target.commit()
