@@ -9,7 +9,7 @@ are several.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -145,27 +145,54 @@ class VerdictJson:
         self.sources: dict[str, str] = {}
 
     def __call__(self, finding: Finding, *, source: bool = False) -> str:
-        parts = self.memo.get(finding)
-        if parts is None:
-            whole = finding_dict(finding, self.lang, source=False)
-            whole["row"] = None
-            # No string can hold the key: its quotes would be escaped there.
-            before, _, after = compact_json(whole).partition(_ROW)
-            parts = self.memo.put(finding, (before + '"row":', after[:-1]))
-        row = "null" if finding.row is None else str(finding.row)
-        if not source:
-            return f"{parts[0]}{row}{parts[1]}}}"
-        text = self.sources.get(finding.source)
+        return self.join([finding], source=source)
+
+    def join(self, findings: Sequence[Finding], *, source: bool = False) -> str:
+        """The findings as the items of a JSON array: pieces made once per verdict (the
+        text around the row), per row and per file, joined once."""
+        known = self.memo.get
+        parts: list[str] = []
+        add = parts.append
+        row: int | None = -1
+        shown = ""
+        for finding in findings:
+            around = known(finding)
+            if around is None:
+                around = self._around(finding)
+            if finding.row != row:
+                row = finding.row
+                shown = "null" if row is None else str(row)
+            add(around[0])
+            add(shown)
+            if source:
+                add(around[1][:-2])
+                add(self._source(finding.source))
+            else:
+                add(around[1])
+        if parts:
+            parts[-1] = parts[-1][:-1]  # no separator after the last finding
+        return "".join(parts)
+
+    def _around(self, finding: Finding) -> tuple[str, str]:
+        """The finding's JSON before its row, and after it up to the separator."""
+        whole = finding_dict(finding, self.lang, source=False)
+        whole["row"] = None
+        # No string can hold the key: its quotes would be escaped there.
+        before, _, after = compact_json(whole).partition(_ROW)
+        return self.memo.put(finding, (before + '"row":', after + ","))
+
+    def _source(self, path: str) -> str:
+        text = self.sources.get(path)
         if text is None:
-            text = self.sources[finding.source] = compact_json(finding.source)
-        return f'{parts[0]}{row}{parts[1]},"source":{text}}}'
+            text = self.sources[path] = f',"source":{compact_json(path)}}},'
+        return text
 
 
 def school_json(school: SchoolResult, lang: str, finding_json: VerdictJson) -> str:
     sources = school_sources(school)
     several = len(sources) > 1
     head = compact_json(_school_head(school, sources))
-    findings = ",".join(finding_json(f, source=several) for f in school.findings)
+    findings = finding_json.join(school.findings, source=several)
     rest = compact_json(_school_rest(school, lang))
     return f'{head[:-1]},"findings":[{findings}],{rest[1:]}'
 
