@@ -381,7 +381,7 @@ _LINE = re.compile("[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 def _lines(text: str) -> Iterator[str]:
     """The lines of `text` one at a time: a district file is never copied whole again."""
-    return (match.group() for match in _LINE.finditer(text))
+    return map(re.Match.group, _LINE.finditer(text))  # no Python frame per line
 
 
 class _LineFeed:
@@ -421,18 +421,17 @@ def _text_records(
     entered in `table.broken_rows`, and reading starts again at its next line, so that
     the rows it swallowed are read as the rows they are.
     """
-    feed = _LineFeed(_lines(text))
-    reader = csv.reader(feed, delimiter=delimiter)
     marked = _LineRows(decoded)
     if '"' not in text:
         # Without quotation marks every line is one record: nothing to watch, and the
-        # lines decoded otherwise are the rows of the same numbers.
-        for number, cells in enumerate(reader, start=1):
-            feed.taken.clear()
-            yield number, cells
+        # lines decoded otherwise are the rows of the same numbers. The reader takes the
+        # lines straight from the text, without a feed that remembers them.
+        yield from enumerate(csv.reader(_lines(text), delimiter=delimiter), start=1)
         marked.record(sys.maxsize, sys.maxsize, lambda line: line)
         marked.finish(table)
         return
+    feed = _LineFeed(_lines(text))
+    reader = csv.reader(feed, delimiter=delimiter)
     number = 0
     line = 0  # the last line read, counted over the whole text
     for cells in reader:
