@@ -27,7 +27,7 @@ from reports.html_parts import (
     stylesheet,
     template,
 )
-from reports.html_school import ProblemRow, school_page
+from reports.html_school import Matched, ProblemRow, Said, school_page
 from reports.interface import ReportError, ReportFormat, SchoolWriter
 from reports.names import SCHOOLS_DIR, page_names
 from reports.text import check_lang, strings
@@ -66,8 +66,8 @@ class _HtmlWriter(SchoolWriter):
         self.index = out_dir / "index.html"
         self.written = [self.index]
         self.template = template("school.html.j2")
-        self.memo: VerdictMemo[str] = VerdictMemo()
-        self.match_memo: VerdictMemo[str] = VerdictMemo()
+        self.memo: VerdictMemo[Said] = VerdictMemo()
+        self.match_memo: VerdictMemo[Matched] = VerdictMemo()
         self.top = TopItems()
         self.findings = 0
         self.added = 0

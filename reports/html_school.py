@@ -3,10 +3,11 @@ findings, the clauses they rest on, unreadable rows, items without findings, APK
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from html import escape as _esc
+from typing import Any, NamedTuple
 
 from markupsafe import Markup
 
@@ -76,6 +77,7 @@ class _Group:
     as a whole, with its findings."""
 
     heading: str
+    heading_html: str
     item: str
     """The item's name as the findings give it ('' for the school as a whole)."""
     kind: str
@@ -83,9 +85,13 @@ class _Group:
     whole_school: bool
     source: str
     rows: list[int] = field(default_factory=list)
+    actions: set[str] = field(default_factory=set)
+    """What the school asks of it (要求), as written on each of its rows."""
     count: int = 0
     """How many findings are about it."""
-    numbered: list[tuple[int, Finding]] = field(default_factory=list)
+    by_cause: dict[int, list[Any]] = field(default_factory=dict)
+    """Its findings by cause (see `_cause_id`), each followed by what it says."""
+    numbered: list[tuple[int, Finding, Said]] = field(default_factory=list)
     """The findings with their numbers on the list, in the list's order."""
     match: Finding | None = None
     """A finding whose evidence says what the item matched in the registry."""
@@ -99,16 +105,80 @@ class _Group:
 _RANK = {severity: -rank for severity, rank in SEVERITY_RANK.items()}
 """Sort key of a severity: the most serious first."""
 
+_CAUSES: list[tuple[int, int, str, str, str]] = []
+"""Every cause seen, by number: severity rank, the rule's place, rule, variant, severity."""
+_CAUSE_IDS: dict[tuple[int, int, str, str, str], int] = {}
+
+
+def _cause_id(cause: tuple[int, int, str, str, str]) -> int:
+    """A small number for a cause, so that a page sorts its findings by the few causes it
+    has rather than finding by finding."""
+    found = _CAUSE_IDS.get(cause)
+    if found is None:
+        found = _CAUSE_IDS[cause] = len(_CAUSES)
+        _CAUSES.append(cause)
+    return found
+
+
+class Said(NamedTuple):
+    """What every finding of one verdict says on a page, worked out once per verdict."""
+
+    cause: int
+    """Its place on the list (`_CAUSES`): most serious first, then the rule's place in the
+    catalogue; the list shows the problem (rule, severity, cause) of a run of lines once."""
+    rule: str
+    severity: str
+    body: str
+    """The message and facts as HTML."""
+    article: str
+    """Rule, severity and body in one string (whose hash Python keeps): findings of an item
+    that read the same are shown once."""
+    opening: str
+    """The article's opening tags, badge and title."""
+    matched: bool
+    """Its evidence says what the item matched in the registry."""
+
+
+def _said_of(finding: Finding, lang: str, memo: VerdictMemo[Said]) -> Said:
+    found = memo.get(finding)
+    if found is not None:
+        return found
+    rule, severity = finding.rule, finding.severity
+    variant = finding.params.get("variant", "")
+    variant = variant if type(variant) is str else ""
+    order = rule_order()
+    body = f"<p>{text_html(message(finding, lang), lang)}</p>" + facts_html(
+        finding_facts(finding, lang), lang
+    )
+    cause = (_RANK.get(severity, 0), order.get(rule, len(order)), rule, variant, severity)
+    return memo.put(
+        finding,
+        Said(
+            cause=_cause_id(cause),
+            rule=rule,
+            severity=severity,
+            body=body,
+            article=f"{rule}\0{severity}\0{body}",
+            opening=_article_open(rule, severity, lang),
+            matched=not finding.evidence.keys().isdisjoint(MATCH_KEYS),
+        ),
+    )
+
+
+Matched = tuple[str, tuple[str, str] | None]
+"""An item's registry match as its header shows it, and the identifier the match read."""
+
 
 def school_page(
     school: SchoolResult,
     lang: str,
-    memo: VerdictMemo[str] | None = None,
-    match_memo: VerdictMemo[str] | None = None,
+    memo: VerdictMemo[Said] | None = None,
+    match_memo: VerdictMemo[Matched] | None = None,
     zone_name: str = DEFAULT_ZONE,
 ) -> SchoolPage:
     """The page of one school. With the memos, what is the same for every finding of one
-    verdict (its message and facts, its item's registry match) is built once."""
+    verdict (its place on the list, its message and facts, its item's registry match) is
+    built once."""
     s = strings(lang)
     memo = memo if memo is not None else VerdictMemo()
     match_memo = match_memo if match_memo is not None else VerdictMemo()
@@ -117,60 +187,69 @@ def school_page(
     sources = sorted({name for p in paths if (name := _file_name(p))})
     items_at = {(i.source, i.row): i for i in school.items}
 
-    # Each finding to its item's group; each group's lines of the list with their sort keys.
-    # This runs for every finding of a district: names are looked up once, outside the loop.
+    # Each finding to its item's group, by cause. This runs for every finding of a district:
+    # names are looked up once, outside the loop, and the findings of one row (which come
+    # together) find their group once.
     whole_school = s["whole_school"]
-    order = rule_order()
-    last = len(order)
     get_item = items_at.get
-    get_order = order.get
-    get_rank = _RANK.get
+    known = memo.get
     groups: dict[tuple[object, ...], _Group] = {}
     get_group = groups.get
-    lines: list[tuple[int, int, str, str, int, int, _Group, Finding]] = []
-    add_line = lines.append
+    by_cause: dict[int, list[_Group]] = {}
+    group: _Group | None = None
+    last: tuple[str, int | None, str, str] = ("", None, "", "")
     for finding in school.findings:
+        said = known(finding) or _said_of(finding, lang, memo)
         row = finding.row
-        source = finding.source if several else ""
-        if row is None:
-            key: tuple[object, ...] = (source, True, finding.kind, finding.item)
-            item = None
-        else:
-            item = get_item((finding.source, row))
-            key = (
-                (source, False, finding.kind, finding.item, item.identifier, item.filing_no)
-                if item is not None
-                else (source, False, finding.kind, finding.item)
-            )
-        group = get_group(key)
-        if group is None:
-            group = groups[key] = _Group(
-                heading=finding.item or whole_school,
-                item=finding.item,
-                kind=finding.kind,
-                identifier=item.identifier if item is not None else "",
-                whole_school=row is None,
-                source=source,
-            )
-        if row is not None and (not group.rows or group.rows[-1] != row):
-            group.rows.append(row)
-        if group.match is None and not finding.evidence.keys().isdisjoint(MATCH_KEYS):
+        if (
+            row is None
+            or row != last[1]
+            or finding.source != last[0]
+            or finding.kind != last[2]
+            or finding.item != last[3]
+            or group is None
+        ):
+            source = finding.source if several else ""
+            if row is None:
+                key: tuple[object, ...] = (source, True, finding.kind, finding.item)
+                item = None
+            else:
+                item = get_item((finding.source, row))
+                key = (
+                    (source, False, finding.kind, finding.item, item.identifier, item.filing_no)
+                    if item is not None
+                    else (source, False, finding.kind, finding.item)
+                )
+            group = get_group(key)
+            if group is None:
+                heading = finding.item or whole_school
+                group = groups[key] = _Group(
+                    heading=heading,
+                    heading_html=repeated_html(heading, lang),
+                    item=finding.item,
+                    kind=finding.kind,
+                    identifier=item.identifier if item is not None else "",
+                    whole_school=row is None,
+                    source=source,
+                )
+            if row is not None and (not group.rows or group.rows[-1] != row):
+                group.rows.append(row)
+                if item is not None:
+                    group.actions.add(item.action_text)
+            last = (finding.source, row, finding.kind, finding.item)
+        if group.match is None and said.matched:
             group.match = finding
         group.count += 1
-        variant = finding.params.get("variant", "")
-        rule = finding.rule
-        add_line(
-            (
-                get_rank(finding.severity, 0),
-                get_order(rule, last),
-                rule,
-                variant if type(variant) is str else "",
-                0,
-                row or 0,
-                group,
-                finding,
-            )
-        )
+        found = group.by_cause.get(said.cause)
+        if found is None:
+            found = group.by_cause[said.cause] = []
+            groups_of_cause = by_cause.get(said.cause)
+            if groups_of_cause is None:
+                by_cause[said.cause] = [group]
+            else:
+                groups_of_cause.append(group)
+        found.append(finding)
+        found.append(said)
     ordered = sorted(
         groups.values(), key=lambda g: (not g.whole_school, g.source, min(g.rows, default=0))
     )
@@ -178,19 +257,14 @@ def school_page(
         group.anchor = f"i{number}"
         group.order = number
 
-    # The list: most serious first, a rule's findings together, then in item order.
-    lines.sort(key=lambda line: (*line[:4], line[6].order, line[5]))
-    causes = {(line[2], line[3]) for line in lines}
-    listed = []
-    for number, line in enumerate(lines, 1):
-        group, finding = line[6], line[7]
-        group.numbered.append((number, finding))
-        listed.append((group, finding, line[3]))
-    todo = _todo_html(listed, several, lang)
+    # The list: most serious first, a rule's findings together, then in item and row order.
+    causes = sorted(by_cause, key=_CAUSES.__getitem__)
+    todo = _todo_html([(_CAUSES[c], by_cause[c], c) for c in causes], several, lang)
 
-    details = "".join(_group_html(g, items_at, lang, memo, match_memo) for g in ordered)
+    details = "".join(_group_html(g, lang, match_memo) for g in ordered)
     cited: set[Clause] = set()
-    for rule, variant in causes:
+    for cause in causes:
+        rule, variant = _CAUSES[cause][2:4]
         cited.update(rule_text(rule, lang, variant).clauses)
 
     found_rows = {(f.source, f.row) for f in school.findings if f.row is not None}
@@ -256,53 +330,50 @@ def _span(length: int) -> str:
     return f' rowspan="{length}"' if length > 1 else ""
 
 
-def _todo_html(lines: Sequence[tuple[_Group, Finding, str]], several: bool, lang: str) -> str:
-    """One line per finding: 序号, 应用/账号 (linking to its details) and 行号. A run of lines
-    with the same problem shows 问题, 严重程度, 整改要求 and 依据 once, and a run of lines about
-    the same item within it shows the item once."""
-    cells: list[list[str]] = []
-    problem: tuple[str, str, str] | None = None
-    problem_start = item_start = 0
-    item: _Group | None = None
-    for index, (group, finding, variant) in enumerate(lines):
-        key = (finding.rule, finding.severity, variant)
-        at = finding.row
-        row = [
-            f"<tr><td>{index + 1}</td>",
-            "",
-            f"<td>{at}</td>"
-            if at is not None and not several
-            else _row_cell(at, finding.source, lang),
-            "",
-        ]
-        if key != problem:
-            if item is not None:
-                cells[item_start][1] = _item_cell(item, index - item_start, lang)
-            if problem is not None:
-                cells[problem_start][3] = _problem_cells(*problem, lang).replace(
-                    "{span}", _span(index - problem_start)
+def _todo_html(
+    causes: Sequence[tuple[tuple[int, int, str, str, str], list[_Group], int]],
+    several: bool,
+    lang: str,
+) -> str:
+    """One line per finding: 序号, 应用/账号 (linking to its details) and 行号, cause by cause
+    (`causes` in the list's order, each with the groups that have it), item by item within a
+    cause, in row order within an item. The lines of a cause show its problem (问题, 严重程度,
+    整改要求 and 依据) once, and the lines about one item within them show the item once.
+
+    Also numbers each group's findings (`numbered`) in the list's order."""
+    parts: list[str] = []
+    add = parts.append
+    number = 0
+    for (_rank, _order, rule, variant, severity), groups, cause in causes:
+        if len(groups) > 1:
+            groups.sort(key=_by_order)
+        total = sum(len(g.by_cause[cause]) for g in groups) // 2
+        problem = _problem_cells(rule, severity, variant, lang).replace("{span}", _span(total))
+        for group in groups:
+            found = group.by_cause[cause]
+            item = _item_cell(group, len(found) // 2, lang)
+            numbered = group.numbered.append
+            for at in range(0, len(found), 2):
+                finding = found[at]
+                number += 1
+                row = finding.row
+                cell = (
+                    f"<td>{row}</td>"
+                    if row is not None and not several
+                    else _row_cell(row, finding.source, lang)
                 )
-            problem, problem_start = key, index
-            item = None
-        if group is not item:
-            if item is not None:
-                cells[item_start][1] = _item_cell(item, index - item_start, lang)
-            item, item_start = group, index
-        cells.append(row)
-    if problem is not None:
-        cells[problem_start][3] = _problem_cells(*problem, lang).replace(
-            "{span}", _span(len(lines) - problem_start)
-        )
-    if item is not None:
-        cells[item_start][1] = _item_cell(item, len(lines) - item_start, lang)
-    return "".join(f"{''.join(row)}</tr>\n" for row in cells)
+                add(f"<tr><td>{number}</td>{item}{cell}{problem}</tr>\n")
+                item = problem = ""
+                numbered((number, finding, found[at + 1]))
+    return "".join(parts)
+
+
+def _by_order(group: _Group) -> int:
+    return group.order
 
 
 def _item_cell(group: _Group, length: int, lang: str) -> str:
-    return (
-        f'<td{_span(length)}><a href="#{group.anchor}">'
-        f"{repeated_html(group.heading, lang)}</a></td>"
-    )
+    return f'<td{_span(length)}><a href="#{group.anchor}">{group.heading_html}</a></td>'
 
 
 # --- each item's findings ------------------------------------------------------------------
@@ -316,60 +387,48 @@ def _finding_head(rule: str, severity: str, lang: str) -> str:
     return f'<span class="badge">{label}</span> {_esc(title, quote=False)}'
 
 
-def _body(finding: Finding, lang: str, memo: VerdictMemo[str]) -> str:
-    """The message and facts of a finding: the same for every row of one verdict."""
-    found = memo.get(finding)
-    if found is None:
-        found = memo.put(
-            finding,
-            f"<p>{text_html(message(finding, lang), lang)}</p>"
-            + facts_html(finding_facts(finding, lang), lang),
-        )
-    return found
-
-
-def _group_html(
-    group: _Group,
-    items_at: Mapping[tuple[str, int], RequiredItem],
-    lang: str,
-    memo: VerdictMemo[str],
-    match_memo: VerdictMemo[str],
-) -> str:
+def _group_html(group: _Group, lang: str, match_memo: VerdictMemo[Matched]) -> str:
     s = strings(lang)
     # Findings that read the same on several rows are shown once, with their rows.
-    articles: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
-    for number, finding in group.numbered:
-        key = (finding.rule, finding.severity, _body(finding, lang, memo))
-        found = articles.get(key)
+    articles: dict[str, tuple[list[int], list[int], Said]] = {}
+    get = articles.get
+    for number, finding, said in group.numbered:
+        found = get(said.article)
         if found is None:
-            found = articles[key] = ([], [])
+            found = articles[said.article] = ([], [], said)
         if finding.row is not None:
             found[0].append(finding.row)
         found[1].append(number)
 
     tally: dict[tuple[str, str], int] = {}
-    for (rule, severity, _body_html), (_rows, numbers) in articles.items():
-        tally[(rule, severity)] = tally.get((rule, severity), 0) + len(numbers)
+    for _rows, numbers, said in articles.values():
+        key = (said.rule, said.severity)
+        tally[key] = tally.get(key, 0) + len(numbers)
     group.tally = [(rule, severity, count) for (rule, severity), count in tally.items()]
 
     all_rows = len(group.rows)
-    meta = _meta(group, items_at, lang)
+    matched, ident = _match(group, lang, match_memo)
+    meta = _meta(group, ident, lang)
     if meta:
         meta = f'<p class="meta">{meta}</p>'
     parts = [
         f'<section class="item" id="{group.anchor}" data-rows="{" ".join(map(str, group.rows))}">'
-        f"<header><h3>{repeated_html(group.heading, lang)}</h3>{meta}"
-        f"{_match(group, lang, match_memo)}</header>\n"
+        f"<header><h3>{group.heading_html}</h3>{meta}"
+        f"{matched}</header>\n"
     ]
     no, rows_n, sep = s["list_no"], s["rows_n"], s["list_sep"]
-    for (rule, severity, body), (rows, numbers) in articles.items():
-        listed = numbers[0] if len(numbers) == 1 else compact_numbers(numbers, lang)
+    for rows, numbers, said in articles.values():
+        if len(numbers) == 1:
+            listed: object = numbers[0]
+        elif len(numbers) == 2:  # most often: two numbers are written out either way
+            listed = f"{numbers[0]}{sep}{numbers[1]}"
+        else:
+            listed = compact_numbers(numbers, lang)
         where = ""
         if rows and len(rows) < all_rows and len(set(rows)) < all_rows:
             where = f" · {rows_n.format(rows=sep.join(map(str, rows)))}"
         parts.append(
-            f"{_article_open(rule, severity, lang)}<small>{no}{listed}{where}</small></h4>"
-            f"{body}</article>\n"
+            f"{said.opening}<small>{no}{listed}{where}</small></h4>{said.body}</article>\n"
         )
     parts.append("</section>\n")
     return "".join(parts)
@@ -385,27 +444,29 @@ def _article_open(rule: str, severity: str, lang: str) -> str:
     )
 
 
-def _match(group: _Group, lang: str, memo: VerdictMemo[str]) -> str:
+def _match(group: _Group, lang: str, memo: VerdictMemo[Matched]) -> Matched:
+    """The item's registry match for its header, and the identifier the match read."""
     if group.match is None:
-        return ""
+        return "", None
     found = memo.get(group.match)
     if found is None:
-        found = memo.put(group.match, match_html(group.match.evidence, lang))
+        evidence = group.match.evidence
+        ident = identifier_fact(evidence, lang)
+        found = memo.put(
+            group.match,
+            (match_html(evidence, lang), (ident.label, ident.value) if ident else None),
+        )
     return found
 
 
-def _meta(group: _Group, items_at: Mapping[tuple[str, int], RequiredItem], lang: str) -> str:
+def _meta(group: _Group, ident: tuple[str, str] | None, lang: str) -> str:
     """第6、9行 · APP · 包名：com.example · 要求：下载安装、注册 — the item as the school wrote it."""
     s = strings(lang)
-    source = group.numbered[0][1].source
-    actions = {found.action_text for row in group.rows if (found := items_at.get((source, row)))}
-    ident = None
-    if group.match is not None:
-        ident = identifier_fact(group.match.evidence, lang)
+    actions = group.actions
     tail = _meta_tail(
         lang,
         group.kind,
-        (ident.label, ident.value) if ident is not None else (s["identifier"], group.identifier),
+        ident if ident is not None else (s["identifier"], group.identifier),
         next(iter(actions)) if len(actions) == 1 else "",
         _file_name(group.source) if group.source else "",
     )

@@ -4,6 +4,7 @@ rebuilt from the result store, whose findings are known by their verdict's numbe
 from __future__ import annotations
 
 import csv
+from typing import Any
 
 from districtfactory import stored_schools
 
@@ -32,3 +33,16 @@ def test_csv_lines_of_stored_schools_equal_the_rows_cell_by_cell() -> None:
                 for row in school_rows(school, lang, headers, rows_memo)
             ]
             assert lines == rows and rows
+
+
+def test_school_pages_with_memos_shared_across_a_district_equal_pages_made_alone() -> None:
+    from reports.html_school import school_page
+
+    for lang in ("zh", "en"):
+        memo: VerdictMemo[Any] = VerdictMemo()
+        match_memo: VerdictMemo[Any] = VerdictMemo()
+        for school in stored_schools(2, rows=400):
+            shared = school_page(school, lang, memo, match_memo)
+            assert shared == school_page(school, lang)
+            assert shared.findings == len(school.findings) > 0
+            assert shared.todo_html.count("<tr>") == len(school.findings)
