@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from policies.apk_rules import APK_RULES, ApkOutcome
 from policies.config import PolicyConfig
 from policies.keywords import Keywords, keywords
-from policies.matching import Matcher
+from policies.matching import Match, Matcher
 from policies.model import Finding
 from policies.phrases import Clause
 from policies.results import ApkPanel
@@ -22,6 +22,7 @@ from policies.rules import (
     school_rule_key,
 )
 from policies.store import ResultStore, Shelf, StoredSchools
+from registry.records import AdoptionRecord
 from registry.snapshot import RegistryView, school_key
 from scanner.submission import InputProblem, RequiredItem
 
@@ -34,8 +35,13 @@ _verdict_fields = operator.itemgetter(
     *(RequiredItem._fields.index(name) for name in VERDICT_FIELDS)
 )
 """The fields of an item the item rules read, as one tuple (see VERDICT_FIELDS)."""
-_KEPT_MAX = 1 << 18
-"""Items held for the school rules over the whole scan; beyond, schools work theirs out again."""
+_KEPT_MAX = 1 << 20
+"""Items held for the school rules over the whole scan (about 150 bytes each); beyond, schools
+work theirs out again from the store, which costs a second reading of their rows."""
+
+_Kept = tuple[str, int, str, str, str, str, tuple[str, ...], Match, AdoptionRecord | None]
+"""What the school rules read of an item, kept for them: source, row, school, kind, name,
+school code, audience, match and adoption (a tuple: a third of the objects it stands for)."""
 
 
 def code_key(code: str) -> str:
@@ -218,7 +224,7 @@ class _Run:
         self.engine = engine
         self.store = store
         self.verdicts: dict[tuple[object, ...], int] = {}
-        self.kept: dict[int, dict[tuple[object, ...], Assessed]] = {}
+        self.kept: dict[int, dict[tuple[object, ...], _Kept]] = {}
         """For each shelf, the first item of each key the school rules read."""
         self.kept_count = 0
         self.rule_keys: dict[tuple[object, ...], tuple[object, ...]] = {}
@@ -260,12 +266,7 @@ class _Run:
             return
         kept = self.kept.setdefault(id(shelf), {})
         item = assessed.item
-        memo_key = (id(assessed.match), item.kind, item.name, item.audience)
-        key = self.rule_keys.get(memo_key)
-        if key is None:
-            if len(self.rule_keys) >= _VERDICTS_MAX:
-                self.rule_keys.clear()
-            key = self.rule_keys[memo_key] = school_rule_key(assessed, self.engine.ctx)
+        key = self._rule_key(assessed)
         if key in kept:
             return
         if self.kept_count >= _KEPT_MAX:
@@ -275,29 +276,45 @@ class _Run:
             self.kept_count -= len(self.kept.pop(id(shelf)))
             return
         # Only what the school rules read is kept: not the row's note or requirements.
-        slim = RequiredItem(item.source, item.row, item.school, item.kind, item.name,
-                            item.school_code, audience=item.audience)  # fmt: skip
-        kept[key] = assessed._replace(item=slim, clauses=())
+        kept[key] = (item.source, item.row, item.school, item.kind, item.name,
+                     item.school_code, item.audience, assessed.match, assessed.adoption)  # fmt: skip
         self.kept_count += 1
+
+    def _rule_key(self, assessed: Assessed) -> tuple[object, ...]:
+        item = assessed.item
+        memo_key = (id(assessed.match), item.kind, item.name, item.audience)
+        key = self.rule_keys.get(memo_key)
+        if key is None:
+            if len(self.rule_keys) >= _VERDICTS_MAX:
+                self.rule_keys.clear()
+            key = self.rule_keys[memo_key] = school_rule_key(assessed, self.engine.ctx)
+        return key
 
     def for_school_rules(self, shelf: Shelf, taken: Sequence[Shelf]) -> list[Assessed]:
         """The first item of each key, in the order the rows were added (the shelves it took
         in after its own), for the school rules of `shelf`."""
         shelves = [shelf, *taken]
         if self.overflow.isdisjoint(id(s) for s in shelves):
-            assessed: dict[tuple[object, ...], Assessed] = {}
+            firsts: dict[tuple[object, ...], _Kept] = {}
             for each in shelves:
                 for key, value in self.kept.pop(id(each), {}).items():
-                    assessed.setdefault(key, value)
-            return list(assessed.values())
+                    firsts.setdefault(key, value)
+            return [_assessed(kept) for kept in firsts.values()]
         for each in shelves:
             self.kept_count -= len(self.kept.pop(id(each), {}))
-        ctx = self.engine.ctx
+        # What the school asks (its clauses) is left unread: the school rules do not read it.
         again: dict[tuple[object, ...], Assessed] = {}
+        assess, rule_key = self.engine.assess, self._rule_key
         for item, package in self.store.added_items(shelf):
-            a = self.engine.assess(item, package)
-            again.setdefault(school_rule_key(a, ctx), a)
+            a = assess(item, package, clauses=False)
+            again.setdefault(rule_key(a), a)
         return list(again.values())
+
+
+def _assessed(kept: _Kept) -> Assessed:
+    source, row, school, kind, name, code, audience, match, adoption = kept
+    item = RequiredItem(source, row, school, kind, name, code, audience=audience)
+    return Assessed(item, match, adoption, ())
 
 
 ApkProvider = Callable[[list[RequiredItem]], Mapping[tuple[str, int], ApkOutcome]]
