@@ -33,6 +33,9 @@ def test_each_encoding(tmp_path: Path, encoding: str) -> None:
     )
     assert it.audience == ("家长", "学生") and it.actions == ("下载安装", "注册", "打卡")
     assert (it.row, it.quota, it.requested_by) == (2, "参与率100%", "区教育局")
+    # Made as a tuple directly: every field is there, as the constructor would make it.
+    assert len(it) == len(RequiredItem._fields) and it == RequiredItem(*it)
+    assert it.identified == ("package", "com.chaoxing.mobile") and it.filing == ""
 
 
 def test_xlsx_first_sheet_or_chosen(tmp_path: Path) -> None:
