@@ -223,7 +223,8 @@ class _Run:
     def __init__(self, engine: Engine, store: ResultStore) -> None:
         self.engine = engine
         self.store = store
-        self.verdicts: dict[tuple[object, ...], int] = {}
+        self.verdicts: dict[tuple[object, ...], tuple[int, tuple[object, ...]]] = {}
+        """Each verdict's number in the store, and its school rule key."""
         self.kept: dict[int, dict[tuple[object, ...], _Kept]] = {}
         """For each shelf, the first item of each key the school rules read."""
         self.kept_count = 0
@@ -234,40 +235,46 @@ class _Run:
         """Shelves whose items are worked out again from the store for the school rules."""
 
     def add(self, shelf: Shelf, item: RequiredItem) -> None:
-        engine = self.engine
-        assessed = engine.assess(item, clauses=False)
+        matcher = self.engine.matcher
+        match = matcher.match(item)
+        adoption = matcher.adoption(item, match)
         # Rules are pure functions of what the key holds; district files repeat the same
         # app with the same requirements across hundreds of schools, so a verdict is worked
-        # out once and then only re-addressed to each school and row.
-        adoption = assessed.adoption
-        key = (
-            id(assessed.match),
-            id(adoption) if adoption is not None else 0,
-            _verdict_fields(item),
-        )
-        verdict = self.verdicts.get(key)
-        if verdict is None:
+        # out once and then only re-addressed to each school and row. The key also holds
+        # all the school rules read (`school_rule_key`), which is worked out with it.
+        key = (id(match), id(adoption) if adoption is not None else 0, _verdict_fields(item))
+        found = self.verdicts.get(key)
+        if found is None:
             if len(self.verdicts) >= _VERDICTS_MAX:
                 self.verdicts.clear()
-            read = assessed._replace(clauses=engine.clauses_of(item))
+            engine = self.engine
+            read = Assessed(item, match, adoption, engine.clauses_of(item))
             findings = [f for rule in engine.item_rules for f in rule(read, engine.ctx)]
-            verdict = self.verdicts[key] = self.store.verdict(findings)
-        self.store.add_item(shelf, item, verdict)
-        self._remember(shelf, assessed)
+            found = self.verdicts[key] = (self.store.verdict(findings), self._rule_key(read))
+        self.store.add_item(shelf, item, found[0])
+        self._keep(shelf, found[1], item, match, adoption)
 
     def add_with_apk(self, shelf: Shelf, item: RequiredItem, apk: ApkOutcome | None) -> None:
         assessed, findings = self.engine.check_item(item, apk)
         panel = None if apk is None else _panel(item, apk)
         self.store.add_own(shelf, item, findings, panel)
-        self._remember(shelf, assessed)
+        self._keep(shelf, self._rule_key(assessed), item, assessed.match, assessed.adoption)
 
-    def _remember(self, shelf: Shelf, assessed: Assessed) -> None:
+    def _keep(
+        self,
+        shelf: Shelf,
+        key: tuple[object, ...],
+        item: RequiredItem,
+        match: Match,
+        adoption: AdoptionRecord | None,
+    ) -> None:
+        """Keep the item for its school's rules, if it is the first of its key there."""
         if id(shelf) in self.overflow:
             return
-        kept = self.kept.setdefault(id(shelf), {})
-        item = assessed.item
-        key = self._rule_key(assessed)
-        if key in kept:
+        kept = self.kept.get(id(shelf))
+        if kept is None:
+            kept = self.kept[id(shelf)] = {}
+        elif key in kept:
             return
         if self.kept_count >= _KEPT_MAX:
             # A district of all-different rows: this school's items are worked out again from
@@ -277,7 +284,7 @@ class _Run:
             return
         # Only what the school rules read is kept: not the row's note or requirements.
         kept[key] = (item.source, item.row, item.school, item.kind, item.name,
-                     item.school_code, item.audience, assessed.match, assessed.adoption)  # fmt: skip
+                     item.school_code, item.audience, match, adoption)  # fmt: skip
         self.kept_count += 1
 
     def _rule_key(self, assessed: Assessed) -> tuple[object, ...]:
