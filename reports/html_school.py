@@ -126,8 +126,8 @@ class Said(NamedTuple):
     cause: int
     """Its place on the list (`_CAUSES`): most serious first, then the rule's place in the
     catalogue; the list shows the problem (rule, severity, cause) of a run of lines once."""
-    rule: str
-    severity: str
+    tally: tuple[str, str]
+    """Rule and severity, as the index counts findings."""
     body: str
     """The message and facts as HTML."""
     article: str
@@ -155,8 +155,7 @@ def _said_of(finding: Finding, lang: str, memo: VerdictMemo[Said]) -> Said:
         finding,
         Said(
             cause=_cause_id(cause),
-            rule=rule,
-            severity=severity,
+            tally=(rule, severity),
             body=body,
             article=f"{rule}\0{severity}\0{body}",
             opening=_article_open(rule, severity, lang),
@@ -402,21 +401,20 @@ def _group_html(group: _Group, lang: str, match_memo: VerdictMemo[Matched]) -> s
 
     tally: dict[tuple[str, str], int] = {}
     for _rows, numbers, said in articles.values():
-        key = (said.rule, said.severity)
-        tally[key] = tally.get(key, 0) + len(numbers)
+        tally[said.tally] = tally.get(said.tally, 0) + len(numbers)
     group.tally = [(rule, severity, count) for (rule, severity), count in tally.items()]
 
     all_rows = len(group.rows)
+    no, rows_n, sep = s["list_no"], s["rows_n"], s["list_sep"]
+    shown_rows = list(map(str, group.rows))
     matched, ident = _match(group, lang, match_memo)
-    meta = _meta(group, ident, lang)
+    meta = _meta(group, ident, sep.join(shown_rows), lang)
     if meta:
         meta = f'<p class="meta">{meta}</p>'
     parts = [
-        f'<section class="item" id="{group.anchor}" data-rows="{" ".join(map(str, group.rows))}">'
-        f"<header><h3>{group.heading_html}</h3>{meta}"
-        f"{matched}</header>\n"
+        f'<section class="item" id="{group.anchor}" data-rows="{" ".join(shown_rows)}">'
+        f"<header><h3>{group.heading_html}</h3>{meta}{matched}</header>\n"
     ]
-    no, rows_n, sep = s["list_no"], s["rows_n"], s["list_sep"]
     for rows, numbers, said in articles.values():
         if len(numbers) == 1:
             listed: object = numbers[0]
@@ -459,8 +457,9 @@ def _match(group: _Group, lang: str, memo: VerdictMemo[Matched]) -> Matched:
     return found
 
 
-def _meta(group: _Group, ident: tuple[str, str] | None, lang: str) -> str:
-    """第6、9行 · APP · 包名：com.example · 要求：下载安装、注册 — the item as the school wrote it."""
+def _meta(group: _Group, ident: tuple[str, str] | None, rows: str, lang: str) -> str:
+    """第6、9行 · APP · 包名：com.example · 要求：下载安装、注册 — the item as the school wrote it
+    (`rows`: its rows, listed)."""
     s = strings(lang)
     actions = group.actions
     tail = _meta_tail(
@@ -472,7 +471,7 @@ def _meta(group: _Group, ident: tuple[str, str] | None, lang: str) -> str:
     )
     if not group.rows:
         return tail
-    rows = s["rows_n"].format(rows=s["list_sep"].join(map(str, group.rows)))
+    rows = s["rows_n"].format(rows=rows)
     return f"{rows} · {tail}" if tail else rows
 
 
