@@ -310,14 +310,14 @@ class _RecordJson:
 
     def join(self, findings: Sequence[Finding]) -> bytes:
         """The records of `findings` as the items of a JSON array (`, ` between them)."""
-        known = self.memo.get
+        known = self.memo.by_number.get
         parts: list[bytes] = []
         add = parts.append
         row: int | None = -1
         source: str | None = None
         place = b""
         for finding in findings:
-            head = known(finding)
+            head = known(finding.verdict)
             if head is None:
                 head = self._head(finding)
             if finding.row != row or finding.source != source:
@@ -330,6 +330,9 @@ class _RecordJson:
         return b"".join(parts)
 
     def _head(self, finding: Finding) -> bytes:
+        found = self.memo.get(finding)
+        if found is not None:
+            return found
         record = finding_record(finding)
         del record["row"], record["source"]
         return self.memo.put(finding, _dumps(record)[:-1].encode("utf-8"))

@@ -91,6 +91,13 @@ class VerdictMemo(Generic[_V]):
     def get(self, finding: Finding) -> _V | None:
         return self._data.get(verdict_key(finding))
 
+    @property
+    def by_number(self) -> Mapping[object, _V]:
+        """The entries, to be read by a stored finding's verdict number itself (its key):
+        a writer's loop over a district's findings looks them up without a call for each.
+        No entry has the key 0, so a finding without a number always misses here."""
+        return self._data
+
     def put(self, finding: Finding, value: _V) -> _V:
         if len(self._data) >= self.limit:
             self._data.clear()

@@ -191,14 +191,14 @@ def school_page(
     # together) find their group once.
     whole_school = s["whole_school"]
     get_item = items_at.get
-    known = memo.get
+    known = memo.by_number.get
     groups: dict[tuple[object, ...], _Group] = {}
     get_group = groups.get
     by_cause: dict[int, list[_Group]] = {}
     group: _Group | None = None
     last: tuple[str, int | None, str, str] = ("", None, "", "")
     for finding in school.findings:
-        said = known(finding) or _said_of(finding, lang, memo)
+        said = known(finding.verdict) or _said_of(finding, lang, memo)
         row = finding.row
         if (
             row is None

@@ -150,13 +150,13 @@ class VerdictJson:
     def join(self, findings: Sequence[Finding], *, source: bool = False) -> str:
         """The findings as the items of a JSON array: pieces made once per verdict (the
         text around the row), per row and per file, joined once."""
-        known = self.memo.get
+        known = self.memo.by_number.get
         parts: list[str] = []
         add = parts.append
         row: int | None = -1
         shown = ""
         for finding in findings:
-            around = known(finding)
+            around = known(finding.verdict)
             if around is None:
                 around = self._around(finding)
             if finding.row != row:
@@ -175,6 +175,9 @@ class VerdictJson:
 
     def _around(self, finding: Finding) -> tuple[str, str]:
         """The finding's JSON before its row, and after it up to the separator."""
+        found = self.memo.get(finding)
+        if found is not None:
+            return found
         whole = finding_dict(finding, self.lang, source=False)
         whole["row"] = None
         # No string can hold the key: its quotes would be escaped there.

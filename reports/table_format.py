@@ -137,11 +137,13 @@ def school_lines(
     options = _Options(lang, headers)
     head = csv_cells([school.school, school.school_code])
     sources: dict[str, str] = {}
-    known, put = memo.get, memo.put
+    known = memo.by_number.get
     for f in school.findings:
-        tail = known(f)
+        tail = known(f.verdict)
         if tail is None:
-            tail = put(f, csv_cells(_verdict_cells(f, options)))
+            tail = memo.get(f)
+            if tail is None:
+                tail = memo.put(f, csv_cells(_verdict_cells(f, options)))
         source = sources.get(f.source)
         if source is None:
             source = sources[f.source] = csv_cells([f.source])
