@@ -87,12 +87,11 @@ class _Group:
     rows: list[int] = field(default_factory=list)
     actions: set[str] = field(default_factory=set)
     """What the school asks of it (要求), as written on each of its rows."""
-    count: int = 0
-    """How many findings are about it."""
     by_cause: dict[int, list[Any]] = field(default_factory=dict)
     """Its findings by cause (see `_cause_id`), each followed by what it says."""
-    numbered: list[tuple[int, Finding, Said]] = field(default_factory=list)
-    """The findings with their numbers on the list, in the list's order."""
+    articles: dict[str, tuple[list[int], list[int], Said]] = field(default_factory=dict)
+    """Its findings as the details show them: those that read the same once, with their
+    rows and their numbers on the list, in the list's order."""
     match: Finding | None = None
     """A finding whose evidence says what the item matched in the registry."""
     anchor: str = ""
@@ -238,7 +237,6 @@ def school_page(
             last = (finding.source, row, finding.kind, finding.item)
         if group.match is None and said.matched:
             group.match = finding
-        group.count += 1
         found = group.by_cause.get(said.cause)
         if found is None:
             found = group.by_cause[said.cause] = []
@@ -339,7 +337,7 @@ def _todo_html(
     cause, in row order within an item. The lines of a cause show its problem (问题, 严重程度,
     整改要求 and 依据) once, and the lines about one item within them show the item once.
 
-    Also numbers each group's findings (`numbered`) in the list's order."""
+    Also gathers each group's findings into its `articles`, in the list's order."""
     parts: list[str] = []
     add = parts.append
     number = 0
@@ -351,9 +349,10 @@ def _todo_html(
         for group in groups:
             found = group.by_cause[cause]
             item = _item_cell(group, len(found) // 2, lang)
-            numbered = group.numbered.append
+            articles = group.articles
+            article_of = articles.get
             for at in range(0, len(found), 2):
-                finding = found[at]
+                finding, said = found[at], found[at + 1]
                 number += 1
                 row = finding.row
                 cell = (
@@ -363,7 +362,13 @@ def _todo_html(
                 )
                 add(f"<tr><td>{number}</td>{item}{cell}{problem}</tr>\n")
                 item = problem = ""
-                numbered((number, finding, found[at + 1]))
+                # Findings of an item that read the same on several rows are shown once.
+                article = article_of(said.article)
+                if article is None:
+                    article = articles[said.article] = ([], [], said)
+                if row is not None:
+                    article[0].append(row)
+                article[1].append(number)
     return "".join(parts)
 
 
@@ -388,17 +393,7 @@ def _finding_head(rule: str, severity: str, lang: str) -> str:
 
 def _group_html(group: _Group, lang: str, match_memo: VerdictMemo[Matched]) -> str:
     s = strings(lang)
-    # Findings that read the same on several rows are shown once, with their rows.
-    articles: dict[str, tuple[list[int], list[int], Said]] = {}
-    get = articles.get
-    for number, finding, said in group.numbered:
-        found = get(said.article)
-        if found is None:
-            found = articles[said.article] = ([], [], said)
-        if finding.row is not None:
-            found[0].append(finding.row)
-        found[1].append(number)
-
+    articles = group.articles
     tally: dict[tuple[str, str], int] = {}
     for _rows, numbers, said in articles.values():
         tally[said.tally] = tally.get(said.tally, 0) + len(numbers)
