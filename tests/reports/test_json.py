@@ -186,7 +186,9 @@ def test_school_json_is_exactly_the_dumped_school_dict() -> None:
     for lang in ("zh", "en"):
         fast = VerdictJson(lang)
         for school in result.schools:
-            assert school_json(school, lang, fast) == compact_json(school_dict(school, lang))
+            assert (
+                school_json(school, lang, fast) == compact_json(school_dict(school, lang)).encode()
+            )
 
 
 def test_a_finding_names_its_file_when_its_school_has_several(tmp_path: Path) -> None:
@@ -204,4 +206,6 @@ def test_a_finding_names_its_file_when_its_school_has_several(tmp_path: Path) ->
     assert all("source" not in f for f in single["findings"])
     assert several["sources"] == ["春季.csv", "补报.xlsx"]
     assert [f["source"] for f in several["findings"]] == ["春季.csv", "补报.xlsx"]
-    assert school_json(two, "zh", VerdictJson("zh")) == compact_json(school_dict(two, "zh"))
+    assert (
+        school_json(two, "zh", VerdictJson("zh")) == compact_json(school_dict(two, "zh")).encode()
+    )

@@ -19,7 +19,10 @@ def test_findings_json_of_stored_schools_is_the_dumped_school_dict() -> None:
         for lang in ("zh", "en"):
             fast = VerdictJson(lang)  # one for the district: verdicts shared across schools
             for school in stored_schools(seed):
-                assert school_json(school, lang, fast) == compact_json(school_dict(school, lang))
+                assert (
+                    school_json(school, lang, fast)
+                    == compact_json(school_dict(school, lang)).encode()
+                )
 
 
 def test_csv_lines_of_stored_schools_equal_the_rows_cell_by_cell() -> None:
