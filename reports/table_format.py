@@ -150,6 +150,36 @@ def school_lines(
         yield f"{head},{'' if f.row is None else f.row},{tail},{source}"
 
 
+def school_csv(school: SchoolResult, lang: str, headers: str, memo: VerdictMemo[bytes]) -> bytes:
+    """`school_lines` in UTF-8, each line ended with CRLF: the pieces (the school's cells, a
+    verdict's cells, the file's cell) encoded once each, joined once for the school."""
+    options = _Options(lang, headers)
+    head = (csv_cells([school.school, school.school_code]) + ",").encode("utf-8")
+    ends: dict[str, bytes] = {}
+    known = memo.by_number.get
+    parts: list[bytes] = []
+    add = parts.append
+    row: int | None = -1
+    start = b""
+    for f in school.findings:
+        tail = known(f.verdict)
+        if tail is None:
+            tail = memo.get(f)
+            if tail is None:
+                cells = csv_cells(_verdict_cells(f, options))
+                tail = memo.put(f, f",{cells},".encode())
+        end = ends.get(f.source)
+        if end is None:
+            end = ends[f.source] = (csv_cells([f.source]) + "\r\n").encode("utf-8")
+        if f.row != row:
+            row = f.row
+            start = head if row is None else b"%b%d" % (head, row)
+        add(start)
+        add(tail)
+        add(end)
+    return b"".join(parts)
+
+
 def finding_lines(result: ScanResult, lang: str, headers: str | None = None) -> Iterator[str]:
     """Every finding of every school, as `school_lines` encodes them."""
     memo: VerdictMemo[str] = VerdictMemo()
@@ -195,10 +225,10 @@ class _CsvWriter(SchoolWriter):
         self.target = target
         self.lang = lang
         self.headers = headers
-        self.memo: VerdictMemo[str] = VerdictMemo()
+        self.memo: VerdictMemo[bytes] = VerdictMemo()
 
     def add(self, school: SchoolResult) -> None:
-        self.target.write_lines(school_lines(school, self.lang, self.headers, self.memo))
+        self.target.write_encoded(school_csv(school, self.lang, self.headers, self.memo))
 
     def close(self) -> list[Path]:
         self.target.commit()

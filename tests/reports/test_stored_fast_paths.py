@@ -11,7 +11,7 @@ from districtfactory import stored_schools
 from policies.model import VerdictMemo
 from reports.json_format import VerdictJson, compact_json, school_dict, school_json
 from reports.spreadsheets import neutralise
-from reports.table_format import school_lines, school_rows
+from reports.table_format import school_csv, school_lines, school_rows
 
 
 def test_findings_json_of_stored_schools_is_the_dumped_school_dict() -> None:
@@ -36,6 +36,17 @@ def test_csv_lines_of_stored_schools_equal_the_rows_cell_by_cell() -> None:
                 for row in school_rows(school, lang, headers, rows_memo)
             ]
             assert lines == rows and rows
+
+
+def test_csv_bytes_of_stored_schools_are_their_lines_encoded() -> None:
+    for lang, headers in (("zh", "zh"), ("en", "en")):
+        bytes_memo: VerdictMemo[bytes] = VerdictMemo()
+        lines_memo: VerdictMemo[str] = VerdictMemo()
+        for school in stored_schools(0):
+            text = "".join(
+                f"{line}\r\n" for line in school_lines(school, lang, headers, lines_memo)
+            )
+            assert school_csv(school, lang, headers, bytes_memo) == text.encode("utf-8")
 
 
 def test_school_pages_with_memos_shared_across_a_district_equal_pages_made_alone() -> None:
