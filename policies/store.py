@@ -22,6 +22,7 @@ _ITEM, _OWN, _PROBLEM = 0, 1, 2
 _LENGTH = struct.Struct("<I")
 _SEVERITY_INDEX = {severity: n for n, severity in enumerate(SEVERITIES)}
 _LOADED_MAX = 1 << 14
+_UNUSED = object()
 _INDEX_BITS = 8
 """A finding's place within its verdict, in the low bits of its verdict key."""
 
@@ -64,12 +65,14 @@ class ResultStore:
 
     def __init__(self) -> None:
         self._verdicts: list[bytes] = [b""]  # numbered from 1: 0 means "no shared verdict"
-        self._verdict_severities: list[tuple[str, ...]] = [()]
-        self._severities: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._verdict_counts: list[tuple[int, ...]] = [()]
+        """Each verdict's severities, as places in a shelf's counts."""
+        self._severities: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._own = 0
         self._numbers: dict[object, int] = {}
-        self._strings: list[Any] = []
-        """Sources and school names, which repeat on every row, kept once and numbered."""
+        self._strings: list[Any] = [_UNUSED]
+        """Sources and school names, which repeat on every row, kept once and numbered (from
+        1: a number is never 0, so a number looked up is true)."""
         self._loaded: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
         """Verdicts unmarshalled lately: most schools share most of theirs."""
 
@@ -80,16 +83,33 @@ class ResultStore:
         self._verdicts.append(
             _dumps(tuple((f.rule, f.severity, f.evidence, f.params) for f in findings))
         )
-        severities = tuple(f.severity for f in findings)
+        counts = tuple(_SEVERITY_INDEX[f.severity] for f in findings)
         # A few combinations of severities serve a district's verdicts: kept once each.
-        self._verdict_severities.append(self._severities.setdefault(severities, severities))
+        self._verdict_counts.append(self._severities.setdefault(counts, counts))
         return len(self._verdicts) - 1
 
     def add_item(self, shelf: Shelf, item: RequiredItem, verdict: int) -> None:
         """A row whose findings are the shared verdict number `verdict`, re-addressed to it."""
-        self._append(shelf, (_ITEM, self._item_cells(item), verdict))
+        # `_item_cells` and `_append` written out: this runs for every row of a district,
+        # and most of the strings it numbers were numbered before (no number is 0).
+        known, number = self._numbers.get, self._number
+        source, school, identified, filing = item.source, item.school, item.identified, item.filing
+        cells = (
+            known(source) or number(source),
+            item.row,
+            known(school) or number(school),
+            *item[3:-2],
+            known(identified) or number(identified),
+            known(filing) or number(filing),
+        )
+        data = _dumps((_ITEM, cells, verdict))
+        records = shelf.records
+        records += _LENGTH.pack(len(data))
+        records += data
         shelf.items += 1
-        shelf.count(self._verdict_severities[verdict])
+        counts = shelf.counts
+        for at in self._verdict_counts[verdict]:
+            counts[at] += 1
 
     def add_own(
         self,
