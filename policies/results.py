@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from policies.model import SEVERITIES, Finding
 from scanner.submission import InputFile, InputProblem, RequiredItem
+
+_severity = operator.attrgetter("severity")
 
 
 @dataclass
@@ -32,7 +35,7 @@ class SchoolResult:
     apks: list[ApkPanel] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        counted = Counter(f.severity for f in self.findings)
+        counted = Counter(map(_severity, self.findings))  # no Python frame per finding
         return {severity: counted.get(severity, 0) for severity in SEVERITIES}
 
     def summary(self) -> SchoolSummary:

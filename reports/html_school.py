@@ -355,12 +355,11 @@ def _todo_html(
                 finding, said = found[at], found[at + 1]
                 number += 1
                 row = finding.row
-                cell = (
-                    f"<td>{row}</td>"
-                    if row is not None and not several
-                    else _row_cell(row, finding.source, lang)
-                )
-                add(f"<tr><td>{number}</td>{item}{cell}{problem}</tr>\n")
+                if row is not None and not several:
+                    add(f"<tr><td>{number}</td>{item}<td>{row}</td>{problem}</tr>\n")
+                else:
+                    cell = _row_cell(row, finding.source, lang)
+                    add(f"<tr><td>{number}</td>{item}{cell}{problem}</tr>\n")
                 item = problem = ""
                 # Findings of an item that read the same on several rows are shown once.
                 article = article_of(said.article)
