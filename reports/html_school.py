@@ -3,6 +3,7 @@ findings, the clauses they rest on, unreadable rows, items without findings, APK
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -101,6 +102,10 @@ class _Group:
     """How many findings of each rule and severity are about it."""
 
 
+_source = operator.attrgetter("source")
+_place = operator.itemgetter(0, 1)
+"""An item's (source, row): its first two fields."""
+
 _RANK = {severity: -rank for severity, rank in SEVERITY_RANK.items()}
 """Sort key of a severity: the most serious first."""
 
@@ -180,10 +185,11 @@ def school_page(
     s = strings(lang)
     memo = memo if memo is not None else VerdictMemo()
     match_memo = match_memo if match_memo is not None else VerdictMemo()
-    paths = {f.source for f in school.findings}.union(i.source for i in school.items)
+    # Over every finding and item of a district: in C, without a Python frame for each.
+    paths = set(map(_source, school.findings)).union(map(_source, school.items))
     several = len(paths) > 1
     sources = sorted({name for p in paths if (name := _file_name(p))})
-    items_at = {(i.source, i.row): i for i in school.items}
+    items_at = dict(zip(map(_place, school.items), school.items, strict=True))
 
     # Each finding to its item's group, by cause. This runs for every finding of a district:
     # names are looked up once, outside the loop, and the findings of one row (which come
