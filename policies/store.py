@@ -71,8 +71,8 @@ class ResultStore:
         self._own = 0
         self._numbers: dict[object, int] = {}
         self._strings: list[Any] = [_UNUSED]
-        """Sources and school names, which repeat on every row, kept once and numbered (from
-        1: a number is never 0, so a number looked up is true)."""
+        """The values rows repeat (sources, school names, kinds, names, requirements …), kept
+        once and numbered (from 1: a number is never 0, so a number looked up is true)."""
         self._loaded: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
         """Verdicts unmarshalled lately: most schools share most of theirs."""
 
@@ -90,19 +90,7 @@ class ResultStore:
 
     def add_item(self, shelf: Shelf, item: RequiredItem, verdict: int) -> None:
         """A row whose findings are the shared verdict number `verdict`, re-addressed to it."""
-        # `_item_cells` and `_append` written out: this runs for every row of a district,
-        # and most of the strings it numbers were numbered before (no number is 0).
-        known, number = self._numbers.get, self._number
-        source, school, identified, filing = item.source, item.school, item.identified, item.filing
-        cells = (
-            known(source) or number(source),
-            item.row,
-            known(school) or number(school),
-            *item[3:-2],
-            known(identified) or number(identified),
-            known(filing) or number(filing),
-        )
-        data = _dumps((_ITEM, cells, verdict))
+        data = _dumps((_ITEM, self._item_cells(item), verdict))
         records = shelf.records
         records += _LENGTH.pack(len(data))
         records += data
@@ -229,13 +217,15 @@ class ResultStore:
             yield self._rebuild_item(record[1]), package
 
     def _rebuild_item(self, cells: tuple[Any, ...]) -> RequiredItem:
-        strings = self._strings
-        # Made as the tuple it is (`_item_cells` holds every field): no call of the named
-        # tuple's own constructor, for a million rows.
+        """The row `_item_cells` stored, made as the tuple it is (every field given): no
+        call of the named tuple's own constructor, for a million rows."""
+        v = self._strings
+        c = cells
         return tuple.__new__(
             RequiredItem,
-            (strings[cells[0]], cells[1], strings[cells[2]], *cells[3:-2],
-             strings[cells[-2]], strings[cells[-1]]),
+            (v[c[0]], c[1], v[c[2]], v[c[3]], v[c[4]], v[c[5]], v[c[6]], v[c[7]], v[c[8]],
+             v[c[9]], v[c[10]], v[c[11]], v[c[12]], v[c[13]], c[14], v[c[15]], v[c[16]],
+             v[c[17]]),
         )  # fmt: skip
 
     def _rebuild_problem(self, shelf: Shelf, record: tuple[Any, ...], result: SchoolResult) -> None:
@@ -279,16 +269,23 @@ class ResultStore:
         return number
 
     def _item_cells(self, item: RequiredItem) -> tuple[Any, ...]:
-        # What repeats across rows (where, who, and the parsed identifier and filing number)
-        # is stored once and referred to by number.
+        """The row's cells as stored: every value but the row number and the note (free
+        text, rarely repeated) by its number. A district repeats a few thousand values over
+        a million rows, so a row is a few bytes, and storing and rebuilding it encodes and
+        decodes no text. Numbers start at 1, so a number looked up is true."""
+        known, number = self._numbers.get, self._number
+        (source, row, school, kind, name, code, identifier, filing_no, audience, action,
+         quota, requested, decision, apk, note, kind_text, identified, filing) = item  # fmt: skip
         return (
-            self._number(item.source),
-            item.row,
-            self._number(item.school),
-            *item[3:-2],
-            self._number(item.identified),
-            self._number(item.filing),
-        )
+            known(source) or number(source), row, known(school) or number(school),
+            known(kind) or number(kind), known(name) or number(name),
+            known(code) or number(code), known(identifier) or number(identifier),
+            known(filing_no) or number(filing_no), known(audience) or number(audience),
+            known(action) or number(action), known(quota) or number(quota),
+            known(requested) or number(requested), known(decision) or number(decision),
+            known(apk) or number(apk), note, known(kind_text) or number(kind_text),
+            known(identified) or number(identified), known(filing) or number(filing),
+        )  # fmt: skip
 
     def _own_finding(self, finding: Finding) -> tuple[Any, ...]:
         self._own -= 1
