@@ -14,12 +14,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
 from reports.html_index import TopItems, Totals, index_rows
 from reports.html_parts import (
     asset,
     badges,
+    display_text,
     file_names,
     notice_text,
     provenance,
@@ -58,6 +61,9 @@ class _HtmlWriter(SchoolWriter):
         self.result = result
         self.lang = lang
         self.s = strings(lang)
+        # The interface words as a page prints them, made once: a template passes plain text
+        # through `display_text` and escapes it every time it prints it, seventy times a page.
+        self.words = {k: Markup(escape(display_text(v, lang))) for k, v in self.s.words.items()}
         self.meta = provenance(result, self.s)
         self.notice = notice_text(lang)
         self.names = page_names(result.summaries())
@@ -92,7 +98,7 @@ class _HtmlWriter(SchoolWriter):
         _write(
             path,
             self.template.render(
-                t=self.s.words,
+                t=self.words,
                 lang=self.lang,
                 meta=self.meta,
                 notice=self.notice,
