@@ -34,7 +34,7 @@ from datetime import date, datetime, time
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from appaudit.errors import AppauditError, Message, phrase
 from scanner.decoding import Decoded, decode_candidates
@@ -135,7 +135,7 @@ def _clean(value: str) -> str:
     return _WHITESPACE.sub(" ", value).strip()
 
 
-_CLEANED: dict[str, str] = {}
+_CLEANED: dict[str, str] = {"": ""}
 _CLEANED_MAX = 1 << 18
 _CLEANED_LONGEST = 256
 """Longer cells (notes, pasted text) rarely repeat; remembering them would only cost memory."""
@@ -153,6 +153,7 @@ def clean_cell(value: str) -> str:
             return _clean(value)
         if len(_CLEANED) >= _CLEANED_MAX:
             _CLEANED.clear()
+            _CLEANED[""] = ""
         found = _CLEANED[value] = _clean(value)
     return found
 
@@ -255,8 +256,16 @@ class Table:
         width = len(self.headers) + 1
         known = _CLEANED.get
         for number, raw in records:
-            # Most cells were seen before: look them up directly, clean only the others.
-            cells = [known(c) or clean_cell(c) for c in raw]
+            # Most cells were seen before: look them all up in one call, and clean only the
+            # others (an empty cell is known as itself).
+            found = list(map(known, raw))
+            cells = (
+                cast(list[str], found)
+                if None not in found
+                else [
+                    c if c is not None else clean_cell(r) for c, r in zip(found, raw, strict=True)
+                ]
+            )
             if not any(cells):
                 continue  # blank lines and empty trailing rows are layout, not data
             if len(cells) < width:
