@@ -31,13 +31,18 @@ UNKNOWN_SCHOOL = "（学校未填写）"
 
 
 _VERDICTS_MAX = 1 << 17
-_verdict_fields = operator.itemgetter(
-    *(RequiredItem._fields.index(name) for name in VERDICT_FIELDS)
+_requirement = operator.itemgetter(
+    *(RequiredItem._fields.index(name) for name in (*VERDICT_FIELDS, "identified", "filing"))
 )
-"""The fields of an item the item rules read, as one tuple (see VERDICT_FIELDS)."""
+"""The fields of an item the item rules read (see VERDICT_FIELDS) and the parsed identifier
+and filing number, as one tuple: together they also decide the item's registry match (see
+`Matcher.match`), so rows equal in them share a match and, in one school, a verdict."""
 _KEPT_MAX = 1 << 20
 """Items held for the school rules over the whole scan (about 150 bytes each); beyond, schools
 work theirs out again from the store, which costs a second reading of their rows."""
+
+_Verdict = tuple[int, tuple[object, ...]]
+"""A verdict's number in the store, and its school rule key."""
 
 _Kept = tuple[str, int, str, str, str, str, tuple[str, ...], Match, AdoptionRecord | None]
 """What the school rules read of an item, kept for them: source, row, school, kind, name,
@@ -223,8 +228,9 @@ class _Run:
     def __init__(self, engine: Engine, store: ResultStore) -> None:
         self.engine = engine
         self.store = store
-        self.verdicts: dict[tuple[object, ...], tuple[int, tuple[object, ...]]] = {}
-        """Each verdict's number in the store, and its school rule key."""
+        self.requirements: dict[tuple[object, ...], tuple[Match, dict[int, _Verdict]]] = {}
+        """Each requirement's match, and its verdicts by adoption (the adoption's identity:
+        the registry view's records and the matcher's listings live for the whole scan)."""
         self.kept: dict[int, dict[tuple[object, ...], _Kept]] = {}
         """For each shelf, the first item of each key the school rules read."""
         self.kept_count = 0
@@ -235,22 +241,25 @@ class _Run:
         """Shelves whose items are worked out again from the store for the school rules."""
 
     def add(self, shelf: Shelf, item: RequiredItem) -> None:
-        matcher = self.engine.matcher
-        match = matcher.match(item)
-        adoption = matcher.adoption(item, match)
-        # Rules are pure functions of what the key holds; district files repeat the same
-        # app with the same requirements across hundreds of schools, so a verdict is worked
-        # out once and then only re-addressed to each school and row. The key also holds
-        # all the school rules read (`school_rule_key`), which is worked out with it.
-        key = (id(match), id(adoption) if adoption is not None else 0, _verdict_fields(item))
-        found = self.verdicts.get(key)
+        # Rules are pure functions of the requirement, its match and the adoption; district
+        # files repeat the same app with the same requirements across hundreds of schools,
+        # so a verdict is worked out once and then only re-addressed to each school and row.
+        # With it comes all the school rules read (`school_rule_key`).
+        key = _requirement(item)
+        known = self.requirements.get(key)
+        if known is None:
+            if len(self.requirements) >= _VERDICTS_MAX:
+                self.requirements.clear()
+            known = self.requirements[key] = (self.engine.matcher.match(item), {})
+        match, verdicts = known
+        adoption = self.engine.matcher.adoption(item, match)
+        adopted = id(adoption) if adoption is not None else 0
+        found = verdicts.get(adopted)
         if found is None:
-            if len(self.verdicts) >= _VERDICTS_MAX:
-                self.verdicts.clear()
             engine = self.engine
             read = Assessed(item, match, adoption, engine.clauses_of(item))
             findings = [f for rule in engine.item_rules for f in rule(read, engine.ctx)]
-            found = self.verdicts[key] = (self.store.verdict(findings), self._rule_key(read))
+            found = verdicts[adopted] = (self.store.verdict(findings), self._rule_key(read))
         self.store.add_item(shelf, item, found[0])
         self._keep(shelf, found[1], item, match, adoption)
 

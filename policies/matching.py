@@ -164,7 +164,10 @@ class Matcher:
             self._by_stripped[words.strip_name(entry.name)].append(entry)
 
     def match(self, item: RequiredItem, apk_package: str = "") -> Match:
-        """The item's match; `apk_package` stands in for an identifier the row does not give."""
+        """The item's match; `apk_package` stands in for an identifier the row does not give.
+
+        It depends on the item's kind, name, parsed identifier and stated filing number only
+        (the engine shares one match among rows equal in those)."""
         hint = apk_package if not item.identified else ""
         key = (item.kind, item.identified, item.filing, item.filing_malformed, item.name, hint)
         found = self._cache.get(key)
