@@ -322,23 +322,56 @@ def finding_record(finding: Finding) -> dict[str, Any]:
 
 
 class _RecordJson:
-    """`finding_record` as JSON text; the part shared by a verdict's rows made once."""
+    """`finding_record` as UTF-8 JSON; the part shared by a verdict's rows made once.
+
+    A district's history is a few hundred bytes for each of well over a million findings:
+    each record is put together from two pieces of bytes, what its verdict says (made once
+    per verdict) and where it is (made once per row: a row's findings come together),
+    without a string per finding or a final encoding.
+    """
 
     def __init__(self) -> None:
-        self.memo: VerdictMemo[str] = VerdictMemo()
-        self.sources: dict[str, str] = {}
+        self.memo: VerdictMemo[bytes] = VerdictMemo()
+        self.sources: dict[str, bytes] = {}
 
-    def __call__(self, finding: Finding) -> str:
-        head = self.memo.get(finding)
-        if head is None:
-            record = finding_record(finding)
-            del record["row"], record["source"]
-            head = self.memo.put(finding, _dumps(record)[:-1])
-        source = self.sources.get(finding.source)
-        if source is None:
-            source = self.sources[finding.source] = _dumps(finding.source)
-        row = "null" if finding.row is None else str(finding.row)
-        return f'{head}, "row": {row}, "source": {source}}}'
+    def __call__(self, finding: Finding) -> bytes:
+        """One finding's record."""
+        return self.join([finding])
+
+    def join(self, findings: Sequence[Finding]) -> bytes:
+        """The records of `findings` as the items of a JSON array (`, ` between them)."""
+        known = self.memo.by_number.get
+        parts: list[bytes] = []
+        add = parts.append
+        row: int | None = -1
+        source: str | None = None
+        place = b""
+        for finding in findings:
+            head = known(finding.verdict)
+            if head is None:
+                head = self._head(finding)
+            if finding.row != row or finding.source != source:
+                row, source = finding.row, finding.source
+                place = self._place(row, source)
+            add(head)
+            add(place)
+        if parts:
+            parts[-1] = parts[-1][:-2]  # no separator after the last record
+        return b"".join(parts)
+
+    def _head(self, finding: Finding) -> bytes:
+        found = self.memo.get(finding)
+        if found is not None:
+            return found
+        record = finding_record(finding)
+        del record["row"], record["source"]
+        return self.memo.put(finding, _dumps(record)[:-1].encode("utf-8"))
+
+    def _place(self, row: int | None, source: str) -> bytes:
+        tail = self.sources.get(source)
+        if tail is None:
+            tail = self.sources[source] = f', "source": {_dumps(source)}}}, '.encode()
+        return b', "row": %b%b' % (b"null" if row is None else b"%d" % row, tail)
 
 
 def _dumps(value: Any) -> str:
@@ -353,9 +386,9 @@ class _History(SchoolWriter):
         self.schools: list[runs.SchoolRecord] = []
 
     def add(self, school: SchoolResult) -> None:
-        findings = ", ".join(self.record_json(f) for f in school.findings)
-        problems = _dumps([p.to_dict() for p in school.problems])
-        text = f'{{"findings": [{findings}], "input_problems": {problems}}}'
+        findings = self.record_json.join(school.findings)
+        problems = _dumps([p.to_dict() for p in school.problems]).encode("utf-8")
+        text = b'{"findings": [%b], "input_problems": %b}' % (findings, problems)
         # Packed at once: a district's findings are hundreds of megabytes of JSON text.
         self.schools.append(
             runs.SchoolRecord(school.school, school.school_code, school.counts(), runs.pack(text))

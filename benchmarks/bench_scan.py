@@ -29,6 +29,7 @@ import io
 import json
 import os
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -133,8 +134,12 @@ def generate(
     return len(distinct)
 
 
-def timed(label: str, work: Callable[[], object]) -> tuple[float, float]:
-    """Seconds and peak memory (MB) of `work`, run in a forked child process."""
+def timed(label: str, work: Callable[[], object]) -> tuple[float, float, float]:
+    """Seconds, processor seconds (user and system, the child's and any workers') and peak
+    memory (MB) of `work`, run in a forked child process.
+
+    On a shared machine the seconds grow with the others' load; the processor seconds
+    much less, so the two together tell a slow stage from a busy machine."""
     start = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # the child: do the work, report failure by exit status only
@@ -148,13 +153,19 @@ def timed(label: str, work: Callable[[], object]) -> tuple[float, float]:
             status = 1
         finally:
             os._exit(status)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     _, status, usage = os.wait4(pid, 0)
     seconds = time.perf_counter() - start
     if status != 0:
         raise RuntimeError(f"the {label} stage failed (status {status})")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child and its reaped workers
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
-    print(f"  {label:<8} {seconds:8.2f} s  peak {peak_mb:8.0f} MB", file=sys.stderr)
-    return seconds, peak_mb
+    print(
+        f"  {label:<8} {seconds:8.2f} s  {cpu:8.2f} s cpu  peak {peak_mb:8.0f} MB",
+        file=sys.stderr,
+    )
+    return seconds, cpu, peak_mb
 
 
 def folder_bytes(folder: Path) -> int:
@@ -278,13 +289,18 @@ def main() -> int:
             f"rows: {rows:,}  schools: {args.schools:,}  distinct requirements: {distinct:,} "
             f"({shape})  findings: {findings:,}"
         )
-        print(f"{'stage':<24}{'seconds':>10}{'rows/s':>14}{'× floor':>10}{'peak MB':>10}")
-        floor_seconds = stages[0][1][0]
-        for label, (seconds, peak) in stages:
+        print(
+            f"{'stage':<24}{'seconds':>10}{'rows/s':>14}{'× floor':>10}"
+            f"{'cpu s':>10}{'× floor':>10}{'peak MB':>10}"
+        )
+        floor_seconds, floor_cpu = stages[0][1][0], stages[0][1][1]
+        for label, (seconds, cpu, peak) in stages:
             print(
                 f"{label:<24}{seconds:>10.2f}{rows / seconds:>14,.0f}"
-                f"{seconds / floor_seconds:>10.1f}{peak:>10.0f}"
+                f"{seconds / floor_seconds:>10.1f}{cpu:>10.2f}{cpu / max(floor_cpu, 1e-9):>10.1f}"
+                f"{peak:>10.0f}"
             )
+        print("(cpu s: processor time of the stage, its workers' included)")
         if args.jobs > 1 and len(stages) == 4:
             print(f"(school pages are written on one core: no figure for --jobs {args.jobs})")
 
@@ -300,7 +316,7 @@ def main() -> int:
 
         print()
         target, moonshot = TARGET_SECONDS * scale, MOONSHOT_SECONDS * scale
-        for label, (seconds, peak) in stages[3:]:
+        for label, (seconds, _cpu, peak) in stages[3:]:
             print(
                 f"{label}: {seconds:.1f} s — {verdict(seconds, target)} the target of "
                 f"{target:.1f} s, {verdict(seconds, moonshot)} the moonshot of {moonshot:.1f} s "

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from policies.apk_rules import APK_RULES, ApkOutcome
 from policies.config import PolicyConfig
 from policies.keywords import Keywords, keywords
-from policies.matching import Matcher
+from policies.matching import Match, Matcher
 from policies.model import Finding
 from policies.phrases import Clause
 from policies.results import ApkPanel
@@ -22,6 +22,7 @@ from policies.rules import (
     school_rule_key,
 )
 from policies.store import ResultStore, Shelf, StoredSchools
+from registry.records import AdoptionRecord
 from registry.snapshot import RegistryView, school_key
 from scanner.submission import InputProblem, RequiredItem
 
@@ -30,12 +31,22 @@ UNKNOWN_SCHOOL = "（学校未填写）"
 
 
 _VERDICTS_MAX = 1 << 17
-_verdict_fields = operator.itemgetter(
-    *(RequiredItem._fields.index(name) for name in VERDICT_FIELDS)
+_requirement = operator.itemgetter(
+    *(RequiredItem._fields.index(name) for name in (*VERDICT_FIELDS, "identified", "filing"))
 )
-"""The fields of an item the item rules read, as one tuple (see VERDICT_FIELDS)."""
-_KEPT_MAX = 1 << 18
-"""Items held for the school rules over the whole scan; beyond, schools work theirs out again."""
+"""The fields of an item the item rules read (see VERDICT_FIELDS) and the parsed identifier
+and filing number, as one tuple: together they also decide the item's registry match (see
+`Matcher.match`), so rows equal in them share a match and, in one school, a verdict."""
+_KEPT_MAX = 1 << 20
+"""Items held for the school rules over the whole scan (about 150 bytes each); beyond, schools
+work theirs out again from the store, which costs a second reading of their rows."""
+
+_Verdict = tuple[int, tuple[object, ...]]
+"""A verdict's number in the store, and its school rule key."""
+
+_Kept = tuple[str, int, str, str, str, str, tuple[str, ...], Match, AdoptionRecord | None]
+"""What the school rules read of an item, kept for them: source, row, school, kind, name,
+school code, audience, match and adoption (a tuple: a third of the objects it stands for)."""
 
 
 def code_key(code: str) -> str:
@@ -217,8 +228,10 @@ class _Run:
     def __init__(self, engine: Engine, store: ResultStore) -> None:
         self.engine = engine
         self.store = store
-        self.verdicts: dict[tuple[object, ...], int] = {}
-        self.kept: dict[int, dict[tuple[object, ...], Assessed]] = {}
+        self.requirements: dict[tuple[object, ...], tuple[Match, dict[int, _Verdict]]] = {}
+        """Each requirement's match, and its verdicts by adoption (the adoption's identity:
+        the registry view's records and the matcher's listings live for the whole scan)."""
+        self.kept: dict[int, dict[tuple[object, ...], _Kept]] = {}
         """For each shelf, the first item of each key the school rules read."""
         self.kept_count = 0
         self.rule_keys: dict[tuple[object, ...], tuple[object, ...]] = {}
@@ -228,45 +241,49 @@ class _Run:
         """Shelves whose items are worked out again from the store for the school rules."""
 
     def add(self, shelf: Shelf, item: RequiredItem) -> None:
-        engine = self.engine
-        assessed = engine.assess(item, clauses=False)
-        # Rules are pure functions of what the key holds; district files repeat the same
-        # app with the same requirements across hundreds of schools, so a verdict is worked
-        # out once and then only re-addressed to each school and row.
-        adoption = assessed.adoption
-        key = (
-            id(assessed.match),
-            id(adoption) if adoption is not None else 0,
-            _verdict_fields(item),
-        )
-        verdict = self.verdicts.get(key)
-        if verdict is None:
-            if len(self.verdicts) >= _VERDICTS_MAX:
-                self.verdicts.clear()
-            read = assessed._replace(clauses=engine.clauses_of(item))
+        # Rules are pure functions of the requirement, its match and the adoption; district
+        # files repeat the same app with the same requirements across hundreds of schools,
+        # so a verdict is worked out once and then only re-addressed to each school and row.
+        # With it comes all the school rules read (`school_rule_key`).
+        key = _requirement(item)
+        known = self.requirements.get(key)
+        if known is None:
+            if len(self.requirements) >= _VERDICTS_MAX:
+                self.requirements.clear()
+            known = self.requirements[key] = (self.engine.matcher.match(item), {})
+        match, verdicts = known
+        adoption = self.engine.matcher.adoption(item, match)
+        adopted = id(adoption) if adoption is not None else 0
+        found = verdicts.get(adopted)
+        if found is None:
+            engine = self.engine
+            read = Assessed(item, match, adoption, engine.clauses_of(item))
             findings = [f for rule in engine.item_rules for f in rule(read, engine.ctx)]
-            verdict = self.verdicts[key] = self.store.verdict(findings)
-        self.store.add_item(shelf, item, verdict)
-        self._remember(shelf, assessed)
+            found = verdicts[adopted] = (self.store.verdict(findings), self._rule_key(read))
+        self.store.add_item(shelf, item, found[0])
+        self._keep(shelf, found[1], item, match, adoption)
 
     def add_with_apk(self, shelf: Shelf, item: RequiredItem, apk: ApkOutcome | None) -> None:
         assessed, findings = self.engine.check_item(item, apk)
         panel = None if apk is None else _panel(item, apk)
         self.store.add_own(shelf, item, findings, panel)
-        self._remember(shelf, assessed)
+        self._keep(shelf, self._rule_key(assessed), item, assessed.match, assessed.adoption)
 
-    def _remember(self, shelf: Shelf, assessed: Assessed) -> None:
+    def _keep(
+        self,
+        shelf: Shelf,
+        key: tuple[object, ...],
+        item: RequiredItem,
+        match: Match,
+        adoption: AdoptionRecord | None,
+    ) -> None:
+        """Keep the item for its school's rules, if it is the first of its key there."""
         if id(shelf) in self.overflow:
             return
-        kept = self.kept.setdefault(id(shelf), {})
-        item = assessed.item
-        memo_key = (id(assessed.match), item.kind, item.name, item.audience)
-        key = self.rule_keys.get(memo_key)
-        if key is None:
-            if len(self.rule_keys) >= _VERDICTS_MAX:
-                self.rule_keys.clear()
-            key = self.rule_keys[memo_key] = school_rule_key(assessed, self.engine.ctx)
-        if key in kept:
+        kept = self.kept.get(id(shelf))
+        if kept is None:
+            kept = self.kept[id(shelf)] = {}
+        elif key in kept:
             return
         if self.kept_count >= _KEPT_MAX:
             # A district of all-different rows: this school's items are worked out again from
@@ -275,29 +292,51 @@ class _Run:
             self.kept_count -= len(self.kept.pop(id(shelf)))
             return
         # Only what the school rules read is kept: not the row's note or requirements.
-        slim = RequiredItem(item.source, item.row, item.school, item.kind, item.name,
-                            item.school_code, audience=item.audience)  # fmt: skip
-        kept[key] = assessed._replace(item=slim, clauses=())
+        kept[key] = (item.source, item.row, item.school, item.kind, item.name,
+                     item.school_code, item.audience, match, adoption)  # fmt: skip
         self.kept_count += 1
+
+    def _rule_key(self, assessed: Assessed) -> tuple[object, ...]:
+        item = assessed.item
+        memo_key = (id(assessed.match), item.kind, item.name, item.audience)
+        key = self.rule_keys.get(memo_key)
+        if key is None:
+            if len(self.rule_keys) >= _VERDICTS_MAX:
+                self.rule_keys.clear()
+            key = self.rule_keys[memo_key] = school_rule_key(assessed, self.engine.ctx)
+        return key
 
     def for_school_rules(self, shelf: Shelf, taken: Sequence[Shelf]) -> list[Assessed]:
         """The first item of each key, in the order the rows were added (the shelves it took
         in after its own), for the school rules of `shelf`."""
         shelves = [shelf, *taken]
         if self.overflow.isdisjoint(id(s) for s in shelves):
-            assessed: dict[tuple[object, ...], Assessed] = {}
+            firsts: dict[tuple[object, ...], _Kept] = {}
             for each in shelves:
                 for key, value in self.kept.pop(id(each), {}).items():
-                    assessed.setdefault(key, value)
-            return list(assessed.values())
+                    firsts.setdefault(key, value)
+            return [_assessed(kept) for kept in firsts.values()]
         for each in shelves:
             self.kept_count -= len(self.kept.pop(id(each), {}))
-        ctx = self.engine.ctx
+        # What the school asks (its clauses) is left unread: the school rules do not read it.
         again: dict[tuple[object, ...], Assessed] = {}
+        assess, rule_key = self.engine.assess, self._rule_key
         for item, package in self.store.added_items(shelf):
-            a = self.engine.assess(item, package)
-            again.setdefault(school_rule_key(a, ctx), a)
+            a = assess(item, package, clauses=False)
+            again.setdefault(rule_key(a), a)
         return list(again.values())
+
+
+def _assessed(kept: _Kept) -> Assessed:
+    source, row, school, kind, name, code, audience, match, adoption = kept
+    # Tuples made directly (every field given, the others as their defaults): a district's
+    # school rules take a quarter of a million of them.
+    item = _new(RequiredItem, (source, row, school, kind, name, code, "", "", audience,
+                               "", "", "", "", "", "", "", None, ""))  # fmt: skip
+    return _new(Assessed, (item, match, adoption, ()))
+
+
+_new = tuple.__new__
 
 
 ApkProvider = Callable[[list[RequiredItem]], Mapping[tuple[str, int], ApkOutcome]]

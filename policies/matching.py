@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from policies.keywords import Keywords, KnownApp, NationalPlatform, SurveyService
 from policies.phrases import fold
@@ -19,6 +19,8 @@ from registry.snapshot import RegistryView
 from scanner.submission import RequiredItem
 
 NOT_SCHOOL_KINDS = frozenset({"official_account", "channels"})
+_UNKNOWN = object()
+_ADOPTIONS_MAX = 1 << 18
 _OUTSIDE = frozenset({"general_tool", "party_study"})
 
 
@@ -156,12 +158,16 @@ class Matcher:
         self.words = words
         self._cache: dict[tuple[object, ...], Match] = {}
         self._listed: dict[int, AdoptionRecord] = {}
+        self._adoptions: dict[tuple[int, str, str], object] = {}
         self._by_stripped: dict[str, list[EntryRecord]] = defaultdict(list)
         for entry in view.entries:
             self._by_stripped[words.strip_name(entry.name)].append(entry)
 
     def match(self, item: RequiredItem, apk_package: str = "") -> Match:
-        """The item's match; `apk_package` stands in for an identifier the row does not give."""
+        """The item's match; `apk_package` stands in for an identifier the row does not give.
+
+        It depends on the item's kind, name, parsed identifier and stated filing number only
+        (the engine shares one match among rows equal in those)."""
         hint = apk_package if not item.identified else ""
         key = (item.kind, item.identified, item.filing, item.filing_malformed, item.name, hint)
         found = self._cache.get(key)
@@ -175,6 +181,17 @@ class Matcher:
         entry = match.entry
         if entry is None or entry.id is None:
             return None
+        # A school lists the same app on many rows: each answer is remembered.
+        key = (entry.id, item.school, item.school_code)
+        found = self._adoptions.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            if len(self._adoptions) >= _ADOPTIONS_MAX:
+                self._adoptions.clear()
+            found = self._adoptions[key] = self._adoption(entry, item)
+        return cast(AdoptionRecord | None, found)
+
+    def _adoption(self, entry: EntryRecord, item: RequiredItem) -> AdoptionRecord | None:
+        assert entry.id is not None
         found = self.view.adoption_for(entry.id, item.school, item.school_code)
         if found is None and entry.listing == "listed":
             found = self._listed.get(entry.id)

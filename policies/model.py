@@ -56,15 +56,19 @@ class Finding(NamedTuple):
     result store; 0 when the finding stands alone and is only known by its objects."""
 
 
-def verdict_key(finding: Finding) -> tuple[object, ...]:
+def verdict_key(finding: Finding) -> object:
     """What makes two findings read the same, whatever their school and row.
 
-    Findings rebuilt by the result store carry their verdict's number; others are known by
-    the identity of their evidence and params objects, which the engine shares between the
-    rows of one verdict — valid only while those findings are alive, i.e. within one write.
+    Findings rebuilt by the result store carry their verdict's number, which is enough: the
+    store numbers each finding of a shared verdict apart, and rows share a verdict only when
+    every field the rules read (item name and kind among them) is the same; a finding of its
+    own gets a number no other finding has. A plain int is also the cheapest key to look up,
+    and a district's writers look one up for every finding. Other findings are known by the
+    identity of their evidence and params objects, which the engine shares between the rows
+    of one verdict — valid only while those findings are alive, i.e. within one write.
     """
     if finding.verdict:
-        return (finding.rule, finding.severity, finding.item, finding.kind, finding.verdict)
+        return finding.verdict
     return (
         finding.rule,
         finding.severity,
@@ -85,10 +89,17 @@ class VerdictMemo(Generic[_V]):
 
     def __init__(self, limit: int = 1 << 16) -> None:
         self.limit = limit
-        self._data: dict[tuple[object, ...], _V] = {}
+        self._data: dict[object, _V] = {}
 
     def get(self, finding: Finding) -> _V | None:
         return self._data.get(verdict_key(finding))
+
+    @property
+    def by_number(self) -> Mapping[object, _V]:
+        """The entries, to be read by a stored finding's verdict number itself (its key):
+        a writer's loop over a district's findings looks them up without a call for each.
+        No entry has the key 0, so a finding without a number always misses here."""
+        return self._data
 
     def put(self, finding: Finding, value: _V) -> _V:
         if len(self._data) >= self.limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from scanner.submission import InputFile, InputProblem, RequiredItem
 
 if TYPE_CHECKING:
     from scanner.apk.facts import ApkFacts
+
+_severity = operator.attrgetter("severity")
 
 
 @dataclass
@@ -49,7 +52,7 @@ class SchoolResult:
     """Distinct items required when the ledger first saw the school."""
 
     def counts(self) -> dict[str, int]:
-        counted = Counter(f.severity for f in self.findings)
+        counted = Counter(map(_severity, self.findings))  # no Python frame per finding
         return {severity: counted.get(severity, 0) for severity in SEVERITIES}
 
     def summary(self) -> SchoolSummary:

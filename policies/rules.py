@@ -8,7 +8,7 @@ makes; none reads the database or renders anything.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from policies.config import PolicyConfig
@@ -79,6 +79,8 @@ class Context:
     config: PolicyConfig
     words: Keywords
     view: RegistryView | None = None
+    _app_keys: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Names folded for matching, by name: the school rules ask for each item's twice."""
 
     def registry_entry_for_package(self, package: str) -> EntryRecord | None:
         if not package or self.view is None:
@@ -610,7 +612,18 @@ def commercial(a: Assessed, ctx: Context) -> Iterable[Finding]:
 
 def _app_key(a: Assessed, ctx: Context) -> str:
     entry = a.match.entry
-    return f"#{entry.id}" if entry is not None else ctx.words.strip_name(a.item.name)
+    if entry is not None:
+        return f"#{entry.id}"
+    name = a.item.name
+    found = ctx._app_keys.get(name)
+    if found is None:
+        if len(ctx._app_keys) >= _APP_KEYS_MAX:
+            ctx._app_keys.clear()
+        found = ctx._app_keys[name] = ctx.words.strip_name(name)
+    return found
+
+
+_APP_KEYS_MAX = 1 << 16
 
 
 def school_rule_key(a: Assessed, ctx: Context) -> tuple[object, ...]:

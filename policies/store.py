@@ -23,6 +23,7 @@ _ITEM, _OWN, _PROBLEM = 0, 1, 2
 _LENGTH = struct.Struct("<I")
 _SEVERITY_INDEX = {severity: n for n, severity in enumerate(SEVERITIES)}
 _LOADED_MAX = 1 << 14
+_UNUSED = object()
 _INDEX_BITS = 8
 """A finding's place within its verdict, in the low bits of its verdict key."""
 
@@ -65,12 +66,14 @@ class ResultStore:
 
     def __init__(self) -> None:
         self._verdicts: list[bytes] = [b""]  # numbered from 1: 0 means "no shared verdict"
-        self._verdict_severities: list[tuple[str, ...]] = [()]
-        self._severities: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._verdict_counts: list[tuple[int, ...]] = [()]
+        """Each verdict's severities, as places in a shelf's counts."""
+        self._severities: dict[tuple[int, ...], tuple[int, ...]] = {}
         self._own = 0
         self._numbers: dict[object, int] = {}
-        self._strings: list[Any] = []
-        """Sources and school names, which repeat on every row, kept once and numbered."""
+        self._strings: list[Any] = [_UNUSED]
+        """The values rows repeat (sources, school names, kinds, names, requirements …), kept
+        once and numbered (from 1: a number is never 0, so a number looked up is true)."""
         self._loaded: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
         """Verdicts unmarshalled lately: most schools share most of theirs."""
 
@@ -81,16 +84,21 @@ class ResultStore:
         self._verdicts.append(
             _dumps(tuple((f.rule, f.severity, f.evidence, f.params) for f in findings))
         )
-        severities = tuple(f.severity for f in findings)
+        counts = tuple(_SEVERITY_INDEX[f.severity] for f in findings)
         # A few combinations of severities serve a district's verdicts: kept once each.
-        self._verdict_severities.append(self._severities.setdefault(severities, severities))
+        self._verdict_counts.append(self._severities.setdefault(counts, counts))
         return len(self._verdicts) - 1
 
     def add_item(self, shelf: Shelf, item: RequiredItem, verdict: int) -> None:
         """A row whose findings are the shared verdict number `verdict`, re-addressed to it."""
-        self._append(shelf, (_ITEM, self._item_cells(item), verdict))
+        data = _dumps((_ITEM, self._item_cells(item), verdict))
+        records = shelf.records
+        records += _LENGTH.pack(len(data))
+        records += data
         shelf.items += 1
-        shelf.count(self._verdict_severities[verdict])
+        counts = shelf.counts
+        for at in self._verdict_counts[verdict]:
+            counts[at] += 1
 
     def add_own(
         self,
@@ -156,6 +164,8 @@ class ResultStore:
         end = len(data)
         unpack = _LENGTH.unpack_from
         loads = marshal.loads
+        new = tuple.__new__
+        add_item, add_finding = result.items.append, result.findings.append
         while pos < end:
             (size,) = unpack(data, pos)
             record = loads(data[pos + 4 : pos + 4 + size])
@@ -165,29 +175,21 @@ class ResultStore:
                 self._rebuild_problem(shelf, record, result)
                 continue
             item = self._rebuild_item(record[1])
-            result.items.append(item)
+            add_item(item)
             if tag == _ITEM:
                 number = record[2]
                 verdict = verdicts.get(number)
                 if verdict is None:
                     verdict = verdicts[number] = loads(self._verdicts[number])
-                base = number << _INDEX_BITS
-                result.findings.extend(
-                    Finding(
-                        rule,
-                        severity,
-                        item.school,
-                        item.row,
-                        item.name,
-                        item.kind,
-                        evidence,
-                        params,
-                        item.school_code,
-                        item.source,
-                        base + n,
-                    )
-                    for n, (rule, severity, evidence, params) in enumerate(verdict)
-                )
+                # A loop rather than a generator, and tuples made directly: this runs for
+                # every finding of a district, in every pass over its schools.
+                school, row, name, kind = item.school, item.row, item.name, item.kind
+                code, source = item.school_code, item.source
+                n = number << _INDEX_BITS
+                for rule, sev, evidence, params in verdict:
+                    at = (rule, sev, school, row, name, kind, evidence, params, code, source, n)
+                    add_finding(new(Finding, at))
+                    n += 1
             else:
                 result.findings.extend(_finding(item, packed) for packed in record[2])
                 if record[3] is not None:
@@ -216,9 +218,16 @@ class ResultStore:
             yield self._rebuild_item(record[1]), package
 
     def _rebuild_item(self, cells: tuple[Any, ...]) -> RequiredItem:
-        strings = self._strings
-        parts = (strings[cells[0]], cells[1], strings[cells[2]], *cells[3:-2])
-        return RequiredItem(*parts, strings[cells[-2]], strings[cells[-1]])  # type: ignore[call-arg]
+        """The row `_item_cells` stored, made as the tuple it is (every field given): no
+        call of the named tuple's own constructor, for a million rows."""
+        v = self._strings
+        c = cells
+        return tuple.__new__(
+            RequiredItem,
+            (v[c[0]], c[1], v[c[2]], v[c[3]], v[c[4]], v[c[5]], v[c[6]], v[c[7]], v[c[8]],
+             v[c[9]], v[c[10]], v[c[11]], v[c[12]], v[c[13]], c[14], v[c[15]], v[c[16]],
+             v[c[17]]),
+        )  # fmt: skip
 
     def _rebuild_problem(self, shelf: Shelf, record: tuple[Any, ...], result: SchoolResult) -> None:
         source, row, message, message_zh, school, code, cells = record[1]
@@ -261,16 +270,23 @@ class ResultStore:
         return number
 
     def _item_cells(self, item: RequiredItem) -> tuple[Any, ...]:
-        # What repeats across rows (where, who, and the parsed identifier and filing number)
-        # is stored once and referred to by number.
+        """The row's cells as stored: every value but the row number and the note (free
+        text, rarely repeated) by its number. A district repeats a few thousand values over
+        a million rows, so a row is a few bytes, and storing and rebuilding it encodes and
+        decodes no text. Numbers start at 1, so a number looked up is true."""
+        known, number = self._numbers.get, self._number
+        (source, row, school, kind, name, code, identifier, filing_no, audience, action,
+         quota, requested, decision, apk, note, kind_text, identified, filing) = item  # fmt: skip
         return (
-            self._number(item.source),
-            item.row,
-            self._number(item.school),
-            *item[3:-2],
-            self._number(item.identified),
-            self._number(item.filing),
-        )
+            known(source) or number(source), row, known(school) or number(school),
+            known(kind) or number(kind), known(name) or number(name),
+            known(code) or number(code), known(identifier) or number(identifier),
+            known(filing_no) or number(filing_no), known(audience) or number(audience),
+            known(action) or number(action), known(quota) or number(quota),
+            known(requested) or number(requested), known(decision) or number(decision),
+            known(apk) or number(apk), note, known(kind_text) or number(kind_text),
+            known(identified) or number(identified), known(filing) or number(filing),
+        )  # fmt: skip
 
     def _own_finding(self, finding: Finding) -> tuple[Any, ...]:
         self._own -= 1

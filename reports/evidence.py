@@ -300,15 +300,15 @@ def _rows_list(raw: Any, finding: Finding, lang: str, key: str) -> list[Fact]:
     if not isinstance(raw, list | tuple):
         return [Fact(label(key, lang), value(raw, lang))]
     row_word = _word("values", "row", lang) or "{row}"
+    # A school's list runs to a hundred apps, written out for each school: `_paren` of one
+    # part, with the punctuation looked up once.
+    opening, closing = _punct("open", lang), _punct("close", lang)
     parts = []
     for member in raw:
-        if isinstance(member, Mapping):
+        if type(member) is dict or isinstance(member, Mapping):
             row = member.get("row")
-            parts.append(
-                _paren(
-                    str(member.get("name") or ""), [row_word.format(row=row)] if row else [], lang
-                )
-            )
+            name = str(member.get("name") or "")
+            parts.append(f"{name}{opening}{row_word.format(row=row)}{closing}" if row else name)
         else:
             parts.append(value(member, lang))
     return [Fact(label(key, lang), _punct("list", lang).join(parts))]

@@ -14,6 +14,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from policies.ledger import LEDGER_COUNTS
 from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
@@ -21,6 +23,7 @@ from reports.html_index import TopItems, Totals, encoding_name, index_rows, redu
 from reports.html_parts import (
     asset,
     badges,
+    display_text,
     file_names,
     notice_text,
     provenance,
@@ -28,7 +31,7 @@ from reports.html_parts import (
     stylesheet,
     template,
 )
-from reports.html_school import ProblemRow, ledger_line, school_page
+from reports.html_school import Matched, ProblemRow, Said, ledger_line, school_page
 from reports.interface import ReportError, ReportFormat, SchoolWriter
 from reports.names import SCHOOLS_DIR, page_names
 from reports.text import check_lang, strings
@@ -59,6 +62,9 @@ class _HtmlWriter(SchoolWriter):
         self.result = result
         self.lang = lang
         self.s = strings(lang)
+        # The interface words as a page prints them, made once: a template passes plain text
+        # through `display_text` and escapes it every time it prints it, seventy times a page.
+        self.words = {k: Markup(escape(display_text(v, lang))) for k, v in self.s.words.items()}
         self.meta = provenance(result, self.s)
         self.notice = notice_text(lang)
         self.names = page_names(result.summaries())
@@ -67,8 +73,8 @@ class _HtmlWriter(SchoolWriter):
         self.index = out_dir / "index.html"
         self.written = [self.index]
         self.template = template("school.html.j2")
-        self.memo: VerdictMemo[str] = VerdictMemo()
-        self.match_memo: VerdictMemo[str] = VerdictMemo()
+        self.memo: VerdictMemo[Said] = VerdictMemo()
+        self.match_memo: VerdictMemo[Matched] = VerdictMemo()
         self.top = TopItems()
         self.findings = 0
         self.added = 0
@@ -93,7 +99,7 @@ class _HtmlWriter(SchoolWriter):
         _write(
             path,
             self.template.render(
-                t=self.s.words,
+                t=self.words,
                 lang=self.lang,
                 meta=self.meta,
                 notice=self.notice,

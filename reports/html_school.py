@@ -3,11 +3,12 @@ findings, the clauses they rest on, unreadable rows, items without findings, APK
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from html import escape as _esc
-from typing import Any
+from typing import Any, NamedTuple
 
 from markupsafe import Markup
 
@@ -88,6 +89,7 @@ class _Group:
     as a whole, with its findings."""
 
     heading: str
+    heading_html: str
     item: str
     """The item's name as the findings give it ('' for the school as a whole)."""
     kind: str
@@ -95,10 +97,13 @@ class _Group:
     whole_school: bool
     source: str
     rows: list[int] = field(default_factory=list)
-    count: int = 0
-    """How many findings are about it."""
-    numbered: list[tuple[int, Finding]] = field(default_factory=list)
-    """The findings with their numbers on the list, in the list's order."""
+    actions: set[str] = field(default_factory=set)
+    """What the school asks of it (要求), as written on each of its rows."""
+    by_cause: dict[int, list[Any]] = field(default_factory=dict)
+    """Its findings by cause (see `_cause_id`), each followed by what it says."""
+    articles: dict[str, tuple[list[int], list[int], Said]] = field(default_factory=dict)
+    """Its findings as the details show them: those that read the same once, with their
+    rows and their numbers on the list, in the list's order."""
     match: Finding | None = None
     """A finding whose evidence says what the item matched in the registry."""
     anchor: str = ""
@@ -108,83 +113,162 @@ class _Group:
     """How many findings of each rule and severity are about it."""
 
 
+_source = operator.attrgetter("source")
+_place = operator.itemgetter(0, 1)
+"""An item's (source, row): its first two fields."""
+
 _RANK = {severity: -rank for severity, rank in SEVERITY_RANK.items()}
 """Sort key of a severity: the most serious first."""
+
+_CAUSES: list[tuple[int, int, str, str, str]] = []
+"""Every cause seen, by number: severity rank, the rule's place, rule, variant, severity."""
+_CAUSE_IDS: dict[tuple[int, int, str, str, str], int] = {}
+
+
+def _cause_id(cause: tuple[int, int, str, str, str]) -> int:
+    """A small number for a cause, so that a page sorts its findings by the few causes it
+    has rather than finding by finding."""
+    found = _CAUSE_IDS.get(cause)
+    if found is None:
+        found = _CAUSE_IDS[cause] = len(_CAUSES)
+        _CAUSES.append(cause)
+    return found
+
+
+class Said(NamedTuple):
+    """What every finding of one verdict says on a page, worked out once per verdict."""
+
+    cause: int
+    """Its place on the list (`_CAUSES`): most serious first, then the rule's place in the
+    catalogue; the list shows the problem (rule, severity, cause) of a run of lines once."""
+    tally: tuple[str, str]
+    """Rule and severity, as the index counts findings."""
+    body: str
+    """The message and facts as HTML."""
+    article: str
+    """Rule, severity and body in one string (whose hash Python keeps): findings of an item
+    that read the same are shown once."""
+    opening: str
+    """The article's opening tags, badge and title."""
+    matched: bool
+    """Its evidence says what the item matched in the registry."""
+
+
+def _said_of(finding: Finding, lang: str, memo: VerdictMemo[Said]) -> Said:
+    found = memo.get(finding)
+    if found is not None:
+        return found
+    rule, severity = finding.rule, finding.severity
+    variant = finding.params.get("variant", "")
+    variant = variant if type(variant) is str else ""
+    order = rule_order()
+    body = f"<p>{text_html(message(finding, lang), lang)}</p>" + facts_html(
+        finding_facts(finding, lang), lang
+    )
+    cause = (_RANK.get(severity, 0), order.get(rule, len(order)), rule, variant, severity)
+    return memo.put(
+        finding,
+        Said(
+            cause=_cause_id(cause),
+            tally=(rule, severity),
+            body=body,
+            article=f"{rule}\0{severity}\0{body}",
+            opening=_article_open(rule, severity, lang),
+            matched=not finding.evidence.keys().isdisjoint(MATCH_KEYS),
+        ),
+    )
+
+
+Matched = tuple[str, tuple[str, str] | None]
+"""An item's registry match as its header shows it, and the identifier the match read."""
 
 
 def school_page(
     school: SchoolResult,
     lang: str,
-    memo: VerdictMemo[str] | None = None,
-    match_memo: VerdictMemo[str] | None = None,
+    memo: VerdictMemo[Said] | None = None,
+    match_memo: VerdictMemo[Matched] | None = None,
     zone_name: str = DEFAULT_ZONE,
 ) -> SchoolPage:
     """The page of one school. With the memos, what is the same for every finding of one
-    verdict (its message and facts, its item's registry match) is built once."""
+    verdict (its place on the list, its message and facts, its item's registry match) is
+    built once."""
     s = strings(lang)
     memo = memo if memo is not None else VerdictMemo()
     match_memo = match_memo if match_memo is not None else VerdictMemo()
-    paths = {f.source for f in school.findings}.union(i.source for i in school.items)
+    # Over every finding and item of a district: in C, without a Python frame for each.
+    paths = set(map(_source, school.findings)).union(map(_source, school.items))
     several = len(paths) > 1
     sources = sorted({name for p in paths if (name := _file_name(p))})
-    items_at = {(i.source, i.row): i for i in school.items}
+    items_at = dict(zip(map(_place, school.items), school.items, strict=True))
 
-    # Each finding to its item's group; each group's lines of the list with their sort keys.
-    # This runs for every finding of a district: names are looked up once, outside the loop.
+    # Each finding to its item's group, by cause. This runs for every finding of a district:
+    # names are looked up once, outside the loop, and the findings of one row (which come
+    # together) find their group once.
     whole_school = s["whole_school"]
-    order = rule_order()
-    last = len(order)
     get_item = items_at.get
-    get_order = order.get
-    get_rank = _RANK.get
+    known = memo.by_number.get
     groups: dict[tuple[object, ...], _Group] = {}
     get_group = groups.get
-    lines: list[tuple[int, int, str, str, int, int, _Group, Finding, Any]] = []
-    add_line = lines.append
-    tags = school.ledger_tags or [None] * len(school.findings)
-    for finding, tag in zip(school.findings, tags, strict=True):
+    tag_of: dict[int, Any] = (
+        dict(zip(map(id, school.findings), school.ledger_tags, strict=True))
+        if school.ledger_tags
+        else {}
+    )
+    by_cause: dict[int, list[_Group]] = {}
+    group: _Group | None = None
+    last: tuple[str, int | None, str, str] = ("", None, "", "")
+    for finding in school.findings:
+        said = known(finding.verdict) or _said_of(finding, lang, memo)
         row = finding.row
-        source = finding.source if several else ""
-        if row is None:
-            key: tuple[object, ...] = (source, True, finding.kind, finding.item)
-            item = None
-        else:
-            item = get_item((finding.source, row))
-            key = (
-                (source, False, finding.kind, finding.item, item.identifier, item.filing_no)
-                if item is not None
-                else (source, False, finding.kind, finding.item)
-            )
-        group = get_group(key)
-        if group is None:
-            group = groups[key] = _Group(
-                heading=finding.item or whole_school,
-                item=finding.item,
-                kind=finding.kind,
-                identifier=item.identifier if item is not None else "",
-                whole_school=row is None,
-                source=source,
-            )
-        if row is not None and (not group.rows or group.rows[-1] != row):
-            group.rows.append(row)
-        if group.match is None and not finding.evidence.keys().isdisjoint(MATCH_KEYS):
+        if (
+            row is None
+            or row != last[1]
+            or finding.source != last[0]
+            or finding.kind != last[2]
+            or finding.item != last[3]
+            or group is None
+        ):
+            source = finding.source if several else ""
+            if row is None:
+                key: tuple[object, ...] = (source, True, finding.kind, finding.item)
+                item = None
+            else:
+                item = get_item((finding.source, row))
+                key = (
+                    (source, False, finding.kind, finding.item, item.identifier, item.filing_no)
+                    if item is not None
+                    else (source, False, finding.kind, finding.item)
+                )
+            group = get_group(key)
+            if group is None:
+                heading = finding.item or whole_school
+                group = groups[key] = _Group(
+                    heading=heading,
+                    heading_html=repeated_html(heading, lang),
+                    item=finding.item,
+                    kind=finding.kind,
+                    identifier=item.identifier if item is not None else "",
+                    whole_school=row is None,
+                    source=source,
+                )
+            if row is not None and (not group.rows or group.rows[-1] != row):
+                group.rows.append(row)
+                if item is not None:
+                    group.actions.add(item.action_text)
+            last = (finding.source, row, finding.kind, finding.item)
+        if group.match is None and said.matched:
             group.match = finding
-        group.count += 1
-        variant = finding.params.get("variant", "")
-        rule = finding.rule
-        add_line(
-            (
-                get_rank(finding.severity, 0),
-                get_order(rule, last),
-                rule,
-                variant if type(variant) is str else "",
-                0,
-                row or 0,
-                group,
-                finding,
-                tag,
-            )
-        )
+        found = group.by_cause.get(said.cause)
+        if found is None:
+            found = group.by_cause[said.cause] = []
+            groups_of_cause = by_cause.get(said.cause)
+            if groups_of_cause is None:
+                by_cause[said.cause] = [group]
+            else:
+                groups_of_cause.append(group)
+        found.append(finding)
+        found.append(said)
     ordered = sorted(
         groups.values(), key=lambda g: (not g.whole_school, g.source, min(g.rows, default=0))
     )
@@ -192,20 +276,20 @@ def school_page(
         group.anchor = f"i{number}"
         group.order = number
 
-    # The list: most serious first, a rule's findings together, then in item order.
-    lines.sort(key=lambda line: (*line[:4], line[6].order, line[5]))
-    causes = {(line[2], line[3]) for line in lines}
-    listed = []
-    for number, line in enumerate(lines, 1):
-        group, finding = line[6], line[7]
-        group.numbered.append((number, finding))
-        listed.append((group, finding, line[3], line[8]))
+    # The list: most serious first, a rule's findings together, then in item and row order.
+    causes = sorted(by_cause, key=_CAUSES.__getitem__)
     ledger = school.ledger_counts is not None
-    todo = _todo_html(listed, several, lang, ledger)
+    todo = _todo_html(
+        [(_CAUSES[c], by_cause[c], c) for c in causes],
+        several,
+        lang,
+        tag_of if ledger else None,
+    )
 
-    details = "".join(_group_html(g, items_at, lang, memo, match_memo) for g in ordered)
+    details = "".join(_group_html(g, lang, match_memo) for g in ordered)
     cited: set[Clause] = set()
-    for rule, variant in causes:
+    for cause in causes:
+        rule, variant = _CAUSES[cause][2:4]
         cited.update(rule_text(rule, lang, variant).clauses)
 
     found_rows = {(f.source, f.row) for f in school.findings if f.row is not None}
@@ -278,59 +362,65 @@ def _span(length: int) -> str:
 
 
 def _todo_html(
-    lines: Sequence[tuple[_Group, Finding, str, Any]], several: bool, lang: str, ledger: bool
+    causes: Sequence[tuple[tuple[int, int, str, str, str], list[_Group], int]],
+    several: bool,
+    lang: str,
+    tags: Mapping[int, Any] | None = None,
 ) -> str:
-    """One line per finding: 序号, 应用/账号 (linking to its details) and 行号 (with a ledger,
-    the finding's 问题编号 and due date after 序号). A run of lines with the same problem shows
-    问题, 严重程度, 整改要求 and 依据 once, and a run of lines about the same item within it
-    shows the item once."""
-    cells: list[list[str]] = []
-    problem: tuple[str, str, str] | None = None
-    problem_start = item_start = 0
-    item: _Group | None = None
+    """One line per finding: 序号, 应用/账号 (linking to its details) and 行号, cause by cause
+    (`causes` in the list's order, each with the groups that have it), item by item within a
+    cause, in row order within an item. The lines of a cause show its problem (问题, 严重程度,
+    整改要求 and 依据) once, and the lines about one item within them show the item once.
+
+    With a ledger (`tags`: each finding's `LedgerTag` by the finding's id), each line gives
+    the finding's 问题编号, status and due date after 序号.
+
+    Also gathers each group's findings into its `articles`, in the list's order."""
     # On a school's first scan every item is new: saying so on each line says nothing.
-    all_new = ledger and all(tag.new for *_rest, tag in lines if tag is not None)
-    for index, (group, finding, variant, tag) in enumerate(lines):
-        key = (finding.rule, finding.severity, variant)
-        at = finding.row
-        number = f"<tr><td>{index + 1}</td>"
-        if ledger:
-            number += _tag_cell(tag, lang, all_new)
-        row = [
-            number,
-            "",
-            f'<td class="n">{at}</td>'
-            if at is not None and not several
-            else _row_cell(at, finding.source, lang),
-            "",
-        ]
-        if key != problem:
-            if item is not None:
-                cells[item_start][1] = _item_cell(item, index - item_start, lang)
-            if problem is not None:
-                cells[problem_start][3] = _problem_cells(*problem, lang).replace(
-                    "{span}", _span(index - problem_start)
-                )
-            problem, problem_start = key, index
-            item = None
-        if group is not item:
-            if item is not None:
-                cells[item_start][1] = _item_cell(item, index - item_start, lang)
-            item, item_start = group, index
-        cells.append(row)
-    if problem is not None:
-        cells[problem_start][3] = _problem_cells(*problem, lang).replace(
-            "{span}", _span(len(lines) - problem_start)
-        )
-    if item is not None:
-        cells[item_start][1] = _item_cell(item, len(lines) - item_start, lang)
-    return "".join(f"{''.join(row)}</tr>\n" for row in cells)
+    all_new = tags is not None and all(tag.new for tag in tags.values() if tag is not None)
+    parts: list[str] = []
+    add = parts.append
+    number = 0
+    for (_rank, _order, rule, variant, severity), groups, cause in causes:
+        if len(groups) > 1:
+            groups.sort(key=_by_order)
+        total = sum(len(g.by_cause[cause]) for g in groups) // 2
+        problem = _problem_cells(rule, severity, variant, lang).replace("{span}", _span(total))
+        for group in groups:
+            found = group.by_cause[cause]
+            item = _item_cell(group, len(found) // 2, lang)
+            articles = group.articles
+            article_of = articles.get
+            for at in range(0, len(found), 2):
+                finding, said = found[at], found[at + 1]
+                number += 1
+                row = finding.row
+                lead = f"<tr><td>{number}</td>"
+                if tags is not None:
+                    lead += _tag_cell(tags.get(id(finding)), lang, all_new)
+                if row is not None and not several:
+                    add(f'{lead}{item}<td class="n">{row}</td>{problem}</tr>\n')
+                else:
+                    cell = _row_cell(row, finding.source, lang)
+                    add(f"{lead}{item}{cell}{problem}</tr>\n")
+                item = problem = ""
+                # Findings of an item that read the same on several rows are shown once.
+                article = article_of(said.article)
+                if article is None:
+                    article = articles[said.article] = ([], [], said)
+                if row is not None:
+                    article[0].append(row)
+                article[1].append(number)
+    return "".join(parts)
+
+
+def _by_order(group: _Group) -> int:
+    return group.order
 
 
 def _item_cell(group: _Group, length: int, lang: str) -> str:
     return (
-        f'<td class="item"{_span(length)}><a href="#{group.anchor}">'
-        f"{repeated_html(group.heading, lang)}</a></td>"
+        f'<td class="item"{_span(length)}><a href="#{group.anchor}">{group.heading_html}</a></td>'
     )
 
 
@@ -404,60 +494,37 @@ def _finding_head(rule: str, severity: str, lang: str) -> str:
     return f'<span class="badge">{label}</span> {_esc(title, quote=False)}'
 
 
-def _body(finding: Finding, lang: str, memo: VerdictMemo[str]) -> str:
-    """The message and facts of a finding: the same for every row of one verdict."""
-    found = memo.get(finding)
-    if found is None:
-        found = memo.put(
-            finding,
-            f"<p>{text_html(message(finding, lang), lang)}</p>"
-            + facts_html(finding_facts(finding, lang), lang),
-        )
-    return found
-
-
-def _group_html(
-    group: _Group,
-    items_at: Mapping[tuple[str, int], RequiredItem],
-    lang: str,
-    memo: VerdictMemo[str],
-    match_memo: VerdictMemo[str],
-) -> str:
+def _group_html(group: _Group, lang: str, match_memo: VerdictMemo[Matched]) -> str:
     s = strings(lang)
-    # Findings that read the same on several rows are shown once, with their rows.
-    articles: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
-    for number, finding in group.numbered:
-        key = (finding.rule, finding.severity, _body(finding, lang, memo))
-        found = articles.get(key)
-        if found is None:
-            found = articles[key] = ([], [])
-        if finding.row is not None:
-            found[0].append(finding.row)
-        found[1].append(number)
-
+    articles = group.articles
     tally: dict[tuple[str, str], int] = {}
-    for (rule, severity, _body_html), (_rows, numbers) in articles.items():
-        tally[(rule, severity)] = tally.get((rule, severity), 0) + len(numbers)
+    for _rows, numbers, said in articles.values():
+        tally[said.tally] = tally.get(said.tally, 0) + len(numbers)
     group.tally = [(rule, severity, count) for (rule, severity), count in tally.items()]
 
     all_rows = len(group.rows)
-    meta = _meta(group, items_at, lang)
+    no, rows_n, sep = s["list_no"], s["rows_n"], s["list_sep"]
+    shown_rows = list(map(str, group.rows))
+    matched, ident = _match(group, lang, match_memo)
+    meta = _meta(group, ident, sep.join(shown_rows), lang)
     if meta:
         meta = f'<p class="meta">{meta}</p>'
     parts = [
-        f'<section class="item" id="{group.anchor}" data-rows="{" ".join(map(str, group.rows))}">'
-        f"<header><h3>{repeated_html(group.heading, lang)}</h3>{meta}"
-        f"{_match(group, lang, match_memo)}</header>\n"
+        f'<section class="item" id="{group.anchor}" data-rows="{" ".join(shown_rows)}">'
+        f"<header><h3>{group.heading_html}</h3>{meta}{matched}</header>\n"
     ]
-    no, rows_n, sep = s["list_no"], s["rows_n"], s["list_sep"]
-    for (rule, severity, body), (rows, numbers) in articles.items():
-        listed = numbers[0] if len(numbers) == 1 else compact_numbers(numbers, lang)
+    for rows, numbers, said in articles.values():
+        if len(numbers) == 1:
+            listed: object = numbers[0]
+        elif len(numbers) == 2:  # most often: two numbers are written out either way
+            listed = f"{numbers[0]}{sep}{numbers[1]}"
+        else:
+            listed = compact_numbers(numbers, lang)
         where = ""
         if rows and len(rows) < all_rows and len(set(rows)) < all_rows:
             where = f" · {rows_n.format(rows=sep.join(map(str, rows)))}"
         parts.append(
-            f"{_article_open(rule, severity, lang)}<small>{no}{listed}{where}</small></h4>"
-            f"{body}</article>\n"
+            f"{said.opening}<small>{no}{listed}{where}</small></h4>{said.body}</article>\n"
         )
     parts.append("</section>\n")
     return "".join(parts)
@@ -473,33 +540,36 @@ def _article_open(rule: str, severity: str, lang: str) -> str:
     )
 
 
-def _match(group: _Group, lang: str, memo: VerdictMemo[str]) -> str:
+def _match(group: _Group, lang: str, memo: VerdictMemo[Matched]) -> Matched:
+    """The item's registry match for its header, and the identifier the match read."""
     if group.match is None:
-        return ""
+        return "", None
     found = memo.get(group.match)
     if found is None:
-        found = memo.put(group.match, match_html(group.match.evidence, lang))
+        evidence = group.match.evidence
+        ident = identifier_fact(evidence, lang)
+        found = memo.put(
+            group.match,
+            (match_html(evidence, lang), (ident.label, ident.value) if ident else None),
+        )
     return found
 
 
-def _meta(group: _Group, items_at: Mapping[tuple[str, int], RequiredItem], lang: str) -> str:
-    """第6、9行 · APP · 包名：com.example · 要求：下载安装、注册 — the item as the school wrote it."""
+def _meta(group: _Group, ident: tuple[str, str] | None, rows: str, lang: str) -> str:
+    """第6、9行 · APP · 包名：com.example · 要求：下载安装、注册 — the item as the school wrote it
+    (`rows`: its rows, listed)."""
     s = strings(lang)
-    source = group.numbered[0][1].source
-    actions = {found.action_text for row in group.rows if (found := items_at.get((source, row)))}
-    ident = None
-    if group.match is not None:
-        ident = identifier_fact(group.match.evidence, lang)
+    actions = group.actions
     tail = _meta_tail(
         lang,
         group.kind,
-        (ident.label, ident.value) if ident is not None else (s["identifier"], group.identifier),
+        ident if ident is not None else (s["identifier"], group.identifier),
         next(iter(actions)) if len(actions) == 1 else "",
         _file_name(group.source) if group.source else "",
     )
     if not group.rows:
         return tail
-    rows = s["rows_n"].format(rows=s["list_sep"].join(map(str, group.rows)))
+    rows = s["rows_n"].format(rows=rows)
     return f"{rows} · {tail}" if tail else rows
 
 

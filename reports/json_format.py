@@ -9,7 +9,7 @@ are several.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,55 +144,127 @@ def _school_rest(school: SchoolResult, lang: str) -> dict[str, Any]:
 _ROW = '"row":null'
 
 
+def _utf8(text: str) -> bytes:
+    """Text as `findings.json` holds it: undecodable bytes of a file name (lone surrogates)
+    are written as U+FFFD."""
+    return text.encode("utf-8", REPLACE_ERRORS)
+
+
 class VerdictJson:
-    """Findings as JSON text, the part that does not depend on the row built once per
-    verdict.
+    """Findings as UTF-8 JSON, the part that does not depend on the row built (and encoded)
+    once per verdict.
 
     Gives exactly what `school_dict` holds for the finding, a district's worth faster.
     """
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
-        self.memo: VerdictMemo[tuple[str, str]] = VerdictMemo()
-        self.sources: dict[str, str] = {}
+        self.memo: VerdictMemo[tuple[bytes, bytes]] = VerdictMemo()
+        self.sources: dict[str, bytes] = {}
 
-    def __call__(self, finding: Finding, *, source: bool = False, extra: str = "") -> str:
-        """The finding's JSON; `extra` (keys and values, each after a comma) goes last."""
-        parts = self.memo.get(finding)
-        if parts is None:
-            whole = finding_dict(finding, self.lang, source=False)
-            whole["row"] = None
-            # No string can hold the key: its quotes would be escaped there.
-            before, _, after = compact_json(whole).partition(_ROW)
-            parts = self.memo.put(finding, (before + '"row":', after[:-1]))
-        row = "null" if finding.row is None else str(finding.row)
-        if not source:
-            return f"{parts[0]}{row}{parts[1]}{extra}}}"
-        text = self.sources.get(finding.source)
+    def __call__(self, finding: Finding, *, source: bool = False) -> bytes:
+        return self.join([finding], source=source)
+
+    def join(
+        self,
+        findings: Sequence[Finding],
+        *,
+        source: bool = False,
+        extras: Sequence[bytes] | None = None,
+    ) -> bytes:
+        """The findings as the items of a JSON array: pieces made once per verdict (the
+        text around the row), per row and per file, joined once. `extras` (one per
+        finding: keys and values, each after a comma) go last in each finding."""
+        if extras is not None:
+            return self._join_with(findings, source, extras)
+        known = self.memo.by_number.get
+        parts: list[bytes] = []
+        add = parts.append
+        row: int | None = -1
+        shown = b""
+        for finding in findings:
+            around = known(finding.verdict)
+            if around is None:
+                around = self._around(finding)
+            if finding.row != row:
+                row = finding.row
+                shown = b"null" if row is None else b"%d" % row
+            add(around[0])
+            add(shown)
+            if source:
+                add(around[1][:-2])
+                add(self._source(finding.source))
+            else:
+                add(around[1])
+        if parts:
+            parts[-1] = parts[-1][:-1]  # no separator after the last finding
+        return b"".join(parts)
+
+    def _join_with(
+        self, findings: Sequence[Finding], source: bool, extras: Sequence[bytes]
+    ) -> bytes:
+        known = self.memo.by_number.get
+        parts: list[bytes] = []
+        add = parts.append
+        row: int | None = -1
+        shown = b""
+        for finding, extra in zip(findings, extras, strict=True):
+            around = known(finding.verdict)
+            if around is None:
+                around = self._around(finding)
+            if finding.row != row:
+                row = finding.row
+                shown = b"null" if row is None else b"%d" % row
+            add(around[0])
+            add(shown)
+            add(around[1][:-2])
+            if source:
+                add(self._source(finding.source)[:-2])
+            add(extra)
+            add(b"},")
+        if parts:
+            parts[-1] = b"}"
+        return b"".join(parts)
+
+    def _around(self, finding: Finding) -> tuple[bytes, bytes]:
+        """The finding's JSON before its row, and after it up to the separator."""
+        found = self.memo.get(finding)
+        if found is not None:
+            return found
+        whole = finding_dict(finding, self.lang, source=False)
+        whole["row"] = None
+        # No string can hold the key: its quotes would be escaped there.
+        before, _, after = compact_json(whole).partition(_ROW)
+        return self.memo.put(finding, (_utf8(before + '"row":'), _utf8(after + ",")))
+
+    def _source(self, path: str) -> bytes:
+        text = self.sources.get(path)
         if text is None:
-            text = self.sources[finding.source] = compact_json(finding.source)
-        return f'{parts[0]}{row}{parts[1]},"source":{text}{extra}}}'
+            text = self.sources[path] = _utf8(f',"source":{compact_json(path)}}},')
+        return text
 
 
-def school_json(school: SchoolResult, lang: str, finding_json: VerdictJson) -> str:
+def school_json(school: SchoolResult, lang: str, finding_json: VerdictJson) -> bytes:
+    """The school's line of `findings.json`, in UTF-8: `school_dict` as compact JSON."""
     sources = school_sources(school)
     several = len(sources) > 1
-    head = compact_json(_school_head(school, sources))
+    head = _utf8(compact_json(_school_head(school, sources)))
+    extras = None
     if school.ledger_tags:
-        findings = ",".join(
-            finding_json(f, source=several, extra=f',"ledger_id":"{tag.number}"' if tag else "")
-            for f, tag in zip(school.findings, school.ledger_tags, strict=True)
-        )
-    else:
-        findings = ",".join(finding_json(f, source=several) for f in school.findings)
+        extras = [
+            b',"ledger_id":"%b"' % tag.number.encode("ascii") if tag else b""
+            for tag in school.ledger_tags
+        ]
+    findings = finding_json.join(school.findings, source=several, extras=extras)
     if school.waived:
-        waived = ",".join(
-            finding_json(f, source=several, extra=f',"waived":{compact_json(dict(w))}')
-            for f, w in school.waived
+        waived = finding_json.join(
+            [f for f, _w in school.waived],
+            source=several,
+            extras=[b',"waived":' + _utf8(compact_json(dict(w))) for _f, w in school.waived],
         )
-        findings = f"{findings},{waived}" if findings else waived
-    rest = compact_json(_school_rest(school, lang))
-    return f'{head[:-1]},"findings":[{findings}],{rest[1:]}'
+        findings = b"%b,%b" % (findings, waived) if findings else waived
+    rest = _utf8(compact_json(_school_rest(school, lang)))
+    return b'%b,"findings":[%b],%b' % (head[:-1], findings, rest[1:])
 
 
 def head_dict(result: ScanResult, lang: str) -> dict[str, Any]:
@@ -239,21 +311,22 @@ class _JsonWriter(SchoolWriter):
         self.lang = lang
         self.finding_json = VerdictJson(lang)
         self.first = True
-        head = compact_json(head_dict(result, lang))
-        # Undecodable bytes of a file name (lone surrogates) are written as U+FFFD.
-        self.handle = path.open("w", encoding="utf-8", errors=REPLACE_ERRORS, newline="\n")
+        head = _utf8(compact_json(head_dict(result, lang)))
+        # Written in UTF-8 as it is made: each verdict's part is encoded once, not each time
+        # a school repeats it.
+        self.handle = path.open("wb")
         # The head's closing brace is reopened to append the schools array, so the
         # document is built piece by piece rather than held whole in memory.
         self.handle.write(head[:-1])
-        self.handle.write(',"schools":[')
+        self.handle.write(b',"schools":[')
 
     def add(self, school: SchoolResult) -> None:
-        self.handle.write("\n" if self.first else ",\n")
+        self.handle.write(b"\n" if self.first else b",\n")
         self.first = False
         self.handle.write(school_json(school, self.lang, self.finding_json))
 
     def close(self) -> list[Path]:
-        self.handle.write("\n]}\n")
+        self.handle.write(b"\n]}\n")
         self.handle.close()
         return [self.path]
 

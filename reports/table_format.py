@@ -144,14 +144,49 @@ def school_lines(
     options = _Options(lang, headers)
     head = csv_cells([school.school, school.school_code])
     sources: dict[str, str] = {}
+    known = memo.by_number.get
     for f, number in zip(school.findings, _ledger_ids(school), strict=True):
-        tail = memo.get(f)
+        tail = known(f.verdict)
         if tail is None:
-            tail = memo.put(f, csv_cells(_verdict_cells(f, options)))
+            tail = memo.get(f)
+            if tail is None:
+                tail = memo.put(f, csv_cells(_verdict_cells(f, options)))
         source = sources.get(f.source)
         if source is None:
             source = sources[f.source] = csv_cells([f.source])
         yield f"{head},{'' if f.row is None else f.row},{tail},{source},{number}"
+
+
+def school_csv(school: SchoolResult, lang: str, headers: str, memo: VerdictMemo[bytes]) -> bytes:
+    """`school_lines` in UTF-8, each line ended with CRLF: the pieces (the school's cells, a
+    verdict's cells, the file's cell) encoded once each, joined once for the school."""
+    options = _Options(lang, headers)
+    head = (csv_cells([school.school, school.school_code]) + ",").encode("utf-8")
+    ends: dict[str, bytes] = {}
+    known = memo.by_number.get
+    parts: list[bytes] = []
+    add = parts.append
+    row: int | None = -1
+    start = b""
+    numbers = _ledger_ids(school)
+    for f, number in zip(school.findings, numbers, strict=True):
+        tail = known(f.verdict)
+        if tail is None:
+            tail = memo.get(f)
+            if tail is None:
+                cells = csv_cells(_verdict_cells(f, options))
+                tail = memo.put(f, f",{cells},".encode())
+        end = ends.get(f.source)
+        if end is None:
+            end = ends[f.source] = (csv_cells([f.source]) + ",").encode("utf-8")
+        if f.row != row:
+            row = f.row
+            start = head if row is None else b"%b%d" % (head, row)
+        add(start)
+        add(tail)
+        add(end)
+        add(b"%b\r\n" % number.encode("ascii") if number else b"\r\n")
+    return b"".join(parts)
 
 
 def finding_lines(result: ScanResult, lang: str, headers: str | None = None) -> Iterator[str]:
@@ -199,11 +234,10 @@ class _CsvWriter(SchoolWriter):
         self.target = target
         self.lang = lang
         self.headers = headers
-        self.memo: VerdictMemo[str] = VerdictMemo()
+        self.memo: VerdictMemo[bytes] = VerdictMemo()
 
     def add(self, school: SchoolResult) -> None:
-        for line in school_lines(school, self.lang, self.headers, self.memo):
-            self.target.write(line)
+        self.target.write_encoded(school_csv(school, self.lang, self.headers, self.memo))
 
     def close(self) -> list[Path]:
         self.target.commit()

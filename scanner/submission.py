@@ -7,6 +7,7 @@ never a silently dropped row.
 
 from __future__ import annotations
 
+import operator
 import re
 import tomllib
 import unicodedata
@@ -255,52 +256,26 @@ class Submission:
         def audience_of(text: str) -> tuple[str, ...]:
             return tuple(dict.fromkeys(audiences.get(word_key(a), a) for a in split_values(text)))
 
+        new_tuple = tuple.__new__
         kind_of = self.vocabulary.kind_of_identifier
         identify = self.vocabulary.identify
         normalise_filing = self.vocabulary.normalise_filing
-        columns = table.columns
-        at = {name: columns.get(name, -1) for name in submission_fields()}
-        i_school, i_code, i_name = at["school"], at["school_code"], at["name"]
-        i_identifier, i_kind, i_filing = at["identifier"], at["kind"], at["filing_no"]
-        i_audience, i_action, i_quota = at["audience"], at["action"], at["quota"]
-        i_requested, i_decision, i_apk, i_note = (
-            at["requested_by"], at["decision_ref"], at["apk"], at["note"]
-        )  # fmt: skip
-        data_columns = [i for name, i in columns.items() if name != "seq"]
-        maybe_extra = table.has_unknown_columns
-        header_width = len(table.headers)
-        previous_school, previous_code = default_school, ""
-        broken = table.broken_rows
-        for number, cells in table.records():
-            if broken and number in broken:
-                self.rows += 1
-                self.problem_count += 1
-                school = cells[i_school] or previous_school
-                code = cells[i_code] or ("" if cells[i_school] else previous_code)
-                yield self._problem(
-                    broken[number], school, code, {f: cells[i] for f, i in columns.items()}
-                )
-                continue
-            extra = table.extra(cells) if maybe_extra or len(cells) > header_width + 1 else None
-            if not extra and not any(cells[i] for i in data_columns):
-                continue  # a numbered but empty template row
-            self.rows += 1
-            school = cells[i_school] or previous_school
-            code = cells[i_code]
-            if not cells[i_school] and not code:
-                code = previous_code  # merged school cells come out as blanks below the first
-            previous_school, previous_code = school, code
-            name = cells[i_name]
-            identifier = cells[i_identifier]
-            kind_text = cells[i_kind]
+        kind_of_text = self.vocabulary.kind_of_text
+
+        @lru_cache(maxsize=1 << 14)
+        def what_it_is(
+            kind_text: str, name: str, identifier: str, filing_no: str
+        ) -> tuple[str, str, str, tuple[str, str] | None, str, tuple[tuple[str, str], ...]]:
+            """What a row's kind, name, identifier and filing number cells come to, the same
+            on every row that repeats them (a district repeats a few thousand requirements
+            over a million rows): its kind, the name and identifier it goes by, the
+            identifier and the filing number parsed, and what cannot be understood."""
             problems: list[tuple[str, str]] = []
-            if not school:
-                problems.append(("the school (学校) is empty", "学校名称为空"))
             if not name and not identifier:
                 problems.append(("the name (名称) is empty", "名称为空"))
             kind = kinds.get(word_key(kind_text), "") if kind_text else ""
-            if kind_text and not kind and self.vocabulary.kind_of_text is not None:
-                kind = self.vocabulary.kind_of_text(kind_text) or ""
+            if kind_text and not kind and kind_of_text is not None:
+                kind = kind_of_text(kind_text) or ""
             if kind_text and not kind and looks_like_url(kind_text):
                 kind, identifier = "platform", identifier or kind_text  # a bare link
             if not identifier and looks_like_url(name):
@@ -324,6 +299,63 @@ class Submission:
                         )
                     )
             if problems:
+                return kind, name or identifier, identifier, None, "", tuple(problems)
+            return (
+                kind,
+                name or identifier,
+                identifier,
+                identify(identifier, kind) if identifier else None,
+                (normalise_filing(filing_no) or "") if filing_no else "",
+                (),
+            )
+
+        columns = table.columns
+        at = {name: columns.get(name, -1) for name in submission_fields()}
+        i_school, i_code, i_name = at["school"], at["school_code"], at["name"]
+        i_identifier, i_kind, i_filing = at["identifier"], at["kind"], at["filing_no"]
+        i_audience, i_action, i_quota = at["audience"], at["action"], at["quota"]
+        i_requested, i_decision, i_apk, i_note = (
+            at["requested_by"], at["decision_ref"], at["apk"], at["note"]
+        )  # fmt: skip
+        data_columns = [i for name, i in columns.items() if name != "seq"]
+        # The data cells of a row as one tuple, picked in C (a generator costs a microsecond
+        # a row); an item getter of one index gives the cell itself, hence the wrapping.
+        data_cells: Callable[[list[str]], tuple[str, ...]] = (
+            operator.itemgetter(*data_columns)
+            if len(data_columns) > 1
+            else lambda cells: tuple(cells[i] for i in data_columns)
+        )
+        maybe_extra = table.has_unknown_columns
+        header_width = len(table.headers)
+        previous_school, previous_code = default_school, ""
+        broken = table.broken_rows
+        for number, cells in table.records():
+            if broken and number in broken:
+                self.rows += 1
+                self.problem_count += 1
+                school = cells[i_school] or previous_school
+                code = cells[i_code] or ("" if cells[i_school] else previous_code)
+                yield self._problem(
+                    broken[number], school, code, {f: cells[i] for f, i in columns.items()}
+                )
+                continue
+            extra = table.extra(cells) if maybe_extra or len(cells) > header_width + 1 else None
+            if not extra and not any(data_cells(cells)):
+                continue  # a numbered but empty template row
+            self.rows += 1
+            school = cells[i_school] or previous_school
+            code = cells[i_code]
+            if not cells[i_school] and not code:
+                code = previous_code  # merged school cells come out as blanks below the first
+            previous_school, previous_code = school, code
+            kind_text = cells[i_kind]
+            filing_no = cells[i_filing]
+            kind, name, identifier, identified, filing, problems = what_it_is(
+                kind_text, cells[i_name], cells[i_identifier], filing_no
+            )
+            if not school:
+                problems = (("the school (学校) is empty", "学校名称为空"), *problems)
+            if problems:
                 self.problem_count += 1
                 yield InputProblem(
                     source,
@@ -336,26 +368,30 @@ class Submission:
                 )
                 continue
             note = cells[i_note]
-            filing_no = cells[i_filing]
-            yield RequiredItem(
-                source,
-                number,
-                school,
-                kind,
-                name or identifier,
-                code,
-                identifier,
-                filing_no,
-                audience_of(cells[i_audience]),
-                cells[i_action],
-                cells[i_quota],
-                cells[i_requested],
-                cells[i_decision],
-                cells[i_apk],
-                _note(note, extra) if extra else note,
-                kind_text,
-                identify(identifier, kind) if identifier else None,
-                (normalise_filing(filing_no) or "") if filing_no else "",
+            # Made as the tuple it is, every field given: no call of the named tuple's own
+            # constructor, for a million rows.
+            yield new_tuple(
+                RequiredItem,
+                (
+                    source,
+                    number,
+                    school,
+                    kind,
+                    name,
+                    code,
+                    identifier,
+                    filing_no,
+                    audience_of(cells[i_audience]),
+                    cells[i_action],
+                    cells[i_quota],
+                    cells[i_requested],
+                    cells[i_decision],
+                    cells[i_apk],
+                    _note(note, extra) if extra else note,
+                    kind_text,
+                    identified,
+                    filing,
+                ),
             )
         yield from self._file_notes()
 

@@ -34,7 +34,7 @@ from datetime import date, datetime, time
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from appaudit.errors import AppauditError, Message, phrase
 from scanner.decoding import Decoded, decode_candidates
@@ -135,7 +135,7 @@ def _clean(value: str) -> str:
     return _WHITESPACE.sub(" ", value).strip()
 
 
-_CLEANED: dict[str, str] = {}
+_CLEANED: dict[str, str] = {"": ""}
 _CLEANED_MAX = 1 << 18
 _CLEANED_LONGEST = 256
 """Longer cells (notes, pasted text) rarely repeat; remembering them would only cost memory."""
@@ -153,6 +153,7 @@ def clean_cell(value: str) -> str:
             return _clean(value)
         if len(_CLEANED) >= _CLEANED_MAX:
             _CLEANED.clear()
+            _CLEANED[""] = ""
         found = _CLEANED[value] = _clean(value)
     return found
 
@@ -269,11 +270,20 @@ class Table:
         width = len(self.headers) + 1
         known = _CLEANED.get
         for number, raw in records:
-            # Most cells were seen before: look them up directly, clean only the others.
             if self.keep_text:
                 cells = [kept_cell(c) for c in raw]
             else:
-                cells = [known(c) or clean_cell(c) for c in raw]
+                # Most cells were seen before: look them all up in one call, and clean only
+                # the others (an empty cell is known as itself).
+                found = list(map(known, raw))
+                cells = (
+                    cast(list[str], found)
+                    if None not in found
+                    else [
+                        c if c is not None else clean_cell(r)
+                        for c, r in zip(found, raw, strict=True)
+                    ]
+                )
             if not any(cells):
                 continue  # blank lines and empty trailing rows are layout, not data
             if len(cells) < width:
@@ -398,7 +408,7 @@ _LINE = re.compile("[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 def _lines(text: str) -> Iterator[str]:
     """The lines of `text` one at a time: a district file is never copied whole again."""
-    return (match.group() for match in _LINE.finditer(text))
+    return map(re.Match.group, _LINE.finditer(text))  # no Python frame per line
 
 
 class _LineFeed:
@@ -438,18 +448,17 @@ def _text_records(
     entered in `table.broken_rows`, and reading starts again at its next line, so that
     the rows it swallowed are read as the rows they are.
     """
-    feed = _LineFeed(_lines(text))
-    reader = csv.reader(feed, delimiter=delimiter)
     marked = _LineRows(decoded)
     if '"' not in text:
         # Without quotation marks every line is one record: nothing to watch, and the
-        # lines decoded otherwise are the rows of the same numbers.
-        for number, cells in enumerate(reader, start=1):
-            feed.taken.clear()
-            yield number, cells
+        # lines decoded otherwise are the rows of the same numbers. The reader takes the
+        # lines straight from the text, without a feed that remembers them.
+        yield from enumerate(csv.reader(_lines(text), delimiter=delimiter), start=1)
         marked.record(sys.maxsize, sys.maxsize, lambda line: line)
         marked.finish(table)
         return
+    feed = _LineFeed(_lines(text))
+    reader = csv.reader(feed, delimiter=delimiter)
     number = 0
     line = 0  # the last line read, counted over the whole text
     for cells in reader:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import zlib
 from datetime import UTC, datetime
 
 from registry import runs
@@ -45,3 +47,15 @@ def test_a_run_whose_scan_failed_is_discarded(db_url: str) -> None:
     later = runs.open_run(database, _record())
     runs.finish_run(database, later, [], datetime.now(UTC))
     assert [r.id for r in runs.list_runs(database)] == [later]
+
+
+def test_packed_findings_read_back_with_plain_zlib() -> None:
+    """However they were compressed (ISA-L where installed), packed findings are zlib data."""
+    text = '{"findings": [{"item": "示例作业本", "row": 3}], "input_problems": []}' * 40
+    for given in (text, text.encode("utf-8")):
+        packed = runs.pack(given)
+        assert packed.startswith("zb64:") and len(packed) < len(text)
+        raw = zlib.decompress(base64.b64decode(packed.removeprefix("zb64:")))
+        assert raw.decode("utf-8") == text == runs.unpack(packed)
+    assert runs.pack(runs.pack(text)) == runs.pack(text)
+    assert runs.unpack(text) == text

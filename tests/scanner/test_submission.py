@@ -33,6 +33,9 @@ def test_each_encoding(tmp_path: Path, encoding: str) -> None:
     )
     assert it.audience == ("家长", "学生") and it.actions == ("下载安装", "注册", "打卡")
     assert (it.row, it.quota, it.requested_by) == (2, "参与率100%", "区教育局")
+    # Made as a tuple directly: every field is there, as the constructor would make it.
+    assert len(it) == len(RequiredItem._fields) and it == RequiredItem(*it)
+    assert it.identified == ("package", "com.chaoxing.mobile") and it.filing == ""
 
 
 def test_xlsx_first_sheet_or_chosen(tmp_path: Path) -> None:
@@ -167,3 +170,35 @@ def test_cells_are_parsed_once_at_intake(tmp_path: Path) -> None:
     assert first.action_text == "下载安装,每天打卡;不要求截图"  # kept whole (width folded)
     assert first.actions == ("下载安装", "每天打卡", "不要求截图")
     assert second.filing == "" and second.filing_malformed
+
+
+def test_a_requirement_repeated_over_rows_reads_the_same_as_alone(tmp_path: Path) -> None:
+    """What a row's kind, name, identifier and filing number come to is worked out once for
+    all the rows that repeat them; each row still gets its own school and problems."""
+    requirement = ["", "某站", "https://www.example.com/x", "教APP备1100819号"]
+    unknown = ["电话", "某热线", "", ""]
+    rows = [
+        HEADER[:6],
+        ["一中", "3135000001", *requirement],
+        ["二中", "3135000002", *unknown],
+        ["二中", "3135000002", *requirement],
+        ["三中", "3135000003", *unknown],
+    ]
+    got = read(write_csv(tmp_path / "s.csv", rows, "utf-8-sig"))
+    alone = [read(write_csv(tmp_path / f"{n}.csv", [HEADER[:6], row], "utf-8-sig"))[0]
+             for n, row in enumerate(rows[1:])]  # fmt: skip
+    for many, one in zip(got, alone, strict=True):
+        if isinstance(one, RequiredItem):
+            assert isinstance(many, RequiredItem)
+            assert many._replace(source="", row=0) == one._replace(source="", row=0)
+        else:
+            assert isinstance(many, InputProblem)
+            assert (many.message, many.message_zh, many.school) == (
+                one.message,
+                one.message_zh,
+                one.school,
+            )
+    first, again = got[0], got[2]
+    assert isinstance(first, RequiredItem) and isinstance(again, RequiredItem)
+    assert (first.school, again.school, first.kind) == ("一中", "二中", "platform")
+    assert first.identified == again.identified is not None and first.filing == again.filing

@@ -1,0 +1,62 @@
+"""The writers' per-verdict shortcuts give exactly what the plain path gives, also on schools
+rebuilt from the result store, whose findings are known by their verdict's number."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from districtfactory import stored_schools
+
+from policies.model import VerdictMemo
+from reports.json_format import VerdictJson, compact_json, school_dict, school_json
+from reports.spreadsheets import neutralise
+from reports.table_format import school_csv, school_lines, school_rows
+
+
+def test_findings_json_of_stored_schools_is_the_dumped_school_dict() -> None:
+    for seed in range(3):
+        for lang in ("zh", "en"):
+            fast = VerdictJson(lang)  # one for the district: verdicts shared across schools
+            for school in stored_schools(seed):
+                assert (
+                    school_json(school, lang, fast)
+                    == compact_json(school_dict(school, lang)).encode()
+                )
+
+
+def test_csv_lines_of_stored_schools_equal_the_rows_cell_by_cell() -> None:
+    for lang, headers in (("zh", "zh"), ("en", "en")):
+        lines_memo: VerdictMemo[str] = VerdictMemo()
+        rows_memo: VerdictMemo[tuple[str, ...]] = VerdictMemo()
+        for school in stored_schools(1):
+            lines = list(csv.reader(list(school_lines(school, lang, headers, lines_memo))))
+            rows = [
+                [neutralise("" if c is None else str(c)) for c in row]
+                for row in school_rows(school, lang, headers, rows_memo)
+            ]
+            assert lines == rows and rows
+
+
+def test_csv_bytes_of_stored_schools_are_their_lines_encoded() -> None:
+    for lang, headers in (("zh", "zh"), ("en", "en")):
+        bytes_memo: VerdictMemo[bytes] = VerdictMemo()
+        lines_memo: VerdictMemo[str] = VerdictMemo()
+        for school in stored_schools(0):
+            text = "".join(
+                f"{line}\r\n" for line in school_lines(school, lang, headers, lines_memo)
+            )
+            assert school_csv(school, lang, headers, bytes_memo) == text.encode("utf-8")
+
+
+def test_school_pages_with_memos_shared_across_a_district_equal_pages_made_alone() -> None:
+    from reports.html_school import school_page
+
+    for lang in ("zh", "en"):
+        memo: VerdictMemo[Any] = VerdictMemo()
+        match_memo: VerdictMemo[Any] = VerdictMemo()
+        for school in stored_schools(2, rows=400):
+            shared = school_page(school, lang, memo, match_memo)
+            assert shared == school_page(school, lang)
+            assert shared.findings == len(school.findings) > 0
+            assert shared.todo_html.count("<tr>") == len(school.findings)
