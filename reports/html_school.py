@@ -4,8 +4,9 @@ findings, the clauses they rest on, unreadable rows, items without findings, APK
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache, lru_cache
 from html import escape as _esc
 from typing import Any, NamedTuple
@@ -75,6 +76,8 @@ class SchoolPage:
     """The scan kept a ledger: the list shows each finding's number and due date."""
     ledger_line: str
     """新增 …，持续 …，拟销号 …，逾期 …，复发 … of the school."""
+    ledger_shared: str
+    """The status and due date all the list's items share, said once ('' when they differ)."""
     fixed_html: Markup
     """The rows of the items this scan no longer sees (拟销号)."""
     fixed: int
@@ -279,11 +282,13 @@ def school_page(
     # The list: most serious first, a rule's findings together, then in item and row order.
     causes = sorted(by_cause, key=_CAUSES.__getitem__)
     ledger = school.ledger_counts is not None
+    shared = _shared_state(tag_of.values()) if ledger else None
     todo = _todo_html(
         [(_CAUSES[c], by_cause[c], c) for c in causes],
         several,
         lang,
         tag_of if ledger else None,
+        shared is not None,
     )
 
     details = "".join(_group_html(g, lang, match_memo) for g in ordered)
@@ -317,6 +322,7 @@ def school_page(
         tallies=[(g.item, g.kind, g.tally) for g in ordered if g.item],
         ledger=ledger,
         ledger_line=ledger_line(school.ledger_counts, lang) if ledger else "",
+        ledger_shared=_shared_text(shared, lang) if shared is not None else "",
         fixed_html=Markup(_fixed_html(school.fixed, lang)),
         fixed=len(school.fixed),
         waived_html=Markup(_waived_html(school.waived, lang)),
@@ -366,6 +372,7 @@ def _todo_html(
     several: bool,
     lang: str,
     tags: Mapping[int, Any] | None = None,
+    numbers_only: bool = False,
 ) -> str:
     """One line per finding: 序号, 应用/账号 (linking to its details) and 行号, cause by cause
     (`causes` in the list's order, each with the groups that have it), item by item within a
@@ -396,7 +403,10 @@ def _todo_html(
                 number += 1
                 row = finding.row
                 lead = f"<tr><td>{number}</td>"
-                if tags is not None:
+                if numbers_only:
+                    tag = tags.get(id(finding)) if tags is not None else None
+                    lead += f"<td>{tag.number}</td>" if tag is not None else "<td>—</td>"
+                elif tags is not None:
                     lead += _tag_cell(tags.get(id(finding)), lang, all_new)
                 if row is not None and not several:
                     add(f'{lead}{item}<td class="n">{row}</td>{problem}</tr>\n')
@@ -424,6 +434,19 @@ def _item_cell(group: _Group, length: int, lang: str) -> str:
     )
 
 
+def _shared_state(tags: Iterable[Any]) -> tuple[str, date | None] | None:
+    """The status and due date every finding's item shares, when they all do and none is
+    marked (复发, 逾期, or 新增 among older items): the list then gives them once, above it,
+    and each line only its 问题编号."""
+    found = {(t.status, t.due, t.new) for t in tags if t is not None}
+    if len(found) != 1:
+        return None
+    ((status, due, _new),) = found
+    if any(t.reopened or t.overdue for t in tags if t is not None):
+        return None
+    return status, due
+
+
 def _tag_cell(tag: Any, lang: str, all_new: bool = False) -> str:
     """问题编号, then its status and due date (待整改 · 2026-12-30前), and 新增 / 复发 / 逾期
     when it is (新增 only when the school has older items)."""
@@ -445,6 +468,15 @@ def _tag_cell(tag: Any, lang: str, all_new: bool = False) -> str:
         f'<td class="ledger-id"><span class="mono">{_esc(tag.number)}</span>{flags}'
         f"<br><small>{state}</small></td>"
     )
+
+
+def _shared_text(shared: tuple[str, date | None], lang: str) -> str:
+    status, due = shared
+    s = strings(lang)
+    label = status_label(status, lang)
+    if due is None:
+        return s["ledger_shared_status"].format(status=label)
+    return s["ledger_shared"].format(status=label, due=due.isoformat())
 
 
 def ledger_line(counts: Mapping[str, int] | None, lang: str) -> str:

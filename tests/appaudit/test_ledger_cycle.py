@@ -103,6 +103,15 @@ def test_the_whole_cycle(db_url: str, tmp_path: Path) -> None:
     assert reopened["status"] == "open" and reopened["reopened"] == 1
     assert "复发 1 项" in back.stderr
     assert len(items(db)) == len(opened)
+    # The items no longer share one state: each line of the list gives its own.
+    page = (tmp_path / "r4" / "schools" / "3135000001.html").read_text("utf-8")
+    todo = page[
+        page.index('<table class="todo">') : page.index(
+            "</table>", page.index('<table class="todo">')
+        )
+    ]
+    assert f'{number}</span> <small class="flag">复发</small>' in todo
+    assert "待整改 · " in todo
 
     # The school's 台账: exported, 进展 filled in the workbook, imported back with history.
     book = tmp_path / "示例实验小学.xlsx"
