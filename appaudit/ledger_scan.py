@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 
 from policies.ledger import (
     LEDGER_COUNTS,
-    LedgerTag,
     MarkedSchools,
     SchoolLedger,
     SchoolMarks,
@@ -25,7 +23,7 @@ from policies.ledger import (
 from policies.model import Finding, catalogue, variant_of
 from policies.results import LedgerInfo, ScanResult
 from registry.db import Database
-from registry.ledger import Ledger, WaiverRecord
+from registry.ledger import Ledger, WaiverRecord, scan_reason
 
 
 def describe(finding: Finding) -> tuple[str, list[str], str]:
@@ -81,7 +79,7 @@ def keep_ledger(
         marks.append(school_marks)
         if school_moves is not None:
             moves.append(school_moves)
-    changes = scan_changes(moves, run_id=run_id, at=now, reason=_scan_reason(run_id))
+    changes = scan_changes(moves, run_id=run_id, at=now, reason=scan_reason(run_id))
     changes.baselines = {k: v for k, v in required.items() if k not in baselines}
     numbers = ledger.record_scan(changes)
     for school_moves, school_key_ in zip(moves, keys, strict=True):
@@ -104,11 +102,3 @@ def _info(marks: Sequence[SchoolMarks]) -> LedgerInfo:
         baseline=sum(m.baseline or 0 for m in marks),
         waived=sum(sum(m.waived_counts.values()) for m in marks),
     )
-
-
-def _scan_reason(run_id: int | None) -> str:
-    return f"扫描 #{run_id}" if run_id is not None else "扫描"
-
-
-def tag_dict(tag: LedgerTag | None) -> dict[str, Any] | None:
-    return tag.to_dict() if tag is not None else None

@@ -244,16 +244,6 @@ class LedgerTag:
     """Found again after it was closed (复发)."""
     overdue: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.number,
-            "status": self.status,
-            "due": self.due.isoformat() if self.due else None,
-            "new": self.new,
-            "reopened": self.reopened,
-            "overdue": self.overdue,
-        }
-
 
 LEDGER_COUNTS = ("new", "continuing", "to_verify", "closed", "overdue", "reopened")
 """The ledger figures of a school and of the district (新增, 持续, 拟销号, 已销号, 逾期, 复发)."""

@@ -233,7 +233,7 @@ class Ledger:
             label=f"{record.school} {record.item}".strip(),
             before=None,
             after={"status": "open", "severity": record.severity, "run": record.first_seen_run},
-            reason=_scan_reason(record.first_seen_run),
+            reason=scan_reason(record.first_seen_run),
             batch="",
             ref=record.number,
         )
@@ -583,7 +583,8 @@ def _mark_seen(session: Session, ids: Sequence[int], run_id: int | None, at: dat
         )
 
 
-def _scan_reason(run_id: int | None) -> str:
+def scan_reason(run_id: int | None) -> str:
+    """Why a scan changed the ledger, as its changes say: 扫描 #run."""
     return f"扫描 #{run_id}" if run_id is not None else "扫描"
 
 
