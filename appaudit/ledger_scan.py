@@ -13,17 +13,31 @@ from datetime import date, datetime
 from policies.ledger import (
     LEDGER_COUNTS,
     MarkedSchools,
-    SchoolLedger,
     SchoolMarks,
     mark_school,
-    scan_changes,
     school_key,
     waiver_active,
 )
-from policies.model import Finding, catalogue, variant_of
+from policies.model import Finding, VerdictMemo, catalogue, variant_of
 from policies.results import LedgerInfo, ScanResult
 from registry.db import Database
 from registry.ledger import Ledger, WaiverRecord, scan_reason
+
+
+class _Describe:
+    """A new item's problem text (问题描述, Chinese), citations and cause, from its finding;
+    the rows of one verdict read the same, so each verdict is described once."""
+
+    def __init__(self) -> None:
+        self.memo: VerdictMemo[tuple[str, list[str], str]] = VerdictMemo()
+
+    def __call__(self, finding: Finding) -> tuple[str, list[str], str]:
+        if not finding.verdict:  # known only by its objects, which do not outlive its school
+            return describe(finding)
+        found = self.memo.get(finding)
+        if found is None:
+            found = self.memo.put(finding, describe(finding))
+        return found
 
 
 def describe(finding: Finding) -> tuple[str, list[str], str]:
@@ -52,7 +66,8 @@ def keep_ledger(
     """Apply the waivers in force, update the ledger from the scan's findings, and mark
     `result`'s schools for the reports (their findings' ledger numbers, the waived ones).
 
-    One pass over the schools decides every move; one transaction stores them all.
+    One pass over the schools decides every move; one transaction stores them all, each
+    school's as it comes.
     """
     ledger = Ledger(database, actor)
     waivers = active_waivers(ledger, today)
@@ -60,32 +75,32 @@ def keep_ledger(
     keys = [school_key(s.school, s.school_code) for s in summaries]
     stored = ledger.of_schools(keys)
     baselines = ledger.baselines(keys)
+    described = _Describe()
     marks: list[SchoolMarks] = []
-    moves: list[SchoolLedger] = []
     required: dict[str, tuple[str, int]] = {}
-    for key, school in zip(keys, result.schools, strict=True):
-        school_marks, school_moves = mark_school(
-            school,
-            waivers,
-            stored.get(key, []),
-            run_id=run_id,
-            now=now,
-            today=today,
-            due_days=due_days,
-            describe=describe,
-        )
-        school_marks.baseline = baselines.get(key, school_marks.required)
-        required.setdefault(key, (school.school, school_marks.required))
-        marks.append(school_marks)
-        if school_moves is not None:
-            moves.append(school_moves)
-    changes = scan_changes(moves, run_id=run_id, at=now, reason=scan_reason(run_id))
-    changes.baselines = {k: v for k, v in required.items() if k not in baselines}
-    numbers = ledger.record_scan(changes)
-    for school_moves, school_key_ in zip(moves, keys, strict=True):
-        for (ikey, rule), tag in school_moves.tags.items():
-            if not tag.number:
-                tag.number = numbers[(school_key_, ikey, rule)]
+    with ledger.recording(run_id=run_id, at=now) as recorder:
+        for key, school in zip(keys, result.schools, strict=True):
+            school_marks, moves = mark_school(
+                school,
+                waivers,
+                stored.pop(key, []),
+                run_id=run_id,
+                now=now,
+                today=today,
+                due_days=due_days,
+                describe=described,
+            )
+            school_marks.baseline = baselines.get(key, school_marks.required)
+            required.setdefault(key, (school.school, school_marks.required))
+            marks.append(school_marks)
+            if moves is None:
+                continue
+            numbers = recorder.open(moves.opened)
+            for item, number in zip(moves.opened, numbers, strict=True):
+                moves.tags[(item.item_key, item.rule)].number = number
+            recorder.see(moves.seen)
+            recorder.move(moves.changed, scan_reason(run_id))
+        recorder.baselines({k: v for k, v in required.items() if k not in baselines})
     result.schools = MarkedSchools(result.schools, marks)
     result.ledger = _info(marks)
 

@@ -19,7 +19,7 @@ from appaudit.errors import AppauditError, Message
 from policies.model import Finding
 from policies.results import SchoolResult, SchoolSummary, Summarised
 from registry import values
-from registry.ledger import LedgerRecord, ScanChanges, WaiverRecord
+from registry.ledger import LedgerRecord, NewItem, ScanChanges, WaiverRecord
 from scanner.submission import RequiredItem
 
 STATUSES = ("open", "in_progress", "to_verify", "closed", "dismissed")
@@ -256,7 +256,7 @@ class SchoolLedger:
 
     tags: dict[tuple[str, str], LedgerTag] = field(default_factory=dict)
     """By (item key, rule)."""
-    opened: list[LedgerRecord] = field(default_factory=list)
+    opened: list[NewItem] = field(default_factory=list)
     changed: list[tuple[LedgerRecord, dict[str, Any], str]] = field(default_factory=list)
     seen: list[int] = field(default_factory=list)
     """Ids of the stored items this scan sees again."""
@@ -302,24 +302,19 @@ def reconcile_school(
             due = today + timedelta(days=due_days)
             description, basis, cause = describe(finding)
             out.opened.append(
-                LedgerRecord(
-                    id=None,
-                    number="",
-                    school_key=skey,
-                    item_key=ikey,
-                    rule=finding.rule,
-                    school=school,
-                    school_code=school_code,
-                    item=finding.item,
-                    kind=finding.kind,
-                    severity=finding.severity,
-                    status="open",
-                    description=description,
-                    basis=tuple(basis),
-                    cause=cause,
-                    first_seen_run=run_id,
-                    last_seen_run=run_id,
-                    due=due,
+                NewItem(
+                    skey,
+                    ikey,
+                    finding.rule,
+                    school,
+                    school_code,
+                    finding.item,
+                    finding.kind,
+                    finding.severity,
+                    due,
+                    description,
+                    tuple(basis),
+                    cause,
                 )
             )
             out.tags[key] = LedgerTag("", "open", due, new=True)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Date, Table, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -114,6 +114,129 @@ class WaiverRecord:
         return out
 
 
+class NewItem(NamedTuple):
+    """An item a scan opens: what identifies it and what it says, before it has a number."""
+
+    school_key: str
+    item_key: str
+    rule: str
+    school: str
+    school_code: str
+    item: str
+    kind: str
+    severity: str
+    due: date | None
+    description: str
+    basis: tuple[str, ...]
+    cause: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.school_key, self.item_key, self.rule)
+
+
+_NEW_COLUMNS = (
+    *NewItem._fields,
+    "number", "year", "seq", "status", "found_by", "first_seen_run", "last_seen_run",
+    "first_seen_at", "last_seen_at", "updated_at", "owner", "measure", "progress", "evidence",
+    "closed_at", "closed_by", "reopened", "opened_by",
+)  # fmt: skip
+"""The columns of a new item's row, in the order `ScanRecorder.open` gives them."""
+
+
+class ScanRecorder:
+    """A scan's moves, written into one open transaction (see `Ledger.recording`)."""
+
+    def __init__(self, session: Session, actor: str, run_id: int | None, at: datetime) -> None:
+        self.session = session
+        self.actor = actor
+        self.run_id = run_id
+        self.at = at
+        self.year = at.year
+        self.seq = int(
+            session.scalar(select(func.max(LedgerItem.seq)).where(LedgerItem.year == self.year))
+            or 0
+        )
+        self.batch = batch_id()
+        self._rows: list[tuple[Any, ...]] = []
+        self._tail = (
+            "open", "scan", run_id, run_id, at, at, at, "", "", "", "", None, "", 0, actor,
+        )  # fmt: skip
+
+    def open(self, items: Sequence[NewItem]) -> list[str]:
+        """Number new items (问题编号: year and sequence) and write them; their numbers."""
+        numbers = []
+        for item in items:
+            self.seq += 1
+            number = f"{self.year}-{self.seq:04d}"
+            numbers.append(number)
+            self._rows.append(
+                (*item[:-2], list(item.basis), item.cause, number, self.year, self.seq, *self._tail)
+            )
+        if len(self._rows) >= _CHUNK:
+            self.flush()
+        return numbers
+
+    def flush(self) -> None:
+        if self._rows:
+            insert_rows(self.session, LedgerItem.__table__, _NEW_COLUMNS, self._rows)
+            self._rows = []
+
+    def see(self, ids: Sequence[int]) -> None:
+        """Note that the scan saw these stored items again."""
+        _mark_seen(self.session, ids, self.run_id, self.at)
+
+    def move(self, changed: Sequence[tuple[LedgerRecord, dict[str, Any], str]], reason: str) -> None:
+        """Change stored items (status moves, severity), each with its change-log row. An item
+        a person changed since the scan read it keeps the person's status: the scan's move
+        of it is dropped."""
+        moved = [r.id for r, c, _a in changed if r.id and "status" in c]
+        current = _statuses(self.session, moved)
+        logs: list[tuple[Any, ...]] = []
+        run = {"run": self.run_id}
+        for record, changes, action in changed:
+            values = dict(changes)
+            if "status" in values and current.get(record.id) != record.status:
+                values = {k: v for k, v in values.items() if k not in _MOVE_FIELDS}
+                action = "seen"
+            if not values:
+                continue
+            self.session.execute(
+                update(LedgerItem)
+                .where(LedgerItem.id == record.id)
+                .values(**values, updated_at=self.at)
+            )
+            logs.append(
+                _log_row(
+                    self.at,
+                    self.actor,
+                    action,
+                    record.number,
+                    record,
+                    _jsonable({k: getattr(record, k) for k in values}),
+                    _jsonable(values) | run,
+                    reason,
+                    self.batch,
+                )
+            )
+        insert_rows(self.session, Change.__table__, _LOG_COLUMNS, logs)
+
+    def baselines(self, required: Mapping[str, tuple[str, int]]) -> None:
+        """The distinct items of schools the ledger sees for the first time."""
+        known = set(Ledger._known_baselines(self.session, list(required)))
+        fresh = [
+            (key, name[:200], count, self.run_id, self.at)
+            for key, (name, count) in required.items()
+            if key not in known
+        ]
+        insert_rows(
+            self.session,
+            LedgerBaseline.__table__,
+            ("school_key", "school", "required", "first_run", "at"),
+            fresh,
+        )
+
+
 @dataclass
 class ScanChanges:
     """What one scan does to the ledger, decided beforehand: items to open, items seen
@@ -121,7 +244,7 @@ class ScanChanges:
 
     run_id: int | None
     at: datetime
-    opened: list[LedgerRecord] = field(default_factory=list)
+    opened: list[NewItem] = field(default_factory=list)
     """New items, without numbers: the store gives them theirs."""
     changed: list[tuple[LedgerRecord, dict[str, Any], str]] = field(default_factory=list)
     """(item as read, its changed fields, the change's action) for items already stored."""
@@ -135,11 +258,6 @@ class ScanChanges:
 _RECORD_FIELDS = tuple(f.name for f in fields(LedgerRecord))
 _SCAN_FIELDS = _RECORD_FIELDS[: _RECORD_FIELDS.index("description") + 1]
 """The leading fields of a record, up to its problem text: what a scan reads of an item."""
-_INSERTED = tuple(
-    name
-    for name in _RECORD_FIELDS
-    if name not in ("id", "number", "basis", "first_seen_at", "last_seen_at", "updated_at")
-)
 
 
 def _record(row: LedgerItem) -> LedgerRecord:
@@ -281,83 +399,24 @@ class Ledger:
             record = edit.get(number)
             return edit.apply(record, dict(decide(record)), action=action, reason=reason)
 
-    def record_scan(self, changes: ScanChanges) -> dict[tuple[str, str, str], str]:
-        """Store what a scan decided; the numbers of the items it opened, by key.
-
-        A stored item a person changed since the scan read it keeps the person's status:
-        the scan's move of that item is dropped, its sighting (last seen) kept.
-        """
-        numbers: dict[tuple[str, str, str], str] = {}
+    @contextmanager
+    def recording(self, *, run_id: int | None, at: datetime) -> Iterator[ScanRecorder]:
+        """One write transaction in which a scan records its moves school by school; what
+        it opens is written as it goes, so a district's new items are never all in memory.
+        Everything is kept or (on an exception) nothing."""
         with self.db.write() as session:
-            batch = batch_id()
-            year = changes.at.year
-            seq = int(
-                session.scalar(select(func.max(LedgerItem.seq)).where(LedgerItem.year == year)) or 0
-            )
-            rows: list[dict[str, Any]] = []
-            logs: list[dict[str, Any]] = []
-            opening = _jsonable({"run": changes.run_id})
-            for record in changes.opened:
-                seq += 1
-                number = f"{year}-{seq:04d}"
-                numbers[record.key] = number
-                row = {name: getattr(record, name) for name in _INSERTED}
-                row.update(
-                    number=number,
-                    opened_by=self.actor,
-                    year=year,
-                    seq=seq,
-                    basis=list(record.basis),
-                    first_seen_at=changes.at,
-                    last_seen_at=changes.at,
-                    updated_at=changes.at,
-                )
-                rows.append(row)
-            insert_rows(session, LedgerItem.__table__, rows)
-            _mark_seen(session, changes.seen, changes.run_id, changes.at)
-            moved = [r.id for r, c, _a in changes.changed if r.id and "status" in c]
-            current = _statuses(session, moved)
-            for record, changed, action in changes.changed:
-                values = dict(changed)
-                if "status" in values and current.get(record.id) != record.status:
-                    values = {k: v for k, v in values.items() if k not in _MOVE_FIELDS}
-                    action = "seen"
-                if not values:
-                    continue
-                session.execute(
-                    update(LedgerItem)
-                    .where(LedgerItem.id == record.id)
-                    .values(**values, updated_at=changes.at)
-                )
-                logs.append(
-                    _log_row(
-                        changes.at,
-                        self.actor,
-                        action,
-                        record.number,
-                        record,
-                        _jsonable({k: getattr(record, k) for k in values}),
-                        _jsonable(values) | opening,
-                        changes.reason,
-                        batch,
-                    )
-                )
-            _bulk_logs(session, logs)
-            known = set(self._known_baselines(session, list(changes.baselines)))
-            fresh = [
-                {
-                    "school_key": key,
-                    "school": name[:200],
-                    "required": required,
-                    "first_run": changes.run_id,
-                    "at": changes.at,
-                }
-                for key, (name, required) in changes.baselines.items()
-                if key not in known
-            ]
-            for start in range(0, len(fresh), _CHUNK):
-                session.execute(insert(LedgerBaseline), fresh[start : start + _CHUNK])
-        return numbers
+            recorder = ScanRecorder(session, self.actor, run_id, at)
+            yield recorder
+            recorder.flush()
+
+    def record_scan(self, changes: ScanChanges) -> dict[tuple[str, str, str], str]:
+        """Store what a scan decided at once; the numbers of the items it opened, by key."""
+        with self.recording(run_id=changes.run_id, at=changes.at) as recorder:
+            numbers = recorder.open(changes.opened)
+            recorder.see(changes.seen)
+            recorder.move(changes.changed, changes.reason)
+            recorder.baselines(changes.baselines)
+        return {item.key: number for item, number in zip(changes.opened, numbers, strict=True)}
 
     # --- waivers ----------------------------------------------------------------------
 
@@ -521,8 +580,10 @@ def _statuses(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return out
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert many rows of one table, keyed by column name (every row the same keys).
+def insert_rows(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert many rows of one table, each the values of `names` in order.
 
     SQLite, where a district's ledger usually lives, gets the values in the very form
     SQLAlchemy stores them (UTC times as text, dates as ISO text, JSON as text) straight
@@ -534,18 +595,19 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         for start in range(0, len(rows), _CHUNK):
-            connection.execute(insert(table), list(rows[start : start + _CHUNK]))
+            chunk = [dict(zip(names, row, strict=True)) for row in rows[start : start + _CHUNK]]
+            connection.execute(insert(table), chunk)
         return
-    names = list(rows[0])
     convert = [_sqlite_value(table.c[name].type) for name in names]
+    if any(c is not None for c in convert):
+        rows = [
+            tuple(v if c is None else c(v) for v, c in zip(row, convert, strict=True))
+            for row in rows
+        ]
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
-    values = [
-        tuple(c(row[n]) if c is not None else row[n] for n, c in zip(names, convert, strict=True))
-        for row in rows
-    ]
-    connection.exec_driver_sql(sql, values)
+    connection.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
 
 
 def _sqlite_value(kind: Any) -> Callable[[Any], Any] | None:
@@ -588,6 +650,12 @@ def scan_reason(run_id: int | None) -> str:
     return f"扫描 #{run_id}" if run_id is not None else "扫描"
 
 
+_LOG_COLUMNS = (
+    "at", "actor", "action", "subject", "entry_id", "ref", "label", "before", "after", "reason",
+    "batch",
+)  # fmt: skip
+
+
 def _log_row(
     at: datetime,
     actor: str,
@@ -598,21 +666,8 @@ def _log_row(
     after: dict[str, Any] | None,
     reason: str,
     batch: str,
-) -> dict[str, Any]:
-    return {
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "subject": LEDGER_SUBJECT,
-        "entry_id": None,
-        "ref": number,
-        "label": f"{record.school} {record.item}".strip()[:300],
-        "before": before,
-        "after": after,
-        "reason": reason,
-        "batch": batch,
-    }
+) -> tuple[Any, ...]:
+    label = f"{record.school} {record.item}".strip()[:300]
+    return (at, actor, action, LEDGER_SUBJECT, None, number, label, before, after, reason, batch)
 
 
-def _bulk_logs(session: Session, logs: list[dict[str, Any]]) -> None:
-    insert_rows(session, Change.__table__, logs)

@@ -56,10 +56,11 @@ def keyed(school: SchoolResult) -> list[tuple[str, Finding]]:
 def stored_from(school: SchoolResult, **changes: object) -> list[LedgerRecord]:
     """The items a first scan of `school` opened, numbered, with `changes` applied."""
     first = reconcile_school(keyed(school), [], **_args(run_id=1))
-    return [
-        replace(r, id=n + 1, number=f"2026-{n + 1:04d}", **changes)  # type: ignore[arg-type]
-        for n, r in enumerate(first.opened)
+    stored = [
+        LedgerRecord(id=n + 1, number=f"2026-{n + 1:04d}", status="open", **item._asdict())
+        for n, item in enumerate(first.opened)
     ]
+    return [replace(r, **changes) for r in stored]  # type: ignore[arg-type]
 
 
 def _args(run_id: int, today: date = TODAY) -> dict[str, object]:
@@ -116,7 +117,7 @@ def test_a_first_scan_opens_one_item_per_item_and_rule() -> None:
     moves = reconcile_school(keyed(school), [], **_args(run_id=1))
     rules = {f.rule for f in school.findings}
     assert len(moves.opened) == len(rules) > 0
-    assert {r.status for r in moves.opened} == {"open"}
+    assert {t.status for t in moves.tags.values()} == {"open"}
     assert {r.due for r in moves.opened} == {TODAY + timedelta(days=30)}
     assert moves.counts["new"] == len(rules)
     assert all(tag.new for tag in moves.tags.values())

@@ -9,13 +9,14 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from registry.db import open_database
-from registry.ledger import Ledger, LedgerRecord, ScanChanges, insert_rows
+from registry.ledger import Ledger, LedgerRecord, NewItem, ScanChanges, insert_rows
 from registry.models import LedgerItem
 
 AT = datetime(2026, 11, 30, 2, 3, 4, 567890, tzinfo=UTC)
 
 
 def opened(n: int) -> LedgerRecord:
+    """An item as the ledger reads it back after a first scan opened it."""
     return LedgerRecord(
         id=None, number="", school_key="code:3135000001", item_key=f"app:org.example.{n}",
         rule="NON-EDU-APP", school="示例实验小学", school_code="3135000001", item=f"应用{n}",
@@ -25,9 +26,16 @@ def opened(n: int) -> LedgerRecord:
     )  # fmt: skip
 
 
+def new(n: int, rule: str = "NON-EDU-APP") -> NewItem:
+    """The item `opened(n)` as a scan opens it."""
+    r = opened(n)
+    return NewItem(r.school_key, r.item_key, rule, r.school, r.school_code, r.item, r.kind,
+                   r.severity, r.due, r.description, r.basis, r.cause)  # fmt: skip
+
+
 def test_a_scan_stores_items_and_numbers_them(db_url: str) -> None:
     ledger = Ledger(open_database(db_url), "bench")
-    numbers = ledger.record_scan(ScanChanges(1, AT, opened=[opened(n) for n in range(3)]))
+    numbers = ledger.record_scan(ScanChanges(1, AT, opened=[new(n) for n in range(3)]))
     assert sorted(numbers.values()) == ["2026-0001", "2026-0002", "2026-0003"]
     stored = ledger.items()
     assert [r.number for r in stored] == ["2026-0001", "2026-0002", "2026-0003"]
@@ -36,7 +44,7 @@ def test_a_scan_stores_items_and_numbers_them(db_url: str) -> None:
                        last_seen_at=None, updated_at=None) == opened(n)  # fmt: skip
         assert record.first_seen_at == AT and record.opened_by == "bench"
     # A second scan numbers on.
-    more = ledger.record_scan(ScanChanges(2, AT, opened=[replace(opened(9), rule="QUOTA")]))
+    more = ledger.record_scan(ScanChanges(2, AT, opened=[new(9, "QUOTA")]))
     assert list(more.values()) == ["2026-0004"]
 
 
@@ -56,8 +64,9 @@ def test_sqlites_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path) -> None
                "owner": "", "measure": "", "progress": "", "evidence": "", "closed_at": None,
                "closed_by": "", "reopened": 0, "opened_by": "x"}
         )  # fmt: skip
+    names = list(rows[0])
     with database.write() as session:
-        insert_rows(session, LedgerItem.__table__, rows[:1] + rows[1:])
+        insert_rows(session, LedgerItem.__table__, names, [tuple(r.values()) for r in rows])
     fast = Ledger(database).items()
     with database.write() as session:
         session.execute(LedgerItem.__table__.delete())
