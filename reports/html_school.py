@@ -409,7 +409,7 @@ def _todo_html(
                 elif tags is not None:
                     lead += _tag_cell(tags.get(id(finding)), lang, all_new)
                 if row is not None and not several:
-                    add(f'{lead}{item}<td class="n">{row}</td>{problem}</tr>\n')
+                    add(f"{lead}{item}<td>{row}</td>{problem}</tr>\n")
                 else:
                     cell = _row_cell(row, finding.source, lang)
                     add(f"{lead}{item}{cell}{problem}</tr>\n")
@@ -429,9 +429,7 @@ def _by_order(group: _Group) -> int:
 
 
 def _item_cell(group: _Group, length: int, lang: str) -> str:
-    return (
-        f'<td class="item"{_span(length)}><a href="#{group.anchor}">{group.heading_html}</a></td>'
-    )
+    return f'<td{_span(length)}><a href="#{group.anchor}">{group.heading_html}</a></td>'
 
 
 def _shared_state(tags: Iterable[Any]) -> tuple[str, date | None] | None:
