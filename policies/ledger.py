@@ -282,9 +282,9 @@ def reconcile_school(
 
     `keyed` are the school's findings with their item keys (`item_key`), waived ones and
     SKIPPED_RULES left out; `waived` the (item key, rule) of the waived ones, whose items
-    are still there and left as they are. Every finding opens its item or sees it again (a closed item is reopened, an item
-    proposed for closing goes back to open); items of the school no finding shows any
-    more are proposed for closing (to_verify), never closed. `describe(finding)` gives the
+    are still there and left as they are. Every finding opens its item or sees it again (a
+    closed item is reopened, an item proposed for closing goes back to open); items of the
+    school no finding shows any more are proposed for closing (to_verify), never closed. `describe(finding)` gives the
     finding's Chinese problem text, citations and cause (rule variant) for a new item.
     """
     skey = school_key(school, school_code)
@@ -364,7 +364,7 @@ def reconcile_school(
     counts["overdue"] = sum(
         1
         for number, s in status.items()
-        if s in OPEN_STATES and due[number] is not None and due[number] < today  # type: ignore[operator]
+        if s in OPEN_STATES and (day := due[number]) is not None and day < today
     )
     out.counts = counts
     return out

@@ -186,7 +186,9 @@ class ScanRecorder:
         """Note that the scan saw these stored items again."""
         _mark_seen(self.session, ids, self.run_id, self.at)
 
-    def move(self, changed: Sequence[tuple[LedgerRecord, dict[str, Any], str]], reason: str) -> None:
+    def move(
+        self, changed: Sequence[tuple[LedgerRecord, dict[str, Any], str]], reason: str
+    ) -> None:
         """Change stored items (status moves, severity), each with its change-log row. An item
         a person changed since the scan read it keeps the person's status: the scan's move
         of it is dropped."""
@@ -669,5 +671,3 @@ def _log_row(
 ) -> tuple[Any, ...]:
     label = f"{record.school} {record.item}".strip()[:300]
     return (at, actor, action, LEDGER_SUBJECT, None, number, label, before, after, reason, batch)
-
-
