@@ -299,7 +299,7 @@ def reconcile_school(
         seen.add(key)
         record = by_key.get(key)
         if record is None:
-            due = today + timedelta(days=due_days)
+            first_due = today + timedelta(days=due_days)
             description, basis, cause = describe(finding)
             out.opened.append(
                 NewItem(
@@ -311,13 +311,13 @@ def reconcile_school(
                     finding.item,
                     finding.kind,
                     finding.severity,
-                    due,
+                    first_due,
                     description,
                     tuple(basis),
                     cause,
                 )
             )
-            out.tags[key] = LedgerTag("", "open", due, new=True)
+            out.tags[key] = LedgerTag("", "open", first_due, new=True)
             counts["new"] += 1
             continue
         if record.id is not None:
@@ -326,7 +326,8 @@ def reconcile_school(
         if record.severity != finding.severity:
             changes["severity"] = finding.severity
         action = "seen"
-        status, due, reopened = record.status, record.due, False
+        status, reopened = record.status, False
+        due: date | None = record.due
         if record.status == "closed":
             status, reopened, action = "open", True, "reopen"
             due = today + timedelta(days=due_days)
@@ -354,17 +355,18 @@ def reconcile_school(
         if record.status in WORKING_STATES:
             out.changed.append((record, {"status": "to_verify"}, "propose-close"))
             out.fixed.append(replace(record, status="to_verify"))
-    status = {r.number: r.status for r in stored}
-    due = {r.number: r.due for r in stored}
+    # The school's items as this scan leaves them.
+    statuses = {r.number: r.status for r in stored}
+    dues = {r.number: r.due for r in stored}
     for record, changes, _action in out.changed:
-        status[record.number] = changes.get("status", status[record.number])
-        due[record.number] = changes.get("due", due[record.number])
-    counts["to_verify"] = sum(1 for s in status.values() if s == "to_verify")
-    counts["closed"] = sum(1 for s in status.values() if s == "closed")
+        statuses[record.number] = changes.get("status", statuses[record.number])
+        dues[record.number] = changes.get("due", dues[record.number])
+    counts["to_verify"] = sum(1 for s in statuses.values() if s == "to_verify")
+    counts["closed"] = sum(1 for s in statuses.values() if s == "closed")
     counts["overdue"] = sum(
         1
-        for number, s in status.items()
-        if s in OPEN_STATES and (day := due[number]) is not None and day < today
+        for number, s in statuses.items()
+        if s in OPEN_STATES and (day := dues[number]) is not None and day < today
     )
     out.counts = counts
     return out

@@ -179,7 +179,7 @@ class ScanRecorder:
 
     def flush(self) -> None:
         if self._rows:
-            insert_rows(self.session, LedgerItem.__table__, _NEW_COLUMNS, self._rows)
+            insert_rows(self.session, LedgerItem, _NEW_COLUMNS, self._rows)
             self._rows = []
 
     def see(self, ids: Sequence[int]) -> None:
@@ -198,7 +198,7 @@ class ScanRecorder:
         run = {"run": self.run_id}
         for record, changes, action in changed:
             values = dict(changes)
-            if "status" in values and current.get(record.id) != record.status:
+            if "status" in values and current.get(record.id or 0) != record.status:
                 values = {k: v for k, v in values.items() if k not in _MOVE_FIELDS}
                 action = "seen"
             if not values:
@@ -221,7 +221,7 @@ class ScanRecorder:
                     self.batch,
                 )
             )
-        insert_rows(self.session, Change.__table__, _LOG_COLUMNS, logs)
+        insert_rows(self.session, Change, _LOG_COLUMNS, logs)
 
     def baselines(self, required: Mapping[str, tuple[str, int]]) -> None:
         """The distinct items of schools the ledger sees for the first time."""
@@ -233,7 +233,7 @@ class ScanRecorder:
         ]
         insert_rows(
             self.session,
-            LedgerBaseline.__table__,
+            LedgerBaseline,
             ("school_key", "school", "required", "first_run", "at"),
             fresh,
         )
@@ -583,7 +583,7 @@ def _statuses(session: Session, ids: Sequence[int]) -> dict[int, str]:
 
 
 def insert_rows(
-    session: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
+    session: Session, model: type[Any], names: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
     """Insert many rows of one table, each the values of `names` in order.
 
@@ -594,6 +594,7 @@ def insert_rows(
     """
     if not rows:
         return
+    table: Table = model.__table__
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         for start in range(0, len(rows), _CHUNK):
@@ -609,7 +610,7 @@ def insert_rows(
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
-    connection.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+    connection.exec_driver_sql(sql, rows)
 
 
 def _sqlite_value(kind: Any) -> Callable[[Any], Any] | None:

@@ -33,8 +33,10 @@ from appaudit.errors import LANGUAGES
 from appaudit.messages import h, m, t
 
 if TYPE_CHECKING:
+    from registry.changelog import ChangeRecord
+    from registry.importing import ImportReport
     from registry.records import EntryRecord
-    from registry.service import ChangeRecord, ImportReport, Registry
+    from registry.service import Registry
 
 app = typer.Typer(cls=AppauditGroup, help=h("registry"), no_args_is_help=True)
 

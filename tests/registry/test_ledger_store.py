@@ -66,7 +66,7 @@ def test_sqlites_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path) -> None
         )  # fmt: skip
     names = list(rows[0])
     with database.write() as session:
-        insert_rows(session, LedgerItem.__table__, names, [tuple(r.values()) for r in rows])
+        insert_rows(session, LedgerItem, names, [tuple(r.values()) for r in rows])
     fast = Ledger(database).items()
     with database.write() as session:
         session.execute(LedgerItem.__table__.delete())
