@@ -170,9 +170,7 @@ class ScanRecorder:
             self.seq += 1
             number = f"{self.year}-{self.seq:04d}"
             numbers.append(number)
-            self._rows.append(
-                (*item[:-2], list(item.basis), item.cause, number, self.year, self.seq, *self._tail)
-            )
+            self._rows.append((*item, number, self.year, self.seq, *self._tail))
         if len(self._rows) >= _CHUNK:
             self.flush()
         return numbers
@@ -601,12 +599,19 @@ def insert_rows(
             chunk = [dict(zip(names, row, strict=True)) for row in rows[start : start + _CHUNK]]
             connection.execute(insert(table), chunk)
         return
-    convert = [_sqlite_value(table.c[name].type) for name in names]
-    if any(c is not None for c in convert):
-        rows = [
-            tuple(v if c is None else c(v) for v, c in zip(row, convert, strict=True))
-            for row in rows
-        ]
+    converting = [
+        (at, convert)
+        for at, name in enumerate(names)
+        if (convert := _sqlite_value(table.c[name].type)) is not None
+    ]
+    if converting:
+        stored = []
+        for row in rows:
+            values = list(row)
+            for at, convert in converting:
+                values[at] = convert(values[at])
+            stored.append(tuple(values))
+        rows = stored
     columns = ", ".join(f'"{name}"' for name in names)
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
@@ -620,8 +625,21 @@ def _sqlite_value(kind: Any) -> Callable[[Any], Any] | None:
     if isinstance(kind, Date):
         return _sqlite_date
     if isinstance(kind, JSON):
-        return lambda value: json.dumps(value) if value is not None else None
+        return _sqlite_json
     return None
+
+
+def _sqlite_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, tuple):  # a scan's citations: a few distinct lists, many times over
+        return _sqlite_json_tuple(value)
+    return json.dumps(value)
+
+
+@lru_cache(maxsize=256)
+def _sqlite_json_tuple(value: tuple[Any, ...]) -> str:
+    return json.dumps(value)
 
 
 @lru_cache(maxsize=256)
