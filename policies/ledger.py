@@ -486,25 +486,42 @@ def mark_school(
     keyed: list[tuple[str, Finding]] = []
     waived: list[tuple[str, str]] = []
     places: list[tuple[int, tuple[str, str]]] = []
+    # This runs for every finding of a district: the findings of one row come together and
+    # mostly name one registry entry, so a row's item and its keys are looked up once.
+    place: tuple[str, int | None] = ("", None)
+    item: RequiredItem | None = None
+    keys: dict[object, str] = {}
     for n, finding in enumerate(school.findings):
-        item = by_row.get((finding.source, finding.row)) if finding.row is not None else None
-        waiver = next(
-            (
-                w
-                for w in waivers
-                if waiver_covers(w, finding, item, school.names, school.school_code)
-            ),
-            None,
+        if finding.row is None:
+            place, item, keys = ("", None), None, {}
+        elif (finding.source, finding.row) != place:
+            place = (finding.source, finding.row)
+            item, keys = by_row.get(place), {}
+        entry = finding.evidence.get("registry_entry")
+        entry_id = entry.get("id") if isinstance(entry, Mapping) else None
+        ikey = keys.get(entry_id) if finding.row is not None else None
+        if ikey is None:
+            ikey = keys[entry_id] = item_key(finding, item)
+        waiver = (
+            next(
+                (
+                    w
+                    for w in waivers
+                    if waiver_covers(w, finding, item, school.names, school.school_code)
+                ),
+                None,
+            )
+            if waivers
+            else None
         )
         if waiver is not None:
             out.marks.append(Waived(waiver_dict(waiver)))
             out.waived_counts[finding.severity] = out.waived_counts.get(finding.severity, 0) + 1
             if stored is not None:
-                waived.append((item_key(finding, item), finding.rule))
+                waived.append((ikey, finding.rule))
             continue
         out.marks.append(None)
         if stored is not None and finding.rule not in SKIPPED_RULES:
-            ikey = item_key(finding, item)
             keyed.append((ikey, finding))
             places.append((n, (ikey, finding.rule)))
     if stored is None:
