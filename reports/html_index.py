@@ -72,6 +72,20 @@ class TopItem:
     rules: list[RuleSeen]
 
 
+class _Tally:
+    """What the index counts of one offending item (by normalised name and kind)."""
+
+    __slots__ = ("findings", "rules", "schools", "spellings", "worst", "worst_rank")
+
+    def __init__(self) -> None:
+        self.schools: set[int] = set()
+        self.findings = 0
+        self.spellings: Counter[str] = Counter()
+        self.rules: set[str] = set()
+        self.worst = ""
+        self.worst_rank = 0
+
+
 class TopItems:
     """The offending apps/accounts required by the most schools, counted school by school.
 
@@ -80,11 +94,7 @@ class TopItems:
     """
 
     def __init__(self) -> None:
-        self.schools: dict[tuple[str, str], set[int]] = {}
-        self.findings: Counter[tuple[str, str]] = Counter()
-        self.spellings: dict[tuple[str, str], Counter[str]] = {}
-        self.rules: dict[tuple[str, str], set[str]] = {}
-        self.worst: dict[tuple[str, str], str] = {}
+        self.items: dict[tuple[str, str], _Tally] = {}
 
     def add(self, number: int, school: SchoolResult) -> None:
         """Count the findings of school `number`."""
@@ -101,45 +111,52 @@ class TopItems:
         self, number: int, tallies: Iterable[tuple[str, str, Iterable[tuple[str, str, int]]]]
     ) -> None:
         """Count school `number`'s findings, given per item (name, kind) by rule and severity."""
+        items, rank = self.items, SEVERITY_RANK.get
         for item, kind, tally in tallies:
             if not item:
                 continue
-            key = (_word_key(item), kind)
+            counted: _Tally | None = None
+            added = 0
             for rule, severity, count in tally:
                 if _about_the_whole(rule):
                     continue
-                seen = self.schools.get(key)
-                if seen is None:
-                    seen = self.schools[key] = set()
-                    self.spellings[key] = Counter()
-                    self.rules[key] = set()
-                seen.add(number)
-                self.findings[key] += count
-                self.spellings[key][item] += count
-                self.rules[key].add(rule)
-                worst = self.worst.get(key, "")
-                if SEVERITY_RANK.get(severity, 0) > SEVERITY_RANK.get(worst, 0):
-                    self.worst[key] = severity
+                if counted is None:
+                    key = (_word_key(item), kind)
+                    counted = items.get(key)
+                    if counted is None:
+                        counted = items[key] = _Tally()
+                added += count
+                counted.rules.add(rule)
+                severity_rank = rank(severity, 0)
+                if severity_rank > counted.worst_rank:
+                    counted.worst, counted.worst_rank = severity, severity_rank
+            if counted is not None:
+                counted.schools.add(number)
+                counted.findings += added
+                counted.spellings[item] += added
 
     def ranked(self, lang: str, limit: int = TOP_ITEMS) -> list[TopItem]:
         s = strings(lang)
         order = rule_order()
-        schools, findings = self.schools, self.findings
-        ranked = sorted(schools, key=lambda k: (-len(schools[k]), -findings[k], k))[:limit]
+        items = self.items
+        ranked = sorted(items, key=lambda k: (-len(items[k].schools), -items[k].findings, k))[
+            :limit
+        ]
         return [
             TopItem(
-                name=self.spellings[key].most_common(1)[0][0],
+                name=counted.spellings.most_common(1)[0][0],
                 kind=s.kind(key[1]),
-                schools=len(schools[key]),
-                findings=findings[key],
-                worst=self.worst.get(key, "info"),
-                worst_label=s.severity(self.worst.get(key, "info")),
+                schools=len(counted.schools),
+                findings=counted.findings,
+                worst=counted.worst or "info",
+                worst_label=s.severity(counted.worst or "info"),
                 rules=[
                     RuleSeen(r, rule_text(r, lang).title)
-                    for r in sorted(self.rules[key], key=lambda r: (order.get(r, len(order)), r))
+                    for r in sorted(counted.rules, key=lambda r: (order.get(r, len(order)), r))
                 ],
             )
             for key in ranked
+            for counted in (items[key],)
         ]
 
 
