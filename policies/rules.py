@@ -402,8 +402,9 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
-def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str] | None:
-    """Why tasks may not be required on this platform: (variant, zh, en); None if they may."""
+def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str, str] | None:
+    """Why tasks may not be required on this platform: (variant, code, zh, en); None if they
+    may. The code names the reason in the machine evidence (`cause`)."""
     m = a.match
     kind_zh, kind_en = values.label(a.item.kind, "zh"), values.label(a.item.kind, "en")
     entry = m.entry
@@ -411,42 +412,71 @@ def _unacceptable(a: Assessed, ctx: Context) -> tuple[str, str, str] | None:
         if m.group == "general_tool":
             if _school_business(a, ctx):
                 return None
-            return "", "是通用工具，不是教育移动应用", "is a general tool, not an education app"
+            return (
+                "",
+                "general_tool",
+                "是通用工具，不是教育移动应用",
+                "is a general tool, not an education app",
+            )
         if _party_arrangement(a, ctx):
-            return "party_study", "", ""
+            return "party_study", "party_study", "", ""
         return (
             "",
+            "party_platform",
             "是党建学习平台，与学校教育教学无关",
             "is a party-study platform, unrelated to teaching",
         )
     if m.survey is not None and entry is None:
         return (
             "",
+            "survey_form",
             f"是{m.survey.name}问卷表单链接，不是教育平台",
             f"is a {m.survey.name} form link, not an education platform",
         )
     if m.educational is False:
-        return "", f"是与教育教学无关的{kind_zh}", f"is {_a(kind_en)} unrelated to teaching"
+        return (
+            "",
+            "not_educational",
+            f"是与教育教学无关的{kind_zh}",
+            f"is {_a(kind_en)} unrelated to teaching",
+        )
     if m.national is not None:
         return None
     if entry is not None and a.revoked:
         zh, en = STATUS_WORDS[entry.status]
-        return "revoked", f"的备案{entry.filing_no}已{zh}", f"has its filing {entry.filing_no} {en}"
+        return (
+            "revoked",
+            "revoked",
+            f"的备案{entry.filing_no}已{zh}",
+            f"has its filing {entry.filing_no} {en}",
+        )
     if entry is not None and a.delisted:
         zh, en = LISTING_WORDS[entry.listing]
-        return "delisted", f"已被区教育局{zh}", f"has been {en} by the bureau"
+        return "delisted", "delisted", f"已被区教育局{zh}", f"has been {en} by the bureau"
     if a.item.kind == "app" and (entry is None or not entry.filed):
         if entry is None:
-            return "", "在本区登记表中没有备案记录", "has no filing in the district's registry"
-        return "", "在本区登记表中没有备案号", "is in the district's registry with no filing number"
+            return (
+                "",
+                "unfiled",
+                "在本区登记表中没有备案记录",
+                "has no filing in the district's registry",
+            )
+        return (
+            "",
+            "no_filing_number",
+            "在本区登记表中没有备案号",
+            "is in the district's registry with no filing number",
+        )
     if entry is None:
         return (
             "",
+            "unregistered",
             f"是未列入区教育局登记表的{kind_zh}",
             f"is {_a(kind_en)} not on the bureau's registry",
         )
     if a.adoption is None:
         return (
+            "not_adopted",
             "not_adopted",
             "未经本校或区教育局集体决策选用",
             ("was not adopted by the school's or the bureau's collective decision"),
@@ -465,13 +495,13 @@ def task_prohibited(a: Assessed, ctx: Context) -> Iterable[Finding]:
     why = _unacceptable(a, ctx)
     if why is None:
         return
-    variant, cause_zh, cause_en = why
+    variant, code, cause_zh, cause_en = why
     evidence = a.match.evidence() | {
         "words": [h.word for h in hits],
         "clauses": _clause_evidence(hits),
         "adopted": a.adoption is not None,
         "educational": a.match.educational,
-        "cause": cause_en or variant,
+        "cause": code,
     }
     yield ctx.finding(
         "TASK-PROHIBITED",

@@ -170,6 +170,13 @@ def test_task_prohibited() -> None:
     assert "TASK-PROHIBITED" in rules_of(item("某某", kind="miniprogram", actions=("投票",)))
     assert "TASK-PROHIBITED" not in rules_of(item("闽教高分", actions=("打卡",)))  # adopted, filed
     assert "TASK-PROHIBITED" not in rules_of(item("国家反诈中心", actions=("下载安装",)))
+    # The machine evidence names the reason by a code, not in words.
+    assert non_edu.evidence["cause"] == "not_educational"
+    assert unadopted.evidence["cause"] == "not_adopted"
+    unlisted = only(item("某某", kind="miniprogram", actions=("投票",)), "TASK-PROHIBITED")
+    assert unlisted.evidence["cause"] == "unregistered"
+    unfiled = only(item("某某学习", actions=("打卡",)), "TASK-PROHIBITED")
+    assert unfiled.evidence["cause"] == "unfiled"
 
 
 def test_task_unrelated() -> None:
