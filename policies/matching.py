@@ -136,15 +136,16 @@ class Match:
 
 
 def entry_evidence(entry: EntryRecord) -> dict[str, Any]:
-    out = {
-        "id": entry.id,
-        "name": entry.name,
-        "kind": entry.kind,
-        "filing_no": entry.filing_no,
-        "status": entry.status,
-        "category": entry.category,
-        **entry.identifiers,
-    }
+    """A registry entry in a finding's evidence. Like its identifiers, its filing number,
+    category and provider are given when it has them: a district's findings repeat the
+    entry well over a million times."""
+    out: dict[str, Any] = {"id": entry.id, "name": entry.name, "kind": entry.kind}
+    if entry.filing_no:
+        out["filing_no"] = entry.filing_no
+    out["status"] = entry.status
+    if entry.category:
+        out["category"] = entry.category
+    out.update(entry.identifiers)
     if entry.provider:
         out["provider"] = entry.provider
     return out

@@ -128,6 +128,12 @@ def test_adoption_unrecorded() -> None:
 def test_non_edu_app() -> None:
     registered = only(item("国家反诈中心"), "NON-EDU-APP")
     assert registered.params["category"] == "反诈"
+    # The entry in the evidence gives what the registry has: no empty filing number.
+    entry = registered.evidence["registry_entry"]
+    assert entry["category"] == "反诈" and entry["status"] == "none"
+    assert "filing_no" not in entry
+    filed = only(item("巧考", actions=("打卡",)), "TASK-PROHIBITED")
+    assert filed.evidence["registry_entry"]["filing_no"].startswith("教APP备")
     catalogued = only(item("学习强国", identifier="cn.xuexi.android"), "NON-EDU-APP")
     assert catalogued.evidence["known_app"]["source"] and catalogued.severity == "high"
     assert "NON-EDU-APP" in rules_of(item("个人所得税APP"))
