@@ -129,10 +129,16 @@ def parse_found_by(text: str) -> str:
 # --- identity -------------------------------------------------------------------------------
 
 
+def _key_text(text: str) -> str:
+    """A school's cell as part of a key: NUL (which a database's text may not hold) shown as
+    U+FFFD, as everywhere it is stored. Folded names hold none."""
+    return text.replace("\0", "\ufffd")
+
+
 def school_key(name: str, code: str = "") -> str:
     """A school: its code (学校标识码) when it has one, else its folded name."""
     code = code.strip()
-    return f"code:{code}" if code else f"name:{values.normalised_name(name)}"
+    return f"code:{_key_text(code)}" if code else f"name:{values.normalised_name(name)}"
 
 
 def item_key(finding: Finding, item: RequiredItem | None) -> str:
@@ -145,9 +151,9 @@ def item_key(finding: Finding, item: RequiredItem | None) -> str:
         return f"school:{values.normalised_name(finding.item)}"
     kind = item.kind if item is not None else finding.kind
     if item is not None and item.identified is not None:
-        return f"{kind}:{item.identified[1].casefold()}"
+        return f"{kind}:{_key_text(item.identified[1].casefold())}"
     if item is not None and item.identifier.strip():
-        return f"{kind}:{item.identifier.strip().casefold()}"
+        return f"{kind}:{_key_text(item.identifier.strip().casefold())}"
     name = item.name if item is not None else finding.item
     return f"{kind}:name:{values.normalised_name(name)}"
 
@@ -155,9 +161,9 @@ def item_key(finding: Finding, item: RequiredItem | None) -> str:
 def required_key(item: RequiredItem) -> str:
     """A required item, for counting distinct items (压减): as `item_key` without a match."""
     if item.identified is not None:
-        return f"{item.kind}:{item.identified[1].casefold()}"
+        return f"{item.kind}:{_key_text(item.identified[1].casefold())}"
     if item.identifier.strip():
-        return f"{item.kind}:{item.identifier.strip().casefold()}"
+        return f"{item.kind}:{_key_text(item.identifier.strip().casefold())}"
     return f"{item.kind}:name:{values.normalised_name(item.name)}"
 
 
@@ -546,25 +552,32 @@ def mark_school(
 
 
 def annotate(school: SchoolResult, marks: SchoolMarks) -> SchoolResult:
-    """The school as the reports show it: waived findings set apart, ledger tags beside the
-    others, the items fixed since the last scan."""
-    kept: list[Finding] = []
-    tags: list[LedgerTag | None] = []
-    waived: list[tuple[Finding, Mapping[str, Any]]] = []
-    for finding, mark in zip(school.findings, marks.marks, strict=True):
-        if isinstance(mark, Waived):
-            waived.append((finding, mark.waiver))
-        else:
-            kept.append(finding)
-            tags.append(mark)
-    school.findings = kept
-    school.ledger_tags = tags
-    school.waived = waived
-    school.fixed = marks.fixed
-    school.ledger_counts = marks.counts or None
-    school.required = marks.required
-    school.baseline = marks.baseline
-    return school
+    """The school as the reports show it (a new result; `school` is left as it is): waived
+    findings set apart, ledger tags beside the others, the items fixed since the last scan."""
+    if marks.waived_counts:
+        kept: list[Finding] = []
+        tags: list[LedgerTag | None] = []
+        waived: list[tuple[Finding, Mapping[str, Any]]] = []
+        for finding, mark in zip(school.findings, marks.marks, strict=True):
+            if isinstance(mark, Waived):
+                waived.append((finding, mark.waiver))
+            else:
+                kept.append(finding)
+                tags.append(mark)
+    else:  # no waiver applies: every mark is a finding's tag (or None), in order
+        if len(marks.marks) != len(school.findings):
+            raise ValueError("the marks are not the school's")
+        kept, tags, waived = school.findings, marks.marks, []  # type: ignore[assignment]
+    return replace(
+        school,
+        findings=kept,
+        ledger_tags=tags,
+        waived=waived,
+        fixed=marks.fixed,
+        ledger_counts=marks.counts or None,
+        required=marks.required,
+        baseline=marks.baseline,
+    )
 
 
 class MarkedSchools(Sequence[SchoolResult]):

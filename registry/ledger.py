@@ -135,6 +135,23 @@ class NewItem(NamedTuple):
         return (self.school_key, self.item_key, self.rule)
 
 
+def _without_nul(item: NewItem) -> NewItem:
+    """The item with NUL characters (which PostgreSQL's text cannot hold, and a school's
+    cells can) shown as U+FFFD, the way the reports show them."""
+    return item._replace(
+        school_key=_shown_nul(item.school_key),
+        item_key=_shown_nul(item.item_key),
+        school=_shown_nul(item.school),
+        school_code=_shown_nul(item.school_code),
+        item=_shown_nul(item.item),
+        description=_shown_nul(item.description),
+    )
+
+
+def _shown_nul(text: str) -> str:
+    return text.replace("\0", "\ufffd")
+
+
 _NEW_COLUMNS = (
     *NewItem._fields,
     "number", "year", "seq", "status", "found_by", "first_seen_run", "last_seen_run",
@@ -167,6 +184,15 @@ class ScanRecorder:
         """Number new items (问题编号: year and sequence) and write them; their numbers."""
         numbers = []
         for item in items:
+            if (
+                "\0" in item.item
+                or "\0" in item.school
+                or "\0" in item.description
+                or "\0" in item.item_key
+                or "\0" in item.school_key
+                or "\0" in item.school_code
+            ):
+                item = _without_nul(item)
             self.seq += 1
             number = f"{self.year}-{self.seq:04d}"
             numbers.append(number)

@@ -128,6 +128,14 @@ def test_every_hostile_cell_ends_in_its_own_rows_finding(
     assert runs[0]["inputs"][0]["path"].endswith("填报-\ufffd\ufffd.csv")
     assert runs[0]["out_dir"].endswith("report-\ufffd")
 
+    # The ledger holds the hostile rows too (PostgreSQL's text takes no NUL), and knows
+    # them again: a second scan opens nothing new.
+    assert "问题台账：新增" in result.stderr and "台账未更新" not in result.stderr
+    items = json.loads(run("ledger", "list", "--format", "json", "--db", db_url).stdout)
+    assert "空字符\ufffd路径" in {i["item"] for i in items}
+    again = run("scan", str(path), "--out", str(out), "--db", db_url, "--jobs", "1")
+    assert "问题台账：新增 0 项" in again.stderr, again.stderr
+
 
 def _bomb(path: Path) -> Path:
     """An XLSX of a few dozen KB whose shared strings inflate to 64 MB."""
