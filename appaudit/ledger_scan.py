@@ -2,7 +2,7 @@
 and proposed for closing, and the schools marked for the reports.
 
 The policy engine decides (`policies.ledger`), the registry stores (`registry.ledger`);
-this is where a scan's findings meet the two, once, before the reports are written.
+this is where a scan's findings meet the two, in the pass that writes the reports.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from policies.ledger import (
     LEDGER_COUNTS,
     MarkedSchools,
     SchoolMarks,
+    annotate,
     mark_school,
     school_key,
     waiver_active,
 )
 from policies.model import Finding, VerdictMemo, catalogue, variant_of
-from policies.results import LedgerInfo, ScanResult
-from registry.db import Database
-from registry.ledger import Ledger, WaiverRecord, scan_reason
+from policies.results import LedgerInfo, ScanResult, SchoolResult
+from registry.ledger import Ledger, ScanRecorder, WaiverRecord, scan_reason
+from reports.interface import Preparer
 
 
 class _Describe:
@@ -53,56 +54,70 @@ def active_waivers(ledger: Ledger, today: date) -> list[WaiverRecord]:
     return [w for w in ledger.waivers() if waiver_active(w, today)]
 
 
-def keep_ledger(
-    result: ScanResult,
-    database: Database,
-    *,
-    run_id: int | None,
-    now: datetime,
-    today: date,
-    due_days: int,
-    actor: str | None = None,
-) -> None:
-    """Apply the waivers in force, update the ledger from the scan's findings, and mark
-    `result`'s schools for the reports (their findings' ledger numbers, the waived ones).
+class LedgerPass(Preparer):
+    """A scan's ledger in the report pass: each school's waivers applied and its findings
+    numbered before the formats get it, its moves written into `recorder`'s transaction
+    (which the caller commits once the reports are written, or rolls back).
 
-    One pass over the schools decides every move; one transaction stores them all, each
-    school's as it comes.
+    The items, baselines and waivers of the scanned schools are read when it starts.
     """
-    ledger = Ledger(database, actor)
-    waivers = active_waivers(ledger, today)
-    summaries = result.summaries()
-    keys = [school_key(s.school, s.school_code) for s in summaries]
-    stored = ledger.of_schools(keys)
-    baselines = ledger.baselines(keys)
-    described = _Describe()
-    marks: list[SchoolMarks] = []
-    required: dict[str, tuple[str, int]] = {}
-    with ledger.recording(run_id=run_id, at=now) as recorder:
-        for key, school in zip(keys, result.schools, strict=True):
-            school_marks, moves = mark_school(
-                school,
-                waivers,
-                stored.pop(key, []),
-                run_id=run_id,
-                now=now,
-                today=today,
-                due_days=due_days,
-                describe=described,
-            )
-            school_marks.baseline = baselines.get(key, school_marks.required)
-            required.setdefault(key, (school.school, school_marks.required))
-            marks.append(school_marks)
-            if moves is None:
-                continue
+
+    def __init__(
+        self,
+        result: ScanResult,
+        ledger: Ledger,
+        recorder: ScanRecorder,
+        *,
+        run_id: int | None,
+        now: datetime,
+        today: date,
+        due_days: int,
+    ) -> None:
+        self.result = result
+        self.schools = result.schools
+        self.recorder = recorder
+        self.run_id = run_id
+        self.now, self.today, self.due_days = now, today, due_days
+        self.waivers = active_waivers(ledger, today)
+        self.keys = [school_key(s.school, s.school_code) for s in result.summaries()]
+        self.stored = ledger.of_schools(self.keys)
+        self.baselines = ledger.baselines(self.keys)
+        self.described = _Describe()
+        self.marks: list[SchoolMarks] = []
+        self.required: dict[str, tuple[str, int]] = {}
+
+    def prepare(self, school: SchoolResult) -> SchoolResult:
+        key = self.keys[len(self.marks)]
+        marks, moves = mark_school(
+            school,
+            self.waivers,
+            self.stored.pop(key, []),
+            run_id=self.run_id,
+            now=self.now,
+            today=self.today,
+            due_days=self.due_days,
+            describe=self.described,
+        )
+        marks.baseline = self.baselines.get(key, marks.required)
+        self.required.setdefault(key, (school.school, marks.required))
+        self.marks.append(marks)
+        if moves is not None:
+            recorder = self.recorder
             numbers = recorder.open(moves.opened)
             for item, number in zip(moves.opened, numbers, strict=True):
                 moves.tags[(item.item_key, item.rule)].number = number
             recorder.see(moves.seen)
-            recorder.move(moves.changed, scan_reason(run_id))
-        recorder.baselines({k: v for k, v in required.items() if k not in baselines})
-    result.schools = MarkedSchools(result.schools, marks)
-    result.ledger = _info(marks)
+            recorder.move(moves.changed, scan_reason(self.run_id))
+        return annotate(school, marks)
+
+    def finish(self) -> None:
+        """Store the baselines of schools seen for the first time; give the result its
+        marked schools (for pages written after the pass) and the district's figures."""
+        baselines = self.baselines
+        self.recorder.baselines({k: v for k, v in self.required.items() if k not in baselines})
+        self.recorder.flush()
+        self.result.schools = MarkedSchools(self.schools, self.marks)
+        self.result.ledger = _info(self.marks)
 
 
 def _info(marks: Sequence[SchoolMarks]) -> LedgerInfo:

@@ -7,10 +7,11 @@ terminal through an observer so that none of them needs to know about terminals.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +38,7 @@ from registry import runs
 from registry.db import Database, DatabaseError, describe, first_line, open_database
 from registry.service import Registry
 from registry.snapshot import RegistryView
-from reports.interface import SchoolWriter
+from reports.interface import Preparer, SchoolWriter
 from reports.writer import DEFAULT_FORMATS, check_destination, write_reports
 from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 from scanner.apk.download import remove_stale_parts
@@ -180,6 +181,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     not_stored: Message | None = None
     ledger_problem: Message | None = None
     history: list[_History] = []
+    ledger = _LedgerStep(database, options)
     if database is not None:
         watch.stage("history")
         # The run is opened before the reports are written, so that every format names it;
@@ -192,24 +194,19 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
             result.run_id = opened
             history.append(_History())
         watch.stage("ledger")
-        not_kept = _stored(
-            database, lambda: _keep_ledger(result, database, options), "ledger_not_kept_in"
-        )
-        if isinstance(not_kept, Message):
-            ledger_problem = not_kept
+        ledger_problem = ledger.start(result)
     else:
         result.ledger = LedgerInfo(updated=False)
     watch.stage("reports")
     try:
-        report = write_reports(
-            result,
-            options.out,
-            formats=options.formats,
-            lang=options.lang,
-            headers=options.headers,
-            also=history,
-            jobs=options.jobs,
-        )
+        try:
+            report = _write(result, options, history, ledger)
+        except LedgerNotKept as failed:
+            # The ledger's transaction is rolled back; the reports are written without it.
+            ledger_problem = failed.reason
+            result.schools, result.ledger = ledger.unmarked, LedgerInfo(updated=False)
+            history[:] = [_History()] if history else []
+            report = _write(result, options, history, None)
     except BaseException:
         if database is not None and result.run_id is not None:
             run_id = result.run_id
@@ -230,24 +227,131 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
     )
 
 
-def _keep_ledger(result: ScanResult, database: Database, options: ScanOptions) -> None:
-    from appaudit.ledger_scan import keep_ledger
-    from reports.times import zone
+class LedgerNotKept(Exception):
+    """The ledger could not be updated after the pass began: its transaction is rolled back."""
 
-    now = datetime.now(UTC)
-    keep_ledger(
-        result,
-        database,
-        run_id=result.run_id,
-        now=now,
-        today=now.astimezone(zone(options.settings.report.timezone)).date(),
-        due_days=options.settings.ledger.due_days,
-    )
+    def __init__(self, reason: Message) -> None:
+        super().__init__(reason.en)
+        self.reason = reason
 
 
-def _stored(
-    database: Database, store: Callable[[], _T], key: str = "run_not_stored_in"
-) -> _T | Message:
+_STORE_ERRORS = (SQLAlchemyError, OSError, DatabaseError)
+
+
+class _LedgerStep:
+    """The ledger's part in a scan: its write transaction opened before the reports are
+    written, the schools marked in their pass, committed just before the report folder is
+    put in place; rolled back if anything fails, so a report and its ledger stand together.
+    """
+
+    def __init__(self, database: Database | None, options: ScanOptions) -> None:
+        self.database = database
+        self.options = options
+        self.stack = ExitStack()
+        self.marking: Preparer | None = None
+        self.unmarked: Any = None
+
+    def start(self, result: ScanResult) -> Message | None:
+        """Open the transaction and read what the pass needs; why not, if it cannot."""
+        from appaudit.ledger_scan import LedgerPass
+        from registry.ledger import Ledger
+        from reports.times import zone
+
+        database = self.database
+        assert database is not None
+        now = datetime.now(UTC)
+        today = now.astimezone(zone(self.options.settings.report.timezone)).date()
+        try:
+            ledger = Ledger(database)
+            recorder = self.stack.enter_context(ledger.recording(run_id=result.run_id, at=now))
+            self.unmarked = result.schools
+            self.marking = _Guarded(
+                LedgerPass(
+                    result,
+                    ledger,
+                    recorder,
+                    run_id=result.run_id,
+                    now=now,
+                    today=today,
+                    due_days=self.options.settings.ledger.due_days,
+                ),
+                self._failed,
+            )
+        except _STORE_ERRORS as error:
+            self.stack.__exit__(type(error), error, error.__traceback__)
+            self.marking = None
+            return self._reason(error)
+        return None
+
+    def commit(self) -> None:
+        """Keep the scan's moves; LedgerNotKept if the database refuses."""
+        try:
+            self.stack.close()
+        except _STORE_ERRORS as error:
+            raise self._failed(error) from error
+
+    def roll_back(self, error: BaseException) -> None:
+        with contextlib.suppress(*_STORE_ERRORS):
+            self.stack.__exit__(type(error), error, error.__traceback__)
+
+    def _failed(self, error: BaseException) -> LedgerNotKept:
+        return LedgerNotKept(self._reason(error))
+
+    def _reason(self, error: BaseException) -> Message:
+        assert self.database is not None
+        return _store_problem(self.database, "ledger_not_kept_in", error)
+
+
+class _Guarded(Preparer):
+    """A preparer whose database errors become LedgerNotKept (the reports then go without
+    the ledger, rather than fail)."""
+
+    def __init__(self, inner: Preparer, failed: Callable[[BaseException], LedgerNotKept]) -> None:
+        self.inner = inner
+        self.failed = failed
+
+    def prepare(self, school: SchoolResult) -> SchoolResult:
+        try:
+            return self.inner.prepare(school)
+        except _STORE_ERRORS as error:
+            raise self.failed(error) from error
+
+    def finish(self) -> None:
+        try:
+            self.inner.finish()
+        except _STORE_ERRORS as error:
+            raise self.failed(error) from error
+
+
+def _write(
+    result: ScanResult,
+    options: ScanOptions,
+    history: Sequence[SchoolWriter],
+    ledger: _LedgerStep | None,
+) -> Path:
+    """Write the reports (and the history), the ledger marking the schools in the same pass
+    when it runs; the ledger is committed once every file is written, or rolled back."""
+    marking = ledger.marking if ledger is not None else None
+    try:
+        report = write_reports(
+            result,
+            options.out,
+            formats=options.formats,
+            lang=options.lang,
+            headers=options.headers,
+            also=history,
+            jobs=options.jobs,
+            prepare=marking,
+            before_swap=ledger.commit if ledger is not None and marking is not None else None,
+        )
+    except BaseException as error:
+        if ledger is not None and marking is not None:
+            ledger.roll_back(error)
+        raise
+    return report
+
+
+def _stored(database: Database, store: Callable[[], _T]) -> _T | Message:
     """What a step of storing the run returns, or why it could not be done.
 
     A registry that refuses the write (read-only, disk full, locked too long) costs the
@@ -255,14 +359,17 @@ def _stored(
     """
     try:
         return store()
-    except (SQLAlchemyError, OSError, DatabaseError) as error:
-        if isinstance(error, DatabaseError):
-            reason = error.message
-        else:
-            reason = Message(
-                first_line(error) if isinstance(error, SQLAlchemyError) else str(error)
-            )
-        return m(key, database=describe(database.url), reason=reason)
+    except _STORE_ERRORS as error:
+        return _store_problem(database, "run_not_stored_in", error)
+
+
+def _store_problem(database: Database, key: str, error: BaseException) -> Message:
+    """Why the registry refused a write, for the scan's summary (`key`: what was not kept)."""
+    if isinstance(error, DatabaseError):
+        reason = error.message
+    else:
+        reason = Message(first_line(error) if isinstance(error, SQLAlchemyError) else str(error))
+    return m(key, database=describe(database.url), reason=reason)
 
 
 def _open_submissions(options: ScanOptions) -> tuple[list[Submission], list[InputProblem]]:

@@ -173,13 +173,14 @@ def folder_bytes(folder: Path) -> int:
 
 
 def count_findings(path: Path) -> int:
-    """The findings in findings.json: its overall counts by severity, read from the head
-    line (the schools follow one per line), or from the whole file if laid out otherwise."""
-    with path.open(encoding="utf-8") as handle:
-        head = handle.readline().rstrip("\n")
-    tail = ',"schools":['
-    if head.endswith(tail):
-        counts = json.loads(head[: -len(tail)] + "}")["counts"]
+    """The findings in findings.json: its overall counts by severity, read from the last
+    line (the schools come before it, one per line), or from the whole file if laid out
+    otherwise."""
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 4096))
+        last = handle.read().decode("utf-8", "replace").rstrip("\n").rsplit("\n", 1)[-1]
+    if last.startswith("],") and last.endswith("}"):  # the schools' end, then the counts
+        counts = json.loads("{" + last[2:])["counts"]
     else:
         counts = json.loads(path.read_text("utf-8"))["counts"]
     return sum(int(n) for n in counts.values())

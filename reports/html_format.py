@@ -79,18 +79,23 @@ class _HtmlWriter(SchoolWriter):
         self.findings = 0
         self.added = 0
         self.jobs = _usable_jobs(jobs, result)
-        # With workers, the writing process keeps to the other formats and the history,
-        # which go through every school anyway; the workers share the pages among them.
-        self.workers = (
-            [_Worker.start(self, share) for share in range(self.jobs)] if self.jobs > 1 else []
-        )
+        self.workers: list[_Worker] = []
 
     def add(self, school: SchoolResult) -> None:
         number = self.added
         self.added += 1
         self.written.append(self.pages_dir / self.names[number])
-        if not self.workers:
+        if self.jobs == 1:
             self.findings += self._page(number, school)
+
+    def _pages_in_parallel(self) -> None:
+        """With workers, the pass over the schools kept to the other formats, the history
+        and the ledger (which numbers the findings the pages show); the pages are written
+        once it is done, a share by each worker and one by this process."""
+        self.workers = [_Worker.start(self, share) for share in range(1, self.jobs)]
+        schools = self.result.schools
+        for number in range(0, len(schools), self.jobs):
+            self.findings += self._page(number, schools[number])
 
     def _page(self, number: int, school: SchoolResult) -> int:
         """Write school `number`'s page; count its findings by item for the index."""
@@ -116,6 +121,8 @@ class _HtmlWriter(SchoolWriter):
             worker.stop()
 
     def close(self) -> list[Path]:
+        if self.jobs > 1:
+            self._pages_in_parallel()
         for worker in self.workers:
             tallies, findings = worker.finish()
             for number, tally in tallies:

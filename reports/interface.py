@@ -60,12 +60,34 @@ class ReportFormat(ABC):
         return write_schools(result.schools, [self.open(result, out_dir, lang)])[0]
 
 
-def write_schools(schools: Iterable[SchoolResult], writers: list[SchoolWriter]) -> list[list[Path]]:
-    """Go through the schools once, handing each to every writer; the files of each writer."""
+class Preparer(ABC):
+    """Makes each school what the reports show, before any format gets it, in the same pass
+    (the ledger numbers its findings and sets the waived ones apart)."""
+
+    @abstractmethod
+    def prepare(self, school: SchoolResult) -> SchoolResult:
+        """The school as the formats are to see it."""
+
+    @abstractmethod
+    def finish(self) -> None:
+        """Called once every school is prepared, before the formats finish their files."""
+
+
+def write_schools(
+    schools: Iterable[SchoolResult],
+    writers: list[SchoolWriter],
+    prepare: Preparer | None = None,
+) -> list[list[Path]]:
+    """Go through the schools once, handing each (prepared by `prepare`) to every writer;
+    the files of each writer."""
     try:
         for school in schools:
+            if prepare is not None:
+                school = prepare.prepare(school)
             for writer in writers:
                 writer.add(school)
+        if prepare is not None:
+            prepare.finish()
         return [writer.close() for writer in writers]
     except BaseException:
         for writer in writers:

@@ -268,8 +268,8 @@ def school_json(school: SchoolResult, lang: str, finding_json: VerdictJson) -> b
 
 
 def head_dict(result: ScanResult, lang: str) -> dict[str, Any]:
-    """Everything but the schools: the tool, the run, its inputs and its registry, and what
-    the findings share (rules, clauses, the notice they come from)."""
+    """Everything but the schools and the counts: the tool, the run, its inputs and its
+    registry, and what the findings share (rules, clauses, the notice they come from)."""
     registry = result.registry
     return {
         "tool": {"name": "appaudit", "version": result.tool_version},
@@ -288,7 +288,6 @@ def head_dict(result: ScanResult, lang: str) -> dict[str, Any]:
             {"row": p.row, "message": p.text(lang), "source": p.source}
             for p in result.file_problems
         ],
-        "counts": result.counts(),
         "notice": dict(catalogue().notice),
         "rules": rules_dict(lang),
         "clauses": clauses_dict(),
@@ -307,6 +306,7 @@ class JsonFormat(ReportFormat):
 
 class _JsonWriter(SchoolWriter):
     def __init__(self, result: ScanResult, path: Path, lang: str) -> None:
+        self.result = result
         self.path = path
         self.lang = lang
         self.finding_json = VerdictJson(lang)
@@ -326,7 +326,10 @@ class _JsonWriter(SchoolWriter):
         self.handle.write(school_json(school, self.lang, self.finding_json))
 
     def close(self) -> list[Path]:
-        self.handle.write(b"\n]}\n")
+        # The counts come last: what the reports count (waived findings left out) is known
+        # once every school has been through the pass.
+        counts = _utf8(compact_json({"counts": self.result.counts()}))
+        self.handle.write(b"\n],%b\n" % counts[1:])
         self.handle.close()
         return [self.path]
 

@@ -15,7 +15,7 @@ import secrets
 import shutil
 import time
 import tomllib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from importlib import resources
@@ -24,7 +24,7 @@ from pathlib import Path
 from appaudit.errors import Message, phrase
 from policies.results import ScanResult
 from reports.formats import DEFAULT_FORMATS, FORMATS
-from reports.interface import ReportError, SchoolWriter, write_schools
+from reports.interface import Preparer, ReportError, SchoolWriter, write_schools
 from reports.text import LANGUAGES
 from scanner.leftovers import is_stale
 
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_FORMATS",
     "FORMATS",
     "MARKER",
+    "Preparer",
     "ReportError",
     "SchoolWriter",
     "check_destination",
@@ -224,12 +225,18 @@ def write_reports(
     headers: str | None = None,
     also: Sequence[SchoolWriter] = (),
     jobs: int = 1,
+    prepare: Preparer | None = None,
+    before_swap: Callable[[], object] | None = None,
 ) -> Path:
     """Write the chosen formats into `out_dir` as one unit and return the main file.
 
     `also` are writers that get each school in the same pass and write no report file (the
     scan history): a district's schools are rebuilt once for all of them. `jobs` processes
     may write the school pages.
+
+    `prepare` makes each school what the formats see, in the same pass (the ledger's
+    marks). `before_swap` is called once every file is written, before the folder is put in
+    place: what it raises leaves the previous report as it was (the ledger commits there).
 
     `headers` is the language of the CSV and XLSX headers and coded values (zh, or en for
     the canonical names and codes); by default the report language.
@@ -257,10 +264,12 @@ def write_reports(
             for writer in writers:
                 writer.abort()
             raise
-        passes = write_schools(result.schools, [*writers, *also])
+        passes = write_schools(result.schools, [*writers, *also], prepare)
         written = [path for paths in passes[: len(writers)] for path in paths]
         marker = staging / MARKER
         marker.write_text(_marker_text(result, chosen, lang), encoding="utf-8")
+        if before_swap is not None:
+            before_swap()
 
     index = target / "index.html"
     if "html" in chosen and index.is_file():
