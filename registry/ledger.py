@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Date, Table, func, insert, select, update
+from sqlalchemy import JSON, Date, Enum, Integer, String, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from appaudit.errors import AppauditError, Message
@@ -217,12 +217,13 @@ class ScanRecorder:
         a person changed since the scan read it keeps the person's status: the scan's move
         of it is dropped."""
         moved = [r.id for r, c, _a in changed if r.id and "status" in c]
-        current = _statuses(self.session, moved)
+        current = _current(self.session, moved)
         logs: list[tuple[Any, ...]] = []
         run = {"run": self.run_id}
         for record, changes, action in changed:
             values = dict(changes)
-            if "status" in values and current.get(record.id or 0) != record.status:
+            now = current.get(record.id or 0, {})
+            if "status" in values and now.get("status") != record.status:
                 values = {k: v for k, v in values.items() if k not in _MOVE_FIELDS}
                 action = "seen"
             if not values:
@@ -239,7 +240,7 @@ class ScanRecorder:
                     action,
                     record.number,
                     record,
-                    _jsonable({k: getattr(record, k) for k in values}),
+                    _jsonable({k: now.get(k, getattr(record, k)) for k in values}),
                     _jsonable(values) | run,
                     reason,
                     self.batch,
@@ -282,8 +283,21 @@ class ScanChanges:
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(LedgerRecord))
-_SCAN_FIELDS = _RECORD_FIELDS[: _RECORD_FIELDS.index("description") + 1]
+SCAN_FIELDS = _RECORD_FIELDS[: _RECORD_FIELDS.index("description") + 1]
 """The leading fields of a record, up to its problem text: what a scan reads of an item."""
+
+
+_UNREAD = {f.name: f.default for f in fields(LedgerRecord) if f.name not in SCAN_FIELDS}
+
+
+def _scan_record(row: Sequence[Any]) -> LedgerRecord:
+    """`LedgerRecord(*row)` for a row of `SCAN_FIELDS`, made without the frozen class's
+    checked assignments: a district's first scan of a year reads a million items."""
+    record = object.__new__(LedgerRecord)
+    values = record.__dict__
+    values.update(_UNREAD)
+    values.update(zip(SCAN_FIELDS, row, strict=True))
+    return record
 
 
 def _record(row: LedgerItem) -> LedgerRecord:
@@ -342,13 +356,14 @@ class Ledger:
         (not the ones people fill in); read in chunks for a district."""
         out: dict[str, list[LedgerRecord]] = {}
         keys = sorted(set(school_keys))
-        columns = [LedgerItem.__table__.c[name] for name in _SCAN_FIELDS]
         with self.db.read() as session:
-            for start in range(0, len(keys), 500):
-                query = select(*columns).where(LedgerItem.school_key.in_(keys[start : start + 500]))
-                for row in session.execute(query):
-                    record = LedgerRecord(*row)
-                    out.setdefault(record.school_key, []).append(record)
+            for row in select_rows(session, LedgerItem, SCAN_FIELDS, "school_key", keys):
+                record = _scan_record(row)
+                found = out.get(record.school_key)
+                if found is None:
+                    out[record.school_key] = [record]
+                else:
+                    found.append(record)
         return out
 
     def get(self, number: str) -> LedgerRecord:
@@ -596,13 +611,16 @@ class LedgerEdit:
         )
 
 
-def _statuses(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
-        query = select(LedgerItem.id, LedgerItem.status).where(
-            LedgerItem.id.in_(ids[start : start + 500])
-        )
-        out.update({row_id: status for row_id, status in session.execute(query)})
+def _current(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The status and closing of these items as stored now (a scan reads only the fields
+    it decides on, so the closing a reopening undoes is read here)."""
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = select(
+            LedgerItem.id, LedgerItem.status, LedgerItem.closed_at, LedgerItem.closed_by
+        ).where(LedgerItem.id.in_(ids[start : start + _IN_CHUNK]))
+        for row_id, status, closed_at, closed_by in session.execute(query):
+            out[row_id] = {"status": status, "closed_at": closed_at, "closed_by": closed_by}
     return out
 
 
@@ -642,6 +660,76 @@ def insert_rows(
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
     connection.exec_driver_sql(sql, rows)
+
+
+def select_rows(
+    session: Session,
+    model: type[Any],
+    names: Sequence[str],
+    column: str,
+    values: Sequence[Any],
+) -> Iterator[tuple[Any, ...]]:
+    """The values of `names` (as tuples) of the rows of one table whose `column` is one of
+    `values`, read in chunks.
+
+    SQLite reads them straight through the driver, its dates made as SQLAlchemy makes them:
+    a scan reads every item of a district's schools, and the per-row processing costs more
+    than the query. Other databases, and columns of other types, go through SQLAlchemy.
+    """
+    table: Table = model.__table__
+    connection = session.connection()
+    readers = _sqlite_readers(table, names)
+    if connection.dialect.name != "sqlite" or readers is None:
+        columns = [table.c[name] for name in names]
+        for start in range(0, len(values), _IN_CHUNK):
+            query = select(*columns).where(table.c[column].in_(values[start : start + _IN_CHUNK]))
+            yield from (tuple(row) for row in session.execute(query))
+        return
+    converting = [(at, read) for at, read in enumerate(readers) if read is not None]
+    listed = ", ".join(f'"{name}"' for name in names)
+    cursor = connection.connection.cursor()
+    try:
+        for start in range(0, len(values), _IN_CHUNK):
+            chunk = tuple(values[start : start + _IN_CHUNK])
+            marks = ", ".join("?" for _ in chunk)
+            cursor.execute(
+                f'SELECT {listed} FROM "{table.name}" WHERE "{column}" IN ({marks})', chunk
+            )
+            rows = cursor.fetchall()
+            if not converting:
+                yield from rows
+                continue
+            for row in rows:
+                row_values = list(row)
+                for at, read in converting:
+                    row_values[at] = read(row_values[at])
+                yield tuple(row_values)
+    finally:
+        cursor.close()
+
+
+_IN_CHUNK = 500
+"""Values in one `IN (…)` list: well under SQLite's limit of bound parameters."""
+
+
+def _sqlite_readers(table: Table, names: Sequence[str]) -> list[Callable[[Any], Any] | None] | None:
+    """How each column's value, as SQLAlchemy's SQLite dialect stored it, reads back (None:
+    as it is); None when a column's type is one only SQLAlchemy reads back here."""
+    readers: list[Callable[[Any], Any] | None] = []
+    for name in names:
+        kind = table.c[name].type
+        if isinstance(kind, Date):
+            readers.append(_sqlite_read_date)
+        elif isinstance(kind, String | Integer) and not isinstance(kind, Enum):
+            readers.append(None)  # text and whole numbers come back as they are (Text too)
+        else:
+            return None
+    return readers
+
+
+@lru_cache(maxsize=1024)
+def _sqlite_read_date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value is not None else None
 
 
 def _sqlite_value(kind: Any) -> Callable[[Any], Any] | None:

@@ -102,6 +102,12 @@ def test_the_whole_cycle(db_url: str, tmp_path: Path) -> None:
     reopened = {i["id"]: i for i in items(db)}[number]
     assert reopened["status"] == "open" and reopened["reopened"] == 1
     assert "复发 1 项" in back.stderr
+    reopening = json.loads(run("ledger", "show", number, "--format", "json", "--db", db).stdout)
+    undone = reopening["history"][-1]  # the closing it undoes, as it was
+    assert undone["action"] == "reopen" and undone["before"]["closed_by"] == "李四"
+    assert (
+        undone["before"]["closed_at"] == shown["closed_at"] and undone["after"]["closed_by"] == ""
+    )
     assert len(items(db)) == len(opened)
     # The items no longer share one state: each line of the list gives its own.
     page = (tmp_path / "r4" / "schools" / "3135000001.html").read_text("utf-8")

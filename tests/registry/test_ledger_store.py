@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from registry.db import open_database
-from registry.ledger import Ledger, LedgerRecord, NewItem, ScanChanges, insert_rows
+from registry.ledger import (
+    SCAN_FIELDS,
+    Ledger,
+    LedgerRecord,
+    NewItem,
+    ScanChanges,
+    insert_rows,
+    select_rows,
+)
 from registry.models import LedgerItem
 
 AT = datetime(2026, 11, 30, 2, 3, 4, 567890, tzinfo=UTC)
@@ -74,3 +82,26 @@ def test_sqlites_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path) -> None
     plain = Ledger(database).items()
     assert [replace(r, id=None) for r in fast] == [replace(r, id=None) for r in plain]
     assert fast[1].first_seen_at == AT  # a time in another zone is stored as the same instant
+
+
+def test_sqlites_fast_read_reads_what_sqlalchemy_reads(tmp_path: Path) -> None:
+    """A scan reads its schools' items through the driver: the same records, due dates and
+    all, as SQLAlchemy reads them."""
+    database = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    ledger = Ledger(database)
+    ledger.record_scan(ScanChanges(1, AT, opened=[new(n) for n in range(3)]))
+    school = "code:3135000001"
+    with database.read() as session:
+        fast = list(select_rows(session, LedgerItem, SCAN_FIELDS, "school_key", [school]))
+    columns = [LedgerItem.__table__.c[name] for name in SCAN_FIELDS]
+    with database.read() as session:
+        plain = [tuple(row) for row in session.execute(select(*columns))]
+    assert fast == plain and len(fast) == 3
+    assert isinstance(fast[0][SCAN_FIELDS.index("due")], date)
+    by_school = ledger.of_schools([school, "code:other"])
+    assert list(by_school) == [school]
+    full = {r.number: r for r in ledger.items()}
+    for record in by_school[school]:  # the fields a scan reads, the others at their defaults
+        assert record == replace(full[record.number], **{
+            f.name: f.default for f in fields(LedgerRecord) if f.name not in SCAN_FIELDS
+        })  # fmt: skip
