@@ -249,7 +249,8 @@ class _LedgerStep:
         self.options = options
         self.stack = ExitStack()
         self.marking: Preparer | None = None
-        self.unmarked: Any = None
+        self.unmarked: Sequence[SchoolResult] = ()
+        """The schools as the rules left them, for reports written without the ledger."""
 
     def start(self, result: ScanResult) -> Message | None:
         """Open the transaction and read what the pass needs; why not, if it cannot."""

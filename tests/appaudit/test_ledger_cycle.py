@@ -12,26 +12,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from examplereport import EXAMPLES, SUBMISSION, filled, run
 from openpyxl import load_workbook
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from appaudit.cli import app
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
-SUBMISSION = EXAMPLES / "submission.csv"
+REPO = EXAMPLES.parent
 ENCODING = "gb18030"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
-
-
-def filled(db_url: str) -> str:
-    for name in ("registry.csv", "adoptions.csv"):
-        result = run("registry", "import", str(EXAMPLES / name), "--db", db_url)
-        assert result.exit_code == 0, result.stderr
-    return db_url
 
 
 def submission_without(tmp_path: Path, name: str, *, dropped: str) -> Path:

@@ -11,29 +11,13 @@ import re
 from pathlib import Path
 
 import pytest
+from examplereport import SUBMISSION, filled, run
 from sqlalchemy import create_engine, text
-from typer.testing import CliRunner, Result
 
-from appaudit.cli import app
 from appaudit.pipeline import ScanOptions, run_scan
 from registry.db import open_database
 from registry.ledger import Ledger
 from reports.writer import ReportError
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
-SUBMISSION = EXAMPLES / "submission.csv"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
-
-
-def filled(db_url: str) -> str:
-    for name in ("registry.csv", "adoptions.csv"):
-        result = run("registry", "import", str(EXAMPLES / name), "--db", db_url)
-        assert result.exit_code == 0, result.stderr
-    return db_url
 
 
 def ledger_items(db_url: str) -> list[dict[str, object]]:

@@ -12,29 +12,15 @@ from pathlib import Path
 
 import apkfactory
 import pytest
+from examplereport import EXAMPLES, SUBMISSION, filled, run
 from sqlalchemy import make_url
 from tablefactory import write_csv
-from typer.testing import CliRunner, Result
 
 from appaudit import registry_files
-from appaudit.cli import app
 from registry.db import open_database
 from registry.service import Registry
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples"
-SUBMISSION = EXAMPLES / "submission.csv"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
-
-
-def filled(db_url: str) -> str:
-    for name in ("registry.csv", "adoptions.csv"):
-        result = run("registry", "import", str(EXAMPLES / name), "--db", db_url)
-        assert result.exit_code == 0, result.stderr
-    return db_url
+REPO = EXAMPLES.parent
 
 
 def read_only(db_url: str) -> str:

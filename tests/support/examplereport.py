@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from appaudit.cli import app
 from policies.model import catalogue
@@ -16,6 +16,20 @@ from reports.text import strings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_SCHOOLS = ("示例实验小学", "示例第二中学", "示例第三小学", "示例第四中学")
+SUBMISSION = EXAMPLES / "submission.csv"
+
+
+def run(*args: str) -> Result:
+    """`appaudit ARGS` in this process, its output captured."""
+    return CliRunner().invoke(app, list(args))
+
+
+def filled(db_url: str) -> str:
+    """The database at `db_url` with the example registry and adoptions imported."""
+    for name in ("registry.csv", "adoptions.csv"):
+        result = run("registry", "import", str(EXAMPLES / name), "--db", db_url)
+        assert result.exit_code == 0, result.stderr
+    return db_url
 
 
 def scan_examples(home: Path, *extra: str) -> Path:
