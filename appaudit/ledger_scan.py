@@ -21,7 +21,7 @@ from policies.ledger import (
 )
 from policies.model import Finding, VerdictMemo, catalogue, variant_of
 from policies.results import LedgerInfo, ScanResult, SchoolResult
-from registry.ledger import Ledger, ScanRecorder, WaiverRecord, scan_reason
+from registry.ledger import Ledger, LedgerRecord, ScanRecorder, WaiverRecord, scan_reason
 from reports.interface import Preparer
 
 
@@ -54,6 +54,10 @@ def active_waivers(ledger: Ledger, today: date) -> list[WaiverRecord]:
     return [w for w in ledger.waivers() if waiver_active(w, today)]
 
 
+_READ_AHEAD = 500
+"""Schools whose stored items are read at once."""
+
+
 class LedgerPass(Preparer):
     """A scan's ledger in the report pass: each school's waivers applied and its findings
     numbered before the formats get it, its moves written into `recorder`'s transaction
@@ -80,18 +84,29 @@ class LedgerPass(Preparer):
         self.now, self.today, self.due_days = now, today, due_days
         self.waivers = active_waivers(ledger, today)
         self.keys = [school_key(s.school, s.school_code) for s in result.summaries()]
-        self.stored = ledger.of_schools(self.keys)
+        self.stored: dict[str, list[LedgerRecord]] = {}
+        self.read_up_to = 0
+        """The stored items are read a batch of schools ahead of the pass: a district's
+        items are close to a million records."""
+        self.seen: set[str] = set()
         self.baselines = ledger.baselines(self.keys)
         self.described = _Describe()
         self.marks: list[SchoolMarks] = []
         self.required: dict[str, tuple[str, int]] = {}
 
     def prepare(self, school: SchoolResult) -> SchoolResult:
-        key = self.keys[len(self.marks)]
+        at = len(self.marks)
+        key = self.keys[at]
+        if at >= self.read_up_to:
+            self.read_up_to = at + _READ_AHEAD
+            self.stored = self.recorder.stored(self.keys[at : self.read_up_to])
+        # A school written twice under one key is reconciled once, with its stored items.
+        stored = [] if key in self.seen else self.stored.pop(key, [])
+        self.seen.add(key)
         marks, moves = mark_school(
             school,
             self.waivers,
-            self.stored.pop(key, []),
+            stored,
             run_id=self.run_id,
             now=self.now,
             today=self.today,

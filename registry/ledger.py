@@ -206,6 +206,11 @@ class ScanRecorder:
             insert_rows(self.session, LedgerItem, _NEW_COLUMNS, self._rows)
             self._rows = []
 
+    def stored(self, school_keys: Collection[str]) -> dict[str, list[LedgerRecord]]:
+        """The items of these schools as `Ledger.of_schools` gives them, read inside the
+        transaction."""
+        return _of_schools(self.session, school_keys)
+
     def see(self, ids: Sequence[int]) -> None:
         """Note that the scan saw these stored items again."""
         _mark_seen(self.session, ids, self.run_id, self.at)
@@ -300,6 +305,19 @@ def _scan_record(row: Sequence[Any]) -> LedgerRecord:
     return record
 
 
+def _of_schools(session: Session, school_keys: Collection[str]) -> dict[str, list[LedgerRecord]]:
+    out: dict[str, list[LedgerRecord]] = {}
+    keys = sorted(set(school_keys))
+    for row in select_rows(session, LedgerItem, SCAN_FIELDS, "school_key", keys):
+        record = _scan_record(row)
+        found = out.get(record.school_key)
+        if found is None:
+            out[record.school_key] = [record]
+        else:
+            found.append(record)
+    return out
+
+
 def _record(row: LedgerItem) -> LedgerRecord:
     values = {name: getattr(row, name) for name in _RECORD_FIELDS}
     values["basis"] = tuple(row.basis or ())
@@ -354,17 +372,8 @@ class Ledger:
     def of_schools(self, school_keys: Collection[str]) -> dict[str, list[LedgerRecord]]:
         """The items of these schools, by school key, with the fields a scan decides on
         (not the ones people fill in); read in chunks for a district."""
-        out: dict[str, list[LedgerRecord]] = {}
-        keys = sorted(set(school_keys))
         with self.db.read() as session:
-            for row in select_rows(session, LedgerItem, SCAN_FIELDS, "school_key", keys):
-                record = _scan_record(row)
-                found = out.get(record.school_key)
-                if found is None:
-                    out[record.school_key] = [record]
-                else:
-                    found.append(record)
-        return out
+            return _of_schools(session, school_keys)
 
     def get(self, number: str) -> LedgerRecord:
         with self.db.read() as session:

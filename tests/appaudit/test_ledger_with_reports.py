@@ -131,3 +131,25 @@ def test_pages_written_by_workers_carry_the_ledger_numbers(tmp_path: Path) -> No
         assert len(by_page) == 120 and set().union(*by_page.values()) == from_json
         numbers[jobs] = by_page
     assert numbers[1] == numbers[2]
+
+
+def test_a_rescan_reads_its_stored_items_a_batch_of_schools_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored items are read a few schools ahead of the pass, not all at once; every
+    school finds its own, across the batches' edges."""
+    import appaudit.ledger_scan
+
+    monkeypatch.setattr(appaudit.ledger_scan, "_READ_AHEAD", 4)
+    submission = _district(tmp_path / "district.csv", 11)
+    db = filled(f"sqlite:///{tmp_path / 'registry.db'}")
+    first = run("scan", str(submission), "--out", str(tmp_path / "r1"), "--db", db,
+                "--fail-on", "never")  # fmt: skip
+    assert first.exit_code == 0, first.stderr
+    opened = json.loads(run("ledger", "list", "--format", "json", "--db", db).stdout)
+    assert len({i["school"] for i in opened}) == 11
+    again = run("scan", str(submission), "--out", str(tmp_path / "r2"), "--db", db,
+                "--fail-on", "never")  # fmt: skip
+    assert f"新增 0 项，持续 {len(opened)} 项，拟销号 0 项" in again.stderr, again.stderr
+    seen = json.loads(run("ledger", "list", "--format", "json", "--db", db).stdout)
+    assert {i["last_seen_run"] for i in seen} == {2}
