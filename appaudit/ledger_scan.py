@@ -63,7 +63,8 @@ class LedgerPass(Preparer):
     numbered before the formats get it, its moves written into `recorder`'s transaction
     (which the caller commits once the reports are written, or rolls back).
 
-    The items, baselines and waivers of the scanned schools are read when it starts.
+    The waivers in force and the schools' baselines are read when it starts, their stored
+    items a batch of schools ahead of the pass, inside the transaction.
     """
 
     def __init__(
