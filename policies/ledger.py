@@ -290,14 +290,16 @@ def reconcile_school(
     SKIPPED_RULES left out; `waived` the (item key, rule) of the waived ones, whose items
     are still there and left as they are. Every finding opens its item or sees it again (a
     closed item is reopened, an item proposed for closing goes back to open); items of the
-    school no finding shows any more are proposed for closing (to_verify), never closed. `describe(finding)` gives the
-    finding's Chinese problem text, citations and cause (rule variant) for a new item.
+    school no finding shows any more are proposed for closing (to_verify), never closed.
+    `describe(finding)` gives the finding's Chinese problem text, citations and cause (rule
+    variant) for a new item.
     """
     skey = school_key(school, school_code)
     by_key = {(r.item_key, r.rule): r for r in stored}
     out = SchoolLedger()
     seen: set[tuple[str, str]] = set()
     counts = dict.fromkeys(LEDGER_COUNTS, 0)
+    first_due = today + timedelta(days=due_days)
     for ikey, finding in keyed:
         key = (ikey, finding.rule)
         if key in seen:
@@ -305,7 +307,6 @@ def reconcile_school(
         seen.add(key)
         record = by_key.get(key)
         if record is None:
-            first_due = today + timedelta(days=due_days)
             description, basis, cause = describe(finding)
             out.opened.append(
                 NewItem(
@@ -328,15 +329,21 @@ def reconcile_school(
             continue
         if record.id is not None:
             out.seen.append(record.id)
+        status, due = record.status, record.due
+        if status in WORKING_STATES and record.severity == finding.severity:
+            # Most items of a rescan: seen again as they were.
+            overdue = due is not None and due < today
+            out.tags[key] = LedgerTag(record.number, status, due, overdue=overdue)
+            counts["continuing"] += 1
+            continue
         changes: dict[str, Any] = {}
         if record.severity != finding.severity:
             changes["severity"] = finding.severity
         action = "seen"
-        status, reopened = record.status, False
-        due: date | None = record.due
+        reopened = False
         if record.status == "closed":
             status, reopened, action = "open", True, "reopen"
-            due = today + timedelta(days=due_days)
+            due = first_due
             changes.update(
                 status="open",
                 reopened=record.reopened + 1,
@@ -494,18 +501,18 @@ def mark_school(
     places: list[tuple[int, tuple[str, str]]] = []
     # This runs for every finding of a district: the findings of one row come together and
     # mostly name one registry entry, so a row's item and its keys are looked up once.
-    place: tuple[str, int | None] = ("", None)
+    source, row = "", None
     item: RequiredItem | None = None
     keys: dict[object, str] = {}
     for n, finding in enumerate(school.findings):
         if finding.row is None:
-            place, item, keys = ("", None), None, {}
-        elif (finding.source, finding.row) != place:
-            place = (finding.source, finding.row)
-            item, keys = by_row.get(place), {}
+            source, row, item, keys = "", None, None, {}
+        elif finding.row != row or finding.source != source:
+            source, row = finding.source, finding.row
+            item, keys = by_row.get((source, row)), {}
         entry = finding.evidence.get("registry_entry")
-        entry_id = entry.get("id") if isinstance(entry, Mapping) else None
-        ikey = keys.get(entry_id) if finding.row is not None else None
+        entry_id = entry.get("id") if type(entry) is dict or isinstance(entry, Mapping) else None
+        ikey = keys.get(entry_id) if row is not None else None
         if ikey is None:
             ikey = keys[entry_id] = item_key(finding, item)
         waiver = (
