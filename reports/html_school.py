@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache
 from html import escape as _esc
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from markupsafe import Markup
@@ -103,7 +104,8 @@ class _Group:
     actions: set[str] = field(default_factory=set)
     """What the school asks of it (要求), as written on each of its rows."""
     by_cause: dict[int, list[Any]] = field(default_factory=dict)
-    """Its findings by cause (see `_cause_id`), each followed by what it says."""
+    """Its findings by cause (see `_cause_id`), each followed by what it says and its ledger
+    tag (or None)."""
     articles: dict[str, tuple[list[int], list[int], Said]] = field(default_factory=dict)
     """Its findings as the details show them: those that read the same once, with their
     rows and their numbers on the list, in the list's order."""
@@ -213,15 +215,16 @@ def school_page(
     known = memo.by_number.get
     groups: dict[tuple[object, ...], _Group] = {}
     get_group = groups.get
-    tag_of: dict[int, Any] = (
-        dict(zip(map(id, school.findings), school.ledger_tags, strict=True))
+    ledger = school.ledger_counts is not None
+    tagged: Iterable[tuple[Finding, Any]] = (
+        zip(school.findings, school.ledger_tags, strict=True)
         if school.ledger_tags
-        else {}
+        else zip(school.findings, repeat(None), strict=False)  # no ledger: no tags
     )
     by_cause: dict[int, list[_Group]] = {}
     group: _Group | None = None
     last: tuple[str, int | None, str, str] = ("", None, "", "")
-    for finding in school.findings:
+    for finding, tag in tagged:
         said = known(finding.verdict) or _said_of(finding, lang, memo)
         row = finding.row
         if (
@@ -272,6 +275,7 @@ def school_page(
                 groups_of_cause.append(group)
         found.append(finding)
         found.append(said)
+        found.append(tag)
     ordered = sorted(
         groups.values(), key=lambda g: (not g.whole_school, g.source, min(g.rows, default=0))
     )
@@ -281,14 +285,15 @@ def school_page(
 
     # The list: most serious first, a rule's findings together, then in item and row order.
     causes = sorted(by_cause, key=_CAUSES.__getitem__)
-    ledger = school.ledger_counts is not None
-    shared = _shared_state(tag_of.values()) if ledger else None
+    shared = _shared_state(school.ledger_tags) if ledger else None
     todo = _todo_html(
         [(_CAUSES[c], by_cause[c], c) for c in causes],
         several,
         lang,
-        tag_of if ledger else None,
+        ledger,
         shared is not None,
+        # On a school's first scan every item is new: saying so on each line says nothing.
+        ledger and all(tag.new for tag in school.ledger_tags if tag is not None),
     )
 
     details = "".join(_group_html(g, lang, match_memo) for g in ordered)
@@ -371,43 +376,42 @@ def _todo_html(
     causes: Sequence[tuple[tuple[int, int, str, str, str], list[_Group], int]],
     several: bool,
     lang: str,
-    tags: Mapping[int, Any] | None = None,
+    ledger: bool = False,
     numbers_only: bool = False,
+    all_new: bool = False,
 ) -> str:
     """One line per finding: 序号, 应用/账号 (linking to its details) and 行号, cause by cause
     (`causes` in the list's order, each with the groups that have it), item by item within a
     cause, in row order within an item. The lines of a cause show its problem (问题, 严重程度,
     整改要求 and 依据) once, and the lines about one item within them show the item once.
 
-    With a ledger (`tags`: each finding's `LedgerTag` by the finding's id), each line gives
-    the finding's 问题编号, status and due date after 序号.
+    With a ledger, each line gives the finding's 问题编号 (its `LedgerTag` follows it in its
+    group's `by_cause`), and its status and due date unless the list says them once
+    (`numbers_only`); 新增 is not marked when every item is new (`all_new`).
 
     Also gathers each group's findings into its `articles`, in the list's order."""
-    # On a school's first scan every item is new: saying so on each line says nothing.
-    all_new = tags is not None and all(tag.new for tag in tags.values() if tag is not None)
     parts: list[str] = []
     add = parts.append
     number = 0
     for (_rank, _order, rule, variant, severity), groups, cause in causes:
         if len(groups) > 1:
             groups.sort(key=_by_order)
-        total = sum(len(g.by_cause[cause]) for g in groups) // 2
+        total = sum(len(g.by_cause[cause]) for g in groups) // 3
         problem = _problem_cells(rule, severity, variant, lang).replace("{span}", _span(total))
         for group in groups:
             found = group.by_cause[cause]
-            item = _item_cell(group, len(found) // 2, lang)
+            item = _item_cell(group, len(found) // 3, lang)
             articles = group.articles
             article_of = articles.get
-            for at in range(0, len(found), 2):
-                finding, said = found[at], found[at + 1]
+            for at in range(0, len(found), 3):
+                finding, said, tag = found[at], found[at + 1], found[at + 2]
                 number += 1
                 row = finding.row
                 lead = f"<tr><td>{number}</td>"
                 if numbers_only:
-                    tag = tags.get(id(finding)) if tags is not None else None
                     lead += f"<td>{tag.number}</td>" if tag is not None else "<td>—</td>"
-                elif tags is not None:
-                    lead += _tag_cell(tags.get(id(finding)), lang, all_new)
+                elif ledger:
+                    lead += _tag_cell(tag, lang, all_new)
                 if row is not None and not several:
                     add(f"{lead}{item}<td>{row}</td>{problem}</tr>\n")
                 else:
