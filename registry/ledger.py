@@ -780,13 +780,50 @@ def _sqlite_time(value: datetime | None) -> str | None:
 
 def _mark_seen(session: Session, ids: Sequence[int], run_id: int | None, at: datetime) -> None:
     """Note that a scan saw these items again (one statement per chunk of ids)."""
-    for start in range(0, len(ids), 500):
-        session.execute(
-            update(LedgerItem)
-            .where(LedgerItem.id.in_(ids[start : start + 500]))
-            .values(last_seen_run=run_id, last_seen_at=at)
-            .execution_options(synchronize_session=False)
-        )
+    update_rows(session, LedgerItem, {"last_seen_run": run_id, "last_seen_at": at}, "id", ids)
+
+
+def update_rows(
+    session: Session,
+    model: type[Any],
+    changes: Mapping[str, Any],
+    column: str,
+    values: Sequence[Any],
+) -> None:
+    """Set `changes` on the rows of one table whose `column` is one of `values`, a chunk of
+    values per statement.
+
+    SQLite gets the statement straight through the driver, the new values in the form
+    SQLAlchemy stores them (see `insert_rows`): a rescan sees a district's items again, and
+    building a statement per chunk costs SQLAlchemy more than SQLite takes to run it.
+    """
+    table: Table = model.__table__
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        for start in range(0, len(values), _IN_CHUNK):
+            session.execute(
+                update(table)
+                .where(table.c[column].in_(values[start : start + _IN_CHUNK]))
+                .values(**changes)
+            )
+        return
+    names = list(changes)
+    stored = []
+    for name in names:
+        convert = _sqlite_value(table.c[name].type)
+        stored.append(changes[name] if convert is None else convert(changes[name]))
+    settings = ", ".join(f'"{name}" = ?' for name in names)
+    cursor = connection.connection.cursor()
+    try:
+        for start in range(0, len(values), _IN_CHUNK):
+            chunk = tuple(values[start : start + _IN_CHUNK])
+            marks = ", ".join("?" for _ in chunk)
+            cursor.execute(
+                f'UPDATE "{table.name}" SET {settings} WHERE "{column}" IN ({marks})',
+                (*stored, *chunk),
+            )
+    finally:
+        cursor.close()
 
 
 def scan_reason(run_id: int | None) -> str:

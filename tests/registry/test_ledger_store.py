@@ -6,7 +6,7 @@ from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from registry.db import open_database
 from registry.ledger import (
@@ -17,6 +17,7 @@ from registry.ledger import (
     ScanChanges,
     insert_rows,
     select_rows,
+    update_rows,
 )
 from registry.models import LedgerItem
 
@@ -105,3 +106,26 @@ def test_sqlites_fast_read_reads_what_sqlalchemy_reads(tmp_path: Path) -> None:
         assert record == replace(full[record.number], **{
             f.name: f.default for f in fields(LedgerRecord) if f.name not in SCAN_FIELDS
         })  # fmt: skip
+
+
+def test_sqlites_fast_update_stores_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    """A rescan marks its items seen through the driver: the same rows as SQLAlchemy's
+    update, the time stored as the same instant."""
+    local = datetime(2026, 12, 7, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+    records = {}
+    for fast in (True, False):
+        database = open_database(f"sqlite:///{tmp_path / f'{fast}.db'}")
+        ledger = Ledger(database)
+        ledger.record_scan(ScanChanges(1, AT, opened=[new(n) for n in range(4)]))
+        ids = [r.id for r in ledger.items()][1:3]
+        changes = {"last_seen_run": 2, "last_seen_at": local}
+        with database.write() as session:
+            if fast:
+                update_rows(session, LedgerItem, changes, "id", ids)
+            else:
+                table = LedgerItem.__table__
+                session.execute(update(table).where(table.c.id.in_(ids)).values(**changes))
+        records[fast] = ledger.items()
+    assert records[True] == records[False]
+    assert [r.last_seen_run for r in records[True]] == [1, 2, 2, 1]
+    assert records[True][1].last_seen_at == local
