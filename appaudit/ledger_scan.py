@@ -21,7 +21,7 @@ from policies.ledger import (
 )
 from policies.model import Finding, VerdictMemo, catalogue, variant_of
 from policies.results import LedgerInfo, ScanResult, SchoolResult
-from registry.ledger import Ledger, LedgerRecord, ScanRecorder, WaiverRecord, scan_reason
+from registry.ledger import Ledger, ScanRecorder, StoredItem, WaiverRecord, scan_reason
 from reports.interface import Preparer
 
 
@@ -85,7 +85,7 @@ class LedgerPass(Preparer):
         self.now, self.today, self.due_days = now, today, due_days
         self.waivers = active_waivers(ledger, today)
         self.keys = [school_key(s.school, s.school_code) for s in result.summaries()]
-        self.stored: dict[str, list[LedgerRecord]] = {}
+        self.stored: dict[str, list[StoredItem]] = {}
         self.read_up_to = 0
         """The stored items are read a batch of schools ahead of the pass: a district's
         items are close to a million records."""

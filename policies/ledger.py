@@ -19,7 +19,7 @@ from appaudit.errors import AppauditError, Message
 from policies.model import Finding
 from policies.results import SchoolResult, SchoolSummary, Summarised
 from registry import values
-from registry.ledger import LedgerRecord, NewItem, ScanChanges, WaiverRecord
+from registry.ledger import LedgerRecord, NewItem, ScanChanges, StoredItem, WaiverRecord
 from scanner.submission import RequiredItem
 
 STATUSES = ("open", "in_progress", "to_verify", "closed", "dismissed")
@@ -273,7 +273,7 @@ class SchoolLedger:
 
 def reconcile_school(
     keyed: Iterable[tuple[str, Finding]],
-    stored: Sequence[LedgerRecord],
+    stored: Sequence[LedgerRecord | StoredItem],
     *,
     waived: Iterable[tuple[str, str]] = (),
     school: str,
@@ -356,7 +356,7 @@ def reconcile_school(
             status, action = "open", "seen-again"
             changes["status"] = "open"
         if changes:
-            out.changed.append((record, changes, action))
+            out.changed.append((_as_record(record), changes, action))
         overdue = status in OPEN_STATES and due is not None and due < today
         out.tags[key] = LedgerTag(record.number, status, due, reopened=reopened, overdue=overdue)
         if status in WORKING_STATES and not reopened:
@@ -366,8 +366,9 @@ def reconcile_school(
         if (record.item_key, record.rule) in seen:
             continue
         if record.status in WORKING_STATES:
-            out.changed.append((record, {"status": "to_verify"}, "propose-close"))
-            out.fixed.append(replace(record, status="to_verify"))
+            full = _as_record(record)
+            out.changed.append((full, {"status": "to_verify"}, "propose-close"))
+            out.fixed.append(replace(full, status="to_verify"))
     # The school's items as this scan leaves them.
     statuses = {r.number: r.status for r in stored}
     dues = {r.number: r.due for r in stored}
@@ -383,6 +384,10 @@ def reconcile_school(
     )
     out.counts = counts
     return out
+
+
+def _as_record(item: LedgerRecord | StoredItem) -> LedgerRecord:
+    return item if isinstance(item, LedgerRecord) else item.record()
 
 
 def scan_changes(
@@ -484,7 +489,7 @@ class SchoolMarks:
 def mark_school(
     school: SchoolResult,
     waivers: Sequence[WaiverRecord],
-    stored: Sequence[LedgerRecord] | None,
+    stored: Sequence[LedgerRecord | StoredItem] | None,
     *,
     run_id: int | None,
     now: datetime,

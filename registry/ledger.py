@@ -206,7 +206,7 @@ class ScanRecorder:
             insert_rows(self.session, LedgerItem, _NEW_COLUMNS, self._rows)
             self._rows = []
 
-    def stored(self, school_keys: Collection[str]) -> dict[str, list[LedgerRecord]]:
+    def stored(self, school_keys: Collection[str]) -> dict[str, list[StoredItem]]:
         """The items of these schools as `Ledger.of_schools` gives them, read inside the
         transaction."""
         return _of_schools(self.session, school_keys)
@@ -288,33 +288,47 @@ class ScanChanges:
 
 
 _RECORD_FIELDS = tuple(f.name for f in fields(LedgerRecord))
-SCAN_FIELDS = _RECORD_FIELDS[: _RECORD_FIELDS.index("description") + 1]
-"""The leading fields of a record, up to its problem text: what a scan reads of an item."""
 
 
-_UNREAD = {f.name: f.default for f in fields(LedgerRecord) if f.name not in SCAN_FIELDS}
+class StoredItem(NamedTuple):
+    """What a scan reads of a stored item: the leading fields of its `LedgerRecord`, up to
+    its problem text. A plain tuple, for a district's first scan of a year reads a million."""
+
+    id: int | None
+    number: str
+    school_key: str
+    item_key: str
+    rule: str
+    school: str
+    school_code: str
+    item: str
+    kind: str
+    severity: str
+    status: str
+    due: date | None
+    reopened: int
+    description: str
+
+    def record(self) -> LedgerRecord:
+        """The item as a record, its other fields at their defaults."""
+        return LedgerRecord(*self)
 
 
-def _scan_record(row: Sequence[Any]) -> LedgerRecord:
-    """`LedgerRecord(*row)` for a row of `SCAN_FIELDS`, made without the frozen class's
-    checked assignments: a district's first scan of a year reads a million items."""
-    record = object.__new__(LedgerRecord)
-    values = record.__dict__
-    values.update(_UNREAD)
-    values.update(zip(SCAN_FIELDS, row, strict=True))
-    return record
+SCAN_FIELDS = StoredItem._fields
+"""The leading fields of a `LedgerRecord` (a test checks it)."""
 
 
-def _of_schools(session: Session, school_keys: Collection[str]) -> dict[str, list[LedgerRecord]]:
-    out: dict[str, list[LedgerRecord]] = {}
+def _of_schools(session: Session, school_keys: Collection[str]) -> dict[str, list[StoredItem]]:
+    out: dict[str, list[StoredItem]] = {}
     keys = sorted(set(school_keys))
+    make = StoredItem._make
     for row in select_rows(session, LedgerItem, SCAN_FIELDS, "school_key", keys):
-        record = _scan_record(row)
-        found = out.get(record.school_key)
+        item = make(row)
+        found = out.get(item.school_key)
         if found is None:
-            out[record.school_key] = [record]
+            out[item.school_key] = [item]
         else:
-            found.append(record)
+            found.append(item)
     return out
 
 
@@ -369,7 +383,7 @@ class Ledger:
         with self.db.read() as session:
             return [_record(row) for row in session.scalars(query)]
 
-    def of_schools(self, school_keys: Collection[str]) -> dict[str, list[LedgerRecord]]:
+    def of_schools(self, school_keys: Collection[str]) -> dict[str, list[StoredItem]]:
         """The items of these schools, by school key, with the fields a scan decides on
         (not the ones people fill in); read in chunks for a district."""
         with self.db.read() as session:

@@ -99,11 +99,13 @@ def test_sqlites_fast_read_reads_what_sqlalchemy_reads(tmp_path: Path) -> None:
         plain = [tuple(row) for row in session.execute(select(*columns))]
     assert fast == plain and len(fast) == 3
     assert isinstance(fast[0][SCAN_FIELDS.index("due")], date)
+    leading = tuple(f.name for f in fields(LedgerRecord))[: len(SCAN_FIELDS)]
+    assert leading == SCAN_FIELDS  # a stored item is the first fields of a record
     by_school = ledger.of_schools([school, "code:other"])
     assert list(by_school) == [school]
     full = {r.number: r for r in ledger.items()}
-    for record in by_school[school]:  # the fields a scan reads, the others at their defaults
-        assert record == replace(full[record.number], **{
+    for stored in by_school[school]:  # the fields a scan reads, the others at their defaults
+        assert stored.record() == replace(full[stored.number], **{
             f.name: f.default for f in fields(LedgerRecord) if f.name not in SCAN_FIELDS
         })  # fmt: skip
 
