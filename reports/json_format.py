@@ -159,8 +159,11 @@ class VerdictJson:
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
-        self.memo: VerdictMemo[tuple[bytes, bytes]] = VerdictMemo()
+        self.memo: VerdictMemo[tuple[bytes, bytes, bytes]] = VerdictMemo()
+        """Per verdict: the JSON before the row, after it (with the closing brace and the
+        separator), and after it without them (for keys that follow)."""
         self.sources: dict[str, bytes] = {}
+        self.sources_open: dict[str, bytes] = {}
 
     def __call__(self, finding: Finding, *, source: bool = False) -> bytes:
         return self.join([finding], source=source)
@@ -192,7 +195,7 @@ class VerdictJson:
             add(around[0])
             add(shown)
             if source:
-                add(around[1][:-2])
+                add(around[2])
                 add(self._source(finding.source))
             else:
                 add(around[1])
@@ -217,17 +220,18 @@ class VerdictJson:
                 shown = b"null" if row is None else b"%d" % row
             add(around[0])
             add(shown)
-            add(around[1][:-2])
+            add(around[2])
             if source:
-                add(self._source(finding.source)[:-2])
+                add(self._source_open(finding.source))
             add(extra)
             add(b"},")
         if parts:
             parts[-1] = b"}"
         return b"".join(parts)
 
-    def _around(self, finding: Finding) -> tuple[bytes, bytes]:
-        """The finding's JSON before its row, and after it up to the separator."""
+    def _around(self, finding: Finding) -> tuple[bytes, bytes, bytes]:
+        """The finding's JSON before its row, after it up to the separator, and after it
+        without its closing brace."""
         found = self.memo.get(finding)
         if found is not None:
             return found
@@ -235,12 +239,20 @@ class VerdictJson:
         whole["row"] = None
         # No string can hold the key: its quotes would be escaped there.
         before, _, after = compact_json(whole).partition(_ROW)
-        return self.memo.put(finding, (_utf8(before + '"row":'), _utf8(after + ",")))
+        after_row = _utf8(after + ",")
+        return self.memo.put(finding, (_utf8(before + '"row":'), after_row, after_row[:-2]))
 
     def _source(self, path: str) -> bytes:
         text = self.sources.get(path)
         if text is None:
             text = self.sources[path] = _utf8(f',"source":{compact_json(path)}}},')
+        return text
+
+    def _source_open(self, path: str) -> bytes:
+        """`_source` without the closing brace and separator, for keys that follow."""
+        text = self.sources_open.get(path)
+        if text is None:
+            text = self.sources_open[path] = self._source(path)[:-2]
         return text
 
 
