@@ -223,16 +223,17 @@ def school_page(
     )
     by_cause: dict[int, list[_Group]] = {}
     group: _Group | None = None
-    last: tuple[str, int | None, str, str] = ("", None, "", "")
+    group_causes: dict[int, list[Any]] = {}
+    last_source, last_row, last_kind, last_item = "", None, "", ""
     for finding, tag in tagged:
         said = known(finding.verdict) or _said_of(finding, lang, memo)
         row = finding.row
         if (
             row is None
-            or row != last[1]
-            or finding.source != last[0]
-            or finding.kind != last[2]
-            or finding.item != last[3]
+            or row != last_row
+            or finding.source != last_source
+            or finding.kind != last_kind
+            or finding.item != last_item
             or group is None
         ):
             source = finding.source if several else ""
@@ -262,20 +263,25 @@ def school_page(
                 group.rows.append(row)
                 if item is not None:
                     group.actions.add(item.action_text)
-            last = (finding.source, row, finding.kind, finding.item)
+            group_causes = group.by_cause
+            last_source, last_row, last_kind, last_item = (
+                finding.source,
+                row,
+                finding.kind,
+                finding.item,
+            )
         if group.match is None and said.matched:
             group.match = finding
-        found = group.by_cause.get(said.cause)
+        cause = said.cause
+        found = group_causes.get(cause)
         if found is None:
-            found = group.by_cause[said.cause] = []
-            groups_of_cause = by_cause.get(said.cause)
+            found = group_causes[cause] = []
+            groups_of_cause = by_cause.get(cause)
             if groups_of_cause is None:
-                by_cause[said.cause] = [group]
+                by_cause[cause] = [group]
             else:
                 groups_of_cause.append(group)
-        found.append(finding)
-        found.append(said)
-        found.append(tag)
+        found += (finding, said, tag)
     ordered = sorted(
         groups.values(), key=lambda g: (not g.whole_school, g.source, min(g.rows, default=0))
     )
