@@ -409,15 +409,15 @@ def _todo_html(
             item = _item_cell(group, len(found) // 3, lang)
             articles = group.articles
             article_of = articles.get
-            for at in range(0, len(found), 3):
-                finding, said, tag = found[at], found[at + 1], found[at + 2]
+            for finding, said, tag in zip(found[0::3], found[1::3], found[2::3], strict=True):
                 number += 1
                 row = finding.row
-                lead = f"<tr><td>{number}</td>"
                 if numbers_only:
-                    lead += f"<td>{tag.number}</td>" if tag is not None else "<td>—</td>"
+                    lead = f"<tr><td>{number}</td><td>{tag.number if tag else '—'}</td>"
                 elif ledger:
-                    lead += _tag_cell(tag, lang, all_new)
+                    lead = f"<tr><td>{number}</td>{_tag_cell(tag, lang, all_new)}"
+                else:
+                    lead = f"<tr><td>{number}</td>"
                 if row is not None and not several:
                     add(f"{lead}{item}<td>{row}</td>{problem}</tr>\n")
                 else:
@@ -425,9 +425,10 @@ def _todo_html(
                     add(f"{lead}{item}{cell}{problem}</tr>\n")
                 item = problem = ""
                 # Findings of an item that read the same on several rows are shown once.
-                article = article_of(said.article)
+                text = said.article
+                article = article_of(text)
                 if article is None:
-                    article = articles[said.article] = ([], [], said)
+                    article = articles[text] = ([], [], said)
                 if row is not None:
                     article[0].append(row)
                 article[1].append(number)
