@@ -9,7 +9,8 @@ are several.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -159,11 +160,10 @@ class VerdictJson:
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
-        self.memo: VerdictMemo[tuple[bytes, bytes, bytes]] = VerdictMemo()
-        """Per verdict: the JSON before the row, after it (with the closing brace and the
-        separator), and after it without them (for keys that follow)."""
+        self.memo: VerdictMemo[tuple[bytes, bytes]] = VerdictMemo()
+        """Per verdict: the JSON before the row, and after it up to the closing brace (the
+        file and any extras follow)."""
         self.sources: dict[str, bytes] = {}
-        self.sources_open: dict[str, bytes] = {}
 
     def __call__(self, finding: Finding, *, source: bool = False) -> bytes:
         return self.join([finding], source=source)
@@ -178,14 +178,17 @@ class VerdictJson:
         """The findings as the items of a JSON array: pieces made once per verdict (the
         text around the row), per row and per file, joined once. `extras` (one per
         finding: keys and values, each after a comma) go last in each finding."""
-        if extras is not None:
-            return self._join_with(findings, source, extras)
+        pairs: Iterable[tuple[Finding, bytes]] = (
+            zip(findings, repeat(b""), strict=False)  # no extras: nothing after each
+            if extras is None
+            else zip(findings, extras, strict=True)
+        )
         known = self.memo.by_number.get
         parts: list[bytes] = []
         add = parts.append
         row: int | None = -1
         shown = b""
-        for finding in findings:
+        for finding, extra in pairs:
             around = known(finding.verdict)
             if around is None:
                 around = self._around(finding)
@@ -194,44 +197,18 @@ class VerdictJson:
                 shown = b"null" if row is None else b"%d" % row
             add(around[0])
             add(shown)
+            add(around[1])
             if source:
-                add(around[2])
                 add(self._source(finding.source))
-            else:
-                add(around[1])
-        if parts:
-            parts[-1] = parts[-1][:-1]  # no separator after the last finding
-        return b"".join(parts)
-
-    def _join_with(
-        self, findings: Sequence[Finding], source: bool, extras: Sequence[bytes]
-    ) -> bytes:
-        known = self.memo.by_number.get
-        parts: list[bytes] = []
-        add = parts.append
-        row: int | None = -1
-        shown = b""
-        for finding, extra in zip(findings, extras, strict=True):
-            around = known(finding.verdict)
-            if around is None:
-                around = self._around(finding)
-            if finding.row != row:
-                row = finding.row
-                shown = b"null" if row is None else b"%d" % row
-            add(around[0])
-            add(shown)
-            add(around[2])
-            if source:
-                add(self._source_open(finding.source))
-            add(extra)
+            if extra:
+                add(extra)
             add(b"},")
         if parts:
-            parts[-1] = b"}"
+            parts[-1] = b"}"  # no separator after the last finding
         return b"".join(parts)
 
-    def _around(self, finding: Finding) -> tuple[bytes, bytes, bytes]:
-        """The finding's JSON before its row, after it up to the separator, and after it
-        without its closing brace."""
+    def _around(self, finding: Finding) -> tuple[bytes, bytes]:
+        """The finding's JSON before its row, and after it up to its closing brace."""
         found = self.memo.get(finding)
         if found is not None:
             return found
@@ -239,20 +216,13 @@ class VerdictJson:
         whole["row"] = None
         # No string can hold the key: its quotes would be escaped there.
         before, _, after = compact_json(whole).partition(_ROW)
-        after_row = _utf8(after + ",")
-        return self.memo.put(finding, (_utf8(before + '"row":'), after_row, after_row[:-2]))
+        return self.memo.put(finding, (_utf8(before + '"row":'), _utf8(after[:-1])))
 
     def _source(self, path: str) -> bytes:
+        """The finding's file, for a school with several (its closing brace follows)."""
         text = self.sources.get(path)
         if text is None:
-            text = self.sources[path] = _utf8(f',"source":{compact_json(path)}}},')
-        return text
-
-    def _source_open(self, path: str) -> bytes:
-        """`_source` without the closing brace and separator, for keys that follow."""
-        text = self.sources_open.get(path)
-        if text is None:
-            text = self.sources_open[path] = self._source(path)[:-2]
+            text = self.sources[path] = _utf8(f',"source":{compact_json(path)}')
         return text
 
 
