@@ -152,13 +152,9 @@ def _shown_nul(text: str) -> str:
     return text.replace("\0", "\ufffd")
 
 
-_NEW_COLUMNS = (
-    *NewItem._fields,
-    "number", "year", "seq", "status", "found_by", "first_seen_run", "last_seen_run",
-    "first_seen_at", "last_seen_at", "updated_at", "owner", "measure", "progress", "evidence",
-    "closed_at", "closed_by", "reopened", "opened_by",
-)  # fmt: skip
-"""The columns of a new item's row, in the order `ScanRecorder.open` gives them."""
+_NEW_COLUMNS = (*NewItem._fields, "number", "seq")
+"""The columns of a new item's row, in the order `ScanRecorder.open` gives them; the
+others are the same for every item a scan opens (`ScanRecorder._same`)."""
 
 
 class ScanRecorder:
@@ -176,9 +172,12 @@ class ScanRecorder:
         )
         self.batch = batch_id()
         self._rows: list[tuple[Any, ...]] = []
-        self._tail = (
-            "open", "scan", run_id, run_id, at, at, at, "", "", "", "", None, "", 0, actor,
-        )  # fmt: skip
+        self._same = {
+            "year": self.year, "status": "open", "found_by": "scan", "first_seen_run": run_id,
+            "last_seen_run": run_id, "first_seen_at": at, "last_seen_at": at, "updated_at": at,
+            "owner": "", "measure": "", "progress": "", "evidence": "", "closed_at": None,
+            "closed_by": "", "reopened": 0, "opened_by": actor,
+        }  # fmt: skip
 
     def open(self, items: Sequence[NewItem]) -> list[str]:
         """Number new items (问题编号: year and sequence) and write them; their numbers."""
@@ -196,14 +195,14 @@ class ScanRecorder:
             self.seq += 1
             number = f"{self.year}-{self.seq:04d}"
             numbers.append(number)
-            self._rows.append((*item, number, self.year, self.seq, *self._tail))
+            self._rows.append((*item, number, self.seq))
         if len(self._rows) >= _CHUNK:
             self.flush()
         return numbers
 
     def flush(self) -> None:
         if self._rows:
-            insert_rows(self.session, LedgerItem, _NEW_COLUMNS, self._rows)
+            insert_rows(self.session, LedgerItem, _NEW_COLUMNS, self._rows, self._same)
             self._rows = []
 
     def stored(self, school_keys: Collection[str]) -> dict[str, list[StoredItem]]:
@@ -648,24 +647,43 @@ def _current(session: Session, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
 
 
 def insert_rows(
-    session: Session, model: type[Any], names: Sequence[str], rows: Sequence[Sequence[Any]]
+    session: Session,
+    model: type[Any],
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    same: Mapping[str, Any] | None = None,
 ) -> None:
-    """Insert many rows of one table, each the values of `names` in order.
+    """Insert many rows of one table, each the values of `names` in order, and `same` (the
+    values of other columns that every row shares).
 
     SQLite, where a district's ledger usually lives, gets the values in the very form
     SQLAlchemy stores them (UTC times as text, dates as ISO text, JSON as text) straight
-    through the driver's executemany: a scan opens hundreds of thousands of items, and the
-    per-value processing costs more than the insert. Other databases go through SQLAlchemy.
+    through the driver's executemany, and the shared values written into the statement: a
+    scan opens hundreds of thousands of items, and the per-value processing costs more than
+    the insert. Other databases go through SQLAlchemy.
     """
     if not rows:
         return
+    same = same or {}
     table: Table = model.__table__
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         for start in range(0, len(rows), _CHUNK):
-            chunk = [dict(zip(names, row, strict=True)) for row in rows[start : start + _CHUNK]]
+            chunk = [
+                {**same, **dict(zip(names, row, strict=True))}
+                for row in rows[start : start + _CHUNK]
+            ]
             connection.execute(insert(table), chunk)
         return
+    literals: dict[str, str] = {}
+    for name, value in same.items():
+        convert = _sqlite_value(table.c[name].type)
+        literal = _sqlite_literal(value if convert is None else convert(value))
+        if literal is None:  # said as a value of each row instead
+            names = [*names, name]
+            rows = [(*row, value) for row in rows]
+        else:
+            literals[name] = literal
     converting = [
         (at, convert)
         for at, name in enumerate(names)
@@ -679,10 +697,25 @@ def insert_rows(
                 values[at] = convert(values[at])
             stored.append(tuple(values))
         rows = stored
-    columns = ", ".join(f'"{name}"' for name in names)
-    marks = ", ".join("?" for _ in names)
+    columns = ", ".join(f'"{name}"' for name in (*names, *literals))
+    marks = ", ".join(["?"] * len(names) + list(literals.values()))
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
     connection.exec_driver_sql(sql, rows)
+
+
+def _sqlite_literal(value: Any) -> str | None:
+    """`value` as an SQLite literal, when one says it exactly (None otherwise)."""
+    if value is None:
+        return "NULL"
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and "\0" not in value:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: the driver reports it as a value
+            return None
+        return "'" + value.replace("'", "''") + "'"
+    return None
 
 
 def select_rows(

@@ -6,6 +6,7 @@ from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert, select, update
 
 from registry.db import open_database
@@ -57,7 +58,10 @@ def test_a_scan_stores_items_and_numbers_them(db_url: str) -> None:
     assert list(more.values()) == ["2026-0004"]
 
 
-def test_sqlites_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path) -> None:
+@pytest.mark.parametrize("actor", ["x", "O'Brien'); DROP TABLE ledger_items; --", "a\0b"])
+def test_sqlites_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path, actor: str) -> None:
+    """The driver's insert stores what SQLAlchemy's stores, the values every row shares
+    (written into the statement, or bound when no literal says them) included."""
     database = open_database(f"sqlite:///{tmp_path / 'r.db'}")
     local = AT.astimezone(timezone(timedelta(hours=8)))
     rows = []
@@ -69,20 +73,22 @@ def test_sqlites_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path) -> None
                                                       "status", "due", "description", "cause")}
             | {"number": f"2026-{n + 1:04d}", "year": 2026, "seq": n + 1,
                "basis": list(record.basis), "found_by": "scan", "first_seen_run": 1,
-               "last_seen_run": 1, "first_seen_at": at, "last_seen_at": at, "updated_at": at,
-               "owner": "", "measure": "", "progress": "", "evidence": "", "closed_at": None,
-               "closed_by": "", "reopened": 0, "opened_by": "x"}
+               "first_seen_at": at}
         )  # fmt: skip
+    same = {"last_seen_run": 1, "last_seen_at": local, "updated_at": AT, "owner": "",
+            "measure": "", "progress": "", "evidence": "", "closed_at": None, "closed_by": "",
+            "reopened": 0, "opened_by": actor}  # fmt: skip
     names = list(rows[0])
     with database.write() as session:
-        insert_rows(session, LedgerItem, names, [tuple(r.values()) for r in rows])
+        insert_rows(session, LedgerItem, names, [tuple(r.values()) for r in rows], same)
     fast = Ledger(database).items()
     with database.write() as session:
         session.execute(LedgerItem.__table__.delete())
-        session.connection().execute(insert(LedgerItem.__table__), rows)
+        session.connection().execute(insert(LedgerItem.__table__), [r | same for r in rows])
     plain = Ledger(database).items()
     assert [replace(r, id=None) for r in fast] == [replace(r, id=None) for r in plain]
     assert fast[1].first_seen_at == AT  # a time in another zone is stored as the same instant
+    assert fast[0].last_seen_at == AT and fast[1].opened_by == actor
 
 
 def test_sqlites_fast_read_reads_what_sqlalchemy_reads(tmp_path: Path) -> None:
