@@ -209,7 +209,9 @@ class LedgerItem(Base):
     """The readable number (问题编号), e.g. 2026-0001: the year first seen and a sequence."""
     year: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
-    school_key: Mapped[str] = mapped_column(String(240), index=True)
+    school_key: Mapped[str] = mapped_column(String(240))
+    """The school (see `policies.ledger.school_key`); the unique key, which begins with it,
+    serves look-ups by school."""
     item_key: Mapped[str] = mapped_column(String(400))
     rule: Mapped[str] = mapped_column(String(40))
     school: Mapped[str] = mapped_column(String(200))
