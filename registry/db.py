@@ -23,13 +23,13 @@ from urllib.parse import quote
 from platformdirs import user_data_dir
 from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session, sessionmaker
 
 from appaudit.errors import AppauditError
 from registry.values import message
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.orm import Session
 
 ENV_VAR = "APPAUDIT_DB"
 _WRITE_LOCK_KEY = 0x41505041  # "APPA": one advisory lock for every registry writer
@@ -194,8 +194,6 @@ class Database:
         self.engine = _create_engine(connect_url or url)
         # Writers share the engine's pool; the option tells SQLite's BEGIN to take the lock.
         self._writer = self.engine.execution_options(**{_WRITER: True})
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(self._writer, expire_on_commit=False)
 
     def __repr__(self) -> str:
         return f"Database({describe(self.url)!r})"
@@ -234,16 +232,28 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in a transaction that serialises with every other registry writer."""
-        with self._write_sessions() as session, session.begin():
+        from sqlalchemy.orm import Session
+
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
             self._lock_writers(session.connection())
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading; it commits nothing and waits for no writer."""
-        with self._sessions() as session:
+        from sqlalchemy.orm import Session
+
+        with Session(self.engine, expire_on_commit=False) as session:
             yield session
             session.rollback()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reading with SQLAlchemy Core, which does not load the ORM (a
+        quick command's start); it commits nothing and waits for no writer."""
+        with self.engine.connect() as connection:
+            yield connection
+            connection.rollback()
 
     def _lock_writers(self, conn: Connection) -> None:
         if self.dialect == "postgresql":

@@ -26,6 +26,7 @@ from registry.changelog import (
     read_changes,
 )
 from registry.db import Database, describe, first_line
+from registry.entry_rows import filter_entries, read_entries
 from registry.importing import ImportReport
 from registry.index import EntryIndex
 from registry.models import Adoption, Entry, School, Signer, utcnow
@@ -105,38 +106,15 @@ class Registry:
         category: str | None = None,
         search: str | None = None,
     ) -> list[EntryRecord]:
-        """Entries filtered by kind, filing status, listing, category (or 教育/非教育) and
-        free text; a listing of 无 or - means entries with no explicit listing state."""
-        wanted_kind = values.parse_kind(kind) if kind else None
-        wanted_status = values.parse_status(status) if status else None
-        wanted_listing = values.parse_listing(listing) if listing else None
-        educational: bool | None = None
-        wanted_category = None
-        if category:
-            key = values.word_key(category)
-            if key in ("教育类", "教育", "education", "educational", "edu"):
-                educational = True
-            elif key in ("非教育", "non-education", "noneducational", "non-edu"):
-                educational = False
-            else:
-                wanted_category = values.parse_category(category)
-        needle = values.normalised_name(search) if search else ""
-        out = []
-        for entry in self.entries():
-            if wanted_kind and entry.kind != wanted_kind:
-                continue
-            if wanted_status and entry.status != wanted_status:
-                continue
-            if wanted_listing is not None and entry.listing != wanted_listing:
-                continue
-            if wanted_category and entry.category != wanted_category:
-                continue
-            if educational is not None and entry.educational is not educational:
-                continue
-            if needle and needle not in _search_text(entry):
-                continue
-            out.append(entry)
-        return out
+        """Entries filtered as `registry.entry_rows.filter_entries` says."""
+        return filter_entries(
+            self.entries(),
+            kind=kind,
+            status=status,
+            listing=listing,
+            category=category,
+            search=search,
+        )
 
     def get(self, ref: str) -> EntryRecord:
         """The one entry a reference means (id, filing number, identifier or name)."""
@@ -424,10 +402,8 @@ class Registry:
 
     @staticmethod
     def _load_entries(session: Session) -> list[EntryRecord]:
-        rows = session.scalars(
-            select(Entry).options(selectinload(Entry.signers)).order_by(Entry.id)
-        ).all()
-        return [_entry_record(row) for row in rows]
+        session.flush()  # what the session holds unwritten is read as well
+        return read_entries(session.connection())
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
@@ -735,33 +711,6 @@ def _parse(parse: Any, arg: Any) -> Any:
         raise RegistryError(error.message) from error
 
 
-def _entry_record(row: Entry) -> EntryRecord:
-    return EntryRecord(
-        id=row.id,
-        name=row.name,
-        kind=row.kind,
-        provider=row.provider,
-        filing_no=row.filing_no or "",
-        status=row.status,
-        package=row.package or "",
-        original_id=row.original_id or "",
-        appid=row.appid or "",
-        wechat_id=row.wechat_id or "",
-        channels_id=row.channels_id or "",
-        url=row.url or "",
-        category=row.category,
-        audience=tuple(a for a in row.audience.split("、") if a),
-        signer_sha256=tuple(s.sha256 for s in row.signers),
-        icp=row.icp,
-        mlps_level=row.mlps_level,
-        note=row.note,
-        listing=row.listing,
-        listing_date=row.listing_date,
-        listing_ref=row.listing_ref,
-        certified_entity=row.certified_entity,
-    )
-
-
 def _route_status(changes: Mapping[str, str]) -> dict[str, str]:
     """An edit's status given as a word of the bureau's list (暂停, 移出 …) is the listing."""
     out = dict(changes)
@@ -819,11 +768,6 @@ def _school_matches(school: School, wanted: str) -> bool:
     return school_key(school.name) == school_key(wanted) or bool(
         school.code and school.code == wanted
     )
-
-
-def _search_text(entry: EntryRecord) -> str:
-    parts = [entry.name, entry.provider, entry.filing_no, entry.note, *entry.identifiers.values()]
-    return values.normalised_name(" ".join(parts))
 
 
 def iter_cells(records: Sequence[EntryRecord], lang: str) -> Iterator[list[str]]:

@@ -33,10 +33,14 @@ if TYPE_CHECKING:
 DEFAULT_NOTICE_DIR = Path("整改通知书")
 
 
-def register(ledger: typer.Typer, root: typer.Typer) -> None:
-    """Add `ledger export` and `ledger import` to the ledger group, `notice` to the root."""
+def extend(ledger: typer.Typer) -> None:
+    """Add `ledger export` and `ledger import` to the ledger group (once)."""
     ledger.command("export", help=h("cmd_ledger_export"), cls=AppauditCommand)(export)
     ledger.command("import", help=h("cmd_ledger_import"), cls=AppauditCommand)(import_)
+
+
+def register(root: typer.Typer) -> None:
+    """Add `notice` to the root."""
     root.command("notice", help=h("cmd_notice"), cls=AppauditCommand)(notice)
 
 

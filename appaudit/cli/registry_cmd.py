@@ -387,10 +387,19 @@ def list_(
     db: DbOption = None,
     lang: LangOption = None,
 ) -> None:
+    from registry.db import open_database
+    from registry.entry_rows import list_entries
+
     lang = speak(lang)
     choice(fmt, FORMATS, "--format")
-    entries = _open(db).list_entries(
-        kind=kind, status=status, listing=listing, category=category, search=search
+    # Read without the ORM (the registry service loads it): the command people type most.
+    entries = list_entries(
+        open_database(db, create=False),
+        kind=kind,
+        status=status,
+        listing=listing,
+        category=category,
+        search=search,
     )
     if fmt == "json":
         emit_json([e.to_dict(with_id=True) for e in entries])
