@@ -145,7 +145,7 @@ def item_key(finding: Finding, item: RequiredItem | None) -> str:
     """What the finding is about: the registry entry it matched, else the item's kind and
     identifier (or name); a finding on the whole school is about the school."""
     entry = finding.evidence.get("registry_entry")
-    if isinstance(entry, Mapping) and entry.get("id") is not None:
+    if entry is not None and isinstance(entry, Mapping) and entry.get("id") is not None:
         return f"entry:{entry['id']}"
     if item is None and finding.row is None:
         return f"school:{values.normalised_name(finding.item)}"
@@ -516,7 +516,11 @@ def mark_school(
             source, row = finding.source, finding.row
             item, keys = by_row.get((source, row)), {}
         entry = finding.evidence.get("registry_entry")
-        entry_id = entry.get("id") if type(entry) is dict or isinstance(entry, Mapping) else None
+        entry_id = (
+            entry.get("id")
+            if entry is not None and (type(entry) is dict or isinstance(entry, Mapping))
+            else None
+        )
         ikey = keys.get(entry_id) if row is not None else None
         if ikey is None:
             ikey = keys[entry_id] = item_key(finding, item)

@@ -406,23 +406,32 @@ def _todo_html(
         problem = _problem_cells(rule, severity, variant, lang).replace("{span}", _span(total))
         for group in groups:
             found = group.by_cause[cause]
-            item = _item_cell(group, len(found) // 3, lang)
+            length = len(found) // 3
+            span = f' rowspan="{length}"' if length > 1 else ""
+            item = f'<td{span}><a href="#{group.anchor}">{group.heading_html}</a></td>'
             articles = group.articles
             article_of = articles.get
-            for finding, said, tag in zip(found[0::3], found[1::3], found[2::3], strict=True):
+            each = iter(found)  # finding, what it says, its tag; finding, …
+            for finding, said, tag in zip(each, each, each, strict=True):
                 number += 1
                 row = finding.row
-                if numbers_only:
-                    lead = f"<tr><td>{number}</td><td>{tag.number if tag else '—'}</td>"
-                elif ledger:
-                    lead = f"<tr><td>{number}</td>{_tag_cell(tag, lang, all_new)}"
+                if numbers_only and row is not None and not several:  # most lines
+                    add(
+                        f"<tr><td>{number}</td><td>{tag.number if tag else '—'}</td>"
+                        f"{item}<td>{row}</td>{problem}</tr>\n"
+                    )
                 else:
-                    lead = f"<tr><td>{number}</td>"
-                if row is not None and not several:
-                    add(f"{lead}{item}<td>{row}</td>{problem}</tr>\n")
-                else:
-                    cell = _row_cell(row, finding.source, lang)
-                    add(f"{lead}{item}{cell}{problem}</tr>\n")
+                    if numbers_only:
+                        lead = f"<tr><td>{number}</td><td>{tag.number if tag else '—'}</td>"
+                    elif ledger:
+                        lead = f"<tr><td>{number}</td>{_tag_cell(tag, lang, all_new)}"
+                    else:
+                        lead = f"<tr><td>{number}</td>"
+                    if row is not None and not several:
+                        add(f"{lead}{item}<td>{row}</td>{problem}</tr>\n")
+                    else:
+                        cell = _row_cell(row, finding.source, lang)
+                        add(f"{lead}{item}{cell}{problem}</tr>\n")
                 item = problem = ""
                 # Findings of an item that read the same on several rows are shown once.
                 text = said.article
@@ -437,10 +446,6 @@ def _todo_html(
 
 def _by_order(group: _Group) -> int:
     return group.order
-
-
-def _item_cell(group: _Group, length: int, lang: str) -> str:
-    return f'<td{_span(length)}><a href="#{group.anchor}">{group.heading_html}</a></td>'
 
 
 def _shared_state(tags: Iterable[Any]) -> tuple[str, date | None] | None:
