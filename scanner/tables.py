@@ -375,19 +375,19 @@ def _read_text(path: Path, data: bytes, vocabulary: Vocabulary) -> Table:
         delimiter, found = _sniff_delimiter(text, vocabulary)
         if found is None:
             continue
-        header_index, columns, duplicates = found
         table = Table(
             source=shown_path(path),
             encoding=decoded.encoding,
-            header_row=header_index + 1,
+            header_row=found.first + 1,
             headers=(),
-            columns=columns,
+            columns=found.columns,
             preamble=(),
-            duplicate_headers=duplicates,
+            duplicate_headers=found.duplicates,
         )
         numbered = _text_records(text, delimiter, decoded, table)
-        preamble = [next(numbered)[1] for _ in range(header_index)]
-        headers = next(numbered)[1]
+        preamble = [next(numbered)[1] for _ in range(found.first)]
+        header_rows = [next(numbered)[1] for _ in range(found.depth)]
+        headers = found.labels([*preamble, *header_rows])
         table.headers = tuple(clean_cell(h) for h in headers)
         table.preamble = tuple(tuple(clean_cell(c) for c in line) for line in preamble)
         table._records = numbered
@@ -549,44 +549,130 @@ class _LineRows:
                 table.notes.append(TableNote(None, key, values, rows))
 
 
-def _sniff_delimiter(
-    text: str, vocabulary: Vocabulary
-) -> tuple[str, tuple[int, dict[str, int], tuple[str, ...]] | None]:
+def _sniff_delimiter(text: str, vocabulary: Vocabulary) -> tuple[str, _Header | None]:
     """The delimiter under which the best header row appears, and that header."""
-    best: tuple[str, tuple[int, dict[str, int], tuple[str, ...]] | None] = (",", None)
+    best: tuple[str, _Header | None] = (",", None)
     for delimiter in (",", "\t", ";", "|"):
         reader = csv.reader(_lines(text), delimiter=delimiter)
         found = _find_header(list(itertools.islice(reader, HEADER_SEARCH_ROWS)), vocabulary)
-        if found and (best[1] is None or len(found[1]) > len(best[1][1])):
+        if found and (best[1] is None or len(found.columns) > len(best[1].columns)):
             best = (delimiter, found)
     return best
 
 
-def _find_header(
-    rows: Sequence[Sequence[Any]], vocabulary: Vocabulary
-) -> tuple[int, dict[str, int], tuple[str, ...]] | None:
-    best: tuple[int, dict[str, int], tuple[str, ...]] | None = None
+class _Header(NamedTuple):
+    """Where a table's header is and what its columns mean."""
+
+    first: int
+    """Its first row among the rows searched."""
+    columns: dict[str, int]
+    duplicates: tuple[str, ...]
+    depth: int = 1
+    """Its rows: 2 when group labels over merged cells (应用信息 over 类型, 名称, 包名) stand
+    above the sub-headers, the columns without a group taking both rows."""
+
+    def labels(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """Each column's header as the sheet shows it: of a two-level header, the group's
+        label and the sub-header (应用信息/联系人) where the sub-header means nothing known."""
+        if self.depth == 1:
+            return list(rows[self.first])
+        upper, lower = rows[self.first], rows[self.first + 1]
+        taken = set(self.columns.values())
+        out = []
+        group = ""  # the label over the sub-headers so far (a merged cell's text is its first)
+        for col in range(max(len(upper), len(lower))):
+            top = _cell_text(upper[col]) if col < len(upper) else ""
+            sub = _cell_text(lower[col]) if col < len(lower) else ""
+            if top:
+                group = top if sub else ""
+            elif not sub:
+                group = ""
+            out.append(f"{group}/{sub}" if group and sub and col not in taken else sub or top)
+        return out
+
+
+_SHORT_HEADER = 12
+"""Longest header cell of the upper row of a two-level header that is taken as a column."""
+
+
+def _find_header(rows: Sequence[Sequence[Any]], vocabulary: Vocabulary) -> _Header | None:
+    """The header among the first rows: the row that names the most known columns, with
+    the row above or below it when the two make a two-level header."""
     meaning: dict[str, str | None] = {}  # wide rows repeat their cells; look each up once
-    for index, row in enumerate(rows):
+
+    def field_of(cell: Any) -> str | None:
+        text = _cell_text(cell)
+        if not text or len(text) > 40:
+            return None  # a title line is long; a header cell is short
+        if text not in meaning:
+            meaning[text] = vocabulary.field_for(text)
+        return meaning[text]
+
+    fields = [[field_of(cell) for cell in row] for row in rows]
+    best: _Header | None = None
+    for index, row_fields in enumerate(fields):
         columns: dict[str, int] = {}
         duplicates: list[str] = []
-        for col, cell in enumerate(row):
-            text = _cell_text(cell)
-            if not text or len(text) > 40:
-                continue  # a title line is long; a header cell is short
-            if text in meaning:
-                name = meaning[text]
-            else:
-                name = meaning[text] = vocabulary.field_for(text)
+        for col, name in enumerate(row_fields):
             if name is None:
                 continue
             if name in columns:
-                duplicates.append(text)
+                duplicates.append(_cell_text(rows[index][col]))
             else:
                 columns[name] = col
-        if len(columns) >= MIN_HEADER_MATCHES and (best is None or len(columns) > len(best[1])):
-            best = (index, columns, tuple(duplicates))
+        if len(columns) >= MIN_HEADER_MATCHES and (
+            best is None or len(columns) > len(best.columns)
+        ):
+            best = _Header(index, columns, tuple(duplicates))
+    if best is None:
+        return None
+    for upper in (best.first, best.first - 1):
+        if upper < 0 or upper + 1 >= len(rows):
+            continue
+        two = _two_level(rows, fields, upper)
+        if two is not None and len(two.columns) > len(best.columns):
+            best = two
     return best
+
+
+def _two_level(
+    rows: Sequence[Sequence[Any]], fields: Sequence[Sequence[str | None]], upper: int
+) -> _Header | None:
+    """Rows `upper` and `upper + 1` as one header: group labels and single headers above,
+    sub-headers below; None unless the lower row reads as sub-headers.
+
+    Every cell of the lower row names a known column or stands under a cell that names
+    none (a group label over merged cells, or nothing): a data row has values under the
+    header's columns, and is never taken for sub-headers. A known column of the upper row
+    counts where the lower row is empty (its header cell merged over both rows); above
+    sub-headers it is a group's label and gives way to them.
+    """
+    top, sub = fields[upper], fields[upper + 1]
+    lower_cells = rows[upper + 1]
+    columns: dict[str, int] = {}
+    duplicates: list[str] = []
+    for col, cell in enumerate(lower_cells):
+        name = sub[col] if col < len(sub) else None
+        if name is None:
+            above = top[col] if col < len(top) else None
+            if _cell_text(cell) and above is not None:
+                return None  # a value under a known column: a data row
+            continue
+        if name in columns:
+            duplicates.append(_cell_text(cell))
+        else:
+            columns[name] = col
+    if not columns:
+        return None
+    for col, name in enumerate(top):
+        below = _cell_text(lower_cells[col]) if col < len(lower_cells) else ""
+        if name is None or below or len(_cell_text(rows[upper][col])) > _SHORT_HEADER:
+            continue  # a group's label, or a title that names a column in passing
+        if name in columns:
+            duplicates.append(_cell_text(rows[upper][col]))
+        else:
+            columns[name] = col
+    return _Header(upper, dict(sorted(columns.items(), key=lambda c: c[1])), tuple(duplicates), 2)
 
 
 def _cell_text(value: Any) -> str:
@@ -710,17 +796,18 @@ def _read_xlsx(
                 rows=HEADER_SEARCH_ROWS,
             )
         )
-    header_index, columns, duplicates = found
+    header_index = found.first
     table.header_row = head[header_index][0]
-    table.headers = tuple(clean_cell(h) for h in head[header_index][1])
-    table.columns = columns
+    labels = found.labels([cells for _, cells in head])
+    table.headers = tuple(clean_cell(h) for h in labels)
+    table.columns = found.columns
     table.preamble = tuple(tuple(clean_cell(c) for c in cells) for _, cells in head[:header_index])
-    table.duplicate_headers = duplicates
+    table.duplicate_headers = found.duplicates
     rows.width = len(table.headers)
 
     def rest() -> Iterator[tuple[int, list[str]]]:
         try:
-            yield from head[header_index + 1 :]
+            yield from head[header_index + found.depth :]
             yield from records
         finally:
             workbook.close()

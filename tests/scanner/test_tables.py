@@ -116,6 +116,60 @@ def test_xlsx_with_merged_title_and_chosen_sheet(tmp_path: Path) -> None:
         read_table(path, VOCAB, sheet="没有")
 
 
+TWO_LEVEL = [
+    ["附件3 学校要求使用的APP情况表"],
+    ["学校", "应用信息", None, None, "备注"],
+    [None, "名称", "类型", "联系人", None],
+    ["示例实验小学", "学习通", "APP", "张老师", "家长群通知"],
+    [None, "国家反诈中心", "APP", None, None],
+]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_a_two_level_header_is_read_as_one(tmp_path: Path, kind: str) -> None:
+    """Group labels over merged cells (应用信息 over 名称, 类型, 联系人) above sub-headers, the
+    columns without a group merged over both rows: the header is both rows, and the data
+    starts below them, numbered as the sheet shows."""
+    if kind == "xlsx":
+        path = write_xlsx(
+            tmp_path / "t.xlsx", TWO_LEVEL, merge=["A1:E1", "B2:D2", "A2:A3", "E2:E3"]
+        )
+    else:
+        path = write_csv(tmp_path / "t.csv", TWO_LEVEL, "gb18030")
+    table = read_table(path, VOCAB)
+    assert table.header_row == 2
+    assert table.columns == {"school": 0, "name": 1, "kind": 2, "note": 4}
+    assert table.headers == ("学校", "名称", "类型", "应用信息/联系人", "备注")
+    rows = list(table.rows())
+    assert [r.number for r in rows] == [4, 5]
+    assert rows[0].cells == {"school": "示例实验小学", "name": "学习通", "kind": "APP",
+                             "note": "家长群通知"}  # fmt: skip
+    assert rows[0].extra == {"应用信息/联系人": "张老师"}
+    assert rows[1].cells["name"] == "国家反诈中心"
+
+
+def test_a_data_row_is_never_taken_for_sub_headers(tmp_path: Path) -> None:
+    """Below a header, a row with a value under a known column is data, even when its
+    other cells read like header words."""
+    rows = [["学校", "名称", "备注"], ["一中", "类型", "包名"], ["二中", "学习通", ""]]
+    table = read_table(write_csv(tmp_path / "d.csv", rows), VOCAB)
+    assert table.header_row == 1 and table.columns == {"school": 0, "name": 1, "note": 2}
+    assert [r.number for r in table.rows()] == [2, 3]
+
+
+def test_a_title_naming_a_column_is_no_header_row(tmp_path: Path) -> None:
+    """A title above a header whose first column is empty names 学校 in passing: it is not
+    the upper row of a two-level header."""
+    rows = [
+        ["示例区各学校要求使用的应用情况汇总表"],
+        [None, "学校", "名称"],
+        [None, "一中", "学习通"],
+    ]
+    table = read_table(write_csv(tmp_path / "t.csv", rows), VOCAB)
+    assert table.header_row == 2 and table.columns == {"school": 1, "name": 2}
+    assert [r.number for r in table.rows()] == [3]
+
+
 def test_forgiving_headers(tmp_path: Path) -> None:
     rows = [
         [" 学校名称 ", "ＡＰＰ名称（全称）", "包名/原始ID", "备注*"],
