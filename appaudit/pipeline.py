@@ -387,7 +387,9 @@ def _open_submissions(options: ScanOptions) -> tuple[list[Submission], list[Inpu
     errors: list[TableError] = []
     for path in options.inputs:
         try:
-            opened.append(Submission(path, vocabulary, sheet=options.sheet, limits=limits))
+            first = Submission(path, vocabulary, sheet=options.sheet, limits=limits)
+            opened.append(first)
+            opened.extend(first.other_sheets())  # a workbook's every sheet with a header
         except TableError as error:
             errors.append(error)
             # The report names the file beside its problem; the message need not repeat it.

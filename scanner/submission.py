@@ -151,9 +151,11 @@ class InputFile:
     rows: int
     problems: int
     unknown_headers: tuple[str, ...]
+    sheets_not_read: tuple[str, ...] = ()
+    """The workbook's sheets with content but no header, which were not read."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "path": self.path,
             "sha256": self.sha256,
             "encoding": self.encoding,
@@ -162,6 +164,9 @@ class InputFile:
             "rows": self.rows,
             "problems": self.problems,
         }
+        if self.sheets_not_read:
+            out["sheets_not_read"] = list(self.sheets_not_read)
+        return out
 
 
 @lru_cache(maxsize=4096)
@@ -198,22 +203,36 @@ class Submission:
         *,
         sheet: str | None = None,
         limits: ReadLimits = DEFAULT_READ_LIMITS,
+        one_of_sheets: bool = False,
     ):
         self.path = path
         self.vocabulary = vocabulary
+        self.limits = limits
         self.table: Table = read_table(path, submission_vocabulary(), sheet=sheet, limits=limits)
         self.source = self.table.source
-        """The file's name as reports show it (undecodable bytes of the name as U+FFFD)."""
+        """The file's name as reports show it (undecodable bytes of the name as U+FFFD), and
+        the sheet's (file.xlsx[sheet], as Excel writes it) when the workbook has several
+        sheets to read: their rows are numbered each on its own."""
+        if one_of_sheets or len(self.table.sheets) > 1:
+            self.source = f"{self.source}[{self.table.sheet}]"
         self.sha256 = self.table.sha256
         self.rows = 0
         self.problem_count = 0
+
+    def other_sheets(self) -> Iterator[Submission]:
+        """The workbook's other sheets with a header (read without a sheet named), each
+        opened as a submission of its own; TableError for one that cannot be."""
+        for name in self.table.sheets[1:]:
+            yield Submission(
+                self.path, self.vocabulary, sheet=name, limits=self.limits, one_of_sheets=True
+            )
 
     def info(self) -> InputFile:
         table = self.table
         known = set(table.columns.values())
         unknown = tuple(h for i, h in enumerate(table.headers) if h and i not in known)
         return InputFile(
-            path=self.source,
+            path=table.source,
             sha256=self.sha256,
             encoding=table.encoding,
             sheet=table.sheet,
@@ -221,6 +240,7 @@ class Submission:
             rows=self.rows,
             problems=self.problem_count,
             unknown_headers=unknown,
+            sheets_not_read=table.sheets_not_read,
         )
 
     def items(self) -> Iterator[RequiredItem | InputProblem]:

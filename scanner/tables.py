@@ -243,6 +243,12 @@ class Table:
     preamble: tuple[tuple[str, ...], ...]
     """The rows above the header (title, 填报单位 …), cleaned."""
     sheet: str | None = None
+    sheets: tuple[str, ...] = ()
+    """Of a workbook read without a sheet named: every sheet with a header, in order, this
+    table's first (the caller reads the others)."""
+    sheets_not_read: tuple[str, ...] = ()
+    """Its sheets with content but no header in their first rows (instructions, lists of
+    choices, or a form whose header is not understood), which are not read."""
     row_label: str = "row"
     duplicate_headers: tuple[str, ...] = ()
     _records: Iterator[tuple[int, list[str]]] | None = None
@@ -754,13 +760,42 @@ def _read_xlsx(
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged workbooks
         raise TableError(_error("bad_xlsx", name=_name(path), reason=exc)) from exc
+    with_header: tuple[str, ...] = ()
+    skipped: list[str] = []
     if sheet is not None:
         if sheet not in workbook.sheetnames:
             names = "、".join(workbook.sheetnames)
             raise TableError(_error("no_sheet", name=_name(path), sheet=sheet, names=names))
         worksheet = workbook[sheet]
-    else:
+    elif len(workbook.worksheets) == 1:
         worksheet = workbook.worksheets[0]
+    else:
+        # A workbook may hold instructions before the form, or a form per school or grade:
+        # every sheet with a header is read, and a sheet with content but none is named.
+        # Every sheet's first rows are parsed: each is checked first, as the one read is.
+        worksheets = [info for name, info in parts.items() if _WORKSHEET.match(name)]
+        for info in worksheets:
+            _check_ratio(path, info, limits)
+        _check_inflated(path, opened + max((i.file_size for i in worksheets), default=0), limits)
+        found_in: list[Any] = []
+        for each in workbook.worksheets:
+            first_rows = _sheet_head(each)
+            if _find_header(first_rows, vocabulary) is not None:
+                found_in.append(each)
+            elif any(any(cell is not None for cell in row) for row in first_rows):
+                skipped.append(each.title)
+        if not found_in:
+            workbook.close()
+            raise TableError(
+                _error(
+                    "no_header_sheets",
+                    name=_name(path),
+                    sheets="、".join(f"“{n}”" for n in workbook.sheetnames),
+                    rows=HEADER_SEARCH_ROWS,
+                )
+            )
+        worksheet = found_in[0]
+        with_header = tuple(w.title for w in found_in)
     # openpyxl keeps where in the archive the sheet is; without it, count the largest one.
     part = parts.get(getattr(worksheet, "_worksheet_path", ""))
     sheets = [part] if part is not None else [i for n, i in parts.items() if _WORKSHEET.match(n)]
@@ -777,6 +812,8 @@ def _read_xlsx(
         columns={},
         preamble=(),
         sheet=worksheet.title,
+        sheets=with_header,
+        sheets_not_read=tuple(skipped),
     )
     rows = _SheetRows(worksheet, table, far_rows)
     records = rows.records()
@@ -814,6 +851,19 @@ def _read_xlsx(
 
     table._records = rest()
     return table
+
+
+def _sheet_head(worksheet: Any) -> list[tuple[Any, ...]]:
+    """The first rows of a worksheet, where its header would be."""
+    worksheet.reset_dimensions()  # WPS and other writers often record wrong dimensions
+    try:
+        return list(
+            worksheet.iter_rows(
+                max_row=HEADER_SEARCH_ROWS, max_col=XLSX_MAX_COLUMNS, values_only=True
+            )
+        )
+    except Exception:  # a damaged sheet: it has no header to find; reading it says why
+        return []
 
 
 # A cell reference beyond column IV, the 256th: IW…IZ, JA…ZZ, or any three letters.

@@ -117,6 +117,7 @@ def scan(
     from appaudit.settings import load_settings
     from reports.writer import DEFAULT_FORMATS, FORMATS, is_replaceable
     from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
+    from scanner.tables import HEADER_SEARCH_ROWS
 
     lang = speak(lang)
     choice(table_headers, LANGUAGES, "--headers")
@@ -163,6 +164,11 @@ def scan(
     say(summary_line(outcome, lang))
     for problem in outcome.result.file_problems:
         say(f"{problem.source}{t('colon')}{problem.text(lang)}")
+    for read in outcome.result.inputs:
+        if read.sheets_not_read:
+            quoted = "“{}”" if lang == "zh" else "'{}'"
+            sheets = t("list_sep").join(quoted.format(name) for name in read.sheets_not_read)
+            say(t("sheets_not_read", file=read.path, sheets=sheets, rows=HEADER_SEARCH_ROWS))
     if outcome.not_stored is not None:
         warn(t("run_not_stored", reason=outcome.not_stored.text(lang)))
     say(ledger_line(outcome, lang))
@@ -206,7 +212,7 @@ def summary_line(outcome: ScanOutcome, lang: str) -> str:
     line = t(
         "scan_summary",
         rows=outcome.rows,
-        files=len(result.inputs),
+        files=len({i.path for i in result.inputs}),  # a workbook's sheets are one file
         schools=len(summaries),
         findings=t("list_sep").join(
             t("severity_count", count=counts[s], severity=words.severity(s)) for s in SEVERITIES

@@ -108,6 +108,7 @@ def test_xlsx_with_merged_title_and_chosen_sheet(tmp_path: Path) -> None:
     )
     table, rows = read_all(path)
     assert table.sheet == "汇总"  # type: ignore[attr-defined]
+    assert table.sheets == ("汇总", "说明")  # type: ignore[attr-defined]  # the caller reads both
     assert [n for n, _ in rows] == [4, 5, 6]
     assert rows[-1][1] == {"school": "35050000123", "name": "1", "kind": "", "identifier": ""}
     _, other = read_all(path, sheet="说明")

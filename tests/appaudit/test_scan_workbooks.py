@@ -1,0 +1,118 @@
+"""Workbooks as schools send them: instructions before the form, a form per school, group
+labels over merged header cells. Every sheet with a header is read; a sheet with content but
+no header is named, never silently passed over."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tablefactory import write_xlsx
+from typer.testing import CliRunner
+
+from appaudit.cli import app
+
+HEADER = ["学校", "学校标识码", "类型", "名称", "包名", "要求对象", "要求内容"]
+REGISTRY = [
+    ["名称", "类型", "备案号", "备案状态", "包名", "类别"],
+    ["闽教高分", "APP", "教APP备1100819号", "有效", "com.zhl.mjqk.aphone", "教学"],
+]
+
+
+def scan(tmp_path: Path, workbook: Path, *extra: str) -> tuple[int, str, dict]:  # type: ignore[type-arg]
+    registry = tmp_path / "registry.csv"
+    registry.write_text("\n".join(",".join(r) for r in REGISTRY), "utf-8")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        app,
+        ["scan", str(workbook), "--registry", str(registry), "--out", str(out),
+         "--fail-on", "never", "--format", "json,html", *extra],
+    )  # fmt: skip
+    report = json.loads((out / "findings.json").read_text("utf-8")) if out.exists() else {}
+    return result.exit_code, result.stderr, report
+
+
+def test_every_sheet_with_a_header_is_read_and_the_others_are_named(tmp_path: Path) -> None:
+    workbook = write_xlsx(
+        tmp_path / "district.xlsx",
+        [["填报说明：每所学校一张工作表，按表头填写"], ["类型可选：APP、小程序、公众号"]],
+        sheet="填报说明",
+        extra_sheets={
+            "一小": [HEADER, ["第一小学", "3135000001", "APP", "学习强国", "cn.xuexi.android",
+                            "家长", "下载安装"]],
+            "二小": [["附件3 情况表"], HEADER,
+                   ["第二小学", "3135000002", "APP", "闽教高分", "com.zhl.mjqk.aphone", "学生",
+                    "下载安装"],
+                   ["第二小学", "3135000002", "APP", "学习强国", "cn.xuexi.android", "家长",
+                    "下载安装"]],
+            "空表": [],
+        },
+    )  # fmt: skip
+    code, stderr, report = scan(tmp_path, workbook)
+    assert code == 0, stderr
+    schools = {s["school"]: s for s in report["schools"]}
+    assert set(schools) == {"第一小学", "第二小学"}
+    # Rows keep the numbers their own sheet shows; the source names the sheet.
+    rows = {
+        (Path(f.get("source", s["sources"][0])).name, f["row"], f["item"])
+        for s in schools.values()
+        for f in s["findings"]
+    }
+    assert ("district.xlsx[一小]", 2, "学习强国") in rows
+    assert ("district.xlsx[二小]", 4, "学习强国") in rows
+    inputs = report["inputs"]
+    assert [(Path(i["path"]).name, i["sheet"], i["header_row"], i["rows"]) for i in inputs] == [
+        ("district.xlsx", "一小", 1, 1),
+        ("district.xlsx", "二小", 2, 2),
+    ]
+    assert inputs[0]["sheets_not_read"] == ["填报说明"]  # the empty sheet has nothing to read
+    assert "已核查 1 个文件共 3 行：2 所学校" in stderr
+    assert "district.xlsx：未读取工作表“填报说明”" in stderr
+    index = (tmp_path / "report" / "index.html").read_text("utf-8")
+    assert "未读取的工作表（前20行中没有可识别的表头）：填报说明" in index
+
+
+def test_a_named_sheet_is_the_only_one_read(tmp_path: Path) -> None:
+    workbook = write_xlsx(
+        tmp_path / "w.xlsx",
+        [HEADER, ["第一小学", "3135000001", "APP", "学习强国", "cn.xuexi.android", "家长", "安装"]],
+        sheet="一小",
+        extra_sheets={"二小": [HEADER, ["第二小学", "3135000002", "APP", "学习强国",
+                                       "cn.xuexi.android", "家长", "安装"]]},
+    )  # fmt: skip
+    code, stderr, report = scan(tmp_path, workbook, "--sheet", "二小")
+    assert code == 0, stderr
+    assert [s["school"] for s in report["schools"]] == ["第二小学"]
+    assert [Path(p).name for p in report["schools"][0]["sources"]] == ["w.xlsx"]
+
+
+def test_a_workbook_without_any_header_is_an_input_error(tmp_path: Path) -> None:
+    workbook = write_xlsx(
+        tmp_path / "w.xlsx",
+        [["说明"]],
+        sheet="说明",
+        extra_sheets={"数据": [["甲", "乙"], ["1", "2"]]},
+    )
+    code, stderr, _ = scan(tmp_path, workbook)
+    assert code == 2
+    assert stderr.strip().splitlines() == [
+        "appaudit：错误：w.xlsx：各工作表（“说明”、“数据”）前 20 行中都找不到含已知列名的表头行"
+    ]
+
+
+def test_group_labels_over_merged_cells_are_read_as_one_header(tmp_path: Path) -> None:
+    workbook = write_xlsx(
+        tmp_path / "form.xlsx",
+        [["附件3 学校要求使用的APP情况表"],
+         ["学校", "学校标识码", "应用信息", None, None, "要求对象", "要求内容"],
+         [None, None, "类型", "名称", "包名", None, None],
+         ["第一小学", "3135000001", "APP", "学习强国", "cn.xuexi.android", "家长", "下载安装"]],
+        merge=["A1:G1", "C2:E2", "A2:A3", "B2:B3", "F2:F3", "G2:G3"],
+    )  # fmt: skip
+    code, stderr, report = scan(tmp_path, workbook)
+    assert code == 0, stderr
+    (school,) = report["schools"]
+    assert {(f["row"], f["item"], f["rule"]) for f in school["findings"]} >= {
+        (4, "学习强国", "NON-EDU-APP")
+    }
+    assert report["inputs"][0]["header_row"] == 2
