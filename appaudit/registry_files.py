@@ -31,7 +31,7 @@ from registry.values import InvalidValue, vocabulary
 from registry.wording import row_ref
 from reports.spreadsheets import atomic_write, csv_text, write_csv, write_xlsx
 from scanner.safetext import REPLACE_ERRORS
-from scanner.tables import Table, TableError, Vocabulary, read_table
+from scanner.tables import Table, TableError, Vocabulary, read_table, sheets_with_header
 
 WHATS = ("entries", "adoptions")
 EXPORT_FORMATS = ("csv", "xlsx", "json")
@@ -112,13 +112,28 @@ def open_registry_file(
     return RegistryFile("entries", table)
 
 
+def registry_sheets(path: Path) -> tuple[str, ...]:
+    """The sheets of a workbook with a header of entries or adoptions, in order."""
+    return sheets_with_header(path, [entry_vocabulary(), adoption_vocabulary()])
+
+
+def open_registry_sheets(path: Path) -> list[RegistryFile]:
+    """Every sheet of a file that has a header (a workbook may hold entries and adoptions
+    on sheets of their own), each opened as `open_registry_file` opens a file."""
+    sheets = registry_sheets(path)
+    if len(sheets) <= 1:
+        return [open_registry_file(path)]
+    return [open_registry_file(path, sheet=name) for name in sheets]
+
+
 def load_view(paths: Sequence[Path]) -> RegistryView:
-    """A registry built in memory from export files, without any database.
+    """A registry built in memory from export files (each sheet of a workbook that has a
+    header), without any database.
 
     Entries files are read first so that adoptions can name them. A bad row makes the
     whole registry unusable: a scan against a half-read registry would mislead.
     """
-    files = [open_registry_file(p) for p in paths]
+    files = [f for p in paths for f in open_registry_sheets(p)]
     entries: list[EntryRecord] = []
     problems: list[Message] = []
     for file in (f for f in files if f.what == "entries"):

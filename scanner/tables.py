@@ -853,6 +853,39 @@ def _read_xlsx(
     return table
 
 
+def sheets_with_header(
+    path: Path, vocabularies: Sequence[Vocabulary], limits: ReadLimits = DEFAULT_READ_LIMITS
+) -> tuple[str, ...]:
+    """The sheets of a workbook whose first rows hold a header of any of `vocabularies`, in
+    the workbook's order; () for a file that is no workbook."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ()  # reading the file itself says why
+    if data[:4] != b"PK\x03\x04":
+        return ()
+    parts, opened = _workbook_parts(path, data, limits)
+    worksheets = [info for name, info in parts.items() if _WORKSHEET.match(name)]
+    for info in worksheets:
+        _check_ratio(path, info, limits)
+    _check_inflated(path, opened + max((i.file_size for i in worksheets), default=0), limits)
+    try:
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged workbooks
+        raise TableError(_error("bad_xlsx", name=_name(path), reason=exc)) from exc
+    try:
+        found = []
+        for worksheet in workbook.worksheets:
+            head = _sheet_head(worksheet)
+            if any(_find_header(head, v) is not None for v in vocabularies):
+                found.append(worksheet.title)
+        return tuple(found)
+    finally:
+        workbook.close()
+
+
 def _sheet_head(worksheet: Any) -> list[tuple[Any, ...]]:
     """The first rows of a worksheet, where its header would be."""
     worksheet.reset_dimensions()  # WPS and other writers often record wrong dimensions

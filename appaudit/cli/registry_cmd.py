@@ -150,6 +150,15 @@ def import_(
         say(t("about_file", file=file.name, text=line))
     for note in source.notes(lang):
         say(t("file_note", file=file.name, note=note))
+    others = (
+        []
+        if sheet
+        else [n for n in registry_files.registry_sheets(file) if n != source.table.sheet]
+    )
+    if others:
+        quoted = "“{}”" if lang == "zh" else "'{}'"
+        sheets = t("list_sep").join(quoted.format(n) for n in others)
+        say(t("other_sheets_not_imported", file=file.name, sheet=source.table.sheet, sheets=sheets))
     if report.rejected and not skip_invalid:
         raise typer.Exit(2)
 

@@ -116,3 +116,55 @@ def test_group_labels_over_merged_cells_are_read_as_one_header(tmp_path: Path) -
         (4, "学习强国", "NON-EDU-APP")
     }
     assert report["inputs"][0]["header_row"] == 2
+
+
+def registry_workbook(path: Path) -> Path:
+    """Entries and adoptions on sheets of their own, the way a bureau keeps them."""
+    return write_xlsx(
+        path,
+        REGISTRY,
+        sheet="登记表",
+        extra_sheets={
+            "选用记录": [["学校", "学校标识码", "应用", "决策依据"],
+                     ["第一小学", "3135000001", "闽教高分", "2024年第3次校务会议纪要"]],
+        },
+    )  # fmt: skip
+
+
+def test_a_registry_workbook_is_read_sheet_by_sheet(tmp_path: Path) -> None:
+    """`--registry` reads entries and adoptions from their own sheets: the adoption on the
+    second sheet counts, so the app it adopts is no finding."""
+    registry = registry_workbook(tmp_path / "registry.xlsx")
+    submission = write_xlsx(
+        tmp_path / "s.xlsx",
+        [
+            HEADER,
+            ["第一小学", "3135000001", "APP", "闽教高分", "com.zhl.mjqk.aphone", "学生", "使用"],
+        ],
+    )
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        app,
+        ["scan", str(submission), "--registry", str(registry), "--out", str(out),
+         "--fail-on", "never", "--format", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((out / "findings.json").read_text("utf-8"))
+    assert report["registry"]["adoptions"] == 1
+    (school,) = report["schools"]
+    assert not [f for f in school["findings"] if f["rule"].startswith("ADOPTION")]
+
+
+def test_registry_import_says_which_sheets_it_left(tmp_path: Path) -> None:
+    registry = registry_workbook(tmp_path / "registry.xlsx")
+    db = str(tmp_path / "r.db")
+    result = CliRunner().invoke(app, ["registry", "import", str(registry), "--db", db])
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "registry.xlsx：只导入了工作表“登记表”；工作表“选用记录”也有表头，未导入" in result.stderr
+    )
+    result = CliRunner().invoke(
+        app, ["registry", "import", str(registry), "--sheet", "选用记录", "--db", db]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "未导入" not in result.stderr
