@@ -10,6 +10,7 @@ Nothing here touches the database: the registry stores what these functions deci
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -593,6 +594,35 @@ def annotate(school: SchoolResult, marks: SchoolMarks) -> SchoolResult:
         ledger_counts=marks.counts or None,
         required=marks.required,
         baseline=marks.baseline,
+        marks=marks,
+    )
+
+
+def pack_marks(marks: SchoolMarks) -> bytes:
+    """A school's marks as bytes for another process (`unpack_marks`): each finding's tag
+    as a plain tuple, which pickles several times faster than the objects."""
+    packed = [
+        None
+        if mark is None
+        else (mark.number, mark.status, mark.due, mark.new, mark.reopened, mark.overdue)
+        if type(mark) is LedgerTag
+        else mark
+        for mark in marks.marks
+    ]
+    rest = (marks.fixed, marks.counts, marks.waived_counts, marks.required, marks.baseline)
+    return pickle.dumps((packed, rest), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def unpack_marks(data: bytes) -> SchoolMarks:
+    packed, (fixed, counts, waived_counts, required, baseline) = pickle.loads(data)
+    tag = LedgerTag
+    return SchoolMarks(
+        marks=[tag(*mark) if type(mark) is tuple else mark for mark in packed],
+        fixed=fixed,
+        counts=counts,
+        waived_counts=waived_counts,
+        required=required,
+        baseline=baseline,
     )
 
 

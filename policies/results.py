@@ -50,6 +50,10 @@ class SchoolResult:
     """Distinct items required (counted when the scan kept a ledger)."""
     baseline: int | None = None
     """Distinct items required when the ledger first saw the school."""
+    marks: Any = None
+    """The `policies.ledger.SchoolMarks` the fields above come from, when they were applied
+    (`policies.ledger.annotate`): a worker process that rebuilds the school applies them
+    again."""
 
     def counts(self) -> dict[str, int]:
         counted = Counter(map(_severity, self.findings))  # no Python frame per finding

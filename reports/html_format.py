@@ -12,11 +12,11 @@ import pickle
 import signal
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from markupsafe import Markup, escape
 
-from policies.ledger import LEDGER_COUNTS
+from policies.ledger import LEDGER_COUNTS, annotate, pack_marks, unpack_marks
 from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
 from reports.html_index import TopItems, Totals, encoding_name, index_rows, reduction_text
@@ -80,22 +80,23 @@ class _HtmlWriter(SchoolWriter):
         self.added = 0
         self.jobs = _usable_jobs(jobs, result)
         self.workers: list[_Worker] = []
+        # With workers, this process keeps to the pass over the schools (the other formats,
+        # the history, the ledger); the workers write the pages meanwhile, each school's as
+        # the pass hands over the ledger's marks of it (its numbers, its waivers).
+        for _ in range(self.jobs - 1):
+            self.workers.append(_Worker.start(self))
+        for worker in self.workers:  # once all are forked: none inherits another's buffer
+            worker.open_inbox()
 
     def add(self, school: SchoolResult) -> None:
         number = self.added
         self.added += 1
         self.written.append(self.pages_dir / self.names[number])
-        if self.jobs == 1:
+        if not self.workers:
             self.findings += self._page(number, school)
-
-    def _pages_in_parallel(self) -> None:
-        """With workers, the pass over the schools kept to the other formats, the history
-        and the ledger (which numbers the findings the pages show); the pages are written
-        once it is done, a share by each worker and one by this process."""
-        self.workers = [_Worker.start(self, share) for share in range(1, self.jobs)]
-        schools = self.result.schools
-        for number in range(0, len(schools), self.jobs):
-            self.findings += self._page(number, schools[number])
+            return
+        marks = None if school.marks is None else pack_marks(school.marks)
+        self.workers[number % len(self.workers)].send(number, marks)
 
     def _page(self, number: int, school: SchoolResult) -> int:
         """Write school `number`'s page; count its findings by item for the index."""
@@ -121,8 +122,6 @@ class _HtmlWriter(SchoolWriter):
             worker.stop()
 
     def close(self) -> list[Path]:
-        if self.jobs > 1:
-            self._pages_in_parallel()
         for worker in self.workers:
             tallies, findings = worker.finish()
             for number, tally in tallies:
@@ -190,32 +189,52 @@ def _usable_jobs(jobs: int, result: ScanResult) -> int:
 
 
 class _Worker:
-    """A forked process writing every `jobs`-th school page, from page `share` on.
+    """A forked process writing the school pages it is sent, as the pass reaches them.
 
-    It reports back, through a pipe, what the index needs of its pages: each school's
-    findings by item and the number of findings; or why it failed.
+    It is started before the pass, so it rebuilds each school from the compact store it
+    shares with this process; the pass sends it, through a pipe, each school's number and
+    the ledger's marks of it (or None), which it applies as the pass did. Once the pass is
+    done and the pipe closed, it sends back what the index needs of its pages: each
+    school's findings by item and the number of findings; or why it failed.
     """
 
-    def __init__(self, pid: int, reader: int) -> None:
+    def __init__(self, pid: int, inbox: int, reader: int) -> None:
         self.pid = pid
+        self.inbox_fd = inbox
+        self.inbox: BinaryIO | None = None
         self.reader = reader
+        self.gone = False
+        """The worker stopped reading (it failed): `finish` says why."""
 
     @classmethod
-    def start(cls, writer: _HtmlWriter, share: int) -> _Worker:
+    def start(cls, writer: _HtmlWriter) -> _Worker:
+        inbox_reader, inbox_sender = os.pipe()
         reader, sender = os.pipe()
         pid = os.fork()
         if pid:
+            os.close(inbox_reader)
             os.close(sender)
-            return cls(pid, reader)
+            return cls(pid, inbox_sender, reader)
+        os.close(inbox_sender)
         os.close(reader)
+        for other in writer.workers:  # their pipes stay the parent's: they must see EOF
+            other.close_inherited()
         status = 0
         try:
             tallies: list[tuple[int, Any]] = []
             writer.top = _Collect(tallies)  # type: ignore[assignment]
             schools = writer.result.schools
             findings = 0
-            for number in range(share, len(schools), writer.jobs):
-                findings += writer._page(number, schools[number])
+            with os.fdopen(inbox_reader, "rb") as inbox:
+                while True:
+                    try:
+                        number, marks = pickle.load(inbox)
+                    except EOFError:
+                        break
+                    school = schools[number]
+                    if marks is not None:
+                        school = annotate(school, unpack_marks(marks))
+                    findings += writer._page(number, school)
             message: Any = ("ok", tallies, findings)
         except BaseException:
             message, status = ("failed", traceback.format_exc(limit=3)), 1
@@ -225,8 +244,22 @@ class _Worker:
         finally:
             os._exit(status)  # no cleanup of the parent's files, connections or threads
 
+    def open_inbox(self) -> None:
+        self.inbox = os.fdopen(self.inbox_fd, "wb")
+
+    def send(self, number: int, marks: bytes | None) -> None:
+        """Hand school `number` (and its marks) to the worker; a worker that failed is told
+        nothing more."""
+        if self.gone or self.inbox is None:
+            return
+        try:
+            pickle.dump((number, marks), self.inbox, protocol=pickle.HIGHEST_PROTOCOL)
+        except BrokenPipeError:
+            self.gone = True
+
     def finish(self) -> tuple[list[tuple[int, Any]], int]:
         """The worker's tallies and finding count, once it has written its pages."""
+        self._close_inbox()  # the worker sees the end of its schools
         with os.fdopen(self.reader, "rb") as pipe:
             data = pipe.read()  # before waiting: a full pipe would block the worker
         _, status = os.waitpid(self.pid, 0)
@@ -237,10 +270,24 @@ class _Worker:
         findings: int = message[2]
         return tallies, findings
 
+    def close_inherited(self) -> None:
+        """In a worker started after this one: close this one's pipes, which it inherited
+        (before any file object was made of them)."""
+        for fd in (self.inbox_fd, self.reader):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _close_inbox(self) -> None:
+        inbox, self.inbox = self.inbox, None
+        if inbox is not None:
+            with contextlib.suppress(OSError):  # BrokenPipeError: the worker failed
+                inbox.close()
+
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError, ChildProcessError):
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
+        self._close_inbox()
         with contextlib.suppress(OSError):
             os.close(self.reader)
 

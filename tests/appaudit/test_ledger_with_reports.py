@@ -114,23 +114,35 @@ def _district(path: Path, schools: int) -> Path:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="page workers need fork")
 def test_pages_written_by_workers_carry_the_ledger_numbers(tmp_path: Path) -> None:
-    """With workers the pages are written after the pass that numbers the findings."""
+    """With workers, each page is written from the marks the pass sends: the ledger's
+    numbers and the waivers, as one process writes them."""
     submission = _district(tmp_path / "district.csv", 120)
     numbers: dict[int, dict[str, set[str]]] = {}
+    waived: dict[int, dict[str, str]] = {}
     for jobs in (1, 2):
         db = filled(f"sqlite:///{tmp_path / f'registry-{jobs}.db'}")
+        result = run("waive", "--school", "第7小学", "--rule", "QUOTA", "--reason", "试点",
+                     "--until", "2099-12-31", "--db", db)  # fmt: skip
+        assert result.exit_code == 0, result.stderr
         out = tmp_path / f"report-{jobs}"
         result = run("scan", str(submission), "--out", str(out), "--db", db,
                      "--fail-on", "never", "--jobs", str(jobs))  # fmt: skip
         assert result.exit_code == 0, result.stderr
         doc = json.loads((out / "findings.json").read_text("utf-8"))
         by_page = {}
+        waived[jobs] = {}
         for page in (out / "schools").glob("*.html"):
-            by_page[page.name] = set(re.findall(r"\b2\d{3}-\d{4}\b", page.read_text("utf-8")))
-        from_json = {f["ledger_id"] for school in doc["schools"] for f in school["findings"]}
+            html = page.read_text("utf-8")
+            by_page[page.name] = set(re.findall(r"\b2\d{3}-\d{4}\b", html))
+            if "试点" in html:  # the waiver's reason, in the page's 已豁免 list
+                waived[jobs][page.name] = html[html.index("试点") - 200 : html.index("试点")]
+        findings = [f for school in doc["schools"] for f in school["findings"]]
+        from_json = {f["ledger_id"] for f in findings if "waived" not in f}
+        assert any("waived" in f for f in findings)
         assert len(by_page) == 120 and set().union(*by_page.values()) == from_json
         numbers[jobs] = by_page
     assert numbers[1] == numbers[2]
+    assert len(waived[1]) == 1 and waived[1] == waived[2]
 
 
 def test_a_rescan_reads_its_stored_items_a_batch_of_schools_at_a_time(

@@ -13,16 +13,20 @@ from policies.ledger import (
     PERSON_MOVES,
     SCHOOL_MOVES,
     LedgerRuleError,
+    LedgerTag,
     MarkedSchools,
+    Waived,
     annotate,
     check_move,
     closing,
     dismissing,
     item_key,
     mark_school,
+    pack_marks,
     parse_status,
     reconcile_school,
     school_key,
+    unpack_marks,
     waiver_active,
     waiver_covers,
     waiver_state,
@@ -302,6 +306,25 @@ def test_waived_findings_leave_the_counts_and_open_no_item() -> None:
     summary = MarkedSchools([school_of(ANTIFRAUD, UNKNOWN)], [marks]).summaries()[0]
     assert sum(summary.counts.values()) == total - len(waived)
     assert summary.waived == len(waived)
+
+
+def test_marks_sent_to_another_process_apply_as_they_did_here() -> None:
+    """A page worker gets a school's marks as bytes and applies them to the school it
+    rebuilds: the same tags, waivers, items proposed for closing and figures."""
+    school = school_of(ANTIFRAUD, UNKNOWN)
+    stored = stored_from(school)
+    stored[0] = replace(stored[0], item_key="app:gone", status="open")  # no longer seen
+    marks, _moves = mark_school(
+        school_of(ANTIFRAUD, UNKNOWN), [waiver(item="国家反诈中心")], stored, run_id=2,
+        now=NOW, today=TODAY, due_days=30, describe=describe,
+    )  # fmt: skip
+    assert marks.fixed and any(isinstance(m, Waived) for m in marks.marks)
+    assert any(isinstance(m, LedgerTag) for m in marks.marks)
+    again = unpack_marks(pack_marks(marks))
+    assert again == marks
+    here = annotate(school_of(ANTIFRAUD, UNKNOWN), marks)
+    there = annotate(school_of(ANTIFRAUD, UNKNOWN), again)
+    assert replace(here, marks=None) == replace(there, marks=None)
 
 
 def test_a_waived_finding_leaves_its_item_as_it_is() -> None:

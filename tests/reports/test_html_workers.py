@@ -38,7 +38,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="page workers need fork")
 def test_pages_from_workers_equal_pages_from_one_process(tmp_path: Path) -> None:
     result = _district(130)
-    assert _usable_jobs(3, result) == 2  # a worker writes every other page
+    assert _usable_jobs(3, result) == 2  # two workers write every other page each
     one, three = tmp_path / "one", tmp_path / "three"
     one.mkdir()
     three.mkdir()
