@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Date, text
@@ -63,64 +64,56 @@ def read_entries(connection: Connection) -> list[EntryRecord]:
     ]
 
 
-def list_entries(
-    database: Database,
-    *,
-    kind: str | None = None,
-    status: str | None = None,
-    listing: str | None = None,
-    category: str | None = None,
-    search: str | None = None,
-) -> list[EntryRecord]:
-    """The entries the filters let through (see `filter_entries`), read in one go."""
+@dataclass(frozen=True)
+class EntryFilter:
+    """What `registry list` asks for: kind, filing status, listing, category (or 教育/非教育)
+    and free text; a listing of 无 or - means entries with no explicit listing state."""
+
+    kind: str | None = None
+    status: str | None = None
+    listing: str | None = None
+    category: str | None = None
+    search: str | None = None
+
+    def __call__(self, entries: Iterable[EntryRecord]) -> list[EntryRecord]:
+        """The entries it lets through; `InvalidValue` for a kind, status, listing or
+        category it does not know."""
+        wanted_kind = values.parse_kind(self.kind) if self.kind else None
+        wanted_status = values.parse_status(self.status) if self.status else None
+        wanted_listing = values.parse_listing(self.listing) if self.listing else None
+        educational: bool | None = None
+        wanted_category = None
+        if self.category:
+            key = values.word_key(self.category)
+            if key in ("教育类", "教育", "education", "educational", "edu"):
+                educational = True
+            elif key in ("非教育", "non-education", "noneducational", "non-edu"):
+                educational = False
+            else:
+                wanted_category = values.parse_category(self.category)
+        needle = values.normalised_name(self.search) if self.search else ""
+        out = []
+        for entry in entries:
+            if wanted_kind and entry.kind != wanted_kind:
+                continue
+            if wanted_status and entry.status != wanted_status:
+                continue
+            if wanted_listing is not None and entry.listing != wanted_listing:
+                continue
+            if wanted_category and entry.category != wanted_category:
+                continue
+            if educational is not None and entry.educational is not educational:
+                continue
+            if needle and needle not in _search_text(entry):
+                continue
+            out.append(entry)
+        return out
+
+
+def list_entries(database: Database, wanted: EntryFilter) -> list[EntryRecord]:
+    """The entries `wanted` lets through, read in one go."""
     with database.connect() as connection:
-        entries = read_entries(connection)
-    return filter_entries(
-        entries, kind=kind, status=status, listing=listing, category=category, search=search
-    )
-
-
-def filter_entries(
-    entries: Iterable[EntryRecord],
-    *,
-    kind: str | None = None,
-    status: str | None = None,
-    listing: str | None = None,
-    category: str | None = None,
-    search: str | None = None,
-) -> list[EntryRecord]:
-    """Entries filtered by kind, filing status, listing, category (or 教育/非教育) and
-    free text; a listing of 无 or - means entries with no explicit listing state."""
-    wanted_kind = values.parse_kind(kind) if kind else None
-    wanted_status = values.parse_status(status) if status else None
-    wanted_listing = values.parse_listing(listing) if listing else None
-    educational: bool | None = None
-    wanted_category = None
-    if category:
-        key = values.word_key(category)
-        if key in ("教育类", "教育", "education", "educational", "edu"):
-            educational = True
-        elif key in ("非教育", "non-education", "noneducational", "non-edu"):
-            educational = False
-        else:
-            wanted_category = values.parse_category(category)
-    needle = values.normalised_name(search) if search else ""
-    out = []
-    for entry in entries:
-        if wanted_kind and entry.kind != wanted_kind:
-            continue
-        if wanted_status and entry.status != wanted_status:
-            continue
-        if wanted_listing is not None and entry.listing != wanted_listing:
-            continue
-        if wanted_category and entry.category != wanted_category:
-            continue
-        if educational is not None and entry.educational is not educational:
-            continue
-        if needle and needle not in _search_text(entry):
-            continue
-        out.append(entry)
-    return out
+        return wanted(read_entries(connection))
 
 
 def _search_text(entry: EntryRecord) -> str:

@@ -26,7 +26,7 @@ from registry.changelog import (
     read_changes,
 )
 from registry.db import Database, describe, first_line
-from registry.entry_rows import filter_entries, read_entries
+from registry.entry_rows import read_entries
 from registry.importing import ImportReport
 from registry.index import EntryIndex
 from registry.models import Adoption, Entry, School, Signer, utcnow
@@ -96,25 +96,6 @@ class Registry:
     def entries(self) -> list[EntryRecord]:
         with self.db.read() as session:
             return self._load_entries(session)
-
-    def list_entries(
-        self,
-        *,
-        kind: str | None = None,
-        status: str | None = None,
-        listing: str | None = None,
-        category: str | None = None,
-        search: str | None = None,
-    ) -> list[EntryRecord]:
-        """Entries filtered as `registry.entry_rows.filter_entries` says."""
-        return filter_entries(
-            self.entries(),
-            kind=kind,
-            status=status,
-            listing=listing,
-            category=category,
-            search=search,
-        )
 
     def get(self, ref: str) -> EntryRecord:
         """The one entry a reference means (id, filing number, identifier or name)."""

@@ -397,19 +397,13 @@ def list_(
     lang: LangOption = None,
 ) -> None:
     from registry.db import open_database
-    from registry.entry_rows import list_entries
+    from registry.entry_rows import EntryFilter, list_entries
 
     lang = speak(lang)
     choice(fmt, FORMATS, "--format")
     # Read without the ORM (the registry service loads it): the command people type most.
-    entries = list_entries(
-        open_database(db, create=False),
-        kind=kind,
-        status=status,
-        listing=listing,
-        category=category,
-        search=search,
-    )
+    wanted = EntryFilter(kind, status, listing, category, search)
+    entries = list_entries(open_database(db, create=False), wanted)
     if fmt == "json":
         emit_json([e.to_dict(with_id=True) for e in entries])
     elif fmt == "csv":
