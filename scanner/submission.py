@@ -211,8 +211,8 @@ class Submission:
         self.table: Table = read_table(path, submission_vocabulary(), sheet=sheet, limits=limits)
         self.source = self.table.source
         """The file's name as reports show it (undecodable bytes of the name as U+FFFD), and
-        the sheet's (file.xlsx[sheet], as Excel writes it) when the workbook has several
-        sheets to read: their rows are numbered each on its own."""
+        the sheet's (file.xlsx[sheet]: Excel allows no brackets in a sheet's name) when the
+        workbook has several sheets to read, whose rows are numbered each on its own."""
         if one_of_sheets or len(self.table.sheets) > 1:
             self.source = f"{self.source}[{self.table.sheet}]"
         self.sha256 = self.table.sha256

@@ -270,6 +270,12 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], max_width
     return "\n".join(lines)
 
 
+def quoted_list(names: Sequence[str], lang: str) -> str:
+    """Names quoted and listed as the language writes them: “填报说明”、“选项”."""
+    quoted = "“{}”" if lang == "zh" else "'{}'"
+    return t("list_sep").join(quoted.format(name) for name in names)
+
+
 def headers(*keys: str) -> list[str]:
     """Column headers of a table, in the current language."""
     return [t(f"col_{key}") for key in keys]

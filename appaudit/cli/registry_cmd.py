@@ -25,6 +25,7 @@ from appaudit.cli.common import (
     fail,
     format_table,
     headers,
+    quoted_list,
     say,
     say_listed,
     speak,
@@ -156,8 +157,7 @@ def import_(
         else [n for n in registry_files.registry_sheets(file) if n != source.table.sheet]
     )
     if others:
-        quoted = "“{}”" if lang == "zh" else "'{}'"
-        sheets = t("list_sep").join(quoted.format(n) for n in others)
+        sheets = quoted_list(others, lang)
         say(t("other_sheets_not_imported", file=file.name, sheet=source.table.sheet, sheets=sheets))
     if report.rejected and not skip_invalid:
         raise typer.Exit(2)

@@ -24,6 +24,7 @@ from appaudit.cli.common import (
     fail,
     format_table,
     headers,
+    quoted_list,
     say,
     speak,
     warn,
@@ -166,8 +167,7 @@ def scan(
         say(f"{problem.source}{t('colon')}{problem.text(lang)}")
     for read in outcome.result.inputs:
         if read.sheets_not_read:
-            quoted = "“{}”" if lang == "zh" else "'{}'"
-            sheets = t("list_sep").join(quoted.format(name) for name in read.sheets_not_read)
+            sheets = quoted_list(read.sheets_not_read, lang)
             say(t("sheets_not_read", file=read.path, sheets=sheets, rows=HEADER_SEARCH_ROWS))
     if outcome.not_stored is not None:
         warn(t("run_not_stored", reason=outcome.not_stored.text(lang)))
