@@ -32,7 +32,7 @@ from reports.html_parts import (
     template,
 )
 from reports.html_school import Matched, ProblemRow, Said, ledger_line, school_page
-from reports.interface import ReportError, ReportFormat, SchoolWriter
+from reports.interface import ReportFormat, SchoolWriter, report_error
 from reports.names import SCHOOLS_DIR, page_names
 from reports.text import check_lang, strings
 from reports.times import zone
@@ -232,7 +232,7 @@ class _Worker:
                     except EOFError:
                         break
                     school = schools[number]
-                    if marks is not None:
+                    if marks is not None and school.marks is None:  # not marked already
                         school = annotate(school, unpack_marks(marks))
                     findings += writer._page(number, school)
             message: Any = ("ok", tallies, findings)
@@ -260,12 +260,14 @@ class _Worker:
     def finish(self) -> tuple[list[tuple[int, Any]], int]:
         """The worker's tallies and finding count, once it has written its pages."""
         self._close_inbox()  # the worker sees the end of its schools
-        with os.fdopen(self.reader, "rb") as pipe:
+        reader, self.reader = self.reader, -1  # closed below: `stop` must not close it again
+        with os.fdopen(reader, "rb") as pipe:
             data = pipe.read()  # before waiting: a full pipe would block the worker
         _, status = os.waitpid(self.pid, 0)
         message: tuple[Any, ...] = pickle.loads(data) if data else ("failed", "no answer")
         if status != 0 or message[0] != "ok":
-            raise ReportError(f"school pages could not be written: {message[-1]}")
+            lines = str(message[-1]).strip().splitlines() or ["?"]
+            raise report_error("pages_failed", reason=lines[-1])  # the exception, not its trace
         tallies: list[tuple[int, Any]] = message[1]
         findings: int = message[2]
         return tallies, findings
@@ -288,8 +290,10 @@ class _Worker:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
         self._close_inbox()
-        with contextlib.suppress(OSError):
-            os.close(self.reader)
+        if self.reader >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.reader)
+            self.reader = -1
 
 
 class _Collect:

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import tomllib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import ClassVar
 
-from appaudit.errors import AppauditError
+from appaudit.errors import AppauditError, Message, phrase
 from policies.results import ScanResult, SchoolResult
 
 
 class ReportError(AppauditError):
     """A report cannot be written as asked (bad option, or an output folder not ours to replace)."""
+
+
+@cache
+def _error_texts() -> dict[str, dict[str, str]]:
+    text = resources.files("reports").joinpath("templates/errors.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def report_message(key: str, /, **params: object) -> Message:
+    """A text of templates/errors.toml, in each language."""
+    return phrase(_error_texts()[key], **params)
+
+
+def report_error(key: str, /, **params: object) -> ReportError:
+    """Why the reports cannot be written as asked, in each language (templates/errors.toml)."""
+    return ReportError(report_message(key, **params))
 
 
 class SchoolWriter(ABC):

@@ -14,17 +14,20 @@ import re
 import secrets
 import shutil
 import time
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
-from appaudit.errors import Message, phrase
 from policies.results import ScanResult
 from reports.formats import DEFAULT_FORMATS, FORMATS
-from reports.interface import Preparer, ReportError, SchoolWriter, write_schools
+from reports.interface import (
+    Preparer,
+    ReportError,
+    SchoolWriter,
+    report_error,
+    report_message,
+    write_schools,
+)
 from reports.text import LANGUAGES
 from scanner.leftovers import is_stale
 
@@ -47,28 +50,13 @@ MARKER = ".appaudit-report"
 """The file that says a folder is an appaudit report, which a later run may replace."""
 
 
-@cache
-def _error_texts() -> dict[str, dict[str, str]]:
-    text = resources.files("reports").joinpath("templates/errors.toml").read_text("utf-8")
-    return tomllib.loads(text)
-
-
-def _message(key: str, /, **params: object) -> Message:
-    return phrase(_error_texts()[key], **params)
-
-
-def _error(key: str, /, **params: object) -> ReportError:
-    """Why the folder cannot be written as asked, in each language (templates/errors.toml)."""
-    return ReportError(_message(key, **params))
-
-
 def _choose(formats: Iterable[str]) -> list[str]:
     chosen = list(dict.fromkeys(formats))
     if not chosen:
-        raise _error("no_format")
+        raise report_error("no_format")
     unknown = [name for name in chosen if name not in FORMATS]
     if unknown:
-        raise _error("unknown_format", name=unknown[0], known=", ".join(FORMATS))
+        raise report_error("unknown_format", name=unknown[0], known=", ".join(FORMATS))
     return chosen
 
 
@@ -86,16 +74,16 @@ def is_replaceable(folder: Path) -> bool:
 
 def _check_target(target: Path) -> None:
     if not target.name:
-        raise _error("not_a_report_root", target=target)
+        raise report_error("not_a_report_root", target=target)
     if is_replaceable(target):
         return
     if target.is_symlink():
-        reason = _message("is_symlink")
+        reason = report_message("is_symlink")
     elif not target.is_dir():
-        reason = _message("is_file")
+        reason = report_message("is_file")
     else:
-        reason = _message("not_ours", marker=MARKER)
-    raise _error("refused", target=target, reason=reason)
+        reason = report_message("not_ours", marker=MARKER)
+    raise report_error("refused", target=target, reason=reason)
 
 
 def _sibling(target: Path, label: str) -> Path:
@@ -188,9 +176,9 @@ def check_destination(
     """
     _choose(formats)
     if lang not in LANGUAGES:
-        raise _error("unknown_lang", lang=lang, known=", ".join(LANGUAGES))
+        raise report_error("unknown_lang", lang=lang, known=", ".join(LANGUAGES))
     if headers is not None and headers not in LANGUAGES:
-        raise _error("unknown_headers", headers=headers, known=", ".join(LANGUAGES))
+        raise report_error("unknown_headers", headers=headers, known=", ".join(LANGUAGES))
     # abspath, not resolve: `..` is folded but a symlinked parent is kept as the user named it.
     target = Path(os.path.abspath(out_dir))
     _check_target(target)

@@ -10,8 +10,11 @@ import pytest
 from policyfactory import VIEW, item
 
 from policies.engine import Engine
-from policies.results import RegistryInfo, ScanResult
+from policies.results import RegistryInfo, ScanResult, SchoolResult
+from reports import FORMATS, ReportError, ReportFormat, html_format, write_reports
 from reports.html_format import HtmlFormat, _usable_jobs
+from reports.html_school import school_page
+from reports.interface import SchoolWriter
 
 
 def _district(schools: int) -> ScanResult:
@@ -46,3 +49,64 @@ def test_pages_from_workers_equal_pages_from_one_process(tmp_path: Path) -> None
     written = HtmlFormat(jobs=3).write(result, three, "zh")
     assert len(written) == 131  # the index and every school's page
     assert _tree(one) == _tree(three)
+
+
+def _no_children_left() -> bool:
+    """Every worker has been waited for (none is left running or unreaped)."""
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="page workers need fork")
+def test_a_worker_that_fails_fails_the_pages_and_leaves_no_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _district(130)
+
+    def broken(school: SchoolResult, *args: object, **kwargs: object) -> object:
+        if school.school == "第77小学":
+            raise OSError(28, "No space left on device")
+        return school_page(school, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(html_format, "school_page", broken)  # the workers inherit it
+    out = tmp_path / "report"
+    with pytest.raises(ReportError, match="No space left on device"):
+        write_reports(result, out, formats=("html",), jobs=3)
+    assert not out.exists() and _no_children_left()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="page workers need fork")
+def test_a_pass_that_fails_stops_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another format failing midway: the workers writing pages are stopped and reaped,
+    and no report is left."""
+
+    class Failing(ReportFormat):
+        name = "failing"
+
+        def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
+            return _FailAt(60)
+
+    monkeypatch.setitem(FORMATS, "failing", Failing)
+    out = tmp_path / "report"
+    with pytest.raises(OSError, match="No space left"):
+        write_reports(_district(130), out, formats=("html", "failing"), jobs=3)
+    assert not out.exists() and _no_children_left()
+
+
+class _FailAt(SchoolWriter):
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.added = 0
+
+    def add(self, school: SchoolResult) -> None:
+        self.added += 1
+        if self.added == self.at:
+            raise OSError(28, "No space left on device")
+
+    def close(self) -> list[Path]:
+        return []
