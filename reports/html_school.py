@@ -541,7 +541,7 @@ def _finding_head(rule: str, severity: str, lang: str) -> str:
 
 
 def _group_html(group: _Group, lang: str, match_memo: VerdictMemo[Matched]) -> str:
-    s = strings(lang)
+    words = strings(lang).words  # a plain dict: looked up for each of a district's items
     articles = group.articles
     tally: dict[tuple[str, str], int] = {}
     for _rows, numbers, said in articles.values():
@@ -549,7 +549,7 @@ def _group_html(group: _Group, lang: str, match_memo: VerdictMemo[Matched]) -> s
     group.tally = [(rule, severity, count) for (rule, severity), count in tally.items()]
 
     all_rows = len(group.rows)
-    no, rows_n, sep = s["list_no"], s["rows_n"], s["list_sep"]
+    no, rows_n, sep = words["list_no"], words["rows_n"], words["list_sep"]
     shown_rows = list(map(str, group.rows))
     matched, ident = _match(group, lang, match_memo)
     meta = _meta(group, ident, sep.join(shown_rows), lang)
@@ -604,18 +604,18 @@ def _match(group: _Group, lang: str, memo: VerdictMemo[Matched]) -> Matched:
 def _meta(group: _Group, ident: tuple[str, str] | None, rows: str, lang: str) -> str:
     """第6、9行 · APP · 包名：com.example · 要求：下载安装、注册 — the item as the school wrote it
     (`rows`: its rows, listed)."""
-    s = strings(lang)
+    words = strings(lang).words
     actions = group.actions
     tail = _meta_tail(
         lang,
         group.kind,
-        ident if ident is not None else (s["identifier"], group.identifier),
+        ident if ident is not None else (words["identifier"], group.identifier),
         next(iter(actions)) if len(actions) == 1 else "",
         _file_name(group.source) if group.source else "",
     )
     if not group.rows:
         return tail
-    rows = s["rows_n"].format(rows=rows)
+    rows = words["rows_n"].format(rows=rows)
     return f"{rows} · {tail}" if tail else rows
 
 
