@@ -247,8 +247,9 @@ class Table:
     """Of a workbook read without a sheet named: every sheet with a header, in order, this
     table's first (the caller reads the others)."""
     sheets_not_read: tuple[str, ...] = ()
-    """Its sheets with content but no header in their first rows (instructions, lists of
-    choices, or a form whose header is not understood), which are not read."""
+    """Its sheets with content that are not read: hidden (a template's lists of choices),
+    or with no header in their first rows (instructions, or a form whose header is not
+    understood)."""
     row_label: str = "row"
     duplicate_headers: tuple[str, ...] = ()
     _records: Iterator[tuple[int, list[str]]] | None = None
@@ -780,7 +781,9 @@ def _read_xlsx(
         found_in: list[Any] = []
         for each in workbook.worksheets:
             first_rows = _sheet_head(each)
-            if _find_header(first_rows, vocabulary) is not None:
+            hidden = getattr(each, "sheet_state", "visible") != "visible"
+            # A hidden sheet holds a template's lists of choices, not a school's rows.
+            if not hidden and _find_header(first_rows, vocabulary) is not None:
                 found_in.append(each)
             elif any(any(cell is not None for cell in row) for row in first_rows):
                 skipped.append(each.title)
@@ -878,6 +881,8 @@ def sheets_with_header(
     try:
         found = []
         for worksheet in workbook.worksheets:
+            if getattr(worksheet, "sheet_state", "visible") != "visible":
+                continue  # a template's lists of choices
             head = _sheet_head(worksheet)
             if any(_find_header(head, v) is not None for v in vocabularies):
                 found.append(worksheet.title)

@@ -46,7 +46,9 @@ def test_every_sheet_with_a_header_is_read_and_the_others_are_named(tmp_path: Pa
                    ["第二小学", "3135000002", "APP", "学习强国", "cn.xuexi.android", "家长",
                     "下载安装"]],
             "空表": [],
+            "下拉选项": [["类型", "要求对象", "要求内容"], ["APP", "家长", "下载安装"]],
         },
+        hidden=["下拉选项"],
     )  # fmt: skip
     code, stderr, report = scan(tmp_path, workbook)
     assert code == 0, stderr
@@ -65,11 +67,12 @@ def test_every_sheet_with_a_header_is_read_and_the_others_are_named(tmp_path: Pa
         ("district.xlsx", "一小", 1, 1),
         ("district.xlsx", "二小", 2, 2),
     ]
-    assert inputs[0]["sheets_not_read"] == ["填报说明"]  # the empty sheet has nothing to read
+    # The empty sheet has nothing to read; the hidden one holds the template's choices.
+    assert inputs[0]["sheets_not_read"] == ["填报说明", "下拉选项"]
     assert "已核查 1 个文件共 3 行：2 所学校" in stderr
-    assert "district.xlsx：未读取工作表“填报说明”" in stderr
+    assert "district.xlsx：未读取工作表“填报说明”、“下拉选项”（隐藏，或前 20 行中" in stderr
     index = (tmp_path / "report" / "index.html").read_text("utf-8")
-    assert "未读取的工作表（前20行中没有可识别的表头）：填报说明" in index
+    assert "未读取的工作表（隐藏，或前20行中没有可识别的表头）：填报说明、下拉选项" in index
 
 
 def test_a_named_sheet_is_the_only_one_read(tmp_path: Path) -> None:
@@ -119,7 +122,8 @@ def test_group_labels_over_merged_cells_are_read_as_one_header(tmp_path: Path) -
 
 
 def registry_workbook(path: Path) -> Path:
-    """Entries and adoptions on sheets of their own, the way a bureau keeps them."""
+    """Entries and adoptions on sheets of their own, the way a bureau keeps them, and a
+    hidden sheet of the choices its columns offer (never read as entries)."""
     return write_xlsx(
         path,
         REGISTRY,
@@ -127,7 +131,9 @@ def registry_workbook(path: Path) -> Path:
         extra_sheets={
             "选用记录": [["学校", "学校标识码", "应用", "决策依据"],
                      ["第一小学", "3135000001", "闽教高分", "2024年第3次校务会议纪要"]],
+            "选项": [["类型", "类别"], ["APP", "教学"], ["公众号", "管理"]],
         },
+        hidden=["选项"],
     )  # fmt: skip
 
 

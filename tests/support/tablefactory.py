@@ -39,6 +39,7 @@ def write_xlsx(
     sheet: str = "Sheet1",
     merge: Sequence[str] = (),
     extra_sheets: dict[str, Sequence[Sequence[object]]] | None = None,
+    hidden: Sequence[str] = (),
 ) -> Path:
     from openpyxl import Workbook
 
@@ -53,6 +54,8 @@ def write_xlsx(
         other = workbook.create_sheet(name)
         for row in sheet_rows:
             other.append(list(row))
+        if name in hidden:
+            other.sheet_state = "hidden"
     workbook.save(path)
     return path
 
