@@ -247,9 +247,9 @@ class Table:
     """Of a workbook read without a sheet named: every sheet with a header, in order, this
     table's first (the caller reads the others)."""
     sheets_not_read: tuple[str, ...] = ()
-    """Its sheets with content that are not read: hidden (a template's lists of choices),
-    or with no header in their first rows (instructions, or a form whose header is not
-    understood)."""
+    """Its visible sheets with content but no header in their first rows (instructions, or
+    a form whose header is not understood), which are not read. Hidden sheets (a template's
+    lists of choices) are neither read nor named."""
     row_label: str = "row"
     duplicate_headers: tuple[str, ...] = ()
     _records: Iterator[tuple[int, list[str]]] | None = None
@@ -781,9 +781,9 @@ def _read_xlsx(
         found_in: list[Any] = []
         for each in workbook.worksheets:
             first_rows = _sheet_head(each)
-            hidden = getattr(each, "sheet_state", "visible") != "visible"
-            # A hidden sheet holds a template's lists of choices, not a school's rows.
-            if not hidden and _find_header(first_rows, vocabulary) is not None:
+            if getattr(each, "sheet_state", "visible") != "visible":
+                continue  # a template's lists of choices, which the school never sees
+            if _find_header(first_rows, vocabulary) is not None:
                 found_in.append(each)
             elif any(any(cell is not None for cell in row) for row in first_rows):
                 skipped.append(each.title)

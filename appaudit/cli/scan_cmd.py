@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from policies.model import RuleSpec
     from registry.runs import RunRecord
     from reports.text import Strings
+    from scanner.submission import InputFile
 
 
 class _Progress:
@@ -165,10 +168,7 @@ def scan(
     say(summary_line(outcome, lang))
     for problem in outcome.result.file_problems:
         say(f"{problem.source}{t('colon')}{problem.text(lang)}")
-    for read in outcome.result.inputs:
-        if read.sheets_not_read:
-            sheets = quoted_list(read.sheets_not_read, lang)
-            say(t("sheets_not_read", file=read.path, sheets=sheets, rows=HEADER_SEARCH_ROWS))
+    sheets_not_read(outcome.result.inputs, lang, HEADER_SEARCH_ROWS)
     if outcome.not_stored is not None:
         warn(t("run_not_stored", reason=outcome.not_stored.text(lang)))
     say(ledger_line(outcome, lang))
@@ -176,6 +176,32 @@ def scan(
         warn(t("apks_not_cached", reason=outcome.apks.not_cached))
     say(t("report_at", path=outcome.report))
     raise typer.Exit(outcome.exit_code)
+
+
+def sheets_not_read(inputs: Sequence[InputFile], lang: str, rows: int) -> None:
+    """Say which sheets of the workbooks were not read: file by file for one file, else
+    each sheet's name once with the number of files (a district's template repeats its
+    填报说明 in every school's workbook)."""
+    skipping = [read for read in inputs if read.sheets_not_read]
+    files = {read.path for read in skipping}
+    if len(files) == 1:
+        read = skipping[0]
+        sheets = quoted_list(read.sheets_not_read, lang)
+        say(t("sheets_not_read", file=read.path, sheets=sheets, rows=rows))
+    elif files:
+        by_sheet = Counter(name for read in skipping for name in read.sheets_not_read)
+        named = [
+            t("sheet_in_files", sheet=quoted_list([name], lang), count=count)
+            for name, count in by_sheet.most_common()
+        ]
+        say(
+            t(
+                "sheets_not_read_files",
+                count=len(files),
+                sheets=t("list_sep").join(named),
+                rows=rows,
+            )
+        )
 
 
 def ledger_line(outcome: ScanOutcome, lang: str) -> str:

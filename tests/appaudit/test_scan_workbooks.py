@@ -67,12 +67,37 @@ def test_every_sheet_with_a_header_is_read_and_the_others_are_named(tmp_path: Pa
         ("district.xlsx", "一小", 1, 1),
         ("district.xlsx", "二小", 2, 2),
     ]
-    # The empty sheet has nothing to read; the hidden one holds the template's choices.
-    assert inputs[0]["sheets_not_read"] == ["填报说明", "下拉选项"]
+    # The empty sheet has nothing to read; the hidden one (the template's choices) is
+    # neither read nor named.
+    assert inputs[0]["sheets_not_read"] == ["填报说明"]
     assert "已核查 1 个文件共 3 行：2 所学校" in stderr
-    assert "district.xlsx：未读取工作表“填报说明”、“下拉选项”（隐藏，或前 20 行中" in stderr
+    assert "district.xlsx：未读取工作表“填报说明”（前 20 行中没有可识别的表头" in stderr
     index = (tmp_path / "report" / "index.html").read_text("utf-8")
-    assert "未读取的工作表（隐藏，或前20行中没有可识别的表头）：填报说明、下拉选项" in index
+    assert "未读取的工作表（前20行中没有可识别的表头）：填报说明" in index
+
+
+def test_sheets_left_in_many_files_are_said_once(tmp_path: Path) -> None:
+    """A district's template puts its 填报说明 in every school's workbook: the summary
+    names it once, with the number of files, not a line per file."""
+    files = []
+    for n in range(1, 4):
+        row = [f"第{n}小学", f"313500000{n}", "APP", "学习强国", "cn.xuexi.android", "家长", "安装"]
+        files.append(
+            write_xlsx(
+                tmp_path / f"{n}.xlsx",
+                [["说明：按表头填写"]],
+                sheet="填报说明",
+                extra_sheets={"填报表": [HEADER, row]},
+            )
+        )
+    code, stderr, report = scan(tmp_path, files[0], *map(str, files[1:]))
+    assert code == 0, stderr
+    assert len(report["schools"]) == 3
+    lines = [line for line in stderr.splitlines() if "填报说明" in line]
+    assert lines == [
+        "3 个文件中有工作表未读取（前 20 行中没有可识别的表头）：“填报说明”（3 个文件）；"
+        "各文件见报告首页“填报文件”"
+    ]
 
 
 def test_a_named_sheet_is_the_only_one_read(tmp_path: Path) -> None:
