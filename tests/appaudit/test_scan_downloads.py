@@ -113,11 +113,19 @@ def test_an_interrupted_scan_leaves_no_partial_download(
          "--out", str(out), "--registry", str(EXAMPLES / "registry.csv"),
          "--download-dir", str(downloads), "--download-deadline", "120", "--download-jobs", "4"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )  # fmt: skip
     try:
         wait_for(lambda: len(parts(downloads)) == 3)
         scan.send_signal(sent)
-        _out, err = scan.communicate(timeout=30)
+        try:
+            _out, err = scan.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Where every thread of a scan that does not end stands (faulthandler prints
+            # their stacks on SIGABRT), for whoever meets this.
+            scan.send_signal(signal.SIGABRT)
+            _out, err = scan.communicate(timeout=30)
+            pytest.fail(f"the scan did not end within 30 s of {sent.name}:\n{err[-6000:]}")
     finally:
         if scan.poll() is None:
             scan.kill()
