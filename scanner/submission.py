@@ -291,6 +291,7 @@ class Submission:
             over a million rows): its kind, the name and identifier it goes by, the
             identifier and the filing number parsed, and what cannot be understood."""
             problems: list[tuple[str, str]] = []
+            name = unquoted(name)
             if not name and not identifier:
                 problems.append(("the name (名称) is empty", "名称为空"))
             kind = kinds.get(word_key(kind_text), "") if kind_text else ""
@@ -443,6 +444,22 @@ def _note(note: str, extra: Mapping[str, str]) -> str:
     """The note, with cells under unknown headers kept beside it rather than dropped."""
     more = "；".join(f"{k}: {v}" if k else v for k, v in extra.items())
     return f"{note}；{more}" if note else more
+
+
+_QUOTES = {"“": "”", '"': '"', "《": "》", "「": "」", "『": "』", "‘": "’", "'": "'"}
+"""Marks a school may put around a whole name: “国家反诈中心”, 《学习强国》."""
+
+
+def unquoted(name: str) -> str:
+    """The name without quotation or title marks around the whole of it (the reports put
+    their own); marks inside it, or around a part of it, stay."""
+    closing = _QUOTES.get(name[:1])
+    if closing is None or len(name) < 3 or name[-1] != closing:
+        return name
+    inner = name[1:-1]
+    if name[0] in inner or closing in inner:
+        return name  # “甲”和“乙”: two quoted parts, not one quoted whole
+    return inner.strip() or name
 
 
 def looks_like_url(text: str) -> bool:

@@ -139,6 +139,17 @@ def test_kinds_written_as_longer_phrases(tmp_path: Path) -> None:
     ]
 
 
+def test_marks_around_a_whole_name_are_left_out(tmp_path: Path) -> None:
+    """The reports quote names themselves: a name written “国家反诈中心” or 《学习强国》 is
+    read without its marks, which would show twice; marks around parts of it stay."""
+    names = ["“国家反诈中心”", "《学习强国》", "“一起作业”和“作业帮”", "作业帮（家长版）"]
+    rows = [HEADER, *(["一中", "", "APP", name] for name in names)]
+    got = read(write_csv(tmp_path / "s.csv", rows))
+    assert [r.name for r in got] == [  # type: ignore[union-attr]
+        "国家反诈中心", "学习强国", "“一起作业”和“作业帮”", "作业帮(家长版)"
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "kind", ["H5链接", "H5", "网页", "链接", "问卷链接", "小程序码", "H5页面链接", ""]
 )
