@@ -277,6 +277,12 @@ def _read_manifest(
 ) -> ManifestInfo | Failure:
     member = directory.members.get(_MANIFEST)
     if member is None:
+        bundled = sum(1 for m in directory.entries if m.name.lower().endswith(".apk"))
+        if bundled:  # what app stores hand out as .xapk, .apks or .apkm
+            return Failure(
+                f"an app bundle holding {bundled} APK(s) (XAPK, APKS or APKM), not an APK: "
+                "no AndroidManifest.xml of its own"
+            )
         return Failure("no AndroidManifest.xml")
     data = read_member(fh, directory, member, limits.max_manifest, limits)
     if isinstance(data, Failure):

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from scanner.apk.permissions import sensitive_permissions
 
-ANALYSER_VERSION = "apk-facts/3"
+ANALYSER_VERSION = "apk-facts/4"
 """Bumped whenever the analysis would give different facts for the same bytes.
 
 Cached facts are keyed by the file's SHA-256 and this string; facts from another

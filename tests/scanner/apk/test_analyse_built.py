@@ -14,6 +14,7 @@ from scanner.apk import ANALYSER_VERSION, ApkFacts, analyse_apk, identify_apk
 from scanner.apk.arsc import resolve_string
 from scanner.apk.manifest import read_axml_manifest
 from scanner.apk.permissions import describe_permission, sensitive_permissions
+from scanner.apk.problems import describe_failure
 from scanner.apk.ziparchive import Failure
 
 PACKAGE = "cn.edu.example.app"
@@ -306,3 +307,24 @@ def test_label_falls_back_to_androguards_resource_parser(
     facts = analyse_apk(arsc_apk(tmp_path / "fallback.apk", {"": "Fallback", "zh-CN": "回退"}))
     assert facts.label == "Fallback"  # androguard's default configuration
     assert facts.problems == ()
+
+
+@pytest.mark.parametrize("suffix", [".xapk", ".apks", ".apk"])
+def test_an_app_bundle_is_said_to_be_one(tmp_path: Path, suffix: str) -> None:
+    """What app stores hand out as .xapk or .apks (APKs in a zip, a manifest.json beside
+    them) is no APK: the report says what it is and what to send instead."""
+    base = apkfactory.build_apk(tmp_path / "base.apk", manifest_xml=apkfactory.manifest(PACKAGE))
+    bundle = tmp_path / f"bundle{suffix}"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.write(base, "base.apk")
+        archive.write(base, "config.arm64_v8a.apk")
+        archive.writestr("manifest.json", json.dumps({"package_name": PACKAGE}))
+    facts = analyse_apk(bundle)
+    assert not facts.readable
+    assert facts.problems == (
+        "an app bundle holding 2 APK(s) (XAPK, APKS or APKM), not an APK: "
+        "no AndroidManifest.xml of its own",
+    )
+    assert describe_failure(facts.problems[0]).startswith(
+        "这是应用安装包合集（XAPK、APKS 或 APKM 格式，内含 2 个 APK），不是单个 APK"
+    )
