@@ -755,12 +755,7 @@ def _read_xlsx(
     path: Path, data: bytes, vocabulary: Vocabulary, sheet: str | None, limits: ReadLimits
 ) -> Table:
     parts, opened = _workbook_parts(path, data, limits)
-    try:
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for damaged workbooks
-        raise TableError(_error("bad_xlsx", name=_name(path), reason=exc)) from exc
+    workbook = _open_workbook(path, data)
     with_header: tuple[str, ...] = ()
     skipped: list[str] = []
     if sheet is not None:
@@ -773,20 +768,7 @@ def _read_xlsx(
     else:
         # A workbook may hold instructions before the form, or a form per school or grade:
         # every sheet with a header is read, and a sheet with content but none is named.
-        # Every sheet's first rows are parsed: each is checked first, as the one read is.
-        worksheets = [info for name, info in parts.items() if _WORKSHEET.match(name)]
-        for info in worksheets:
-            _check_ratio(path, info, limits)
-        _check_inflated(path, opened + max((i.file_size for i in worksheets), default=0), limits)
-        found_in: list[Any] = []
-        for each in workbook.worksheets:
-            first_rows = _sheet_head(each)
-            if getattr(each, "sheet_state", "visible") != "visible":
-                continue  # a template's lists of choices, which the school never sees
-            if _find_header(first_rows, vocabulary) is not None:
-                found_in.append(each)
-            elif any(any(cell is not None for cell in row) for row in first_rows):
-                skipped.append(each.title)
+        found_in, skipped = _sheets_by_header(path, parts, opened, limits, workbook, [vocabulary])
         if not found_in:
             workbook.close()
             raise TableError(
@@ -859,8 +841,8 @@ def _read_xlsx(
 def sheets_with_header(
     path: Path, vocabularies: Sequence[Vocabulary], limits: ReadLimits = DEFAULT_READ_LIMITS
 ) -> tuple[str, ...]:
-    """The sheets of a workbook whose first rows hold a header of any of `vocabularies`, in
-    the workbook's order; () for a file that is no workbook."""
+    """The visible sheets of a workbook whose first rows hold a header of any of
+    `vocabularies`, in the workbook's order; () for a file that is no workbook."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -868,27 +850,50 @@ def sheets_with_header(
     if data[:4] != b"PK\x03\x04":
         return ()
     parts, opened = _workbook_parts(path, data, limits)
+    workbook = _open_workbook(path, data)
+    try:
+        found, _skipped = _sheets_by_header(path, parts, opened, limits, workbook, vocabularies)
+        return tuple(w.title for w in found)
+    finally:
+        workbook.close()
+
+
+def _open_workbook(path: Path, data: bytes) -> Any:
+    try:
+        from openpyxl import load_workbook
+
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged workbooks
+        raise TableError(_error("bad_xlsx", name=_name(path), reason=exc)) from exc
+
+
+def _sheets_by_header(
+    path: Path,
+    parts: dict[str, Any],
+    opened: int,
+    limits: ReadLimits,
+    workbook: Any,
+    vocabularies: Sequence[Vocabulary],
+) -> tuple[list[Any], list[str]]:
+    """The visible sheets whose first rows hold a header of any of `vocabularies`, and the
+    names of the visible sheets with content but none. Hidden sheets (a template's lists of
+    choices, which the school never sees) are neither. Every sheet's first rows are parsed,
+    so each sheet's part is checked first, as that of the sheet read is."""
     worksheets = [info for name, info in parts.items() if _WORKSHEET.match(name)]
     for info in worksheets:
         _check_ratio(path, info, limits)
     _check_inflated(path, opened + max((i.file_size for i in worksheets), default=0), limits)
-    try:
-        from openpyxl import load_workbook
-
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for damaged workbooks
-        raise TableError(_error("bad_xlsx", name=_name(path), reason=exc)) from exc
-    try:
-        found = []
-        for worksheet in workbook.worksheets:
-            if getattr(worksheet, "sheet_state", "visible") != "visible":
-                continue  # a template's lists of choices
-            head = _sheet_head(worksheet)
-            if any(_find_header(head, v) is not None for v in vocabularies):
-                found.append(worksheet.title)
-        return tuple(found)
-    finally:
-        workbook.close()
+    found: list[Any] = []
+    skipped: list[str] = []
+    for each in workbook.worksheets:
+        if getattr(each, "sheet_state", "visible") != "visible":
+            continue
+        first_rows = _sheet_head(each)
+        if any(_find_header(first_rows, v) is not None for v in vocabularies):
+            found.append(each)
+        elif any(any(cell is not None for cell in row) for row in first_rows):
+            skipped.append(each.title)
+    return found, skipped
 
 
 def _sheet_head(worksheet: Any) -> list[tuple[Any, ...]]:
