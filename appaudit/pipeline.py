@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,13 +31,14 @@ from appaudit.messages import m
 from appaudit.settings import Settings
 from appaudit.vocabulary import submission_vocabulary
 from policies.engine import Engine
-from policies.model import SEVERITIES, Finding, VerdictMemo, at_least, catalogue
+from policies.model import SEVERITIES, at_least, catalogue
 from policies.results import LedgerInfo, RegistryInfo, ScanResult, SchoolResult
 from registry import runs
 from registry.db import Database, DatabaseError, describe, first_line, open_database
 from registry.service import Registry
 from registry.snapshot import RegistryView
 from reports.interface import Preparer, SchoolWriter
+from reports.json_format import SchoolLines
 from reports.writer import DEFAULT_FORMATS, check_destination, write_reports
 from scanner.apk.download import DEFAULT_OPTIONS as DOWNLOAD_DEFAULTS
 from scanner.apk.download import remove_stale_parts
@@ -192,7 +192,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
             not_stored = opened
         else:
             result.run_id = opened
-            history.append(_History())
+            history.append(_History(SchoolLines(options.lang)))
         watch.stage("ledger")
         ledger_problem = ledger.start(result)
     else:
@@ -205,7 +205,7 @@ def _run_scan(options: ScanOptions, observer: Observer | None) -> ScanOutcome:
             # The ledger's transaction is rolled back; the reports are written without it.
             ledger_problem = failed.reason
             result.schools, result.ledger = ledger.unmarked, LedgerInfo(updated=False)
-            history[:] = [_History()] if history else []
+            history[:] = [_History(history[0].lines)] if history else []
             report = _write(result, options, history, None)
     except BaseException:
         if database is not None and result.run_id is not None:
@@ -327,7 +327,7 @@ class _Guarded(Preparer):
 def _write(
     result: ScanResult,
     options: ScanOptions,
-    history: Sequence[SchoolWriter],
+    history: Sequence[_History],
     ledger: _LedgerStep | None,
 ) -> Path:
     """Write the reports (and the history), the ledger marking the schools in the same pass
@@ -344,6 +344,7 @@ def _write(
             jobs=options.jobs,
             prepare=marking,
             before_swap=ledger.commit if ledger is not None and marking is not None else None,
+            json_lines=history[0].lines if history else None,
         )
     except BaseException as error:
         if ledger is not None and marking is not None:
@@ -417,88 +418,16 @@ def _registered_package(engine: Engine, item: RequiredItem) -> str:
     return entry.package if entry is not None else ""
 
 
-def finding_record(finding: Finding) -> dict[str, Any]:
-    """A finding as stored in the scan history: data, not wording."""
-    return {
-        "rule": finding.rule,
-        "severity": finding.severity,
-        "item": finding.item,
-        "kind": finding.kind,
-        "evidence": finding.evidence,
-        "params": finding.params,
-        "row": finding.row,
-        "source": finding.source,
-    }
-
-
-class _RecordJson:
-    """`finding_record` as UTF-8 JSON; the part shared by a verdict's rows made once.
-
-    A district's history is a few hundred bytes for each of well over a million findings:
-    each record is put together from two pieces of bytes, what its verdict says (made once
-    per verdict) and where it is (made once per row: a row's findings come together),
-    without a string per finding or a final encoding.
-    """
-
-    def __init__(self) -> None:
-        self.memo: VerdictMemo[bytes] = VerdictMemo()
-        self.sources: dict[str, bytes] = {}
-
-    def __call__(self, finding: Finding) -> bytes:
-        """One finding's record."""
-        return self.join([finding])
-
-    def join(self, findings: Sequence[Finding]) -> bytes:
-        """The records of `findings` as the items of a JSON array (`, ` between them)."""
-        known = self.memo.by_number.get
-        parts: list[bytes] = []
-        add = parts.append
-        row: int | None = -1
-        source: str | None = None
-        place = b""
-        for finding in findings:
-            head = known(finding.verdict)
-            if head is None:
-                head = self._head(finding)
-            if finding.row != row or finding.source != source:
-                row, source = finding.row, finding.source
-                place = self._place(row, source)
-            add(head)
-            add(place)
-        if parts:
-            parts[-1] = parts[-1][:-2]  # no separator after the last record
-        return b"".join(parts)
-
-    def _head(self, finding: Finding) -> bytes:
-        found = self.memo.get(finding)
-        if found is not None:
-            return found
-        record = finding_record(finding)
-        del record["row"], record["source"]
-        return self.memo.put(finding, _dumps(record)[:-1].encode("utf-8"))
-
-    def _place(self, row: int | None, source: str) -> bytes:
-        tail = self.sources.get(source)
-        if tail is None:
-            tail = self.sources[source] = f', "source": {_dumps(source)}}}, '.encode()
-        return b', "row": %b%b' % (b"null" if row is None else b"%d" % row, tail)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
 class _History(SchoolWriter):
-    """The scan history's record of each school, made in the same pass as the reports."""
+    """The scan history's record of each school, made in the same pass as the reports: the
+    school as findings.json has it (its line made once for both, see `SchoolLines`)."""
 
-    def __init__(self) -> None:
-        self.record_json = _RecordJson()
+    def __init__(self, lines: SchoolLines) -> None:
+        self.lines = lines
         self.schools: list[runs.SchoolRecord] = []
 
     def add(self, school: SchoolResult) -> None:
-        findings = self.record_json.join(school.findings)
-        problems = _dumps([p.to_dict() for p in school.problems]).encode("utf-8")
-        text = b'{"findings": [%b], "input_problems": %b}' % (findings, problems)
+        text = self.lines(school)
         # Packed at once: a district's findings are hundreds of megabytes of JSON text.
         self.schools.append(
             runs.SchoolRecord(school.school, school.school_code, school.counts(), runs.pack(text))

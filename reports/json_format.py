@@ -249,6 +249,25 @@ def school_json(school: SchoolResult, lang: str, finding_json: VerdictJson) -> b
     return b'%b,"findings":[%b],%b' % (head[:-1], findings, rest[1:])
 
 
+class SchoolLines:
+    """Each school's line of `findings.json`, made once in a pass for all who want it: the
+    file itself, and the scan history, which keeps each school as the file has it."""
+
+    def __init__(self, lang: str) -> None:
+        check_lang(lang)
+        self.lang = lang
+        self.finding_json = VerdictJson(lang)
+        self._last: tuple[SchoolResult, bytes] | None = None
+
+    def __call__(self, school: SchoolResult) -> bytes:
+        last = self._last
+        if last is not None and last[0] is school:  # the pass hands one object to everyone
+            return last[1]
+        line = school_json(school, self.lang, self.finding_json)
+        self._last = (school, line)
+        return line
+
+
 def head_dict(result: ScanResult, lang: str) -> dict[str, Any]:
     """Everything but the schools and the counts: the tool, the run, its inputs and its
     registry, and what the findings share (rules, clauses, the notice they come from)."""
@@ -281,17 +300,25 @@ class JsonFormat(ReportFormat):
 
     name = "json"
 
+    def __init__(
+        self, *, headers: str | None = None, jobs: int = 1, lines: SchoolLines | None = None
+    ) -> None:
+        super().__init__(headers=headers, jobs=jobs)
+        self.lines = lines
+        """The pass's school lines, when another writer (the scan history) wants them too."""
+
     def open(self, result: ScanResult, out_dir: Path, lang: str) -> SchoolWriter:
         check_lang(lang)
-        return _JsonWriter(result, out_dir / FILE_NAME, lang)
+        lines = self.lines if self.lines is not None and self.lines.lang == lang else None
+        return _JsonWriter(result, out_dir / FILE_NAME, lines or SchoolLines(lang))
 
 
 class _JsonWriter(SchoolWriter):
-    def __init__(self, result: ScanResult, path: Path, lang: str) -> None:
+    def __init__(self, result: ScanResult, path: Path, lines: SchoolLines) -> None:
         self.result = result
         self.path = path
-        self.lang = lang
-        self.finding_json = VerdictJson(lang)
+        self.lines = lines
+        lang = lines.lang
         self.first = True
         head = _utf8(compact_json(head_dict(result, lang)))
         # Written in UTF-8 as it is made: each verdict's part is encoded once, not each time
@@ -305,7 +332,7 @@ class _JsonWriter(SchoolWriter):
     def add(self, school: SchoolResult) -> None:
         self.handle.write(b"\n" if self.first else b",\n")
         self.first = False
-        self.handle.write(school_json(school, self.lang, self.finding_json))
+        self.handle.write(self.lines(school))
 
     def close(self) -> list[Path]:
         # The counts come last: what the reports count (waived findings left out) is known

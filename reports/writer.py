@@ -28,6 +28,7 @@ from reports.interface import (
     report_message,
     write_schools,
 )
+from reports.json_format import JsonFormat, SchoolLines
 from reports.text import LANGUAGES
 from scanner.leftovers import is_stale
 
@@ -215,6 +216,7 @@ def write_reports(
     jobs: int = 1,
     prepare: Preparer | None = None,
     before_swap: Callable[[], object] | None = None,
+    json_lines: SchoolLines | None = None,
 ) -> Path:
     """Write the chosen formats into `out_dir` as one unit and return the main file.
 
@@ -225,6 +227,8 @@ def write_reports(
     `prepare` makes each school what the formats see, in the same pass (the ledger's
     marks). `before_swap` is called once every file is written, before the folder is put in
     place: what it raises leaves the previous report as it was (the ledger commits there).
+    `json_lines` makes each school's line of findings.json, shared with an `also` writer
+    that keeps them (the scan history): each line is made once.
 
     `headers` is the language of the CSV and XLSX headers and coded values (zh, or en for
     the canonical names and codes); by default the report language.
@@ -245,9 +249,10 @@ def write_reports(
         writers: list[SchoolWriter] = []
         try:
             for name in chosen:
-                writers.append(
-                    FORMATS[name](headers=headers, jobs=jobs).open(result, staging, lang)
-                )
+                report_format = FORMATS[name](headers=headers, jobs=jobs)
+                if json_lines is not None and isinstance(report_format, JsonFormat):
+                    report_format.lines = json_lines
+                writers.append(report_format.open(result, staging, lang))
         except BaseException:
             for writer in writers:
                 writer.abort()

@@ -358,12 +358,14 @@ def runs(
             {
                 **_run_dict(record),
                 "registry_snapshot": json.loads(record.registry_snapshot or "{}"),
+                # Each school as findings.json had it (older runs: its findings and
+                # unreadable rows), with the name, code and counts as stored.
                 "schools": [
                     {
+                        **json.loads(s.findings),
                         "school": s.school,
                         "school_code": s.school_code,
                         "counts": _counts(s.counts),
-                        **json.loads(s.findings),
                     }
                     for s in record.schools
                 ],

@@ -1,36 +1,63 @@
-"""The scan history's record of a school, put together from pieces made once per verdict and
-per row, is exactly its findings and unreadable rows dumped one by one."""
+"""The scan history keeps each school as findings.json has it: the same line, made once for
+both when both are written, and made alike when findings.json is not asked for."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from districtfactory import stored_schools
+from resultfactory import scan_result
 
-from appaudit.pipeline import _History, _RecordJson, finding_record
+from appaudit.pipeline import _History
+from policies.results import SchoolResult
 from registry import runs
+from reports.json_format import SchoolLines, compact_json, school_dict
+from reports.writer import write_reports
 
 
-def test_the_stored_history_of_a_school_is_its_records_dumped_one_by_one() -> None:
+def test_the_stored_history_of_a_school_is_its_findings_json_line() -> None:
     for seed in range(3):
-        history = _History()  # one for the scan: verdicts shared across schools
-        for school in stored_schools(seed):
-            history.add(school)
-            plain = {
-                "findings": [finding_record(f) for f in school.findings],
-                "input_problems": [p.to_dict() for p in school.problems],
-            }
-            stored = history.schools[-1]
-            assert (stored.school, stored.counts) == (school.school, school.counts())
-            assert runs.unpack(stored.findings) == json.dumps(
-                plain, ensure_ascii=False, default=str
-            )
+        for lang in ("zh", "en"):
+            history = _History(SchoolLines(lang))  # one for the scan: verdicts shared
+            for school in stored_schools(seed):
+                history.add(school)
+                stored = history.schools[-1]
+                assert (stored.school, stored.counts) == (school.school, school.counts())
+                assert runs.unpack(stored.findings) == compact_json(school_dict(school, lang))
 
 
-def test_one_record_and_none() -> None:
-    records = _RecordJson()
-    finding = stored_schools(0)[0].findings[0]
-    assert records(finding).decode("utf-8") == json.dumps(
-        finding_record(finding), ensure_ascii=False, default=str
-    )
-    assert records.join([]) == b""
+class _Counted(SchoolLines):
+    """School lines that remember each line they hand out."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__(lang)
+        self.handed: list[bytes] = []
+
+    def __call__(self, school: SchoolResult) -> bytes:
+        line = super().__call__(school)
+        self.handed.append(line)
+        return line
+
+
+def test_the_history_and_findings_json_share_each_line(tmp_path: Path) -> None:
+    schools = stored_schools(1)  # rebuilt once in the pass, handed to every writer
+    lines = _Counted("zh")
+    history = _History(lines)
+    result = scan_result(schools)  # type: ignore[arg-type]
+    write_reports(result, tmp_path / "r", formats=["json"], also=[history], json_lines=lines)
+    document = json.loads((tmp_path / "r" / "findings.json").read_text("utf-8"))
+    assert [json.loads(runs.unpack(s.findings)) for s in history.schools] == document["schools"]
+    handed = lines.handed
+    assert len(handed) == 2 * len(schools)  # asked for by both writers, made once: the
+    assert all(handed[n] is handed[n + 1] for n in range(0, len(handed), 2))  # same object
+
+
+def test_without_findings_json_the_history_makes_the_same_lines(tmp_path: Path) -> None:
+    schools = stored_schools(2)
+    history = _History(SchoolLines("en"))
+    write_reports(scan_result(schools), tmp_path / "r", formats=["csv"], lang="en",  # type: ignore[arg-type]
+                  also=[history], json_lines=history.lines)  # fmt: skip
+    assert [runs.unpack(s.findings) for s in history.schools] == [
+        compact_json(school_dict(school, "en")) for school in schools
+    ]

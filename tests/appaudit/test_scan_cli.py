@@ -286,6 +286,10 @@ def test_scan_with_the_database_stores_runs(db_url: str, tmp_path: Path) -> None
     shown = json.loads(run("runs", "--show", "1", "--db", db_url).stdout)
     rules = {f["rule"] for s in shown["schools"] for f in s["findings"]}
     assert "FILING-REVOKED" in rules and len(shown["registry_snapshot"]["entries"]) == 25
+    # Each school as findings.json had it: findings in words, with their ledger numbers.
+    first = shown["schools"][0]
+    assert first["sources"][0].endswith("submission.csv") and first["items"] > 0
+    assert all(f["message"] and f["ledger_id"] for f in first["findings"])
     table = run("runs", "--db", db_url).stdout
     assert "submission.csv" in table
     missing = run("runs", "--show", "99", "--db", db_url)
