@@ -103,9 +103,9 @@ class _Group:
     rows: list[int] = field(default_factory=list)
     actions: set[str] = field(default_factory=set)
     """What the school asks of it (要求), as written on each of its rows."""
-    by_cause: dict[int, list[Any]] = field(default_factory=dict)
-    """Its findings by cause (see `_cause_id`), each followed by what it says and its ledger
-    tag (or None)."""
+    by_cause: dict[int, list[tuple[Finding, Said, Any]]] = field(default_factory=dict)
+    """Its findings by cause (see `_cause_id`), each with what it says and its ledger tag
+    (or None)."""
     articles: dict[str, tuple[list[int], list[int], Said]] = field(default_factory=dict)
     """Its findings as the details show them: those that read the same once, with their
     rows and their numbers on the list, in the list's order."""
@@ -115,7 +115,8 @@ class _Group:
     order: int = 0
     """Its place among the page's items."""
     tally: list[tuple[str, str, int]] = field(default_factory=list)
-    """How many findings of each rule and severity are about it."""
+    """How many findings of each rule and severity are about it (a rule and severity may
+    come more than once, for each of its causes)."""
 
 
 _source = operator.attrgetter("source")
@@ -223,38 +224,44 @@ def school_page(
     )
     by_cause: dict[int, list[_Group]] = {}
     group: _Group | None = None
-    group_causes: dict[int, list[Any]] = {}
+    group_causes: dict[int, list[tuple[Finding, Said, Any]]] = {}
     last_source, last_row, last_kind, last_item = "", None, "", ""
+    found_rows: set[tuple[str, int]] = set()
     for finding, tag in tagged:
-        said = known(finding.verdict) or _said_of(finding, lang, memo)
-        row = finding.row
+        # One unpacking rather than a look-up of each field.
+        _rule, _severity, _school, row, name, kind, _evidence, _params, _code, path, number = (
+            finding
+        )
+        said = known(number) or _said_of(finding, lang, memo)
         if (
             row is None
             or row != last_row
-            or finding.source != last_source
-            or finding.kind != last_kind
-            or finding.item != last_item
+            or path != last_source
+            or kind != last_kind
+            or name != last_item
             or group is None
         ):
-            source = finding.source if several else ""
+            source = path if several else ""
             if row is None:
-                key: tuple[object, ...] = (source, True, finding.kind, finding.item)
+                key: tuple[object, ...] = (source, True, kind, name)
                 item = None
             else:
-                item = get_item((finding.source, row))
+                place = (path, row)
+                found_rows.add(place)
+                item = get_item(place)
                 key = (
-                    (source, False, finding.kind, finding.item, item.identifier, item.filing_no)
+                    (source, False, kind, name, item.identifier, item.filing_no)
                     if item is not None
-                    else (source, False, finding.kind, finding.item)
+                    else (source, False, kind, name)
                 )
             group = get_group(key)
             if group is None:
-                heading = finding.item or whole_school
+                heading = name or whole_school
                 group = groups[key] = _Group(
                     heading=heading,
                     heading_html=repeated_html(heading, lang),
-                    item=finding.item,
-                    kind=finding.kind,
+                    item=name,
+                    kind=kind,
                     identifier=item.identifier if item is not None else "",
                     whole_school=row is None,
                     source=source,
@@ -264,12 +271,7 @@ def school_page(
                 if item is not None:
                     group.actions.add(item.action_text)
             group_causes = group.by_cause
-            last_source, last_row, last_kind, last_item = (
-                finding.source,
-                row,
-                finding.kind,
-                finding.item,
-            )
+            last_source, last_row, last_kind, last_item = path, row, kind, name
         if group.match is None and said.matched:
             group.match = finding
         cause = said.cause
@@ -281,7 +283,7 @@ def school_page(
                 by_cause[cause] = [group]
             else:
                 groups_of_cause.append(group)
-        found += (finding, said, tag)
+        found.append((finding, said, tag))
     ordered = sorted(
         groups.values(), key=lambda g: (not g.whole_school, g.source, min(g.rows, default=0))
     )
@@ -291,7 +293,7 @@ def school_page(
 
     # The list: most serious first, a rule's findings together, then in item and row order.
     causes = sorted(by_cause, key=_CAUSES.__getitem__)
-    shared = _shared_state(school.ledger_tags) if ledger else None
+    shared, all_new = _ledger_state(school.ledger_tags) if ledger else (None, False)
     todo = _todo_html(
         [(_CAUSES[c], by_cause[c], c) for c in causes],
         several,
@@ -299,7 +301,7 @@ def school_page(
         ledger,
         shared is not None,
         # On a school's first scan every item is new: saying so on each line says nothing.
-        ledger and all(tag.new for tag in school.ledger_tags if tag is not None),
+        all_new,
     )
 
     details = "".join(_group_html(g, lang, match_memo) for g in ordered)
@@ -308,7 +310,6 @@ def school_page(
         rule, variant = _CAUSES[cause][2:4]
         cited.update(rule_text(rule, lang, variant).clauses)
 
-    found_rows = {(f.source, f.row) for f in school.findings if f.row is not None}
     clean = [i for i in school.items if (i.source, i.row) not in found_rows]
     counts = school.counts()
     return SchoolPage(
@@ -402,17 +403,17 @@ def _todo_html(
     for (_rank, _order, rule, variant, severity), groups, cause in causes:
         if len(groups) > 1:
             groups.sort(key=_by_order)
-        total = sum(len(g.by_cause[cause]) for g in groups) // 3
+        total = sum(len(g.by_cause[cause]) for g in groups)
         problem = _problem_cells(rule, severity, variant, lang).replace("{span}", _span(total))
         for group in groups:
             found = group.by_cause[cause]
-            length = len(found) // 3
+            length = len(found)
+            group.tally.append((rule, severity, length))
             span = f' rowspan="{length}"' if length > 1 else ""
             item = f'<td{span}><a href="#{group.anchor}">{group.heading_html}</a></td>'
             articles = group.articles
             article_of = articles.get
-            each = iter(found)  # finding, what it says, its tag; finding, …
-            for finding, said, tag in zip(each, each, each, strict=True):
+            for finding, said, tag in found:
                 number += 1
                 row = finding.row
                 if numbers_only and row is not None and not several:  # most lines
@@ -448,17 +449,19 @@ def _by_order(group: _Group) -> int:
     return group.order
 
 
-def _shared_state(tags: Iterable[Any]) -> tuple[str, date | None] | None:
+def _ledger_state(tags: Sequence[Any]) -> tuple[tuple[str, date | None] | None, bool]:
     """The status and due date every finding's item shares, when they all do and none is
     marked (复发, 逾期, or 新增 among older items): the list then gives them once, above it,
-    and each line only its 问题编号."""
-    found = {(t.status, t.due, t.new) for t in tags if t is not None}
-    if len(found) != 1:
-        return None
+    and each line only its 问题编号. And whether every item is new.
+
+    The findings of one item share its tag: each is looked at once."""
+    unique = [t for t in dict(zip(map(id, tags), tags, strict=True)).values() if t is not None]
+    all_new = all(t.new for t in unique)
+    found = {(t.status, t.due, t.new) for t in unique}
+    if len(found) != 1 or any(t.reopened or t.overdue for t in unique):
+        return None, all_new
     ((status, due, _new),) = found
-    if any(t.reopened or t.overdue for t in tags if t is not None):
-        return None
-    return status, due
+    return (status, due), all_new
 
 
 def _tag_cell(tag: Any, lang: str, all_new: bool = False) -> str:
@@ -543,13 +546,8 @@ def _finding_head(rule: str, severity: str, lang: str) -> str:
 def _group_html(group: _Group, lang: str, match_memo: VerdictMemo[Matched]) -> str:
     words = strings(lang).words  # a plain dict: looked up for each of a district's items
     articles = group.articles
-    tally: dict[tuple[str, str], int] = {}
-    for _rows, numbers, said in articles.values():
-        tally[said.tally] = tally.get(said.tally, 0) + len(numbers)
-    group.tally = [(rule, severity, count) for (rule, severity), count in tally.items()]
-
     all_rows = len(group.rows)
-    no, rows_n, sep = words["list_no"], words["rows_n"], words["list_sep"]
+    no, rows_n, sep, dash = words["list_no"], words["rows_n"], words["list_sep"], words["range_sep"]
     shown_rows = list(map(str, group.rows))
     matched, ident = _match(group, lang, match_memo)
     meta = _meta(group, ident, sep.join(shown_rows), lang)
@@ -564,6 +562,8 @@ def _group_html(group: _Group, lang: str, match_memo: VerdictMemo[Matched]) -> s
             listed: object = numbers[0]
         elif len(numbers) == 2:  # most often: two numbers are written out either way
             listed = f"{numbers[0]}{sep}{numbers[1]}"
+        elif numbers[-1] - numbers[0] == len(numbers) - 1:  # in order, one run: 3～7
+            listed = f"{numbers[0]}{dash}{numbers[-1]}"
         else:
             listed = compact_numbers(numbers, lang)
         where = ""
@@ -590,7 +590,7 @@ def _match(group: _Group, lang: str, memo: VerdictMemo[Matched]) -> Matched:
     """The item's registry match for its header, and the identifier the match read."""
     if group.match is None:
         return "", None
-    found = memo.get(group.match)
+    found = memo.by_number.get(group.match.verdict) or memo.get(group.match)
     if found is None:
         evidence = group.match.evidence
         ident = identifier_fact(evidence, lang)
