@@ -92,6 +92,7 @@ class LedgerPass(Preparer):
         self.seen: set[str] = set()
         self.baselines = ledger.baselines(self.keys)
         self.described = _Describe()
+        self.entry_ids: dict[int, object] = {}
         self.marks: list[SchoolMarks] = []
         self.required: dict[str, tuple[str, int]] = {}
 
@@ -113,6 +114,7 @@ class LedgerPass(Preparer):
             today=self.today,
             due_days=self.due_days,
             describe=self.described,
+            entry_ids=self.entry_ids,
         )
         marks.baseline = self.baselines.get(key, marks.required)
         self.required.setdefault(key, (school.school, marks.required))

@@ -497,31 +497,42 @@ def mark_school(
     today: date,
     due_days: int,
     describe: Any,
+    entry_ids: dict[int, object] | None = None,
 ) -> tuple[SchoolMarks, SchoolLedger | None]:
     """Apply the waivers in force to a school's findings and, with a ledger (`stored` not
-    None), decide its moves; the marks the reports show, and the moves to store."""
+    None), decide its moves; the marks the reports show, and the moves to store.
+
+    `entry_ids` keeps, for one scan's schools, the registry entry each verdict's finding
+    names (by the finding's verdict number), so that it is read once."""
     by_row = {(i.source, i.row): i for i in school.items}
-    out = SchoolMarks(required=len({required_key(i) for i in school.items}))
+    findings = school.findings
+    out = SchoolMarks(
+        marks=[None] * len(findings), required=len({required_key(i) for i in school.items})
+    )
     keyed: list[tuple[str, Finding]] = []
     waived: list[tuple[str, str]] = []
-    places: list[tuple[int, tuple[str, str]]] = []
+    places: list[tuple[str, str] | None] = []
+    """Each finding's ledger item (item key, rule), or None (waived, or no ledger matter)."""
+    entries = entry_ids if entry_ids is not None else {}
+    if len(entries) > _ENTRY_IDS_MAX:  # a district of all-different rows: start again
+        entries.clear()
     # This runs for every finding of a district: the findings of one row come together and
     # mostly name one registry entry, so a row's item and its keys are looked up once.
     source, row = "", None
     item: RequiredItem | None = None
     keys: dict[object, str] = {}
-    for n, finding in enumerate(school.findings):
+    for n, finding in enumerate(findings):
         if finding.row is None:
             source, row, item, keys = "", None, None, {}
         elif finding.row != row or finding.source != source:
             source, row = finding.source, finding.row
             item, keys = by_row.get((source, row)), {}
-        entry = finding.evidence.get("registry_entry")
-        entry_id = (
-            entry.get("id")
-            if entry is not None and (type(entry) is dict or isinstance(entry, Mapping))
-            else None
-        )
+        number = finding.verdict
+        entry_id = entries.get(number, _UNREAD) if number else _UNREAD
+        if entry_id is _UNREAD:
+            entry_id = _entry_id(finding)
+            if number:
+                entries[number] = entry_id
         ikey = keys.get(entry_id) if row is not None else None
         if ikey is None:
             ikey = keys[entry_id] = item_key(finding, item)
@@ -538,15 +549,17 @@ def mark_school(
             else None
         )
         if waiver is not None:
-            out.marks.append(Waived(waiver_dict(waiver)))
+            out.marks[n] = Waived(waiver_dict(waiver))
             out.waived_counts[finding.severity] = out.waived_counts.get(finding.severity, 0) + 1
             if stored is not None:
                 waived.append((ikey, finding.rule))
+            places.append(None)
             continue
-        out.marks.append(None)
         if stored is not None and finding.rule not in SKIPPED_RULES:
             keyed.append((ikey, finding))
-            places.append((n, (ikey, finding.rule)))
+            places.append((ikey, finding.rule))
+        else:
+            places.append(None)
     if stored is None:
         return out, None
     ledger = reconcile_school(
@@ -561,11 +574,26 @@ def mark_school(
         due_days=due_days,
         describe=describe,
     )
-    for n, key in places:
-        out.marks[n] = ledger.tags[key]
+    tags = ledger.tags
+    out.marks = [
+        mark if place is None else tags[place]
+        for mark, place in zip(out.marks, places, strict=True)
+    ]
     out.fixed = ledger.fixed
     out.counts = ledger.counts
     return out, ledger
+
+
+_UNREAD = object()
+_ENTRY_IDS_MAX = 1 << 16
+
+
+def _entry_id(finding: Finding) -> object:
+    """The id of the registry entry the finding's evidence names, or None."""
+    entry = finding.evidence.get("registry_entry")
+    if entry is not None and (type(entry) is dict or isinstance(entry, Mapping)):
+        return entry.get("id")
+    return None
 
 
 def annotate(school: SchoolResult, marks: SchoolMarks) -> SchoolResult:
