@@ -9,6 +9,7 @@ only while a report writer is looking at it.
 from __future__ import annotations
 
 import marshal
+import operator
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,12 @@ from policies.results import ApkPanel, SchoolResult, SchoolSummary
 from scanner.apk.facts import ApkFacts
 from scanner.submission import InputProblem, RequiredItem
 
-_ITEM, _OWN, _PROBLEM = 0, 1, 2
+_ITEM, _OWN, _PROBLEM, _ROW = 0, 1, 2, 3
+_PART = operator.itemgetter(3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17)
+"""What rows repeat of an item across schools: all but its file, row, school, school code
+and note (kind, name, identifier, filing number, audience, requirements, APK cell …)."""
+_PARTS_MAX = 1 << 16
+"""Distinct parts numbered; rows of further ones are kept cell by cell."""
 _LENGTH = struct.Struct("<I")
 _SEVERITY_INDEX = {severity: n for n, severity in enumerate(SEVERITIES)}
 _LOADED_MAX = 1 << 14
@@ -76,6 +82,9 @@ class ResultStore:
         once and numbered (from 1: a number is never 0, so a number looked up is true)."""
         self._loaded: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
         """Verdicts unmarshalled lately: most schools share most of theirs."""
+        self._parts: list[tuple[Any, ...]] = [()]
+        """What rows repeat of their item (`_PART`), kept once and numbered from 1."""
+        self._part_numbers: dict[tuple[Any, ...], int] = {}
 
     # ----------------------------------------------------------------- while the scan runs
 
@@ -90,8 +99,24 @@ class ResultStore:
         return len(self._verdicts) - 1
 
     def add_item(self, shelf: Shelf, item: RequiredItem, verdict: int) -> None:
-        """A row whose findings are the shared verdict number `verdict`, re-addressed to it."""
-        data = _dumps((_ITEM, self._item_cells(item), verdict))
+        """A row whose findings are the shared verdict number `verdict`, re-addressed to it.
+
+        A district's rows repeat a few thousand items (an app with its requirements) across
+        its schools: a row is mostly the number of its item's part."""
+        part = _PART(item)
+        number = self._part_numbers.get(part)
+        if number is None and len(self._parts) <= _PARTS_MAX:
+            number = self._part_numbers[part] = len(self._parts)
+            self._parts.append(part)
+        if number is None:
+            data = _dumps((_ITEM, self._item_cells(item), verdict))
+        else:
+            known, add = self._numbers.get, self._number
+            source, school, code = item.source, item.school, item.school_code
+            data = _dumps(
+                (_ROW, known(source) or add(source), item.row, known(school) or add(school),
+                 known(code) or add(code), number, item.note, verdict)
+            )  # fmt: skip
         records = shelf.records
         records += _LENGTH.pack(len(data))
         records += data
@@ -166,6 +191,7 @@ class ResultStore:
         loads = marshal.loads
         new = tuple.__new__
         add_item, add_finding = result.items.append, result.findings.append
+        strings, parts = self._strings, self._parts
         while pos < end:
             (size,) = unpack(data, pos)
             record = loads(data[pos + 4 : pos + 4 + size])
@@ -174,10 +200,19 @@ class ResultStore:
             if tag == _PROBLEM:
                 self._rebuild_problem(shelf, record, result)
                 continue
-            item = self._rebuild_item(record[1])
-            add_item(item)
-            if tag == _ITEM:
+            if tag == _ROW:
+                _, at, row, school_at, code_at, part_at, note, number = record
+                p = parts[part_at]
+                item = new(
+                    RequiredItem,
+                    (strings[at], row, strings[school_at], p[0], p[1], strings[code_at], p[2],
+                     p[3], p[4], p[5], p[6], p[7], p[8], p[9], note, p[10], p[11], p[12]),
+                )  # fmt: skip
+            else:
+                item = self._rebuild_item(record[1])
                 number = record[2]
+            add_item(item)
+            if tag != _OWN:
                 verdict = verdicts.get(number)
                 if verdict is None:
                     verdict = verdicts[number] = loads(self._verdicts[number])
@@ -210,12 +245,23 @@ class ResultStore:
             pos += 4 + size
             if record[0] == _PROBLEM:
                 continue
+            if record[0] == _ROW:
+                yield self._rebuild_row(record), ""
+                continue
             package = ""
             if record[0] == _OWN and record[3] is not None:
                 facts = record[3][3]
                 if facts and facts.get("readable"):
                     package = facts.get("package", "")
             yield self._rebuild_item(record[1]), package
+
+    def _rebuild_row(self, record: tuple[Any, ...]) -> RequiredItem:
+        """The row `add_item` stored by its item's part."""
+        _, at, row, school_at, code_at, part_at, note, _verdict = record
+        v, p = self._strings, self._parts[part_at]
+        return RequiredItem._make(
+            (v[at], row, v[school_at], p[0], p[1], v[code_at], *p[2:10], note, *p[10:])
+        )
 
     def _rebuild_item(self, cells: tuple[Any, ...]) -> RequiredItem:
         """The row `_item_cells` stored, made as the tuple it is (every field given): no

@@ -8,6 +8,7 @@ import pytest
 from policyfactory import VIEW, item
 
 from policies import engine as engine_module
+from policies import store as store_module
 from policies.apk_rules import ApkOutcome
 from policies.config import PolicyConfig
 from policies.engine import UNKNOWN_SCHOOL, Engine
@@ -50,6 +51,8 @@ def district(rows: int, seed: int) -> list[RequiredItem | InputProblem]:
                 quota=rng.choice(["", "", "参与率100%"]),
                 requested_by=rng.choice(["", "区文明办"]),
                 apk="x.apk" if rng.random() < 0.1 else "",
+                note="家长自愿参加" if rng.random() < 0.1 else "",
+                decision_ref=rng.choice(["", "校务会议纪要"]),
             )
         )
     return out
@@ -87,16 +90,21 @@ def _without_numbers(findings: list[Finding]) -> list[Finding]:
 
 
 @pytest.mark.parametrize(
-    ("seed", "kept"),
-    [(seed, 1 << 18) for seed in range(6)] + [(seed, 7) for seed in range(3)],
+    ("seed", "kept", "parts"),
+    [(seed, 1 << 18, 1 << 16) for seed in range(6)]
+    + [(seed, 7, 1 << 16) for seed in range(3)]
+    + [(seed, 1 << 18, 5) for seed in range(3)]
+    + [(0, 7, 5)],
     ids=lambda v: str(v),
 )
 def test_stored_schools_equal_rows_judged_afresh(
-    seed: int, kept: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, kept: int, parts: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Also when the items held for the school rules overflow (`kept`) and schools work
-    theirs out again from the store."""
+    theirs out again from the store, and when the store has numbered as many items' parts
+    as it keeps (`parts`) and keeps further rows cell by cell."""
     monkeypatch.setattr(engine_module, "_KEPT_MAX", kept)
+    monkeypatch.setattr(store_module, "_PARTS_MAX", parts)
     records = district(400, seed)
     facts = ApkFacts(sha256="0" * 64, size=10, package="com.example.other", readable=True)
     apks = {r.row: ApkOutcome("x.apk", facts=facts) for r in records if isinstance(r, RequiredItem)}
@@ -150,3 +158,17 @@ def test_a_full_memo_starts_again() -> None:
     for n, f in enumerate(findings):
         memo.put(f, n)
     assert memo.get(findings[0]) is None and memo.get(findings[2]) == 2
+
+
+@pytest.mark.parametrize("parts", [1 << 16, 5])
+def test_the_items_read_again_for_the_school_rules_are_the_rows(
+    parts: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A school's rows read again from the store (`added_items`, for the school rules of a
+    district too large to hold them) are its items as rebuilt, note and all."""
+    monkeypatch.setattr(store_module, "_PARTS_MAX", parts)
+    stored, _ = Engine(VIEW).evaluate(district(300, 2))
+    for n, school in enumerate(stored):
+        added = [i for i, _package in stored._store.added_items(stored._shelves[n])]
+        assert added == school.items
+        assert any(i.note for i in added)
