@@ -195,7 +195,8 @@ class _Worker:
     shares with this process; the pass sends it, through a pipe, each school's number and
     the ledger's marks of it (or None), which it applies as the pass did. Once the pass is
     done and the pipe closed, it sends back what the index needs of its pages: each
-    school's findings by item and the number of findings; or why it failed.
+    school's findings by item and the number of findings; or why it failed (an OSError as
+    it was raised, anything else as the last lines of its trace).
     """
 
     def __init__(self, pid: int, inbox: int, reader: int) -> None:
@@ -236,6 +237,8 @@ class _Worker:
                         school = annotate(school, unpack_marks(marks))
                     findings += writer._page(number, school)
             message: Any = ("ok", tallies, findings)
+        except OSError as error:  # a full disk, a folder gone: raised again as it was
+            message, status = ("failed", OSError(error.errno, error.strerror, error.filename)), 1
         except BaseException:
             message, status = ("failed", traceback.format_exc(limit=3)), 1
         try:
@@ -266,6 +269,10 @@ class _Worker:
         _, status = os.waitpid(self.pid, 0)
         message: tuple[Any, ...] = pickle.loads(data) if data else ("failed", "no answer")
         if status != 0 or message[0] != "ok":
+            if isinstance(message[-1], OSError):
+                # As one process would have raised it: the command says what the system
+                # refused (磁盘空间已满 …) and where.
+                raise message[-1]
             lines = str(message[-1]).strip().splitlines() or ["?"]
             raise report_error("pages_failed", reason=lines[-1])  # the exception, not its trace
         tallies: list[tuple[int, Any]] = message[1]

@@ -84,8 +84,28 @@ def test_a_worker_that_fails_fails_the_pages_and_leaves_no_process(
     monkeypatch.setattr(html_format, "school_page", broken)  # the workers inherit it
     out = tmp_path / "report"
     before = _children()
-    with pytest.raises(ReportError, match="No space left on device"):
+    with pytest.raises(OSError, match="No space left on device") as raised:
         write_reports(result, out, formats=("html",), jobs=3)
+    assert raised.value.errno == 28  # as one process raises it: the command says 磁盘空间已满
+    assert not out.exists() and _children() <= before
+
+
+@needs_proc
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="page workers need fork")
+def test_a_worker_that_breaks_fails_the_pages_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(school: SchoolResult, *args: object, **kwargs: object) -> object:
+        if school.school == "第77小学":
+            raise ValueError("a page the writer cannot make")
+        return school_page(school, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(html_format, "school_page", broken)
+    out = tmp_path / "report"
+    before = _children()
+    with pytest.raises(ReportError, match="a page the writer cannot make") as raised:
+        write_reports(_district(130), out, formats=("html",), jobs=3)
+    assert "学校页面未能写完" in raised.value.message.zh
     assert not out.exists() and _children() <= before
 
 
