@@ -184,3 +184,14 @@ def test_domain_errors_keep_both_languages_across_processes() -> None:
     assert error.text("zh").startswith("无法识别的类型“火箭”")
     assert str(error).startswith("unknown kind '火箭'")
     assert AppauditError("plain").text("zh") == "plain"  # a room without words of its own
+
+
+def test_a_system_error_is_said_in_words_with_its_file() -> None:
+    """A full disk or a refused folder, as the command line says it (one line, exit 2)."""
+    from appaudit.cli.common import error_message
+
+    full = error_message(OSError(28, "No space left on device", "/data/report/schools/a.html"))
+    assert full.text("zh") == "磁盘空间已满：/data/report/schools/a.html"
+    assert full.text("en") == "No space left on device: /data/report/schools/a.html"
+    assert error_message(PermissionError(13, "Permission denied")).text("zh") == "没有权限"
+    assert error_message(OSError(71, "Protocol error")).text("zh") == "Protocol error"  # unlisted
