@@ -9,6 +9,7 @@ its changes. Every change is written with its change-log row in the same transac
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -135,6 +136,15 @@ class NewItem(NamedTuple):
         return (self.school_key, self.item_key, self.rule)
 
 
+_TEXT_FIELDS = operator.itemgetter(
+    *(
+        NewItem._fields.index(name)
+        for name in ("school_key", "item_key", "school", "school_code", "item", "description")
+    )
+)
+"""A new item's fields that come from a school's cells, as one tuple."""
+
+
 def _without_nul(item: NewItem) -> NewItem:
     """The item with NUL characters (which PostgreSQL's text cannot hold, and a school's
     cells can) shown as U+FFFD, the way the reports show them."""
@@ -181,21 +191,15 @@ class ScanRecorder:
 
     def open(self, items: Sequence[NewItem]) -> list[str]:
         """Number new items (问题编号: year and sequence) and write them; their numbers."""
-        numbers = []
-        for item in items:
-            if (
-                "\0" in item.item
-                or "\0" in item.school
-                or "\0" in item.description
-                or "\0" in item.item_key
-                or "\0" in item.school_key
-                or "\0" in item.school_code
-            ):
+        first, year = self.seq + 1, self.year
+        self.seq += len(items)
+        sequence = range(first, self.seq + 1)
+        numbers = [f"{year}-{seq:04d}" for seq in sequence]
+        add = self._rows.append
+        for item, number, seq in zip(items, numbers, sequence, strict=True):
+            if "\0" in "".join(_TEXT_FIELDS(item)):
                 item = _without_nul(item)
-            self.seq += 1
-            number = f"{self.year}-{self.seq:04d}"
-            numbers.append(number)
-            self._rows.append((*item, number, self.seq))
+            add((*item, number, seq))
         if len(self._rows) >= _CHUNK:
             self.flush()
         return numbers
