@@ -92,7 +92,7 @@ class LedgerPass(Preparer):
         self.seen: set[str] = set()
         self.baselines = ledger.baselines(self.keys)
         self.described = _Describe()
-        self.entry_ids: dict[int, object] = {}
+        self.entry_ids: dict[int, str | None] = {}
         self.marks: list[SchoolMarks] = []
         self.required: dict[str, tuple[str, int]] = {}
 

@@ -14,7 +14,7 @@ import pickle
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, overload
+from typing import Any, cast, overload
 
 from appaudit.errors import AppauditError, Message
 from policies.model import Finding
@@ -497,13 +497,14 @@ def mark_school(
     today: date,
     due_days: int,
     describe: Any,
-    entry_ids: dict[int, object] | None = None,
+    entry_ids: dict[int, str | None] | None = None,
 ) -> tuple[SchoolMarks, SchoolLedger | None]:
     """Apply the waivers in force to a school's findings and, with a ledger (`stored` not
     None), decide its moves; the marks the reports show, and the moves to store.
 
-    `entry_ids` keeps, for one scan's schools, the registry entry each verdict's finding
-    names (by the finding's verdict number), so that it is read once."""
+    `entry_ids` keeps, for one scan's schools, the item key of the registry entry each
+    verdict's finding names (None: it names none), by the finding's verdict number, so
+    that it is worked out once."""
     by_row = {(i.source, i.row): i for i in school.items}
     findings = school.findings
     out = SchoolMarks(
@@ -516,26 +517,33 @@ def mark_school(
     entries = entry_ids if entry_ids is not None else {}
     if len(entries) > _ENTRY_IDS_MAX:  # a district of all-different rows: start again
         entries.clear()
-    # This runs for every finding of a district: the findings of one row come together and
-    # mostly name one registry entry, so a row's item and its keys are looked up once.
+    # This runs for every finding of a district: the findings of one row come together, so
+    # a row's item and its key without an entry are looked up once; the entry a finding
+    # names is known by its verdict's number.
     source, row = "", None
     item: RequiredItem | None = None
-    keys: dict[object, str] = {}
+    row_key = ""
     for n, finding in enumerate(findings):
         if finding.row is None:
-            source, row, item, keys = "", None, None, {}
+            source, row, item, row_key = "", None, None, ""
         elif finding.row != row or finding.source != source:
             source, row = finding.source, finding.row
-            item, keys = by_row.get((source, row)), {}
+            item, row_key = by_row.get((source, row)), ""
         number = finding.verdict
-        entry_id = entries.get(number, _UNREAD) if number else _UNREAD
-        if entry_id is _UNREAD:
+        found = entries.get(number, _UNREAD) if number else _UNREAD
+        if found is _UNREAD:
             entry_id = _entry_id(finding)
+            entry_key = None if entry_id is None else f"entry:{entry_id}"
             if number:
-                entries[number] = entry_id
-        ikey = keys.get(entry_id) if row is not None else None
-        if ikey is None:
-            ikey = keys[entry_id] = item_key(finding, item)
+                entries[number] = entry_key
+        else:
+            entry_key = cast(str | None, found)
+        if entry_key is not None:
+            ikey = entry_key
+        elif item is None:  # a finding on the whole school, or a row not found
+            ikey = item_key(finding, item)
+        else:
+            ikey = row_key = row_key or item_key(finding, item)
         waiver = (
             next(
                 (
@@ -589,7 +597,8 @@ _ENTRY_IDS_MAX = 1 << 16
 
 
 def _entry_id(finding: Finding) -> object:
-    """The id of the registry entry the finding's evidence names, or None."""
+    """The id of the registry entry the finding's evidence names, or None (`item_key` keys
+    the finding by it)."""
     entry = finding.evidence.get("registry_entry")
     if entry is not None and (type(entry) is dict or isinstance(entry, Mapping)):
         return entry.get("id")
