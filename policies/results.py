@@ -55,9 +55,20 @@ class SchoolResult:
     (`policies.ledger.annotate`): a worker process that rebuilds the school applies them
     again."""
 
+    _counted: tuple[list[Finding], int, dict[str, int]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """The counts as last counted, with the list and length they were counted from: every
+    format asks for them, and a school has hundreds of findings."""
+
     def counts(self) -> dict[str, int]:
-        counted = Counter(map(_severity, self.findings))  # no Python frame per finding
-        return {severity: counted.get(severity, 0) for severity in SEVERITIES}
+        findings = self.findings
+        known = self._counted
+        if known is None or known[0] is not findings or known[1] != len(findings):
+            counted = Counter(map(_severity, findings))  # no Python frame per finding
+            counts = {severity: counted.get(severity, 0) for severity in SEVERITIES}
+            known = self._counted = (findings, len(findings), counts)
+        return dict(known[2])
 
     def summary(self) -> SchoolSummary:
         return SchoolSummary(

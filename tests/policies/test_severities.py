@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from policyfactory import CODE, SCHOOL, VIEW, item
 
@@ -86,3 +88,15 @@ def test_the_engine_gives_a_rule_set_to_review_that_severity() -> None:
     assert [f.severity for f in quota] == ["review"]
     (summary,) = schools.summaries()
     assert summary.counts["review"] == 1
+
+
+def test_a_schools_counts_follow_its_findings() -> None:
+    """Counted once for every format that asks, and again once the findings change."""
+    school = SchoolResult("示例实验小学", findings=[_finding("QUOTA", "review")])
+    assert school.counts() == {"high": 0, "medium": 0, "review": 1, "info": 0}
+    school.counts()["high"] = 9  # a caller's copy: the school's counts stay as they are
+    school.findings.append(_finding("NON-EDU-APP", "high"))
+    assert school.counts() == {"high": 1, "medium": 0, "review": 1, "info": 0}
+    school.findings = [_finding("NON-EDU-APP", "medium")]
+    assert school.counts() == {"high": 0, "medium": 1, "review": 0, "info": 0}
+    assert replace(school, findings=[]).counts() == dict.fromkeys(SEVERITIES, 0)
