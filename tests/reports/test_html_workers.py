@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,43 +70,47 @@ needs_proc = pytest.mark.skipif(
 )
 
 
+def _failing_page(error: Exception) -> Callable[..., object]:
+    """`school_page` failing with `error` on one school of `_district` (the workers inherit
+    it when it is set before they start)."""
+
+    def broken(school: SchoolResult, *args: object, **kwargs: object) -> object:
+        if school.school == "第77小学":
+            raise error
+        return school_page(school, *args, **kwargs)  # type: ignore[arg-type]
+
+    return broken
+
+
 @needs_proc
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="page workers need fork")
+@pytest.mark.parametrize(
+    ("error", "raised", "said"),
+    [
+        # A system error, as one process raises it: the command says 磁盘空间已满, and where.
+        (OSError(28, "No space left on device"), OSError, "No space left on device"),
+        # Anything else: the pages failed, with the reason.
+        (ValueError("a page the writer cannot make"), ReportError, "学校页面未能写完"),
+    ],
+    ids=["system", "other"],
+)
 def test_a_worker_that_fails_fails_the_pages_and_leaves_no_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    raised: type[Exception],
+    said: str,
 ) -> None:
-    result = _district(130)
-
-    def broken(school: SchoolResult, *args: object, **kwargs: object) -> object:
-        if school.school == "第77小学":
-            raise OSError(28, "No space left on device")
-        return school_page(school, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(html_format, "school_page", broken)  # the workers inherit it
+    monkeypatch.setattr(html_format, "school_page", _failing_page(error))
     out = tmp_path / "report"
     before = _children()
-    with pytest.raises(OSError, match="No space left on device") as raised:
-        write_reports(result, out, formats=("html",), jobs=3)
-    assert raised.value.errno == 28  # as one process raises it: the command says 磁盘空间已满
-    assert not out.exists() and _children() <= before
-
-
-@needs_proc
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="page workers need fork")
-def test_a_worker_that_breaks_fails_the_pages_with_the_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(school: SchoolResult, *args: object, **kwargs: object) -> object:
-        if school.school == "第77小学":
-            raise ValueError("a page the writer cannot make")
-        return school_page(school, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(html_format, "school_page", broken)
-    out = tmp_path / "report"
-    before = _children()
-    with pytest.raises(ReportError, match="a page the writer cannot make") as raised:
+    with pytest.raises(raised) as failed:
         write_reports(_district(130), out, formats=("html",), jobs=3)
-    assert "学校页面未能写完" in raised.value.message.zh
+    if isinstance(failed.value, ReportError):
+        assert said in failed.value.message.zh and str(error) in failed.value.message.zh
+    else:
+        assert isinstance(failed.value, OSError) and failed.value.errno == 28
+        assert str(failed.value).endswith(said)
     assert not out.exists() and _children() <= before
 
 
