@@ -92,7 +92,7 @@ class LedgerPass(Preparer):
         self.seen: set[str] = set()
         self.baselines = ledger.baselines(self.keys)
         self.described = _Describe()
-        self.entry_ids: dict[int, str | None] = {}
+        self.entry_keys: dict[int, str | None] = {}
         self.marks: list[SchoolMarks] = []
         self.required: dict[str, tuple[str, int]] = {}
 
@@ -114,7 +114,7 @@ class LedgerPass(Preparer):
             today=self.today,
             due_days=self.due_days,
             describe=self.described,
-            entry_ids=self.entry_ids,
+            entry_keys=self.entry_keys,
         )
         marks.baseline = self.baselines.get(key, marks.required)
         self.required.setdefault(key, (school.school, marks.required))

@@ -497,14 +497,14 @@ def mark_school(
     today: date,
     due_days: int,
     describe: Any,
-    entry_ids: dict[int, str | None] | None = None,
+    entry_keys: dict[int, str | None] | None = None,
 ) -> tuple[SchoolMarks, SchoolLedger | None]:
     """Apply the waivers in force to a school's findings and, with a ledger (`stored` not
     None), decide its moves; the marks the reports show, and the moves to store.
 
-    `entry_ids` keeps, for one scan's schools, the item key of the registry entry each
+    `entry_keys` keeps, for one scan's schools, the item key of the registry entry each
     verdict's finding names (None: it names none), by the finding's verdict number, so
-    that it is worked out once."""
+    that it is worked out once per verdict."""
     by_row = {(i.source, i.row): i for i in school.items}
     findings = school.findings
     out = SchoolMarks(
@@ -514,8 +514,8 @@ def mark_school(
     waived: list[tuple[str, str]] = []
     places: list[tuple[str, str] | None] = []
     """Each finding's ledger item (item key, rule), or None (waived, or no ledger matter)."""
-    entries = entry_ids if entry_ids is not None else {}
-    if len(entries) > _ENTRY_IDS_MAX:  # a district of all-different rows: start again
+    entries = entry_keys if entry_keys is not None else {}
+    if len(entries) > _ENTRY_KEYS_MAX:  # a district of all-different rows: start again
         entries.clear()
     # This runs for every finding of a district: the findings of one row come together, so
     # a row's item and its key without an entry are looked up once; the entry a finding
@@ -593,7 +593,7 @@ def mark_school(
 
 
 _UNREAD = object()
-_ENTRY_IDS_MAX = 1 << 16
+_ENTRY_KEYS_MAX = 1 << 16
 
 
 def _entry_id(finding: Finding) -> object:

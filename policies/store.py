@@ -21,9 +21,11 @@ from scanner.apk.facts import ApkFacts
 from scanner.submission import InputProblem, RequiredItem
 
 _ITEM, _OWN, _PROBLEM, _ROW = 0, 1, 2, 3
-_PART = operator.itemgetter(3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17)
+_PART_FIELDS = ("kind", "name", "identifier", "filing_no", "audience", "action_text", "quota",
+                "requested_by", "decision_ref", "apk", "kind_text", "identified", "filing")  # fmt: skip
 """What rows repeat of an item across schools: all but its file, row, school, school code
-and note (kind, name, identifier, filing number, audience, requirements, APK cell …)."""
+and note, in the item's order (rebuilding a row puts them back by their places)."""
+_PART = operator.itemgetter(*(RequiredItem._fields.index(name) for name in _PART_FIELDS))
 _PARTS_MAX = 1 << 16
 """Distinct parts numbered; rows of further ones are kept cell by cell."""
 _LENGTH = struct.Struct("<I")
