@@ -15,7 +15,9 @@ GB18030 CSV — the way the field sends it — and measures, in the same run:
           its pages.
 
 Each stage runs in a child process of its own, so that its peak memory (maximum resident
-set size) is its own. It prints seconds, rows per second, ratios against the floor and each
+set size) is its own. The floor is timed again after each stage, and each stage is set
+against the floors on either side of it (a shared machine's speed drifts during a run). It
+prints seconds, rows per second, ratios against the floor and each
 stage's peak memory, then the bytes per finding of each report (the findings counted from
 findings.json), each against the targets of issue 9: the whole scan under 30 s at 1M rows
 (moonshot 20 s; scaled to the rows asked for), HTML under 400 bytes per finding, findings.json
@@ -273,17 +275,26 @@ def main() -> int:
             return run
 
         print("measuring …", file=sys.stderr)
-        stages = [
-            ("floor (csv module)", timed("floor", floor)),
-            ("intake", timed("intake", intake)),
-            ("intake + rules", timed("rules", rules)),
-            ("whole scan, one core", timed("scan", scan(1, report))),
-            ("repeat scan, one core", timed("repeat", scan(1, work / "again"))),
+        work_stages: list[tuple[str, str, Callable[[], None]]] = [
+            ("intake", "intake", intake),
+            ("intake + rules", "rules", rules),
+            ("whole scan, one core", "scan", scan(1, report)),
+            ("repeat scan, one core", "repeat", scan(1, work / "again")),
         ]
         if args.jobs > 1 and pages_take_workers():
-            stages.append(
-                (f"repeat scan, {args.jobs} jobs", timed("repeat ×N", scan(args.jobs, work / "r")))
+            work_stages.append(
+                (f"repeat scan, {args.jobs} jobs", "repeat ×N", scan(args.jobs, work / "r"))
             )
+        # The floor is timed before the first stage and again after each: a stage is set
+        # against the floors on either side of it, so that a shared machine slowing down
+        # (or speeding up) during the run moves both.
+        floors = [timed("floor", floor)]
+        stages = [("floor (csv module)", floors[0], floors[0])]
+        for label, short, work_stage in work_stages:
+            measured = timed(short, work_stage)
+            floors.append(timed("floor", floor))
+            (s1, c1, m1), (s2, c2, m2) = floors[-2], floors[-1]
+            stages.append((label, measured, ((s1 + s2) / 2, (c1 + c2) / 2, max(m1, m2))))
         findings = count_findings(report / "findings.json")
         sizes = report_sizes(report)
 
@@ -299,14 +310,18 @@ def main() -> int:
             f"{'stage':<24}{'seconds':>10}{'rows/s':>14}{'× floor':>10}"
             f"{'cpu s':>10}{'× floor':>10}{'peak MB':>10}"
         )
-        floor_seconds, floor_cpu = stages[0][1][0], stages[0][1][1]
-        for label, (seconds, cpu, peak) in stages:
+        for label, (seconds, cpu, peak), (floor_seconds, floor_cpu, _) in stages:
             print(
                 f"{label:<24}{seconds:>10.2f}{rows / seconds:>14,.0f}"
                 f"{seconds / floor_seconds:>10.1f}{cpu:>10.2f}{cpu / max(floor_cpu, 1e-9):>10.1f}"
                 f"{peak:>10.0f}"
             )
         print("(cpu s: processor time of the stage, its workers' included)")
+        fastest, slowest = min(f[0] for f in floors), max(f[0] for f in floors)
+        print(
+            f"(× floor: against the floor timed before and after the stage; over the run the "
+            f"floor took {fastest:.2f}–{slowest:.2f} s, {100 * (slowest / fastest - 1):.0f} % apart)"
+        )
         if args.jobs > 1 and len(stages) == 5:
             print(f"(school pages are written on one core: no figure for --jobs {args.jobs})")
 
@@ -322,7 +337,7 @@ def main() -> int:
 
         print()
         target, moonshot = TARGET_SECONDS * scale, MOONSHOT_SECONDS * scale
-        for label, (seconds, _cpu, peak) in stages[3:]:
+        for label, (seconds, _cpu, peak), _floor in stages[3:]:
             print(
                 f"{label}: {seconds:.1f} s — {verdict(seconds, target)} the target of "
                 f"{target:.1f} s, {verdict(seconds, moonshot)} the moonshot of {moonshot:.1f} s "
