@@ -23,6 +23,12 @@ findings.json), each against the targets of issue 9: the whole scan under 30 s a
 (moonshot 20 s; scaled to the rows asked for), HTML under 400 bytes per finding, findings.json
 under 500, peak memory under 1 GB. It asserts nothing.
 
+A scan writes a page per school: thousands of new files. It also times creating empty files
+in the report's folder, before the stages and after them, and prints what the scan's files
+would cost at that rate. Some file systems make creating a file many times slower for a
+few minutes after many files were deleted (ext4 without a journal skips the inodes freed
+last); a run right after deleting an earlier run's reports shows it there.
+
     python benchmarks/bench_scan.py [--rows 1000000] [--schools 5000] [--jobs N] [--keep DIR]
 """
 
@@ -174,6 +180,21 @@ def timed(label: str, work: Callable[[], object]) -> tuple[float, float, float]:
     return seconds, cpu, peak_mb
 
 
+def creation_ms(folder: Path, probes: list[Path], count: int = 500) -> float:
+    """Milliseconds to create one empty file in a new folder in `folder` (kept in `probes`:
+    removed at the end, for deleting them at once would slow what follows)."""
+    probe = Path(tempfile.mkdtemp(prefix="created-", dir=folder))
+    probes.append(probe)
+    start = time.perf_counter()
+    for n in range(count):
+        (probe / f"{n}.html").touch(exist_ok=False)
+    return (time.perf_counter() - start) * 1000 / count
+
+
+def folder_files(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.is_file())
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
@@ -240,6 +261,7 @@ def main() -> int:
     from scanner.submission import Submission
 
     work = Path(tempfile.mkdtemp(prefix="appaudit-bench-"))
+    probes: list[Path] = []
     try:
         source = work / "district.csv"
         print(f"generating {args.rows:,} rows across {args.schools:,} schools …", file=sys.stderr)
@@ -288,6 +310,9 @@ def main() -> int:
         # The floor is timed before the first stage and again after each: a stage is set
         # against the floors on either side of it, so that a shared machine slowing down
         # (or speeding up) during the run moves both.
+        report_parent = report.parent
+        report_parent.mkdir(parents=True, exist_ok=True)
+        created_before = creation_ms(report_parent, probes)
         floors = [timed("floor", floor)]
         stages = [("floor (csv module)", floors[0], floors[0])]
         for label, short, work_stage in work_stages:
@@ -295,8 +320,10 @@ def main() -> int:
             floors.append(timed("floor", floor))
             (s1, c1, m1), (s2, c2, m2) = floors[-2], floors[-1]
             stages.append((label, measured, ((s1 + s2) / 2, (c1 + c2) / 2, max(m1, m2))))
+        created_after = creation_ms(report_parent, probes)
         findings = count_findings(report / "findings.json")
         sizes = report_sizes(report)
+        files = folder_files(report)
 
         rows = args.rows
         scale = rows / TARGET_ROWS
@@ -324,6 +351,12 @@ def main() -> int:
         )
         if args.jobs > 1 and len(stages) == 5:
             print(f"(school pages are written on one core: no figure for --jobs {args.jobs})")
+        print(
+            f"(creating an empty file beside the reports took {created_before:.3f} ms before the "
+            f"stages and {created_after:.3f} ms after them; a scan creates {files:,} files: "
+            f"{files * created_before / 1000:.1f}–{files * created_after / 1000:.1f} s of it at "
+            "those rates)"
+        )
 
         print()
         print(f"{'report':<24}{'MB':>10}{'B/finding':>12}{'× floor':>10}  target")
@@ -350,6 +383,8 @@ def main() -> int:
             shutil.copy(source, args.keep / source.name)
         return 0
     finally:
+        for probe in probes:
+            shutil.rmtree(probe, ignore_errors=True)
         shutil.rmtree(work, ignore_errors=True)
 
 
