@@ -115,6 +115,7 @@ class LedgerPass(Preparer):
             due_days=self.due_days,
             describe=self.described,
             entry_keys=self.entry_keys,
+            complete=self.recorder.records,
         )
         marks.baseline = self.baselines.get(key, marks.required)
         self.required.setdefault(key, (school.school, marks.required))

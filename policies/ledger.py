@@ -11,7 +11,7 @@ Nothing here touches the database: the registry stores what these functions deci
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, cast, overload
@@ -284,6 +284,7 @@ def reconcile_school(
     today: date,
     due_days: int,
     describe: Any,
+    complete: Callable[[Sequence[StoredItem]], Mapping[int, LedgerRecord]] | None = None,
 ) -> SchoolLedger:
     """The moves of one school's items for one scan of its submission.
 
@@ -293,7 +294,9 @@ def reconcile_school(
     closed item is reopened, an item proposed for closing goes back to open); items of the
     school no finding shows any more are proposed for closing (to_verify), never closed.
     `describe(finding)` gives the finding's Chinese problem text, citations and cause (rule
-    variant) for a new item.
+    variant) for a new item. `complete(items)` reads the whole records of stored items (what
+    a scan reads of each is only a `StoredItem`), by id: it is asked once, for the items that
+    move.
     """
     skey = school_key(school, school_code)
     by_key = {(r.item_key, r.rule): r for r in stored}
@@ -301,6 +304,7 @@ def reconcile_school(
     seen: set[tuple[str, str]] = set()
     counts = dict.fromkeys(LEDGER_COUNTS, 0)
     first_due = today + timedelta(days=due_days)
+    moving: list[tuple[LedgerRecord | StoredItem, dict[str, Any], str]] = []
     for ikey, finding in keyed:
         key = (ikey, finding.rule)
         if key in seen:
@@ -357,17 +361,22 @@ def reconcile_school(
             status, action = "open", "seen-again"
             changes["status"] = "open"
         if changes:
-            out.changed.append((_as_record(record), changes, action))
+            moving.append((record, changes, action))
         overdue = status in OPEN_STATES and due is not None and due < today
         out.tags[key] = LedgerTag(record.number, status, due, reopened=reopened, overdue=overdue)
         if status in WORKING_STATES and not reopened:
             counts["continuing"] += 1
     seen.update(waived)
-    for record in stored:
-        if (record.item_key, record.rule) in seen:
-            continue
-        if record.status in WORKING_STATES:
-            full = _as_record(record)
+    gone = [
+        record
+        for record in stored
+        if (record.item_key, record.rule) not in seen and record.status in WORKING_STATES
+    ]
+    if moving or gone:
+        whole = _whole_records([r for r, _c, _a in moving] + gone, complete)
+        out.changed = [(whole(r), changes, action) for r, changes, action in moving]
+        for record in gone:
+            full = whole(record)
             out.changed.append((full, {"status": "to_verify"}, "propose-close"))
             out.fixed.append(replace(full, status="to_verify"))
     # The school's items as this scan leaves them.
@@ -387,8 +396,21 @@ def reconcile_school(
     return out
 
 
-def _as_record(item: LedgerRecord | StoredItem) -> LedgerRecord:
-    return item if isinstance(item, LedgerRecord) else item.record()
+def _whole_records(
+    items: Sequence[LedgerRecord | StoredItem],
+    complete: Callable[[Sequence[StoredItem]], Mapping[int, LedgerRecord]] | None,
+) -> Callable[[LedgerRecord | StoredItem], LedgerRecord]:
+    """Each of `items` as its whole record: records as they are, stored items as
+    `complete` reads them (in one call)."""
+    partial = [item for item in items if not isinstance(item, LedgerRecord)]
+    if partial and complete is None:
+        raise ValueError("stored items need their records read")
+    read = complete(partial) if partial and complete is not None else {}
+
+    def whole(item: LedgerRecord | StoredItem) -> LedgerRecord:
+        return item if isinstance(item, LedgerRecord) else read[item.id]
+
+    return whole
 
 
 def scan_changes(
@@ -498,6 +520,7 @@ def mark_school(
     due_days: int,
     describe: Any,
     entry_keys: dict[int, str | None] | None = None,
+    complete: Callable[[Sequence[StoredItem]], Mapping[int, LedgerRecord]] | None = None,
 ) -> tuple[SchoolMarks, SchoolLedger | None]:
     """Apply the waivers in force to a school's findings and, with a ledger (`stored` not
     None), decide its moves; the marks the reports show, and the moves to store.
@@ -581,6 +604,7 @@ def mark_school(
         today=today,
         due_days=due_days,
         describe=describe,
+        complete=complete,
     )
     tags = ledger.tags
     out.marks = [

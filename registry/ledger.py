@@ -214,6 +214,10 @@ class ScanRecorder:
         transaction."""
         return _of_schools(self.session, school_keys)
 
+    def records(self, items: Sequence[StoredItem]) -> dict[int, LedgerRecord]:
+        """The whole records of these stored items, by id, read inside the transaction."""
+        return _records_by_id(self.session, [item.id for item in items])
+
     def see(self, ids: Sequence[int]) -> None:
         """Note that the scan saw these stored items again."""
         _mark_seen(self.session, ids, self.run_id, self.at)
@@ -294,44 +298,44 @@ _RECORD_FIELDS = tuple(f.name for f in fields(LedgerRecord))
 
 
 class StoredItem(NamedTuple):
-    """What a scan reads of a stored item: the leading fields of its `LedgerRecord`, up to
-    its problem text. A plain tuple, for a district's first scan of a year reads a million."""
+    """What a scan reads of a stored item to decide its moves. A plain tuple, for a
+    district's rescan reads a million; the whole record of an item that moves is read
+    apart (`ScanRecorder.records`), its names and problem text being read only then."""
 
-    id: int | None
+    id: int
     number: str
     school_key: str
     item_key: str
     rule: str
-    school: str
-    school_code: str
-    item: str
-    kind: str
     severity: str
     status: str
     due: date | None
     reopened: int
-    description: str
-
-    def record(self) -> LedgerRecord:
-        """The item as a record, its other fields at their defaults."""
-        return LedgerRecord(*self)
 
 
 SCAN_FIELDS = StoredItem._fields
-"""The leading fields of a `LedgerRecord` (a test checks it)."""
+"""The fields of a `LedgerRecord` a scan reads of every stored item (a test checks it)."""
 
 
 def _of_schools(session: Session, school_keys: Collection[str]) -> dict[str, list[StoredItem]]:
     out: dict[str, list[StoredItem]] = {}
     keys = sorted(set(school_keys))
-    make = StoredItem._make
-    for row in select_rows(session, LedgerItem, SCAN_FIELDS, "school_key", keys):
-        item = make(row)
+    rows = select_rows(session, LedgerItem, SCAN_FIELDS, "school_key", keys)
+    for item in map(StoredItem._make, rows):
         found = out.get(item.school_key)
         if found is None:
             out[item.school_key] = [item]
         else:
             found.append(item)
+    return out
+
+
+def _records_by_id(session: Session, ids: Sequence[int]) -> dict[int, LedgerRecord]:
+    out: dict[int, LedgerRecord] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        query = select(LedgerItem).where(LedgerItem.id.in_(ids[start : start + _IN_CHUNK]))
+        for row in session.scalars(query):
+            out[row.id] = _record(row)
     return out
 
 
