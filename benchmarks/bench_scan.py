@@ -351,11 +351,11 @@ def main() -> int:
         )
         if args.jobs > 1 and len(stages) == 5:
             print(f"(school pages are written on one core: no figure for --jobs {args.jobs})")
+        low, high = sorted((created_before, created_after))
         print(
             f"(creating an empty file beside the reports took {created_before:.3f} ms before the "
             f"stages and {created_after:.3f} ms after them; a scan creates {files:,} files: "
-            f"{files * created_before / 1000:.1f}–{files * created_after / 1000:.1f} s of it at "
-            "those rates)"
+            f"{files * low / 1000:.1f}–{files * high / 1000:.1f} s of it at those rates)"
         )
 
         print()
