@@ -75,9 +75,10 @@ def test_a_new_sqlite_file_has_large_pages_and_an_old_one_keeps_its_own(tmp_path
     new = tmp_path / "new.db"
     Registry(open_database(f"sqlite:///{new}")).add({"name": "示例家校通", "kind": "APP"})
     old = tmp_path / "old.db"
-    with sqlite3.connect(old) as connection:
+    with contextlib.closing(sqlite3.connect(old)) as connection:
         connection.execute("PRAGMA page_size = 4096")
         connection.execute("CREATE TABLE made_before (x)")
+        connection.commit()
     registry = Registry(open_database(f"sqlite:///{old}"))
     registry.add({"name": "示例家校通", "kind": "APP"})
     assert [e.name for e in registry.entries()] == ["示例家校通"]
