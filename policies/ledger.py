@@ -527,7 +527,8 @@ def mark_school(
 
     `entry_keys` keeps, for one scan's schools, the item key of the registry entry each
     verdict's finding names (None: it names none), by the finding's verdict number, so
-    that it is worked out once per verdict."""
+    that it is worked out once per verdict. `complete` reads the whole records of stored
+    items that move (see `reconcile_school`)."""
     by_row = {(i.source, i.row): i for i in school.items}
     findings = school.findings
     out = SchoolMarks(
