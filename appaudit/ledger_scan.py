@@ -26,18 +26,21 @@ from reports.interface import Preparer
 
 
 class _Describe:
-    """A new item's problem text (问题描述, Chinese), citations and cause, from its finding;
-    the rows of one verdict read the same, so each verdict is described once."""
+    """A new item's problem text (问题描述, Chinese), citations (a tuple, as the item keeps
+    them) and cause, from its finding; the rows of one verdict read the same, so each
+    verdict is described once."""
 
     def __init__(self) -> None:
-        self.memo: VerdictMemo[tuple[str, list[str], str]] = VerdictMemo()
+        self.memo: VerdictMemo[tuple[str, tuple[str, ...], str]] = VerdictMemo()
 
-    def __call__(self, finding: Finding) -> tuple[str, list[str], str]:
-        if not finding.verdict:  # known only by its objects, which do not outlive its school
-            return describe(finding)
-        found = self.memo.get(finding)
+    def __call__(self, finding: Finding) -> tuple[str, tuple[str, ...], str]:
+        number = finding.verdict
+        found = self.memo.by_number.get(number) if number else None
         if found is None:
-            found = self.memo.put(finding, describe(finding))
+            text, basis, cause = describe(finding)
+            found = (text, tuple(basis), cause)
+            if number:  # else known only by its objects, which do not outlive its school
+                self.memo.put(finding, found)
         return found
 
 

@@ -14,7 +14,8 @@ import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any, cast, overload
+from functools import lru_cache
+from typing import Any, overload
 
 from appaudit.errors import AppauditError, Message
 from policies.model import Finding
@@ -161,11 +162,17 @@ def item_key(finding: Finding, item: RequiredItem | None) -> str:
 
 def required_key(item: RequiredItem) -> str:
     """A required item, for counting distinct items (压减): as `item_key` without a match."""
-    if item.identified is not None:
-        return f"{item.kind}:{_key_text(item.identified[1].casefold())}"
-    if item.identifier.strip():
-        return f"{item.kind}:{_key_text(item.identifier.strip().casefold())}"
-    return f"{item.kind}:name:{values.normalised_name(item.name)}"
+    return _required_key(item.kind, item.identified, item.identifier, item.name)
+
+
+@lru_cache(maxsize=1 << 14)
+def _required_key(kind: str, identified: tuple[str, str] | None, identifier: str, name: str) -> str:
+    """`required_key` of what it reads (a district's rows repeat a few thousand items)."""
+    if identified is not None:
+        return f"{kind}:{_key_text(identified[1].casefold())}"
+    if identifier.strip():
+        return f"{kind}:{_key_text(identifier.strip().casefold())}"
+    return f"{kind}:name:{values.normalised_name(name)}"
 
 
 # --- waivers --------------------------------------------------------------------------------
@@ -329,7 +336,7 @@ def reconcile_school(
                     cause,
                 )
             )
-            out.tags[key] = LedgerTag("", "open", first_due, new=True)
+            out.tags[key] = LedgerTag("", "open", first_due, True)  # new
             counts["new"] += 1
             continue
         if record.id is not None:
@@ -547,13 +554,16 @@ def mark_school(
     source, row = "", None
     item: RequiredItem | None = None
     row_key = ""
+    keeps = stored is not None
+    entry_key: str | None
     for n, finding in enumerate(findings):
-        if finding.row is None:
+        # One unpacking rather than a look-up of each field.
+        rule, _sev, _school, at_row, _item, _kind, _evidence, _params, _code, at, number = finding
+        if at_row is None:
             source, row, item, row_key = "", None, None, ""
-        elif finding.row != row or finding.source != source:
-            source, row = finding.source, finding.row
+        elif at_row != row or at != source:
+            source, row = at, at_row
             item, row_key = by_row.get((source, row)), ""
-        number = finding.verdict
         found = entries.get(number, _UNREAD) if number else _UNREAD
         if found is _UNREAD:
             entry_id = _entry_id(finding)
@@ -561,7 +571,7 @@ def mark_school(
             if number:
                 entries[number] = entry_key
         else:
-            entry_key = cast(str | None, found)
+            entry_key = found  # type: ignore[assignment]  # a key or None, as stored above
         if entry_key is not None:
             ikey = entry_key
         elif item is None:  # a finding on the whole school, or a row not found
@@ -583,13 +593,13 @@ def mark_school(
         if waiver is not None:
             out.marks[n] = Waived(waiver_dict(waiver))
             out.waived_counts[finding.severity] = out.waived_counts.get(finding.severity, 0) + 1
-            if stored is not None:
-                waived.append((ikey, finding.rule))
+            if keeps:
+                waived.append((ikey, rule))
             places.append(None)
             continue
-        if stored is not None and finding.rule not in SKIPPED_RULES:
+        if keeps and rule not in SKIPPED_RULES:
             keyed.append((ikey, finding))
-            places.append((ikey, finding.rule))
+            places.append((ikey, rule))
         else:
             places.append(None)
     if stored is None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Date, Enum, Integer, String, Table, func, insert, select, update
@@ -195,11 +196,10 @@ class ScanRecorder:
         self.seq += len(items)
         sequence = range(first, self.seq + 1)
         numbers = [f"{year}-{seq:04d}" for seq in sequence]
-        add = self._rows.append
-        for item, number, seq in zip(items, numbers, sequence, strict=True):
-            if "\0" in "".join(_TEXT_FIELDS(item)):
-                item = _without_nul(item)
-            add((*item, number, seq))
+        if "\0" in "".join(chain.from_iterable(map(_TEXT_FIELDS, items))):
+            items = [_without_nul(item) for item in items]
+        # Each row: the item's fields, then its number and sequence.
+        self._rows.extend(map(tuple.__add__, items, zip(numbers, sequence, strict=True)))
         if len(self._rows) >= _CHUNK:
             self.flush()
         return numbers
