@@ -28,7 +28,14 @@ and note, in the item's order (rebuilding a row puts them back by their places).
 _PART = operator.itemgetter(*(RequiredItem._fields.index(name) for name in _PART_FIELDS))
 _PARTS_MAX = 1 << 16
 """Distinct parts numbered; rows of further ones are kept cell by cell."""
-_LENGTH = struct.Struct("<I")
+_MARSHALLED = struct.Struct("<BI")
+"""A marshalled record's header: `_MARSHALLED_MARK` and the record's length."""
+_FIXED = struct.Struct("<BIIIIII")
+"""A row of a numbered part without a note, as six numbers after `_FIXED_MARK`: its file,
+row, school and code (numbered values), part and verdict. Most rows of a district are such
+rows; they are packed and read back without marshal."""
+_MARSHALLED_MARK, _FIXED_MARK = 0, 1
+_FIXED_MAX = (1 << 32) - 1
 _SEVERITY_INDEX = {severity: n for n, severity in enumerate(SEVERITIES)}
 _LOADED_MAX = 1 << 14
 _UNUSED = object()
@@ -110,18 +117,24 @@ class ResultStore:
         if number is None and len(self._parts) <= _PARTS_MAX:
             number = self._part_numbers[part] = len(self._parts)
             self._parts.append(part)
+        records = shelf.records
         if number is None:
             data = _dumps((_ITEM, self._item_cells(item), verdict))
         else:
             known, add = self._numbers.get, self._number
-            source, school, code = item.source, item.school, item.school_code
-            data = _dumps(
-                (_ROW, known(source) or add(source), item.row, known(school) or add(school),
-                 known(code) or add(code), number, item.note, verdict)
+            source, school, code, row = item.source, item.school, item.school_code, item.row
+            at, school_at, code_at = (
+                known(source) or add(source), known(school) or add(school),
+                known(code) or add(code),
             )  # fmt: skip
-        records = shelf.records
-        records += _LENGTH.pack(len(data))
-        records += data
+            if item.note == "" and 0 <= row <= _FIXED_MAX:
+                records += _FIXED.pack(_FIXED_MARK, at, row, school_at, code_at, number, verdict)
+                data = b""
+            else:
+                data = _dumps((_ROW, at, row, school_at, code_at, number, item.note, verdict))
+        if data:
+            records += _MARSHALLED.pack(_MARSHALLED_MARK, len(data))
+            records += data
         shelf.items += 1
         counts = shelf.counts
         for at in self._verdict_counts[verdict]:
@@ -189,21 +202,27 @@ class ResultStore:
         data = memoryview(shelf.records)
         pos = 0
         end = len(data)
-        unpack = _LENGTH.unpack_from
+        unpack, fixed, fixed_size = _MARSHALLED.unpack_from, _FIXED.unpack_from, _FIXED.size
         loads = marshal.loads
         new = tuple.__new__
         add_item, add_finding = result.items.append, result.findings.append
         strings, parts = self._strings, self._parts
         while pos < end:
-            (size,) = unpack(data, pos)
-            record = loads(data[pos + 4 : pos + 4 + size])
-            pos += 4 + size
-            tag = record[0]
-            if tag == _PROBLEM:
-                self._rebuild_problem(shelf, record, result)
-                continue
+            if data[pos] == _FIXED_MARK:
+                _, at, row, school_at, code_at, part_at, number = fixed(data, pos)
+                pos += fixed_size
+                tag, note = _ROW, ""
+            else:
+                _, size = unpack(data, pos)
+                record = loads(data[pos + 5 : pos + 5 + size])
+                pos += 5 + size
+                tag = record[0]
+                if tag == _PROBLEM:
+                    self._rebuild_problem(shelf, record, result)
+                    continue
+                if tag == _ROW:
+                    _, at, row, school_at, code_at, part_at, note, number = record
             if tag == _ROW:
-                _, at, row, school_at, code_at, part_at, note, number = record
                 p = parts[part_at]
                 item = new(
                     RequiredItem,
@@ -242,9 +261,17 @@ class ResultStore:
         data = memoryview(shelf.records)
         pos = 0
         while pos < len(data):
-            (size,) = _LENGTH.unpack_from(data, pos)
-            record = marshal.loads(data[pos + 4 : pos + 4 + size])
-            pos += 4 + size
+            if data[pos] == _FIXED_MARK:
+                _, at, row, school_at, code_at, part_at, number = _FIXED.unpack_from(data, pos)
+                pos += _FIXED.size
+                yield (
+                    self._rebuild_row((_ROW, at, row, school_at, code_at, part_at, "", number)),
+                    "",
+                )
+                continue
+            _, size = _MARSHALLED.unpack_from(data, pos)
+            record = marshal.loads(data[pos + 5 : pos + 5 + size])
+            pos += 5 + size
             if record[0] == _PROBLEM:
                 continue
             if record[0] == _ROW:
@@ -307,7 +334,7 @@ class ResultStore:
 
     def _append(self, shelf: Shelf, record: tuple[Any, ...]) -> None:
         data = _dumps(record)
-        shelf.records += _LENGTH.pack(len(data))
+        shelf.records += _MARSHALLED.pack(_MARSHALLED_MARK, len(data))
         shelf.records += data
 
     def _number(self, text: object) -> int:

@@ -172,3 +172,23 @@ def test_the_items_read_again_for_the_school_rules_are_the_rows(
         added = [i for i, _package in stored._store.added_items(stored._shelves[n])]
         assert added == school.items
         assert any(i.note for i in added)
+
+
+def test_rows_are_kept_whole_whatever_their_number_and_note() -> None:
+    """Most rows are packed as fixed numbers (no note, a row number that fits 32 bits);
+    the others, marshalled, come back just the same, in order, and so do their findings."""
+    rows = [
+        item("学习通", row=2),
+        item("学习通", row=3, note="家长自愿"),
+        item("学习通", row=(1 << 32) + 5),
+        item("学习通", row=(1 << 32) - 1),
+    ]
+    stored, _ = Engine(VIEW).evaluate(rows)
+    (school,) = stored
+    assert school.items == rows
+    assert [i for i, _package in stored._store.added_items(stored._shelves[0])] == rows
+    by_row = {row.row: [f for f in school.findings if f.row == row.row] for row in rows}
+    first = _without_numbers(by_row[2])
+    assert first and all(
+        _without_numbers(by_row[r.row]) == [f._replace(row=r.row) for f in first] for r in rows
+    )
