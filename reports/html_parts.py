@@ -76,6 +76,27 @@ def environment() -> Environment:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Html:
+    """A long part of a page, escaped for HTML when it was built, and printed as it is.
+
+    A page prints it inside `{% autoescape false %}`, where the template takes its `str`:
+    the text itself. A `Markup` (a str subclass) would be copied when it is made and again
+    when the template escapes it, hundreds of kilobytes for each page. Elsewhere it is
+    printed as markup too (`__html__`)."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __html__(self) -> str:
+        return self.text
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+
 @cache
 def template(name: str) -> Template:
     return environment().get_template(name)
@@ -180,7 +201,7 @@ def notice_text(lang: str) -> str:
     )
 
 
-def basis_html(clauses: Iterable[Clause], lang: str) -> Markup:
+def basis_html(clauses: Iterable[Clause], lang: str) -> Html:
     """The 依据 section's list: each clause the page cites, quoted once, under its anchor, in
     the notice's order."""
     wanted = {c.ref for c in clauses}
@@ -190,7 +211,7 @@ def basis_html(clauses: Iterable[Clause], lang: str) -> Markup:
         for c in catalogue().clauses.values()
         if c.ref in wanted
     ]
-    return Markup(f'<dl class="clauses">\n{"".join(rows)}</dl>' if rows else "")
+    return Html(f'<dl class="clauses">\n{"".join(rows)}</dl>' if rows else "")
 
 
 # --- evidence ----------------------------------------------------------------------------------

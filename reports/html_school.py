@@ -12,8 +12,6 @@ from html import escape as _esc
 from itertools import repeat
 from typing import Any, NamedTuple
 
-from markupsafe import Markup
-
 from policies.ledger import status_label
 from policies.model import SEVERITY_RANK, Clause, Finding, VerdictMemo
 from policies.results import SchoolResult
@@ -21,6 +19,7 @@ from reports.apk_panel import ApkView, apk_view
 from reports.evidence import MATCH_KEYS, finding_facts, identifier_fact
 from reports.html_parts import (
     Badge,
+    Html,
     SeverityNote,
     attr,
     badges,
@@ -60,13 +59,13 @@ class SchoolPage:
     notes: list[SeverityNote]
     items_checked: int
     findings: int
-    todo_html: Markup
+    todo_html: Html
     """The rows of the rectification list."""
-    details_html: Markup
+    details_html: Html
     """Each item's findings."""
-    basis_html: Markup
+    basis_html: Html
     """The clauses the page cites, each quoted once."""
-    clean_html: Markup
+    clean_html: Html
     """The rows of the table of checked items without findings."""
     clean_items: int
     problems: list[ProblemRow]
@@ -79,10 +78,10 @@ class SchoolPage:
     """新增 …，持续 …，拟销号 …，逾期 …，复发 … of the school."""
     ledger_shared: str
     """The status and due date all the list's items share, said once ('' when they differ)."""
-    fixed_html: Markup
+    fixed_html: Html
     """The rows of the items this scan no longer sees (拟销号)."""
     fixed: int
-    waived_html: Markup
+    waived_html: Html
     """The rows of the findings waivers set apart (已豁免)."""
     waived: int
 
@@ -321,10 +320,10 @@ def school_page(
         notes=severity_notes(counts, s),
         items_checked=len(school.items),
         findings=len(school.findings),
-        todo_html=Markup(todo),
-        details_html=Markup(details),
+        todo_html=Html(todo),
+        details_html=Html(details),
         basis_html=basis_html(cited, lang),
-        clean_html=Markup(_clean_html(clean, several, lang)),
+        clean_html=Html(_clean_html(clean, several, lang)),
         clean_items=len(clean),
         problems=[
             ProblemRow("" if p.row is None else str(p.row), p.text(lang), _file_name(p.source))
@@ -335,9 +334,9 @@ def school_page(
         ledger=ledger,
         ledger_line=ledger_line(school.ledger_counts, lang) if ledger else "",
         ledger_shared=_shared_text(shared, lang) if shared is not None else "",
-        fixed_html=Markup(_fixed_html(school.fixed, lang)),
+        fixed_html=Html(_fixed_html(school.fixed, lang)),
         fixed=len(school.fixed),
-        waived_html=Markup(_waived_html(school.waived, lang)),
+        waived_html=Html(_waived_html(school.waived, lang)),
         waived=len(school.waived),
     )
 
