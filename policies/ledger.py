@@ -577,7 +577,8 @@ def mark_school(
         elif item is None:  # a finding on the whole school, or a row not found
             ikey = item_key(finding, item)
         else:
-            ikey = row_key = row_key or item_key(finding, item)
+            # `item_key` of a row's finding that names no entry: the row's own key.
+            ikey = row_key = row_key or required_key(item)
         waiver = (
             next(
                 (

@@ -12,6 +12,7 @@ from policies.engine import Engine
 from policies.ledger import (
     PERSON_MOVES,
     SCHOOL_MOVES,
+    SKIPPED_RULES,
     LedgerRuleError,
     LedgerTag,
     MarkedSchools,
@@ -338,3 +339,24 @@ def test_a_waived_finding_leaves_its_item_as_it_is() -> None:
     assert moves.fixed == [] and moves.changed == []
     seen = {r.item for r in stored if r.id in moves.seen}
     assert seen == {"某某课堂"}
+
+
+def test_a_scan_keys_each_finding_as_item_key_does() -> None:
+    """mark_school works a row's key out once for its findings (and by its registry entry
+    when a finding names one): the same keys `item_key` gives finding by finding."""
+    school = school_of(
+        item("某某应用"),
+        item("某某应用", identifier=" COM.Example.App "),
+        item("某某\0应用"),
+        item("示例反诈宣传", kind="official_account", identifier="gh_7f1e2d3c4b5a"),
+        item("闽教高分", identifier="com.zhl.mjqk.aphone", actions=("打卡",), quota="参与率100%"),
+        item("学习通", actions=("投票", "截图")),
+    )
+    _marks, moves = mark_school(
+        school, [], [], run_id=1, now=NOW, today=TODAY, due_days=30, describe=describe
+    )
+    assert moves is not None
+    expected = {(key, f.rule) for key, f in keyed(school) if f.rule not in SKIPPED_RULES}
+    assert {(new.item_key, new.rule) for new in moves.opened} == expected
+    assert any(key.startswith("entry:") for key, _rule in expected)
+    assert any(not key.startswith("entry:") for key, _rule in expected)
