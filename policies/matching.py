@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from policies.keywords import Keywords, KnownApp, NationalPlatform, SurveyService
 from policies.phrases import fold
@@ -189,7 +189,7 @@ class Matcher:
             if len(self._adoptions) >= _ADOPTIONS_MAX:
                 self._adoptions.clear()
             found = self._adoptions[key] = self._adoption(entry, item)
-        return cast(AdoptionRecord | None, found)
+        return found  # type: ignore[return-value]  # a record or None, as stored above
 
     def _adoption(self, entry: EntryRecord, item: RequiredItem) -> AdoptionRecord | None:
         assert entry.id is not None

@@ -9,6 +9,7 @@ are several.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from pathlib import Path
@@ -94,11 +95,14 @@ def finding_dict(finding: Finding, lang: str, *, source: bool = True) -> dict[st
     return out
 
 
+_source = operator.attrgetter("source")
+
+
 def school_sources(school: SchoolResult) -> list[str]:
     """The files a school's findings and unreadable rows come from, in order of appearance
     (nearly always one: then its findings do not repeat it)."""
-    found = dict.fromkeys(f.source for f in school.findings)
-    found.update(dict.fromkeys(p.source for p in school.problems))
+    found = dict.fromkeys(map(_source, school.findings))
+    found.update(dict.fromkeys(map(_source, school.problems)))
     return list(found)
 
 

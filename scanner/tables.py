@@ -34,7 +34,7 @@ from datetime import date, datetime, time
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from appaudit.errors import AppauditError, Message, phrase
 from scanner.decoding import Decoded, decode_candidates
@@ -282,9 +282,9 @@ class Table:
             else:
                 # Most cells were seen before: look them all up in one call, and clean only
                 # the others (an empty cell is known as itself).
-                found = list(map(known, raw))
+                found: list[str] = list(map(known, raw))  # type: ignore[arg-type]
                 cells = (
-                    cast(list[str], found)
+                    found
                     if None not in found
                     else [
                         c if c is not None else clean_cell(r)
