@@ -21,6 +21,7 @@ from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
 from reports.html_index import TopItems, Totals, encoding_name, index_rows, reduction_text
 from reports.html_parts import (
+    Words,
     asset,
     badges,
     display_text,
@@ -64,7 +65,9 @@ class _HtmlWriter(SchoolWriter):
         self.s = strings(lang)
         # The interface words as a page prints them, made once: a template passes plain text
         # through `display_text` and escapes it every time it prints it, seventy times a page.
-        self.words = {k: Markup(escape(display_text(v, lang))) for k, v in self.s.words.items()}
+        self.words = Words(
+            {k: Markup(escape(display_text(v, lang))) for k, v in self.s.words.items()}
+        )
         self.meta = provenance(result, self.s)
         self.notice = notice_text(lang)
         self.names = page_names(result.summaries())

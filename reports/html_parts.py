@@ -76,6 +76,16 @@ def environment() -> Environment:
     )
 
 
+class Words(dict[str, Markup]):
+    """The interface words as a template reads them: a dict (`t[key]`) whose words are its
+    attributes too (`t.key`). Jinja reads `t.key` as an attribute first; of a plain dict,
+    that fails (an exception caught) for each of the seventy words a page prints."""
+
+    def __init__(self, words: Mapping[str, Markup]) -> None:
+        super().__init__(words)
+        self.__dict__.update(words)
+
+
 @dataclass(frozen=True, slots=True)
 class Html:
     """A long part of a page, escaped for HTML when it was built, and printed as it is.
