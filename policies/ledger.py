@@ -312,6 +312,7 @@ def reconcile_school(
     counts = dict.fromkeys(LEDGER_COUNTS, 0)
     first_due = today + timedelta(days=due_days)
     moving: list[tuple[LedgerRecord | StoredItem, dict[str, Any], str]] = []
+    opened = out.opened.append
     for ikey, finding in keyed:
         key = (ikey, finding.rule)
         if key in seen:
@@ -320,22 +321,10 @@ def reconcile_school(
         record = by_key.get(key)
         if record is None:
             description, basis, cause = describe(finding)
-            out.opened.append(
-                NewItem(
-                    skey,
-                    ikey,
-                    finding.rule,
-                    school,
-                    school_code,
-                    finding.item,
-                    finding.kind,
-                    finding.severity,
-                    first_due,
-                    description,
-                    tuple(basis),
-                    cause,
-                )
-            )
+            # Made as the tuple it is, every field given (a first scan opens each item).
+            new = (skey, ikey, finding.rule, school, school_code, finding.item, finding.kind,
+                   finding.severity, first_due, description, tuple(basis), cause)  # fmt: skip
+            opened(_new_tuple(NewItem, new))
             out.tags[key] = LedgerTag("", "open", first_due, True)  # new
             counts["new"] += 1
             continue
@@ -629,6 +618,7 @@ def mark_school(
 
 
 _UNREAD = object()
+_new_tuple = tuple.__new__
 _ENTRY_KEYS_MAX = 1 << 16
 
 
