@@ -146,18 +146,14 @@ def school_key(name: str, code: str = "") -> str:
 def item_key(finding: Finding, item: RequiredItem | None) -> str:
     """What the finding is about: the registry entry it matched, else the item's kind and
     identifier (or name); a finding on the whole school is about the school."""
-    entry = finding.evidence.get("registry_entry")
-    if entry is not None and isinstance(entry, Mapping) and entry.get("id") is not None:
-        return f"entry:{entry['id']}"
-    if item is None and finding.row is None:
+    entry_id = _entry_id(finding)
+    if entry_id is not None:
+        return f"entry:{entry_id}"
+    if item is not None:
+        return required_key(item)
+    if finding.row is None:
         return f"school:{values.normalised_name(finding.item)}"
-    kind = item.kind if item is not None else finding.kind
-    if item is not None and item.identified is not None:
-        return f"{kind}:{_key_text(item.identified[1].casefold())}"
-    if item is not None and item.identifier.strip():
-        return f"{kind}:{_key_text(item.identifier.strip().casefold())}"
-    name = item.name if item is not None else finding.item
-    return f"{kind}:name:{values.normalised_name(name)}"
+    return _required_key(finding.kind, None, "", finding.item)  # a row not found: its name
 
 
 def required_key(item: RequiredItem) -> str:
@@ -566,8 +562,7 @@ def mark_school(
         elif item is None:  # a finding on the whole school, or a row not found
             ikey = item_key(finding, item)
         else:
-            # `item_key` of a row's finding that names no entry: the row's own key.
-            ikey = row_key = row_key or required_key(item)
+            ikey = row_key = row_key or required_key(item)  # as `item_key` gives it
         waiver = (
             next(
                 (
