@@ -73,6 +73,9 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         finalize=_finalize,
+        # The templates are package data, unchanged while the program runs: a page's
+        # `extends` need not look at the layout's file again for each of a district's pages.
+        auto_reload=False,
     )
 
 

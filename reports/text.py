@@ -103,6 +103,8 @@ def message(finding: Finding, lang: str) -> str:
     return cat.message(finding, lang)
 
 
-def rule_order() -> dict[str, int]:
-    """Catalogue order of the rule ids, for listing rule ids consistently."""
+@cache
+def rule_order() -> Mapping[str, int]:
+    """Catalogue order of the rule ids, for listing rule ids consistently (the catalogue is
+    read once, so is this; pages look it up for each new verdict)."""
     return {rule_id: i for i, rule_id in enumerate(catalogue().rules)}
