@@ -31,12 +31,13 @@ UNKNOWN_SCHOOL = "（学校未填写）"
 
 
 _VERDICTS_MAX = 1 << 17
-_requirement = operator.itemgetter(
-    *(RequiredItem._fields.index(name) for name in (*VERDICT_FIELDS, "identified", "filing"))
-)
+REQUIREMENT_FIELDS = (*VERDICT_FIELDS, "identified", "filing", "identifier", "kind_text", "apk")
+_requirement = operator.itemgetter(*map(RequiredItem._fields.index, REQUIREMENT_FIELDS))
 """The fields of an item the item rules read (see VERDICT_FIELDS) and the parsed identifier
 and filing number, as one tuple: together they also decide the item's registry match (see
-`Matcher.match`), so rows equal in them share a match and, in one school, a verdict."""
+`Matcher.match`), so rows equal in them share a match and, in one school, a verdict. With
+the identifier, kind and APK cells as written they also hold all the store keeps of a row
+but its place and note, so rows equal in them share its part number (`part_number`)."""
 _KEPT_MAX = 1 << 20
 """Items held for the school rules over the whole scan (about 150 bytes each); beyond, schools
 work theirs out again from the store, which costs a second reading of their rows."""
@@ -228,9 +229,10 @@ class _Run:
     def __init__(self, engine: Engine, store: ResultStore) -> None:
         self.engine = engine
         self.store = store
-        self.requirements: dict[tuple[object, ...], tuple[Match, dict[int, _Verdict]]] = {}
-        """Each requirement's match, and its verdicts by adoption (the adoption's identity:
-        the registry view's records and the matcher's listings live for the whole scan)."""
+        self.requirements: dict[tuple[object, ...], tuple[Match, dict[int, _Verdict], int]] = {}
+        """Each requirement's match, its verdicts by adoption (the adoption's identity: the
+        registry view's records and the matcher's listings live for the whole scan), and its
+        rows' part number in the store."""
         self.kept: dict[int, dict[tuple[object, ...], _Kept]] = {}
         """For each shelf, the first item of each key the school rules read."""
         self.kept_count = 0
@@ -250,8 +252,12 @@ class _Run:
         if known is None:
             if len(self.requirements) >= _VERDICTS_MAX:
                 self.requirements.clear()
-            known = self.requirements[key] = (self.engine.matcher.match(item), {})
-        match, verdicts = known
+            known = self.requirements[key] = (
+                self.engine.matcher.match(item),
+                {},
+                self.store.part_number(item),
+            )
+        match, verdicts, part = known
         adoption = self.engine.matcher.adoption(item, match)
         adopted = id(adoption) if adoption is not None else 0
         found = verdicts.get(adopted)
@@ -260,7 +266,7 @@ class _Run:
             read = Assessed(item, match, adoption, engine.clauses_of(item))
             findings = [f for rule in engine.item_rules for f in rule(read, engine.ctx)]
             found = verdicts[adopted] = (self.store.verdict(findings), self._rule_key(read))
-        self.store.add_item(shelf, item, found[0])
+        self.store.add_item(shelf, item, found[0], part)
         self._keep(shelf, found[1], item, match, adoption)
 
     def add_with_apk(self, shelf: Shelf, item: RequiredItem, apk: ApkOutcome | None) -> None:

@@ -107,18 +107,28 @@ class ResultStore:
         self._verdict_counts.append(self._severities.setdefault(counts, counts))
         return len(self._verdicts) - 1
 
-    def add_item(self, shelf: Shelf, item: RequiredItem, verdict: int) -> None:
-        """A row whose findings are the shared verdict number `verdict`, re-addressed to it.
+    def part_number(self, item: RequiredItem) -> int:
+        """The number of what rows repeat of `item` (its `_PART`), 0 past `_PARTS_MAX` (its
+        rows are then kept cell by cell). Rows alike in those fields share it: a caller that
+        knows them alike asks once and gives it to `add_item` for each."""
+        part = _PART(item)
+        number = self._part_numbers.get(part)
+        if number is None:
+            if len(self._parts) > _PARTS_MAX:
+                return 0
+            number = self._part_numbers[part] = len(self._parts)
+            self._parts.append(part)
+        return number
+
+    def add_item(self, shelf: Shelf, item: RequiredItem, verdict: int, part: int = -1) -> None:
+        """A row whose findings are the shared verdict number `verdict`, re-addressed to it;
+        `part` is the row's `part_number` when the caller knows it.
 
         A district's rows repeat a few thousand items (an app with its requirements) across
         its schools: a row is mostly the number of its item's part."""
-        part = _PART(item)
-        number = self._part_numbers.get(part)
-        if number is None and len(self._parts) <= _PARTS_MAX:
-            number = self._part_numbers[part] = len(self._parts)
-            self._parts.append(part)
+        number = self.part_number(item) if part < 0 else part
         records = shelf.records
-        if number is None:
+        if not number:
             data = _dumps((_ITEM, self._item_cells(item), verdict))
         else:
             known, add = self._numbers.get, self._number

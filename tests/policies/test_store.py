@@ -192,3 +192,20 @@ def test_rows_are_kept_whole_whatever_their_number_and_note() -> None:
     assert first and all(
         _without_numbers(by_row[r.row]) == [f._replace(row=r.row) for f in first] for r in rows
     )
+
+
+def test_rows_alike_but_for_their_cells_as_written_come_back_as_written() -> None:
+    """Rows the rules read alike (the same parsed identifier and kind) but whose identifier,
+    kind or APK cell is written differently keep each its own cells: the engine numbers a
+    requirement's rows' part once, so its key must tell these rows apart."""
+    rows = [
+        item("学习通", kind_text="APP", identifier="com.chaoxing.mobile", row=2),
+        item("学习通", kind_text="app", identifier="com.chaoxing.mobile", row=3),
+        item("学习通", kind_text="APP", identifier=" com.chaoxing.mobile ", row=4),
+        item("学习通", kind_text="APP", identifier="com.chaoxing.mobile", apk="x.apk", row=5),
+    ]
+    assert len({(r.kind, r.identified) for r in rows}) == 1
+    assert set(store_module._PART_FIELDS) <= set(engine_module.REQUIREMENT_FIELDS)
+    stored, _ = Engine(VIEW).evaluate(rows)
+    (school,) = stored
+    assert school.items == rows
