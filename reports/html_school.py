@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import cache, lru_cache
 from html import escape as _esc
@@ -86,36 +86,50 @@ class SchoolPage:
     waived: int
 
 
-@dataclass(slots=True)
 class _Group:
     """One item the school requires (an app or account, on one or more rows), or the school
-    as a whole, with its findings."""
+    as a whole, with its findings. A plain class made with its first fields given in order:
+    a page makes one for nearly each of its rows."""
 
-    heading: str
-    heading_html: str
-    item: str
-    """The item's name as the findings give it ('' for the school as a whole)."""
-    kind: str
-    identifier: str
-    whole_school: bool
-    source: str
-    rows: list[int] = field(default_factory=list)
-    actions: set[str] = field(default_factory=set)
-    """What the school asks of it (要求), as written on each of its rows."""
-    by_cause: dict[int, list[tuple[Finding, Said, Any]]] = field(default_factory=dict)
-    """Its findings by cause (see `_cause_id`), each with what it says and its ledger tag
-    (or None)."""
-    articles: dict[str, tuple[list[int], list[int], Said]] = field(default_factory=dict)
-    """Its findings as the details show them: those that read the same once, with their
-    rows and their numbers on the list, in the list's order."""
-    match: Finding | None = None
-    """A finding whose evidence says what the item matched in the registry."""
-    anchor: str = ""
-    order: int = 0
-    """Its place among the page's items."""
-    tally: list[tuple[str, str, int]] = field(default_factory=list)
-    """How many findings of each rule and severity are about it (a rule and severity may
-    come more than once, for each of its causes)."""
+    __slots__ = ("actions", "anchor", "articles", "by_cause", "heading", "heading_html",
+                 "identifier", "item", "kind", "match", "order", "rows", "source", "tally",
+                 "whole_school")  # fmt: skip
+
+    def __init__(
+        self,
+        heading: str,
+        heading_html: str,
+        item: str,
+        kind: str,
+        identifier: str,
+        whole_school: bool,
+        source: str,
+    ) -> None:
+        self.heading = heading
+        self.heading_html = heading_html
+        self.item = item
+        """The item's name as the findings give it ('' for the school as a whole)."""
+        self.kind = kind
+        self.identifier = identifier
+        self.whole_school = whole_school
+        self.source = source
+        self.rows: list[int] = []
+        self.actions: set[str] = set()
+        """What the school asks of it (要求), as written on each of its rows."""
+        self.by_cause: dict[int, list[tuple[Finding, Said, Any]]] = {}
+        """Its findings by cause (see `_cause_id`), each with what it says and its ledger
+        tag (or None)."""
+        self.articles: dict[str, tuple[list[int], list[int], Said]] = {}
+        """Its findings as the details show them: those that read the same once, with
+        their rows and their numbers on the list, in the list's order."""
+        self.match: Finding | None = None
+        """A finding whose evidence says what the item matched in the registry."""
+        self.anchor = ""
+        self.order = 0
+        """Its place among the page's items."""
+        self.tally: list[tuple[str, str, int]] = []
+        """How many findings of each rule and severity are about it (a rule and severity
+        may come more than once, for each of its causes)."""
 
 
 _source = operator.attrgetter("source")
@@ -257,13 +271,13 @@ def school_page(
             if group is None:
                 heading = name or whole_school
                 group = groups[key] = _Group(
-                    heading=heading,
-                    heading_html=repeated_html(heading, lang),
-                    item=name,
-                    kind=kind,
-                    identifier=item.identifier if item is not None else "",
-                    whole_school=row is None,
-                    source=source,
+                    heading,
+                    repeated_html(heading, lang),
+                    name,
+                    kind,
+                    item.identifier if item is not None else "",
+                    row is None,
+                    source,
                 )
             if row is not None and (not group.rows or group.rows[-1] != row):
                 group.rows.append(row)
@@ -303,7 +317,7 @@ def school_page(
         all_new,
     )
 
-    details = "".join(_group_html(g, lang, match_memo) for g in ordered)
+    details = "".join(map(_Details(lang, match_memo).group_html, ordered))
     cited: set[Clause] = set()
     for cause in causes:
         rule, variant = _CAUSES[cause][2:4]
@@ -542,37 +556,97 @@ def _finding_head(rule: str, severity: str, lang: str) -> str:
     return f'<span class="badge">{label}</span> {_esc(title, quote=False)}'
 
 
-def _group_html(group: _Group, lang: str, match_memo: VerdictMemo[Matched]) -> str:
-    words = strings(lang).words  # a plain dict: looked up for each of a district's items
-    articles = group.articles
-    all_rows = len(group.rows)
-    no, rows_n, sep, dash = words["list_no"], words["rows_n"], words["list_sep"], words["range_sep"]
-    shown_rows = list(map(str, group.rows))
-    matched, ident = _match(group, lang, match_memo)
-    meta = _meta(group, ident, sep.join(shown_rows), lang)
-    if meta:
-        meta = f'<p class="meta">{meta}</p>'
-    parts = [
-        f'<section class="item" id="{group.anchor}" data-rows="{" ".join(shown_rows)}">'
-        f"<header><h3>{group.heading_html}</h3>{meta}{matched}</header>\n"
-    ]
-    for rows, numbers, said in articles.values():
-        if len(numbers) == 1:
-            listed: object = numbers[0]
-        elif len(numbers) == 2:  # most often: two numbers are written out either way
-            listed = f"{numbers[0]}{sep}{numbers[1]}"
-        elif numbers[-1] - numbers[0] == len(numbers) - 1:  # in order, one run: 3～7
-            listed = f"{numbers[0]}{dash}{numbers[-1]}"
+class _Details:
+    """Each item's findings on one page, item by item (`group_html`); what every item of
+    the page looks up (its words, the memo of registry matches) is looked up once."""
+
+    __slots__ = ("dash", "identifier", "lang", "matches", "memo", "no", "rows_around", "rows_n",
+                 "sep")  # fmt: skip
+
+    def __init__(self, lang: str, memo: VerdictMemo[Matched]) -> None:
+        words = strings(lang).words  # a plain dict
+        self.lang = lang
+        self.memo = memo
+        self.matches = memo.by_number
+        self.no, self.sep, self.dash = words["list_no"], words["list_sep"], words["range_sep"]
+        self.rows_n = words["rows_n"]
+        self.rows_around = _around_field(self.rows_n, "rows")
+        self.identifier = words["identifier"]
+
+    def group_html(self, group: _Group) -> str:
+        articles = group.articles
+        all_rows = len(group.rows)
+        no, sep, dash = self.no, self.sep, self.dash
+        shown_rows = list(map(str, group.rows))
+        listed_rows = sep.join(shown_rows)
+        found = group.match
+        if found is None:
+            matched, ident = "", None
         else:
-            listed = compact_numbers(numbers, lang)
-        where = ""
-        if rows and len(rows) < all_rows and len(set(rows)) < all_rows:
-            where = f" · {rows_n.format(rows=sep.join(map(str, rows)))}"
-        parts.append(
-            f"{said.opening}<small>{no}{listed}{where}</small></h4>{said.body}</article>\n"
+            matched, ident = self.matches.get(found.verdict) or self._match(found)
+        # 第6、9行 · APP · 包名：com.example · 要求：下载安装、注册 — the item as the school
+        # wrote it; what follows its rows repeats over items, so it is cached.
+        actions = group.actions
+        meta = _meta_tail(
+            self.lang,
+            group.kind,
+            ident if ident is not None else (self.identifier, group.identifier),
+            next(iter(actions)) if len(actions) == 1 else "",
+            _file_name(group.source) if group.source else "",
         )
-    parts.append("</section>\n")
-    return "".join(parts)
+        if all_rows:
+            around = self.rows_around
+            rows = (
+                f"{around[0]}{listed_rows}{around[1]}"
+                if around is not None
+                else self.rows_n.format(rows=listed_rows)
+            )
+            meta = f"{rows} · {meta}" if meta else rows
+        if meta:
+            meta = f'<p class="meta">{meta}</p>'
+        parts = [
+            f'<section class="item" id="{group.anchor}" data-rows="{" ".join(shown_rows)}">'
+            f"<header><h3>{group.heading_html}</h3>{meta}{matched}</header>\n"
+        ]
+        for rows_of, numbers, said in articles.values():
+            if len(numbers) == 1:
+                listed: object = numbers[0]
+            elif len(numbers) == 2:  # most often: two numbers are written out either way
+                listed = f"{numbers[0]}{sep}{numbers[1]}"
+            elif numbers[-1] - numbers[0] == len(numbers) - 1:  # in order, one run: 3～7
+                listed = f"{numbers[0]}{dash}{numbers[-1]}"
+            else:
+                listed = compact_numbers(numbers, self.lang)
+            where = ""
+            if rows_of and len(rows_of) < all_rows and len(set(rows_of)) < all_rows:
+                where = f" · {self.rows_n.format(rows=sep.join(map(str, rows_of)))}"
+            parts.append(
+                f"{said.opening}<small>{no}{listed}{where}</small></h4>{said.body}</article>\n"
+            )
+        parts.append("</section>\n")
+        return "".join(parts)
+
+    def _match(self, finding: Finding) -> Matched:
+        """The item's registry match for its header, and the identifier the match read."""
+        memo = self.memo
+        found = memo.get(finding)
+        if found is None:
+            evidence = finding.evidence
+            ident = identifier_fact(evidence, self.lang)
+            found = memo.put(
+                finding,
+                (match_html(evidence, self.lang), (ident.label, ident.value) if ident else None),
+            )
+        return found
+
+
+def _around_field(template: str, name: str) -> tuple[str, str] | None:
+    """What a message template says before and after its one field `name`, when that is all
+    it holds (no other field, no doubled brace): such a template is filled by joining."""
+    before, mark, after = template.partition("{" + name + "}")
+    if not mark or any(c in before + after for c in "{}"):
+        return None
+    return before, after
 
 
 @cache
@@ -583,39 +657,6 @@ def _article_open(rule: str, severity: str, lang: str) -> str:
         f'<article class="finding sev-{sev}" data-rule="{attr(rule)}">'
         f"<h4>{_finding_head(rule, severity, lang)}"
     )
-
-
-def _match(group: _Group, lang: str, memo: VerdictMemo[Matched]) -> Matched:
-    """The item's registry match for its header, and the identifier the match read."""
-    if group.match is None:
-        return "", None
-    found = memo.by_number.get(group.match.verdict) or memo.get(group.match)
-    if found is None:
-        evidence = group.match.evidence
-        ident = identifier_fact(evidence, lang)
-        found = memo.put(
-            group.match,
-            (match_html(evidence, lang), (ident.label, ident.value) if ident else None),
-        )
-    return found
-
-
-def _meta(group: _Group, ident: tuple[str, str] | None, rows: str, lang: str) -> str:
-    """第6、9行 · APP · 包名：com.example · 要求：下载安装、注册 — the item as the school wrote it
-    (`rows`: its rows, listed)."""
-    words = strings(lang).words
-    actions = group.actions
-    tail = _meta_tail(
-        lang,
-        group.kind,
-        ident if ident is not None else (words["identifier"], group.identifier),
-        next(iter(actions)) if len(actions) == 1 else "",
-        _file_name(group.source) if group.source else "",
-    )
-    if not group.rows:
-        return tail
-    rows = words["rows_n"].format(rows=rows)
-    return f"{rows} · {tail}" if tail else rows
 
 
 @lru_cache(maxsize=1 << 14)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+import pytest
 from districtfactory import stored_schools
 
 from policies.model import VerdictMemo
@@ -60,3 +61,25 @@ def test_school_pages_with_memos_shared_across_a_district_equal_pages_made_alone
             assert shared == school_page(school, lang)
             assert shared.findings == len(school.findings) > 0
             assert shared.todo_html.text.count("<tr>") == len(school.findings)
+
+
+def test_item_rows_joined_into_their_words_read_as_the_words_filled_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An item's rows (第6、9行) are joined into the words around the field when the words
+    hold that one field only; the page reads as the words filled in by `str.format`."""
+    from reports import html_school
+    from reports.html_school import school_page
+
+    assert html_school._around_field("第{rows}行", "rows") == ("第", "行")
+    assert html_school._around_field("row {rows}", "rows") == ("row ", "")
+    assert html_school._around_field("{rows} of {total}", "rows") is None
+    assert html_school._around_field("{{rows}} {rows}", "rows") is None
+    assert html_school._around_field("rows", "rows") is None
+    schools = stored_schools(0)
+    for lang in ("zh", "en"):
+        joined = [school_page(school, lang) for school in schools]
+        with monkeypatch.context() as patch:
+            patch.setattr(html_school, "_around_field", lambda template, name: None)
+            assert [school_page(school, lang) for school in schools] == joined
+        assert any('<p class="meta">' in str(page.details_html) for page in joined)
