@@ -10,7 +10,9 @@ Nothing here touches the database: the registry stores what these functions deci
 
 from __future__ import annotations
 
+import operator
 import pickle
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -302,7 +304,8 @@ def reconcile_school(
     move.
     """
     skey = school_key(school, school_code)
-    by_key = {(r.item_key, r.rule): r for r in stored}
+    # A rescan reads every stored item of a district: the passes over them are made in C.
+    by_key = dict(zip(map(_stored_key, stored), stored, strict=True))
     out = SchoolLedger()
     seen: set[tuple[str, str]] = set()
     counts = dict.fromkeys(LEDGER_COUNTS, 0)
@@ -359,11 +362,12 @@ def reconcile_school(
         if status in WORKING_STATES and not reopened:
             counts["continuing"] += 1
     seen.update(waived)
-    gone = [
-        record
-        for record in stored
-        if (record.item_key, record.rule) not in seen and record.status in WORKING_STATES
-    ]
+    unseen = by_key.keys() - seen
+    gone = (
+        [r for r in stored if _stored_key(r) in unseen and r.status in WORKING_STATES]
+        if unseen
+        else []
+    )
     if moving or gone:
         whole = _whole_records([r for r, _c, _a in moving] + gone, complete)
         out.changed = [(whole(r), changes, action) for r, changes, action in moving]
@@ -371,21 +375,29 @@ def reconcile_school(
             full = whole(record)
             out.changed.append((full, {"status": "to_verify"}, "propose-close"))
             out.fixed.append(replace(full, status="to_verify"))
-    # The school's items as this scan leaves them.
-    statuses = {r.number: r.status for r in stored}
-    dues = {r.number: r.due for r in stored}
-    for record, changes, _action in out.changed:
-        statuses[record.number] = changes.get("status", statuses[record.number])
-        dues[record.number] = changes.get("due", dues[record.number])
-    counts["to_verify"] = sum(1 for s in statuses.values() if s == "to_verify")
-    counts["closed"] = sum(1 for s in statuses.values() if s == "closed")
-    counts["overdue"] = sum(
-        1
-        for number, s in statuses.items()
-        if s in OPEN_STATES and (day := dues[number]) is not None and day < today
-    )
+    # The school's items as this scan leaves them, counted by status and due date (a few
+    # pairs for thousands of items).
+    states = Counter(map(_state, stored))
+    if out.changed:
+        before = {r.number: _state(r) for r in stored}
+        for record, changes, _action in out.changed:
+            status, due = before[record.number]
+            states[(status, due)] -= 1
+            states[(changes.get("status", status), changes.get("due", due))] += 1
+    for (status, due), n in states.items():
+        if status == "to_verify":
+            counts["to_verify"] += n
+        elif status == "closed":
+            counts["closed"] += n
+        if status in OPEN_STATES and due is not None and due < today:
+            counts["overdue"] += n
     out.counts = counts
     return out
+
+
+_stored_key = operator.attrgetter("item_key", "rule")
+"""A stored item's (item key, rule): its key within its school."""
+_state = operator.attrgetter("status", "due")
 
 
 def _whole_records(

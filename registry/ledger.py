@@ -14,8 +14,8 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime
-from functools import lru_cache
-from itertools import chain
+from functools import lru_cache, partial
+from itertools import chain, groupby
 from typing import Any, NamedTuple
 
 from sqlalchemy import JSON, Date, Enum, Integer, String, Table, func, insert, select, update
@@ -321,13 +321,20 @@ def _of_schools(session: Session, school_keys: Collection[str]) -> dict[str, lis
     out: dict[str, list[StoredItem]] = {}
     keys = sorted(set(school_keys))
     rows = select_rows(session, LedgerItem, SCAN_FIELDS, "school_key", keys)
-    for item in map(StoredItem._make, rows):
-        found = out.get(item.school_key)
+    # A rescan reads every item of a district: each is made and put with its school in C,
+    # a school's items coming together (the query reads them by its key).
+    items = map(_stored_item, rows)
+    for key, of_school in groupby(items, _school_key_of):
+        found = out.get(key)
         if found is None:
-            out[item.school_key] = [item]
+            out[key] = list(of_school)
         else:
-            found.append(item)
+            found.extend(of_school)
     return out
+
+
+_stored_item = partial(tuple.__new__, StoredItem)
+_school_key_of = operator.attrgetter("school_key")
 
 
 def _records_by_id(session: Session, ids: Sequence[int]) -> dict[int, LedgerRecord]:

@@ -190,6 +190,37 @@ def test_overdue_items_are_counted() -> None:
     assert reconcile_school(keyed(school), stored, **_args(2, TODAY)).counts["overdue"] == 0
 
 
+def test_the_counts_are_of_the_items_as_the_scan_leaves_them() -> None:
+    """Items of every status, some seen again and some not, some past their due date: the
+    counts are those of each item after the scan's moves (reopened, back to open, proposed
+    for closing), counted one by one."""
+    rows = [ANTIFRAUD, UNKNOWN, item("无名课堂", actions=["下载安装"]), item("学习强国")]
+    stored = stored_from(school_of(*rows))
+    statuses = ["open", "closed", "to_verify", "in_progress", "dismissed"]
+    past = TODAY - timedelta(days=3)
+    stored = [
+        replace(r, status=statuses[n % len(statuses)], due=past if n % 3 else TODAY)
+        for n, r in enumerate(stored)
+    ]
+    again = school_of(ANTIFRAUD, item("无名课堂", actions=["下载安装"]))
+    moves = reconcile_school(keyed(again), stored, **_args(run_id=2))
+    assert moves.changed and len({r.status for r in stored}) == len(statuses)
+    changes = {r.number: c for r, c, _a in moves.changed}
+    after = [
+        (
+            changes.get(r.number, {}).get("status", r.status),
+            changes.get(r.number, {}).get("due", r.due),
+        )
+        for r in stored
+    ]
+    assert moves.counts["to_verify"] == sum(1 for s, _d in after if s == "to_verify") > 0
+    assert moves.counts["closed"] == sum(1 for s, _d in after if s == "closed") > 0
+    assert moves.counts["overdue"] == sum(
+        1 for s, d in after if s in ("open", "in_progress", "to_verify") and d and d < TODAY
+    )
+    assert moves.counts["overdue"] > 0
+
+
 # --- the lifecycle ----------------------------------------------------------------------------
 
 
