@@ -161,6 +161,7 @@ class TopItems:
 
 
 @cache
+@cache
 def _about_the_whole(rule: str) -> bool:
     """A rule about a school as a whole or an unreadable row, not an app or account."""
     return rule_text(rule, "en").scope in ("school", "input")
