@@ -126,8 +126,8 @@ class LedgerPass(Preparer):
         if moves is not None:
             recorder = self.recorder
             numbers = recorder.open(moves.opened)
-            for item, number in zip(moves.opened, numbers, strict=True):
-                moves.tags[(item.item_key, item.rule)].number = number
+            for tag, number in zip(moves.opened_tags, numbers, strict=True):
+                tag.number = number
             recorder.see(moves.seen)
             recorder.move(moves.changed, scan_reason(self.run_id))
         return annotate(school, marks)

@@ -269,6 +269,8 @@ class SchoolLedger:
     tags: dict[tuple[str, str], LedgerTag] = field(default_factory=dict)
     """By (item key, rule)."""
     opened: list[NewItem] = field(default_factory=list)
+    opened_tags: list[LedgerTag] = field(default_factory=list)
+    """The tags of the opened items, in their order: numbered when the store numbers them."""
     changed: list[tuple[LedgerRecord, dict[str, Any], str]] = field(default_factory=list)
     seen: list[int] = field(default_factory=list)
     """Ids of the stored items this scan sees again."""
@@ -311,7 +313,7 @@ def reconcile_school(
     counts = dict.fromkeys(LEDGER_COUNTS, 0)
     first_due = today + timedelta(days=due_days)
     moving: list[tuple[LedgerRecord | StoredItem, dict[str, Any], str]] = []
-    opened = out.opened.append
+    opened, opened_tag = out.opened.append, out.opened_tags.append
     for ikey, finding in keyed:
         key = (ikey, finding.rule)
         if key in seen:
@@ -324,7 +326,8 @@ def reconcile_school(
             new = (skey, ikey, finding.rule, school, school_code, finding.item, finding.kind,
                    finding.severity, first_due, description, tuple(basis), cause)  # fmt: skip
             opened(_new_tuple(NewItem, new))
-            out.tags[key] = LedgerTag("", "open", first_due, True)  # new
+            tag = out.tags[key] = LedgerTag("", "open", first_due, True)  # new
+            opened_tag(tag)
             counts["new"] += 1
             continue
         if record.id is not None:
