@@ -234,14 +234,17 @@ class ResultStore:
                     _, at, row, school_at, code_at, part_at, note, number = record
             if tag == _ROW:
                 p = parts[part_at]
+                source, school, code = strings[at], strings[school_at], strings[code_at]
+                kind, name = p[0], p[1]
                 item = new(
                     RequiredItem,
-                    (strings[at], row, strings[school_at], p[0], p[1], strings[code_at], p[2],
-                     p[3], p[4], p[5], p[6], p[7], p[8], p[9], note, p[10], p[11], p[12]),
+                    (source, row, school, kind, name, code, p[2], p[3], p[4], p[5], p[6], p[7],
+                     p[8], p[9], note, p[10], p[11], p[12]),
                 )  # fmt: skip
             else:
                 item = self._rebuild_item(record[1])
                 number = record[2]
+                source, row, school, kind, name, code = item[:6]
             add_item(item)
             if tag != _OWN:
                 verdict = verdicts.get(number)
@@ -249,12 +252,12 @@ class ResultStore:
                     verdict = verdicts[number] = loads(self._verdicts[number])
                 # A loop rather than a generator, and tuples made directly: this runs for
                 # every finding of a district, in every pass over its schools.
-                school, row, name, kind = item.school, item.row, item.name, item.kind
-                code, source = item.school_code, item.source
                 n = number << _INDEX_BITS
                 for rule, sev, evidence, params in verdict:
-                    at = (rule, sev, school, row, name, kind, evidence, params, code, source, n)
-                    add_finding(new(Finding, at))
+                    add_finding(
+                        new(Finding, (rule, sev, school, row, name, kind, evidence, params, code,
+                                      source, n))
+                    )  # fmt: skip
                     n += 1
             else:
                 result.findings.extend(_finding(item, packed) for packed in record[2])
