@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from itertools import starmap
 from typing import Any, overload
 
 from appaudit.errors import AppauditError, Message
@@ -536,11 +537,12 @@ def mark_school(
     verdict's finding names (None: it names none), by the finding's verdict number, so
     that it is worked out once per verdict. `complete` reads the whole records of stored
     items that move (see `reconcile_school`)."""
-    by_row = {(i.source, i.row): i for i in school.items}
+    # Each row's item and `required_key`, worked out in C: this runs for every row.
+    items = school.items
+    keys = list(starmap(_required_key, map(_required_fields, items)))
+    by_row = dict(zip(map(_place, items), zip(items, keys, strict=True), strict=True))
     findings = school.findings
-    out = SchoolMarks(
-        marks=[None] * len(findings), required=len({required_key(i) for i in school.items})
-    )
+    out = SchoolMarks(marks=[None] * len(findings), required=len(set(keys)))
     keyed: list[tuple[str, Finding]] = []
     waived: list[tuple[str, str]] = []
     places: list[tuple[str, str] | None] = []
@@ -563,7 +565,7 @@ def mark_school(
             source, row, item, row_key = "", None, None, ""
         elif at_row != row or at != source:
             source, row = at, at_row
-            item, row_key = by_row.get((source, row)), ""
+            item, row_key = by_row.get((source, row), _NO_ROW)
         found = entries.get(number, _UNREAD) if number else _UNREAD
         if found is _UNREAD:
             entry_id = _entry_id(finding)
@@ -577,7 +579,7 @@ def mark_school(
         elif item is None:  # a finding on the whole school, or a row not found
             ikey = item_key(finding, item)
         else:
-            ikey = row_key = row_key or required_key(item)  # as `item_key` gives it
+            ikey = row_key  # `required_key(item)`, as `item_key` gives it
         waiver = (
             next(
                 (
@@ -628,6 +630,11 @@ def mark_school(
 
 
 _UNREAD = object()
+_NO_ROW: tuple[None, str] = (None, "")
+_place = operator.itemgetter(0, 1)
+"""A row's (source, row): its item's first two fields."""
+_required_fields = operator.attrgetter("kind", "identified", "identifier", "name")
+"""What `required_key` reads of an item, in `_required_key`'s order."""
 _new_tuple = tuple.__new__
 _ENTRY_KEYS_MAX = 1 << 16
 
