@@ -24,6 +24,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from policies.model import Finding
+from reports.text import around_field
 
 MATCH_KEYS = (
     "matched_by",
@@ -301,14 +302,21 @@ def _rows_list(raw: Any, finding: Finding, lang: str, key: str) -> list[Fact]:
         return [Fact(label(key, lang), value(raw, lang))]
     row_word = _word("values", "row", lang) or "{row}"
     # A school's list runs to a hundred apps, written out for each school: `_paren` of one
-    # part, with the punctuation looked up once.
+    # part, with the punctuation looked up once and the row joined into its words.
     opening, closing = _punct("open", lang), _punct("close", lang)
+    around = around_field(row_word, "row")
+    before, after = (opening + around[0], around[1] + closing) if around else ("", "")
     parts = []
     for member in raw:
         if type(member) is dict or isinstance(member, Mapping):
             row = member.get("row")
             name = str(member.get("name") or "")
-            parts.append(f"{name}{opening}{row_word.format(row=row)}{closing}" if row else name)
+            if not row:
+                parts.append(name)
+            elif around is not None:
+                parts.append(f"{name}{before}{row}{after}")
+            else:
+                parts.append(f"{name}{opening}{row_word.format(row=row)}{closing}")
         else:
             parts.append(value(member, lang))
     return [Fact(label(key, lang), _punct("list", lang).join(parts))]

@@ -34,7 +34,7 @@ from reports.html_parts import (
     severity_notes,
     text_html,
 )
-from reports.text import message, rule_order, rule_text, strings
+from reports.text import around_field, message, rule_order, rule_text, strings
 from reports.times import DEFAULT_ZONE
 from scanner.submission import RequiredItem, split_values
 
@@ -570,7 +570,7 @@ class _Details:
         self.matches = memo.by_number
         self.no, self.sep, self.dash = words["list_no"], words["list_sep"], words["range_sep"]
         self.rows_n = words["rows_n"]
-        self.rows_around = _around_field(self.rows_n, "rows")
+        self.rows_around = around_field(self.rows_n, "rows")
         self.identifier = words["identifier"]
 
     def group_html(self, group: _Group) -> str:
@@ -638,15 +638,6 @@ class _Details:
                 (match_html(evidence, self.lang), (ident.label, ident.value) if ident else None),
             )
         return found
-
-
-def _around_field(template: str, name: str) -> tuple[str, str] | None:
-    """What a message template says before and after its one field `name`, when that is all
-    it holds (no other field, no doubled brace): such a template is filled by joining."""
-    before, mark, after = template.partition("{" + name + "}")
-    if not mark or any(c in before + after for c in "{}"):
-        return None
-    return before, after
 
 
 @cache

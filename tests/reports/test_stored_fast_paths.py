@@ -7,8 +7,11 @@ import csv
 from typing import Any
 
 import pytest
-from districtfactory import stored_schools
+from districtfactory import district_rows, stored_schools
+from policyfactory import VIEW
 
+from policies.config import PolicyConfig
+from policies.engine import Engine
 from policies.model import VerdictMemo
 from reports.json_format import VerdictJson, compact_json, school_dict, school_json
 from reports.spreadsheets import neutralise
@@ -63,23 +66,35 @@ def test_school_pages_with_memos_shared_across_a_district_equal_pages_made_alone
             assert shared.todo_html.text.count("<tr>") == len(school.findings)
 
 
-def test_item_rows_joined_into_their_words_read_as_the_words_filled_in(
+def test_rows_joined_into_their_words_read_as_the_words_filled_in(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """An item's rows (第6、9行) are joined into the words around the field when the words
-    hold that one field only; the page reads as the words filled in by `str.format`."""
-    from reports import html_school
+    """A row number is joined into the words around its field (第6、9行, 学习通（第6行）) when
+    the words hold that one field only; pages and the CSV's evidence read as the words
+    filled in by `str.format`."""
+    from reports import evidence, html_school
     from reports.html_school import school_page
+    from reports.text import around_field
 
-    assert html_school._around_field("第{rows}行", "rows") == ("第", "行")
-    assert html_school._around_field("row {rows}", "rows") == ("row ", "")
-    assert html_school._around_field("{rows} of {total}", "rows") is None
-    assert html_school._around_field("{{rows}} {rows}", "rows") is None
-    assert html_school._around_field("rows", "rows") is None
-    schools = stored_schools(0)
+    assert around_field("第{rows}行", "rows") == ("第", "行")
+    assert around_field("row {rows}", "rows") == ("row ", "")
+    assert around_field("{rows} of {total}", "rows") is None
+    assert around_field("{{rows}} {rows}", "rows") is None
+    assert around_field("rows", "rows") is None
+    # Schools over a low limit of apps: their 要求使用的APP过多 lists each app and its row.
+    schools, _ = Engine(VIEW, PolicyConfig(max_apps=3)).evaluate(district_rows(300, 0))
+    assert any("apps" in f.evidence for school in schools for f in school.findings)
+
+    def made(lang: str) -> tuple[list[Any], list[str]]:
+        memo: VerdictMemo[str] = VerdictMemo()
+        pages = [school_page(school, lang) for school in schools]
+        lines = [line for school in schools for line in school_lines(school, lang, lang, memo)]
+        return pages, lines
+
     for lang in ("zh", "en"):
-        joined = [school_page(school, lang) for school in schools]
+        joined = made(lang)
         with monkeypatch.context() as patch:
-            patch.setattr(html_school, "_around_field", lambda template, name: None)
-            assert [school_page(school, lang) for school in schools] == joined
-        assert any('<p class="meta">' in str(page.details_html) for page in joined)
+            for module in (html_school, evidence):
+                patch.setattr(module, "around_field", lambda template, name: None)
+            assert made(lang) == joined
+        assert any('<p class="meta">' in str(page.details_html) for page in joined[0])
