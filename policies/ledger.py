@@ -712,6 +712,7 @@ class MarkedSchools(Sequence[SchoolResult]):
     def __init__(self, schools: Sequence[SchoolResult], marks: Sequence[SchoolMarks]) -> None:
         self._schools = schools
         self._marks = tuple(marks)
+        self._summaries: list[SchoolSummary] | None = None
 
     def __len__(self) -> int:
         return len(self._schools)
@@ -732,15 +733,19 @@ class MarkedSchools(Sequence[SchoolResult]):
             yield annotate(school, marks)
 
     def summaries(self) -> list[SchoolSummary]:
-        inner = (
-            self._schools.summaries()
-            if isinstance(self._schools, Summarised)
-            else [s.summary() for s in self._schools]
-        )
-        return [
-            _marked_summary(summary, marks)
-            for summary, marks in zip(inner, self._marks, strict=True)
-        ]
+        """Made once: the index, the counts and the scan's record each ask for them, and
+        neither the schools nor their marks change."""
+        if self._summaries is None:
+            inner = (
+                self._schools.summaries()
+                if isinstance(self._schools, Summarised)
+                else [s.summary() for s in self._schools]
+            )
+            self._summaries = [
+                _marked_summary(summary, marks)
+                for summary, marks in zip(inner, self._marks, strict=True)
+            ]
+        return list(self._summaries)
 
 
 def _marked_summary(summary: SchoolSummary, marks: SchoolMarks) -> SchoolSummary:

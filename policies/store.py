@@ -449,6 +449,7 @@ class StoredSchools(Sequence[SchoolResult]):
     def __init__(self, store: ResultStore, shelves: Sequence[Shelf]) -> None:
         self._store = store
         self._shelves = tuple(shelves)
+        self._summaries: list[SchoolSummary] | None = None
 
     def __len__(self) -> int:
         return len(self._shelves)
@@ -469,10 +470,18 @@ class StoredSchools(Sequence[SchoolResult]):
             yield self._store.school(shelf)
 
     def summaries(self) -> list[SchoolSummary]:
-        """What is known of each school without rebuilding it: names, counts, sizes."""
-        return [
-            SchoolSummary(
-                s.school, s.school_code, s.counts_by_severity(), s.items, s.problems, tuple(s.names)
-            )
-            for s in self._shelves
-        ]
+        """What is known of each school without rebuilding it: names, counts, sizes (made
+        once: the shelves are full before the schools are handed on)."""
+        if self._summaries is None:
+            self._summaries = [
+                SchoolSummary(
+                    s.school,
+                    s.school_code,
+                    s.counts_by_severity(),
+                    s.items,
+                    s.problems,
+                    tuple(s.names),
+                )
+                for s in self._shelves
+            ]
+        return list(self._summaries)
