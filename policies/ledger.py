@@ -315,30 +315,35 @@ def reconcile_school(
     first_due = today + timedelta(days=due_days)
     moving: list[tuple[LedgerRecord | StoredItem, dict[str, Any], str]] = []
     opened, opened_tag = out.opened.append, out.opened_tags.append
+    # This runs for every item of a district's schools: names looked up once, the most
+    # frequent counts kept apart until the end.
+    tags, seen_again, known = out.tags, out.seen.append, by_key.get
+    added = continuing = 0
     for ikey, finding in keyed:
         key = (ikey, finding.rule)
         if key in seen:
             continue
         seen.add(key)
-        record = by_key.get(key)
+        record = known(key)
         if record is None:
             description, basis, cause = describe(finding)
             # Made as the tuple it is, every field given (a first scan opens each item).
             new = (skey, ikey, finding.rule, school, school_code, finding.item, finding.kind,
                    finding.severity, first_due, description, tuple(basis), cause)  # fmt: skip
             opened(_new_tuple(NewItem, new))
-            tag = out.tags[key] = LedgerTag("", "open", first_due, True)  # new
+            tag = tags[key] = LedgerTag("", "open", first_due, True)  # new
             opened_tag(tag)
-            counts["new"] += 1
+            added += 1
             continue
         if record.id is not None:
-            out.seen.append(record.id)
+            seen_again(record.id)
         status, due = record.status, record.due
         if status in WORKING_STATES and record.severity == finding.severity:
-            # Most items of a rescan: seen again as they were.
-            overdue = due is not None and due < today
-            out.tags[key] = LedgerTag(record.number, status, due, overdue=overdue)
-            counts["continuing"] += 1
+            # Most items of a rescan: seen again as they were (new, reopened, overdue).
+            tags[key] = LedgerTag(
+                record.number, status, due, False, False, due is not None and due < today
+            )
+            continuing += 1
             continue
         changes: dict[str, Any] = {}
         if record.severity != finding.severity:
@@ -362,9 +367,11 @@ def reconcile_school(
         if changes:
             moving.append((record, changes, action))
         overdue = status in OPEN_STATES and due is not None and due < today
-        out.tags[key] = LedgerTag(record.number, status, due, reopened=reopened, overdue=overdue)
+        tags[key] = LedgerTag(record.number, status, due, reopened=reopened, overdue=overdue)
         if status in WORKING_STATES and not reopened:
-            counts["continuing"] += 1
+            continuing += 1
+    counts["new"] += added
+    counts["continuing"] += continuing
     seen.update(waived)
     unseen = by_key.keys() - seen
     gone = (
