@@ -853,7 +853,8 @@ def update_rows(
     values: Sequence[Any],
 ) -> None:
     """Set `changes` on the rows of one table whose `column` is one of `values`, a chunk of
-    values per statement.
+    values per statement, or one statement for a range when `values` are every whole number
+    from the least to the greatest (a school's items, stored together, seen again).
 
     SQLite gets the statement straight through the driver, the new values in the form
     SQLAlchemy stores them (see `insert_rows`): a rescan sees a district's items again, and
@@ -861,7 +862,11 @@ def update_rows(
     """
     table: Table = model.__table__
     connection = session.connection()
+    run = _whole_run(values)
     if connection.dialect.name != "sqlite":
+        if run is not None:
+            session.execute(update(table).where(table.c[column].between(*run)).values(**changes))
+            return
         for start in range(0, len(values), _IN_CHUNK):
             session.execute(
                 update(table)
@@ -877,6 +882,12 @@ def update_rows(
     settings = ", ".join(f'"{name}" = ?' for name in names)
     cursor = connection.connection.cursor()
     try:
+        if run is not None:
+            cursor.execute(
+                f'UPDATE "{table.name}" SET {settings} WHERE "{column}" BETWEEN ? AND ?',
+                (*stored, *run),
+            )
+            return
         for start in range(0, len(values), _IN_CHUNK):
             chunk = tuple(values[start : start + _IN_CHUNK])
             marks = ", ".join("?" for _ in chunk)
@@ -886,6 +897,17 @@ def update_rows(
             )
     finally:
         cursor.close()
+
+
+def _whole_run(values: Sequence[Any]) -> tuple[int, int] | None:
+    """(least, greatest) when `values` are whole numbers, each from the least to the
+    greatest once (in any order); None otherwise, or for fewer than three."""
+    if len(values) < 3 or set(map(type, values)) != {int}:
+        return None
+    low, high = min(values), max(values)
+    if high - low + 1 != len(values) or len(set(values)) != len(values):
+        return None
+    return low, high
 
 
 def scan_reason(run_id: int | None) -> str:

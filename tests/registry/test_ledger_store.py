@@ -16,6 +16,7 @@ from registry.ledger import (
     LedgerRecord,
     NewItem,
     ScanChanges,
+    _whole_run,
     insert_rows,
     select_rows,
     update_rows,
@@ -148,3 +149,24 @@ def test_sqlites_fast_update_stores_what_sqlalchemy_stores(tmp_path: Path) -> No
     assert records[True] == records[False]
     assert [r.last_seen_run for r in records[True]] == [1, 2, 2, 1]
     assert records[True][1].last_seen_at == local
+
+
+def test_updating_a_run_of_ids_changes_those_rows_only(db_url: str) -> None:
+    """Ids that are every number from the least to the greatest (a school's items, stored
+    together) are updated by their range; ids with a gap or a repeat by their list. Either
+    way exactly the rows named change."""
+    assert _whole_run([5, 3, 4]) == (3, 5)
+    assert _whole_run([3, 4, 6]) is None
+    assert _whole_run([3, 4, 4, 5]) is None
+    assert _whole_run([3, 4]) is None
+    assert _whole_run(["3", "4", "5"]) is None
+    database = open_database(db_url)
+    ledger = Ledger(database)
+    ledger.record_scan(ScanChanges(1, AT, opened=[new(n) for n in range(8)]))
+    ids = [r.id for r in ledger.items()]
+    for run_id, chosen in ((2, [ids[4], ids[2], ids[3]]), (3, [ids[1], ids[5], ids[6]])):
+        with database.write() as session:
+            update_rows(session, LedgerItem, {"last_seen_run": run_id}, "id", chosen)
+        seen = {r.id: r.last_seen_run for r in ledger.items()}
+        assert {i for i, run in seen.items() if run == run_id} == set(chosen)
+    assert [r.last_seen_run for r in ledger.items()] == [1, 3, 2, 2, 2, 3, 3, 1]
