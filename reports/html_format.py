@@ -14,23 +14,21 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from markupsafe import Markup, escape
-
 from policies.ledger import LEDGER_COUNTS, annotate, pack_marks, unpack_marks
 from policies.model import VerdictMemo
 from policies.results import ScanResult, SchoolResult
 from reports.html_index import TopItems, Totals, encoding_name, index_rows, reduction_text
 from reports.html_parts import (
-    Words,
     asset,
     badges,
-    display_text,
     file_names,
     notice_text,
+    page_words,
     provenance,
     severity_notes,
     stylesheet,
     template,
+    words_template,
 )
 from reports.html_school import Matched, ProblemRow, Said, ledger_line, school_page
 from reports.interface import ReportFormat, SchoolWriter, report_error
@@ -63,11 +61,7 @@ class _HtmlWriter(SchoolWriter):
         self.result = result
         self.lang = lang
         self.s = strings(lang)
-        # The interface words as a page prints them, made once: a template passes plain text
-        # through `display_text` and escapes it every time it prints it, seventy times a page.
-        self.words = Words(
-            {k: Markup(escape(display_text(v, lang))) for k, v in self.s.words.items()}
-        )
+        self.words = page_words(lang)
         self.meta = provenance(result, self.s)
         self.notice = notice_text(lang)
         self.names = page_names(result.summaries())
@@ -75,7 +69,7 @@ class _HtmlWriter(SchoolWriter):
         self.pages_dir.mkdir(exist_ok=True)
         self.index = out_dir / "index.html"
         self.written = [self.index]
-        self.template = template("school.html.j2")
+        self.template = words_template("school.html.j2", lang)
         self.memo: VerdictMemo[Said] = VerdictMemo()
         self.match_memo: VerdictMemo[Matched] = VerdictMemo()
         self.top = TopItems()

@@ -8,7 +8,7 @@ template escaping value by value would cost more than the rest of the report.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from html import escape as _esc
@@ -16,9 +16,16 @@ from importlib import resources
 from pathlib import PurePath
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, Template, pass_context, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    PackageLoader,
+    Template,
+    pass_context,
+    select_autoescape,
+)
 from jinja2.runtime import Context
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from policies.model import SEVERITIES, Clause, catalogue
 from policies.results import ScanResult
@@ -113,6 +120,52 @@ class Html:
 @cache
 def template(name: str) -> Template:
     return environment().get_template(name)
+
+
+@cache
+def page_words(lang: str) -> Words:
+    """The interface words as a page prints them, made once: a template passes plain text
+    through `display_text` and escapes it every time it prints it, seventy times a page."""
+    return Words({k: escape(display_text(v, lang)) for k, v in strings(lang).words.items()})
+
+
+_WORD = re.compile(r"\{\{ *t\.([A-Za-z_][A-Za-z0-9_]*) *\}\}")
+"""A template printing a word as it is: `{{ t.key }}`."""
+
+
+class _WordsLoader(BaseLoader):
+    """The templates with each word they print as it is (`{{ t.key }}`) written in: the
+    same text on every page of a language, which a template would otherwise look up,
+    finalise and escape anew for each page."""
+
+    def __init__(self, loader: BaseLoader, words: Mapping[str, Markup]) -> None:
+        self.loader = loader
+        self.words = words
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        source, filename, uptodate = self.loader.get_source(environment, template)
+        return _WORD.sub(self._word, source), filename, uptodate
+
+    def _word(self, found: re.Match[str]) -> str:
+        word = self.words.get(found.group(1))
+        # Left to the template: an unknown word, and one that would read as template syntax
+        # or as blank space a block tag strips.
+        if word is None or not word.strip() or any(m in word for m in ("{{", "{%", "{#")):
+            return found.group(0)
+        return str(word)
+
+
+@cache
+def words_template(name: str, lang: str) -> Template:
+    """Template `name` (and the templates it extends) with the words of `lang` written in;
+    render it with `t=page_words(lang)`, as the words it does not write in read."""
+    base = environment()
+    assert base.loader is not None
+    # A cache of its own: the base environment's templates are the plain ones.
+    words = base.overlay(loader=_WordsLoader(base.loader, page_words(lang)), cache_size=50)
+    return words.get_template(name)
 
 
 _CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)

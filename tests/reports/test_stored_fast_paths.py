@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from districtfactory import district_rows, stored_schools
+from jinja2 import DictLoader
+from markupsafe import Markup
 from policyfactory import VIEW
 
 from policies.config import PolicyConfig
@@ -98,3 +100,38 @@ def test_rows_joined_into_their_words_read_as_the_words_filled_in(
                 patch.setattr(module, "around_field", lambda template, name: None)
             assert made(lang) == joined
         assert any('<p class="meta">' in str(page.details_html) for page in joined[0])
+
+
+def test_pages_with_their_words_written_in_read_as_pages_that_print_them() -> None:
+    """The school page's template has the words it prints as they are written into it once
+    per language; its pages read exactly as the plain template's, which prints each."""
+    from reports import html_parts
+    from reports.html_parts import page_words, stylesheet, template, words_template
+    from reports.html_school import school_page
+
+    env = html_parts.environment()
+    assert env.loader is not None
+    plain_source = env.loader.get_source(env, "school.html.j2")[0]
+    loader = html_parts._WordsLoader(env.loader, page_words("zh"))
+    written = loader.get_source(env, "school.html.j2")[0]
+    assert written.count("{{ t.") < plain_source.count("{{ t.") // 4
+    assert str(page_words("zh")["todo"]) in written
+    odd = html_parts._WordsLoader(
+        DictLoader({"p": "{{ t.a }}|{{ t.b }}|{{ t.c }}|{{ t.d }}|{{- t.c }}"}),
+        {"a": Markup("{{ x }}"), "b": Markup(" "), "c": Markup("好")},
+    )
+    # Kept for the template: syntax, blank space, an unknown word, whitespace control.
+    assert odd.get_source(env, "p")[0] == "{{ t.a }}|{{ t.b }}|好|{{ t.d }}|{{- t.c }}"
+    meta = {"version": "0", "generated_at": "2026-11-30 10:00+08:00", "run_id": 1,
+            "registry_source": "SQLite r.db", "registry_counts": "25", "registry_digest": "a",
+            "catalogue_digest": "b", "registry_empty": True}  # fmt: skip
+    for lang in ("zh", "en"):
+        for school in stored_schools(3):
+            context = {
+                "t": page_words(lang), "lang": lang, "meta": meta, "notice": "《方案》",
+                "css": stylesheet("school"), "page": school_page(school, lang),
+                "index_href": "../index.html",
+            }  # fmt: skip
+            assert words_template("school.html.j2", lang).render(context) == template(
+                "school.html.j2"
+            ).render(context)
