@@ -32,10 +32,12 @@ class _Describe:
 
     def __init__(self) -> None:
         self.memo: VerdictMemo[tuple[str, tuple[str, ...], str]] = VerdictMemo()
+        self.known = self.memo.by_number
+        """The memo's entries by number, looked up for each item a scan opens."""
 
     def __call__(self, finding: Finding) -> tuple[str, tuple[str, ...], str]:
         number = finding.verdict
-        found = self.memo.by_number.get(number) if number else None
+        found = self.known.get(number) if number else None
         if found is None:
             text, basis, cause = describe(finding)
             found = (text, tuple(basis), cause)

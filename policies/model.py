@@ -98,7 +98,9 @@ class VerdictMemo(Generic[_V]):
     def by_number(self) -> Mapping[object, _V]:
         """The entries, to be read by a stored finding's verdict number itself (its key):
         a writer's loop over a district's findings looks them up without a call for each.
-        No entry has the key 0, so a finding without a number always misses here."""
+        No entry has the key 0, so a finding without a number always misses here. It is the
+        same mapping for the memo's whole life (emptied in place when full), so it may be
+        kept."""
         return self._data
 
     def put(self, finding: Finding, value: _V) -> _V:
