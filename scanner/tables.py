@@ -282,15 +282,10 @@ class Table:
             else:
                 # Most cells were seen before: look them all up in one call, and clean only
                 # the others (an empty cell is known as itself).
-                found: list[str] = list(map(known, raw))  # type: ignore[arg-type]
-                cells = (
-                    found
-                    if None not in found
-                    else [
-                        c if c is not None else clean_cell(r)
-                        for c, r in zip(found, raw, strict=True)
-                    ]
-                )
+                cells = list(map(known, raw))  # type: ignore[arg-type]
+                while None in cells:  # most rows miss one cell or none (their 序号)
+                    at = cells.index(None)  # type: ignore[arg-type]
+                    cells[at] = clean_cell(raw[at])
             if not any(cells):
                 continue  # blank lines and empty trailing rows are layout, not data
             if len(cells) < width:
