@@ -72,9 +72,14 @@ def _finalize(context: Context, value: Any) -> Any:
 
 
 @cache
+def _templates() -> PackageLoader:
+    return PackageLoader("reports", "templates")
+
+
+@cache
 def environment() -> Environment:
     return Environment(
-        loader=PackageLoader("reports", "templates"),
+        loader=_templates(),
         autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -161,10 +166,10 @@ class _WordsLoader(BaseLoader):
 def words_template(name: str, lang: str) -> Template:
     """Template `name` (and the templates it extends) with the words of `lang` written in;
     render it with `t=page_words(lang)`, as the words it does not write in read."""
-    base = environment()
-    assert base.loader is not None
     # A cache of its own: the base environment's templates are the plain ones.
-    words = base.overlay(loader=_WordsLoader(base.loader, page_words(lang)), cache_size=50)
+    words = environment().overlay(
+        loader=_WordsLoader(_templates(), page_words(lang)), cache_size=50
+    )
     return words.get_template(name)
 
 
