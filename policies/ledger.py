@@ -25,7 +25,7 @@ from policies.model import Finding
 from policies.results import SchoolResult, SchoolSummary, Summarised
 from registry import values
 from registry.ledger import LedgerRecord, NewItem, ScanChanges, StoredItem, WaiverRecord
-from scanner.submission import RequiredItem
+from scanner.submission import RequiredItem, item_place
 
 STATUSES = ("open", "in_progress", "to_verify", "closed", "dismissed")
 STATUS_ZH = {
@@ -547,7 +547,7 @@ def mark_school(
     # Each row's item and `required_key`, worked out in C: this runs for every row.
     items = school.items
     keys = list(starmap(_required_key, map(_required_fields, items)))
-    by_row = dict(zip(map(_place, items), zip(items, keys, strict=True), strict=True))
+    by_row = dict(zip(map(item_place, items), zip(items, keys, strict=True), strict=True))
     findings = school.findings
     out = SchoolMarks(marks=[None] * len(findings), required=len(set(keys)))
     keyed: list[tuple[str, Finding]] = []
@@ -638,8 +638,6 @@ def mark_school(
 
 _UNREAD = object()
 _NO_ROW: tuple[None, str] = (None, "")
-_place = operator.itemgetter(0, 1)
-"""A row's (source, row): its item's first two fields."""
 _required_fields = operator.attrgetter("kind", "identified", "identifier", "name")
 """What `required_key` reads of an item, in `_required_key`'s order."""
 _new_tuple = tuple.__new__

@@ -36,7 +36,7 @@ from reports.html_parts import (
 )
 from reports.text import around_field, message, rule_order, rule_text, strings
 from reports.times import DEFAULT_ZONE
-from scanner.submission import RequiredItem, split_values
+from scanner.submission import RequiredItem, item_place, split_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +133,6 @@ class _Group:
 
 
 _source = operator.attrgetter("source")
-_place = operator.itemgetter(0, 1)
-"""An item's (source, row): its first two fields."""
 
 _RANK = {severity: -rank for severity, rank in SEVERITY_RANK.items()}
 """Sort key of a severity: the most serious first."""
@@ -219,7 +217,7 @@ def school_page(
     paths = set(map(_source, school.findings)).union(map(_source, school.items))
     several = len(paths) > 1
     sources = sorted({name for p in paths if (name := _file_name(p))})
-    items_at = dict(zip(map(_place, school.items), school.items, strict=True))
+    items_at = dict(zip(map(item_place, school.items), school.items, strict=True))
 
     # Each finding to its item's group, by cause. This runs for every finding of a district:
     # names are looked up once, outside the loop, and the findings of one row (which come

@@ -92,6 +92,10 @@ class RequiredItem(NamedTuple):
         }
 
 
+item_place = operator.itemgetter(0, 1)
+"""An item's (source, row), its first two fields, taken in C: where its row is."""
+
+
 @dataclass(frozen=True, slots=True)
 class InputProblem:
     """A row (or a whole file) that could not be understood, and why."""
