@@ -8,13 +8,15 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from examplereport import EXAMPLES, SUBMISSION, filled, run
 from openpyxl import load_workbook
 from typer.testing import Result
+
+from reports.times import DEFAULT_ZONE, zone
 
 REPO = EXAMPLES.parent
 ENCODING = "gb18030"
@@ -165,11 +167,16 @@ def test_staff_changes_follow_the_lifecycle(sqlite_url: str, tmp_path: Path) -> 
     assert run("ledger", "show", "2026-9999", "--db", db).exit_code == 2
 
 
+def _bureau_today() -> date:
+    """Today as the tool counts days: in the bureau's time zone, not the machine's."""
+    return datetime.now(UTC).astimezone(zone(DEFAULT_ZONE)).date()
+
+
 def test_overdue_items_are_listed_apart(sqlite_url: str, tmp_path: Path) -> None:
     db = filled(sqlite_url)
     scan(db, SUBMISSION, tmp_path / "r1")
     number = items(db)[0]["id"]
-    past = (date.today() - timedelta(days=3)).isoformat()
+    past = (_bureau_today() - timedelta(days=3)).isoformat()
     run("ledger", "update", number, "--due", past, "--reason", "补录时限", "--db", db)
     assert [i["id"] for i in items(db, "--overdue")] == [number]
     table = run("ledger", "list", "--overdue", "--db", db)
@@ -178,7 +185,7 @@ def test_overdue_items_are_listed_apart(sqlite_url: str, tmp_path: Path) -> None
 
 def test_a_waiver_sets_its_findings_apart_until_its_last_day(db_url: str, tmp_path: Path) -> None:
     db = filled(db_url)
-    today = date.today()
+    today = _bureau_today()
     baseline = scan(db, SUBMISSION, tmp_path / "r0")
     assert "已豁免" not in baseline.stderr
     before = findings(tmp_path / "r0")
