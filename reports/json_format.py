@@ -17,7 +17,7 @@ from typing import Any
 
 from policies.model import Finding, VerdictMemo, catalogue, variant_of
 from policies.results import ScanResult, SchoolResult
-from reports.interface import ReportFormat, SchoolWriter
+from reports.interface import SCHOOLS_AT_ONCE, ReportFormat, SchoolWriter
 from reports.text import check_lang, finding_rule_text, message
 from scanner.safetext import REPLACE_ERRORS
 
@@ -261,14 +261,18 @@ class SchoolLines:
         check_lang(lang)
         self.lang = lang
         self.finding_json = VerdictJson(lang)
-        self._last: tuple[SchoolResult, bytes] | None = None
+        self._recent: dict[int, tuple[SchoolResult, bytes]] = {}
+        """The lines of the schools the writers have in hand, by the school's identity."""
 
     def __call__(self, school: SchoolResult) -> bytes:
-        last = self._last
-        if last is not None and last[0] is school:  # the pass hands one object to everyone
-            return last[1]
+        recent = self._recent
+        found = recent.get(id(school))
+        if found is not None and found[0] is school:  # the pass hands one object to all
+            return found[1]
         line = school_json(school, self.lang, self.finding_json)
-        self._last = (school, line)
+        if len(recent) >= 2 * SCHOOLS_AT_ONCE:  # the pass has moved on from the oldest
+            del recent[next(iter(recent))]
+        recent[id(school)] = (school, line)
         return line
 
 

@@ -32,11 +32,11 @@ class _Counted(SchoolLines):
 
     def __init__(self, lang: str) -> None:
         super().__init__(lang)
-        self.handed: list[bytes] = []
+        self.handed: list[tuple[SchoolResult, bytes]] = []
 
     def __call__(self, school: SchoolResult) -> bytes:
         line = super().__call__(school)
-        self.handed.append(line)
+        self.handed.append((school, line))
         return line
 
 
@@ -48,9 +48,13 @@ def test_the_history_and_findings_json_share_each_line(tmp_path: Path) -> None:
     write_reports(result, tmp_path / "r", formats=["json"], also=[history], json_lines=lines)
     document = json.loads((tmp_path / "r" / "findings.json").read_text("utf-8"))
     assert [json.loads(runs.unpack(s.findings)) for s in history.schools] == document["schools"]
-    handed = lines.handed
-    assert len(handed) == 2 * len(schools)  # asked for by both writers, made once: the
-    assert all(handed[n] is handed[n + 1] for n in range(0, len(handed), 2))  # same object
+    # Asked for by both writers, made once: the same object for each school.
+    assert len(lines.handed) == 2 * len(schools)
+    by_school: dict[int, list[bytes]] = {}
+    for school, line in lines.handed:
+        by_school.setdefault(id(school), []).append(line)
+    assert len(by_school) == len(schools)
+    assert all(first is second for first, second in by_school.values())
 
 
 def test_without_findings_json_the_history_makes_the_same_lines(tmp_path: Path) -> None:
