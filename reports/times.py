@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +20,11 @@ def zone(name: str) -> ZoneInfo:
         raise ReportError(
             f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)"
         ) from error
+
+
+def today(zone_name: str = DEFAULT_ZONE) -> date:
+    """Today's date in the zone: due dates and waivers count in the bureau's days."""
+    return datetime.now(UTC).astimezone(zone(zone_name)).date()
 
 
 def local(moment: datetime, zone_name: str = DEFAULT_ZONE) -> datetime:

@@ -62,13 +62,11 @@ def _open(db: str | None, actor: str | None = None) -> Ledger:
 
 
 def _today() -> date:
-    """Today in the bureau's time zone: due dates and waivers count in its days."""
-    from datetime import UTC, datetime
-
+    """Today in the bureau's time zone (`[report] timezone`)."""
     from appaudit.settings import load_report_settings
-    from reports.times import zone
+    from reports.times import today
 
-    return datetime.now(UTC).astimezone(zone(load_report_settings().timezone)).date()
+    return today(load_report_settings().timezone)
 
 
 def _date(text: str, option: str) -> date:

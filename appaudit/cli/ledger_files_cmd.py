@@ -7,7 +7,6 @@ use them, so that `appaudit --help` starts without them.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -51,15 +50,6 @@ def _open(db: str | None, actor: str | None = None) -> Ledger:
     return Ledger(open_database(db, create=False), actor)
 
 
-def _today(zone_name: str) -> date:
-    """Today in the bureau's time zone: due dates count in its days."""
-    from datetime import UTC, datetime
-
-    from reports.times import zone
-
-    return datetime.now(UTC).astimezone(zone(zone_name)).date()
-
-
 def _statuses(given: list[str] | None) -> list[str] | None:
     from policies.ledger import LedgerRuleError, parse_status
 
@@ -84,6 +74,7 @@ def export(
 ) -> None:
     from appaudit import ledger_files
     from appaudit.settings import load_report_settings
+    from reports.times import today as bureau_today
 
     lang = speak(lang)
     ledger_files.export_format(file)
@@ -97,7 +88,7 @@ def export(
         file,
         records,
         per_school=not school,
-        today=_today(zone),
+        today=bureau_today(zone),
         lang=lang,
         zone=zone,
     )
@@ -185,13 +176,14 @@ def notice(
     from appaudit.settings import load_ledger_settings
     from policies.ledger import OPEN_STATES
     from reports.notice import NoticeHeading, open_items, write_notice, write_notices
+    from reports.times import today as bureau_today
 
     speak(lang)
     if bool(school and school.strip()) == all_schools:
         fail(m("notice_school_or_all"))
     report_settings, settings = load_ledger_settings(config)
     heading = NoticeHeading(settings.issuer, settings.contact, settings.phone)
-    today = _today(report_settings.timezone)
+    today = bureau_today(report_settings.timezone)
     ledger = _open(db)
     if all_schools:
         records = ledger.items(statuses=sorted(OPEN_STATES))

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from examplereport import EXAMPLES, SUBMISSION, filled, run
 from openpyxl import load_workbook
 from typer.testing import Result
 
-from reports.times import DEFAULT_ZONE, zone
+from reports.times import today as today_in_bureau
 
 REPO = EXAMPLES.parent
 ENCODING = "gb18030"
@@ -167,16 +167,11 @@ def test_staff_changes_follow_the_lifecycle(sqlite_url: str, tmp_path: Path) -> 
     assert run("ledger", "show", "2026-9999", "--db", db).exit_code == 2
 
 
-def _bureau_today() -> date:
-    """Today as the tool counts days: in the bureau's time zone, not the machine's."""
-    return datetime.now(UTC).astimezone(zone(DEFAULT_ZONE)).date()
-
-
 def test_overdue_items_are_listed_apart(sqlite_url: str, tmp_path: Path) -> None:
     db = filled(sqlite_url)
     scan(db, SUBMISSION, tmp_path / "r1")
     number = items(db)[0]["id"]
-    past = (_bureau_today() - timedelta(days=3)).isoformat()
+    past = (today_in_bureau() - timedelta(days=3)).isoformat()
     run("ledger", "update", number, "--due", past, "--reason", "补录时限", "--db", db)
     assert [i["id"] for i in items(db, "--overdue")] == [number]
     table = run("ledger", "list", "--overdue", "--db", db)
@@ -185,7 +180,7 @@ def test_overdue_items_are_listed_apart(sqlite_url: str, tmp_path: Path) -> None
 
 def test_a_waiver_sets_its_findings_apart_until_its_last_day(db_url: str, tmp_path: Path) -> None:
     db = filled(db_url)
-    today = _bureau_today()
+    today = today_in_bureau()
     baseline = scan(db, SUBMISSION, tmp_path / "r0")
     assert "已豁免" not in baseline.stderr
     before = findings(tmp_path / "r0")
