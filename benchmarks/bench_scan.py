@@ -146,6 +146,10 @@ def generate(
     return len(distinct)
 
 
+KERNEL_SECONDS: dict[str, float] = {}
+"""The system (kernel) part of each stage's processor time, by the stage's short label."""
+
+
 def timed(label: str, work: Callable[[], object]) -> tuple[float, float, float]:
     """Seconds, processor seconds (user and system, the child's and any workers') and peak
     memory (MB) of `work`, run in a forked child process.
@@ -172,6 +176,7 @@ def timed(label: str, work: Callable[[], object]) -> tuple[float, float, float]:
         raise RuntimeError(f"the {label} stage failed (status {status})")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child and its reaped workers
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    KERNEL_SECONDS[label] = after.ru_stime - before.ru_stime
     peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
     print(
         f"  {label:<8} {seconds:8.2f} s  {cpu:8.2f} s cpu  peak {peak_mb:8.0f} MB",
@@ -343,7 +348,16 @@ def main() -> int:
                 f"{seconds / floor_seconds:>10.1f}{cpu:>10.2f}{cpu / max(floor_cpu, 1e-9):>10.1f}"
                 f"{peak:>10.0f}"
             )
-        print("(cpu s: processor time of the stage, its workers' included)")
+        kernel = ", ".join(
+            f"{short} {KERNEL_SECONDS[short]:.2f} s"
+            for _label, short, _work in work_stages
+            if short in KERNEL_SECONDS
+        )
+        print(
+            "(cpu s: processor time of the stage, its workers' included; of it in the kernel: "
+            f"{kernel} — for a scan, mostly writing its files, which costs several times more "
+            "on some disks than in memory)"
+        )
         fastest, slowest = min(f[0] for f in floors), max(f[0] for f in floors)
         print(
             f"(× floor: against the floor timed before and after the stage; over the run the "
