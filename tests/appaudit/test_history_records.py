@@ -4,14 +4,17 @@ both when both are written, and made alike when findings.json is not asked for."
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
 from districtfactory import stored_schools
-from resultfactory import scan_result
+from resultfactory import scan_result, synthetic_result
 
 from appaudit.pipeline import _History
 from policies.results import SchoolResult
 from registry import runs
+from reports.interface import SCHOOLS_AT_ONCE
 from reports.json_format import SchoolLines, compact_json, school_dict
 from reports.writer import write_reports
 
@@ -40,13 +43,22 @@ class _Counted(SchoolLines):
         return line
 
 
-def test_the_history_and_findings_json_share_each_line(tmp_path: Path) -> None:
-    schools = stored_schools(1)  # rebuilt once in the pass, handed to every writer
+def _many_schools() -> Sequence[SchoolResult]:
+    """More schools than the writers take at once (two batches and a short one)."""
+    return synthetic_result(schools=2 * SCHOOLS_AT_ONCE + 5, findings_per_school=10).schools
+
+
+@pytest.mark.parametrize("make", [lambda: stored_schools(1), _many_schools])
+def test_the_history_and_findings_json_share_each_line(
+    tmp_path: Path, make: Callable[[], Sequence[SchoolResult]]
+) -> None:
+    schools = make()  # rebuilt once in the pass, handed to every writer
     lines = _Counted("zh")
     history = _History(lines)
     result = scan_result(schools)  # type: ignore[arg-type]
     write_reports(result, tmp_path / "r", formats=["json"], also=[history], json_lines=lines)
     document = json.loads((tmp_path / "r" / "findings.json").read_text("utf-8"))
+    assert len(document["schools"]) == len(schools)
     assert [json.loads(runs.unpack(s.findings)) for s in history.schools] == document["schools"]
     # Asked for by both writers, made once: the same object for each school.
     assert len(lines.handed) == 2 * len(schools)

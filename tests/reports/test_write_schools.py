@@ -3,18 +3,12 @@ schools at a time."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import resultfactory
 
-from appaudit.pipeline import _History
 from policies.results import SchoolResult
-from registry import runs
-from reports import write_reports
 from reports.interface import SCHOOLS_AT_ONCE, Preparer, SchoolWriter, write_schools
-from reports.json_format import SchoolLines
 
 _SCHOOLS = 2 * SCHOOLS_AT_ONCE + 5
 """More than two batches, the last one short."""
@@ -89,31 +83,3 @@ def test_a_failure_in_the_pass_aborts_every_writer() -> None:
     assert ("a", "aborted") in log.events and ("b", "aborted") in log.events
     assert ("prepare", "finished") not in log.events
     assert ("a", "closed") not in log.events
-
-
-class _Counted(SchoolLines):
-    """School lines that remember each line they hand out, and to which school."""
-
-    def __init__(self, lang: str) -> None:
-        super().__init__(lang)
-        self.handed: list[tuple[SchoolResult, bytes]] = []
-
-    def __call__(self, school: SchoolResult) -> bytes:
-        line = super().__call__(school)
-        self.handed.append((school, line))
-        return line
-
-
-def test_findings_json_and_the_history_share_each_line_across_batches(tmp_path: Path) -> None:
-    result = resultfactory.synthetic_result(schools=_SCHOOLS, findings_per_school=10)
-    lines = _Counted("zh")
-    history = _History(lines)
-    write_reports(result, tmp_path / "r", formats=["json"], also=[history], json_lines=lines)
-    document = json.loads((tmp_path / "r" / "findings.json").read_text("utf-8"))
-    assert len(document["schools"]) == _SCHOOLS
-    assert [json.loads(runs.unpack(s.findings)) for s in history.schools] == document["schools"]
-    by_school: dict[int, list[bytes]] = {}
-    for school, line in lines.handed:
-        by_school.setdefault(id(school), []).append(line)
-    assert len(by_school) == _SCHOOLS  # each school's line asked for twice, made once
-    assert all(len(pair) == 2 and pair[0] is pair[1] for pair in by_school.values())
