@@ -89,7 +89,7 @@ class ResultStore:
         self._strings: list[Any] = [_UNUSED]
         """The values rows repeat (sources, school names, kinds, names, requirements …), kept
         once and numbered (from 1: a number is never 0, so a number looked up is true)."""
-        self._loaded: dict[int, tuple[tuple[str, str, Any, Any], ...]] = {}
+        self._loaded: dict[int, tuple[tuple[str, str, Any, Any, int], ...]] = {}
         """Verdicts unmarshalled lately: most schools share most of theirs."""
         self._parts: list[tuple[Any, ...]] = [()]
         """What rows repeat of their item (`_PART`), kept once and numbered from 1."""
@@ -249,16 +249,14 @@ class ResultStore:
             if tag != _OWN:
                 verdict = verdicts.get(number)
                 if verdict is None:
-                    verdict = verdicts[number] = loads(self._verdicts[number])
+                    verdict = verdicts[number] = self._load(number)
                 # A loop rather than a generator, and tuples made directly: this runs for
                 # every finding of a district, in every pass over its schools.
-                n = number << _INDEX_BITS
-                for rule, sev, evidence, params in verdict:
+                for rule, sev, evidence, params, n in verdict:
                     add_finding(
                         new(Finding, (rule, sev, school, row, name, kind, evidence, params, code,
                                       source, n))
                     )  # fmt: skip
-                    n += 1
             else:
                 result.findings.extend(_finding(item, packed) for packed in record[2])
                 if record[3] is not None:
@@ -267,6 +265,15 @@ class ResultStore:
             _restore_row_order(result)
         result.findings.extend(shelf.school_findings)
         return result
+
+    def _load(self, number: int) -> tuple[tuple[str, str, Any, Any, int], ...]:
+        """Verdict `number`'s findings (rule, severity, evidence, params), each with its key
+        (`Finding.verdict`): the keys are made once per verdict, and every row of the verdict
+        shares them, rather than each finding of a district having an int of its own."""
+        first = number << _INDEX_BITS
+        return tuple(
+            (*finding, first + n) for n, finding in enumerate(marshal.loads(self._verdicts[number]))
+        )
 
     def added_items(self, shelf: Shelf) -> Iterator[tuple[RequiredItem, str]]:
         """The school's items in the order they were added, each with the package its APK
