@@ -183,6 +183,9 @@ class ScanRecorder:
         )
         self.batch = batch_id()
         self._rows: list[tuple[Any, ...]] = []
+        self._sqlite = session.connection().dialect.name == "sqlite"
+        """New rows are made in the form SQLite stores them (see `insert_rows`)."""
+        self._basis_text: dict[tuple[str, ...], str | None] = {}
         self._same = {
             "year": self.year, "status": "open", "found_by": "scan", "first_seen_run": run_id,
             "last_seen_run": run_id, "first_seen_at": at, "last_seen_at": at, "updated_at": at,
@@ -198,15 +201,44 @@ class ScanRecorder:
         numbers = [f"{year}-{seq:04d}" for seq in sequence]
         if "\0" in "".join(chain.from_iterable(map(_TEXT_FIELDS, items))):
             items = [_without_nul(item) for item in items]
-        # Each row: the item's fields, then its number and sequence.
-        self._rows.extend(map(tuple.__add__, items, zip(numbers, sequence, strict=True)))
+        if self._sqlite:
+            self._rows.extend(self._stored_rows(items, numbers, sequence))
+        else:  # each row: the item's fields, then its number and sequence
+            self._rows.extend(map(tuple.__add__, items, zip(numbers, sequence, strict=True)))
         if len(self._rows) >= _CHUNK:
             self.flush()
         return numbers
 
+    def _stored_rows(
+        self, items: Sequence[NewItem], numbers: Sequence[str], sequence: range
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows of new items as SQLite stores them, each made once: a first scan opens
+        an item for each of a district's findings. Their due dates are nearly always one
+        date, and their citations a few lists."""
+        basis_text = self._basis_text
+        due_of: date | None = None
+        due_text: str | None = None
+        for item, number, seq in zip(items, numbers, sequence, strict=True):
+            (school_key, item_key, rule, school, school_code, name, kind, severity, due,
+             description, basis, cause) = item  # fmt: skip
+            if due != due_of:
+                due_of, due_text = due, _sqlite_date(due)
+            text = basis_text.get(basis)
+            if text is None:
+                text = basis_text[basis] = _sqlite_json(basis)
+            yield (school_key, item_key, rule, school, school_code, name, kind, severity,
+                   due_text, description, text, cause, number, seq)  # fmt: skip
+
     def flush(self) -> None:
         if self._rows:
-            insert_rows(self.session, LedgerItem, _NEW_COLUMNS, self._rows, self._same)
+            insert_rows(
+                self.session,
+                LedgerItem,
+                _NEW_COLUMNS,
+                self._rows,
+                self._same,
+                stored_form=self._sqlite,
+            )
             self._rows = []
 
     def stored(self, school_keys: Collection[str]) -> dict[str, list[StoredItem]]:
@@ -667,9 +699,12 @@ def insert_rows(
     names: Sequence[str],
     rows: Sequence[Sequence[Any]],
     same: Mapping[str, Any] | None = None,
+    *,
+    stored_form: bool = False,
 ) -> None:
     """Insert many rows of one table, each the values of `names` in order, and `same` (the
-    values of other columns that every row shares).
+    values of other columns that every row shares). `stored_form`: the rows' values are
+    already in the form SQLite stores them (below), on SQLite.
 
     SQLite, where a district's ledger usually lives, gets the values in the very form
     SQLAlchemy stores them (UTC times as text, dates as ISO text, JSON as text) straight
@@ -690,21 +725,12 @@ def insert_rows(
             ]
             connection.execute(insert(table), chunk)
         return
-    literals: dict[str, str] = {}
-    for name, value in same.items():
-        convert = _sqlite_value(table.c[name].type)
-        literal = _sqlite_literal(value if convert is None else convert(value))
-        if literal is None:  # said as a value of each row instead
-            names = [*names, name]
-            rows = [(*row, value) for row in rows]
-        else:
-            literals[name] = literal
     converting = [
         (at, convert)
         for at, name in enumerate(names)
         if (convert := _sqlite_value(table.c[name].type)) is not None
     ]
-    if converting:
+    if converting and not stored_form:
         stored = []
         for row in rows:
             values = list(row)
@@ -712,6 +738,16 @@ def insert_rows(
                 values[at] = convert(values[at])
             stored.append(tuple(values))
         rows = stored
+    literals: dict[str, str] = {}
+    for name, value in same.items():
+        convert = _sqlite_value(table.c[name].type)
+        value = value if convert is None else convert(value)
+        literal = _sqlite_literal(value)
+        if literal is None:  # said as a value of each row instead
+            names = [*names, name]
+            rows = [(*row, value) for row in rows]
+        else:
+            literals[name] = literal
     columns = ", ".join(f'"{name}"' for name in (*names, *literals))
     marks = ", ".join(["?"] * len(names) + list(literals.values()))
     sql = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'

@@ -59,6 +59,26 @@ def test_a_scan_stores_items_and_numbers_them(db_url: str) -> None:
     assert list(more.values()) == ["2026-0004"]
 
 
+def test_items_opened_with_other_dates_and_citations_read_back_as_opened(db_url: str) -> None:
+    """A scan's new rows are made in the stored form where the database is SQLite: items
+    with due dates and citations that differ from row to row (or none) keep their own."""
+    items = [
+        new(0),
+        new(1)._replace(due=date(2027, 1, 15), basis=("整治重点（三）",)),
+        new(2)._replace(due=None, basis=()),
+        new(3),
+        new(4)._replace(basis=("附件2（三）3", "整治重点（三）")),  # equal, not the same tuple
+    ]
+    ledger = Ledger(open_database(db_url), "bench")
+    ledger.record_scan(ScanChanges(1, AT, opened=items))
+    stored = {r.item_key: r for r in ledger.items()}
+    for item in items:
+        record = stored[item.item_key]
+        assert (record.due, record.basis, record.description) == (
+            item.due, item.basis, item.description
+        )
+
+
 @pytest.mark.parametrize("actor", ["x", "O'Brien'); DROP TABLE ledger_items; --", "a\0b"])
 def test_sqlites_fast_path_stores_what_sqlalchemy_stores(tmp_path: Path, actor: str) -> None:
     """The driver's insert stores what SQLAlchemy's stores, the values every row shares
