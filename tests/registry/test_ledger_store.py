@@ -74,9 +74,8 @@ def test_items_opened_with_other_dates_and_citations_read_back_as_opened(db_url:
     stored = {r.item_key: r for r in ledger.items()}
     for item in items:
         record = stored[item.item_key]
-        assert (record.due, record.basis, record.description) == (
-            item.due, item.basis, item.description
-        )
+        assert (record.due, record.basis) == (item.due, item.basis)
+        assert record.description == item.description
 
 
 @pytest.mark.parametrize("actor", ["x", "O'Brien'); DROP TABLE ledger_items; --", "a\0b"])
