@@ -306,29 +306,54 @@ def reconcile_school(
     a scan reads of each is only a `StoredItem`), by id: it is asked once, for the items that
     move.
     """
+    return _reconcile(
+        [((ikey, finding.rule), finding) for ikey, finding in keyed],
+        stored,
+        waived=waived,
+        school=school,
+        school_code=school_code,
+        today=today,
+        due_days=due_days,
+        describe=describe,
+        complete=complete,
+    )
+
+
+def _reconcile(
+    keyed: Iterable[tuple[tuple[str, str], Finding]],
+    stored: Sequence[LedgerRecord | StoredItem],
+    *,
+    waived: Iterable[tuple[str, str]],
+    school: str,
+    school_code: str,
+    today: date,
+    due_days: int,
+    describe: Any,
+    complete: Callable[[Sequence[StoredItem]], Mapping[int, LedgerRecord]] | None,
+) -> SchoolLedger:
+    """`reconcile_school`, each finding given with its item's key within the school (item
+    key, rule), made once (`mark_school` keeps it for the finding's mark)."""
     skey = school_key(school, school_code)
     # A rescan reads every stored item of a district: the passes over them are made in C.
     by_key = dict(zip(map(_stored_key, stored), stored, strict=True))
     out = SchoolLedger()
-    seen: set[tuple[str, str]] = set()
     counts = dict.fromkeys(LEDGER_COUNTS, 0)
     first_due = today + timedelta(days=due_days)
     moving: list[tuple[LedgerRecord | StoredItem, dict[str, Any], str]] = []
     opened, opened_tag = out.opened.append, out.opened_tags.append
     # This runs for every item of a district's schools: names looked up once, the most
-    # frequent counts kept apart until the end.
+    # frequent counts kept apart until the end. An item's tag is set when its first finding
+    # is met: the tags are the items seen.
     tags, seen_again, known = out.tags, out.seen.append, by_key.get
     added = continuing = 0
-    for ikey, finding in keyed:
-        key = (ikey, finding.rule)
-        if key in seen:
+    for key, finding in keyed:
+        if key in tags:
             continue
-        seen.add(key)
         record = known(key)
         if record is None:
             description, basis, cause = describe(finding)
             # Made as the tuple it is, every field given (a first scan opens each item).
-            new = (skey, ikey, finding.rule, school, school_code, finding.item, finding.kind,
+            new = (skey, key[0], key[1], school, school_code, finding.item, finding.kind,
                    finding.severity, first_due, description, tuple(basis), cause)  # fmt: skip
             opened(_new_tuple(NewItem, new))
             tag = tags[key] = LedgerTag("", "open", first_due, True)  # new
@@ -372,8 +397,7 @@ def reconcile_school(
             continuing += 1
     counts["new"] += added
     counts["continuing"] += continuing
-    seen.update(waived)
-    unseen = by_key.keys() - seen
+    unseen = by_key.keys() - tags.keys() - set(waived)
     gone = (
         [r for r in stored if _stored_key(r) in unseen and r.status in WORKING_STATES]
         if unseen
@@ -550,7 +574,7 @@ def mark_school(
     by_row = dict(zip(map(item_place, items), zip(items, keys, strict=True), strict=True))
     findings = school.findings
     out = SchoolMarks(marks=[None] * len(findings), required=len(set(keys)))
-    keyed: list[tuple[str, Finding]] = []
+    keyed: list[tuple[tuple[str, str], Finding]] = []
     waived: list[tuple[str, str]] = []
     places: list[tuple[str, str] | None] = []
     """Each finding's ledger item (item key, rule), or None (waived, or no ledger matter)."""
@@ -607,20 +631,19 @@ def mark_school(
             places.append(None)
             continue
         if keeps and rule not in SKIPPED_RULES:
-            keyed.append((ikey, finding))
-            places.append((ikey, rule))
+            place = (ikey, rule)
+            keyed.append((place, finding))
+            places.append(place)
         else:
             places.append(None)
     if stored is None:
         return out, None
-    ledger = reconcile_school(
+    ledger = _reconcile(
         keyed,
         stored,
         waived=waived,
         school=school.school,
         school_code=school.school_code,
-        run_id=run_id,
-        now=now,
         today=today,
         due_days=due_days,
         describe=describe,
