@@ -465,14 +465,20 @@ def _ledger_state(tags: Sequence[Any]) -> tuple[tuple[str, date | None] | None, 
     marked (复发, 逾期, or 新增 among older items): the list then gives them once, above it,
     and each line only its 问题编号. And whether every item is new.
 
-    The findings of one item share its tag: each is looked at once."""
-    unique = [t for t in dict(zip(map(id, tags), tags, strict=True)).values() if t is not None]
-    all_new = all(t.new for t in unique)
-    found = {(t.status, t.due, t.new) for t in unique}
-    if len(found) != 1 or any(t.reopened or t.overdue for t in unique):
+    This looks at every finding's tag, in C."""
+    present = list(filter(None, tags))
+    all_new = all(map(_tag_new, present))
+    found = set(map(_tag_state, present))
+    if len(found) != 1 or any(map(_tag_reopened, present)) or any(map(_tag_overdue, present)):
         return None, all_new
     ((status, due, _new),) = found
     return (status, due), all_new
+
+
+_tag_new = operator.attrgetter("new")
+_tag_state = operator.attrgetter("status", "due", "new")
+_tag_reopened = operator.attrgetter("reopened")
+_tag_overdue = operator.attrgetter("overdue")
 
 
 def _tag_cell(tag: Any, lang: str, all_new: bool = False) -> str:
