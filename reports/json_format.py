@@ -147,6 +147,7 @@ def _school_rest(school: SchoolResult, lang: str) -> dict[str, Any]:
 
 
 _ROW = '"row":null'
+_LEDGER_ID = b',"ledger_id":"'
 
 
 def _utf8(text: str) -> bytes:
@@ -178,21 +179,27 @@ class VerdictJson:
         *,
         source: bool = False,
         extras: Sequence[bytes] | None = None,
+        ledger_ids: Sequence[bytes] | None = None,
     ) -> bytes:
         """The findings as the items of a JSON array: pieces made once per verdict (the
         text around the row), per row and per file, joined once. `extras` (one per
-        finding: keys and values, each after a comma) go last in each finding."""
-        pairs: Iterable[tuple[Finding, bytes]] = (
-            zip(findings, repeat(b""), strict=False)  # no extras: nothing after each
-            if extras is None
-            else zip(findings, extras, strict=True)
+        finding: keys and values, each after a comma) go last in each finding, after its
+        `ledger_id` (`ledger_ids`: one per finding, ASCII, or empty for none)."""
+        for given in (ledger_ids, extras):
+            if given is not None and len(given) != len(findings):
+                raise ValueError("one ledger id and one extra for each finding")
+        pairs: Iterable[tuple[Finding, bytes, bytes]] = zip(
+            findings,
+            repeat(b"") if ledger_ids is None else ledger_ids,
+            repeat(b"") if extras is None else extras,
+            strict=False,  # their lengths checked above; an absent one repeats b""
         )
         known = self.memo.by_number.get
         parts: list[bytes] = []
         add = parts.append
         row: int | None = -1
         shown = b""
-        for finding, extra in pairs:
+        for finding, ledger_id, extra in pairs:
             around = known(finding.verdict)
             if around is None:
                 around = self._around(finding)
@@ -204,6 +211,10 @@ class VerdictJson:
             add(around[1])
             if source:
                 add(self._source(finding.source))
+            if ledger_id:
+                add(_LEDGER_ID)
+                add(ledger_id)
+                add(b'"')
             if extra:
                 add(extra)
             add(b"},")
@@ -235,13 +246,10 @@ def school_json(school: SchoolResult, lang: str, finding_json: VerdictJson) -> b
     sources = school_sources(school)
     several = len(sources) > 1
     head = _utf8(compact_json(_school_head(school, sources)))
-    extras = None
+    ledger_ids = None
     if school.ledger_tags:
-        extras = [
-            b',"ledger_id":"%b"' % tag.number.encode("ascii") if tag else b""
-            for tag in school.ledger_tags
-        ]
-    findings = finding_json.join(school.findings, source=several, extras=extras)
+        ledger_ids = [tag.number.encode("ascii") if tag else b"" for tag in school.ledger_tags]
+    findings = finding_json.join(school.findings, source=several, ledger_ids=ledger_ids)
     if school.waived:
         waived = finding_json.join(
             [f for f, _w in school.waived],

@@ -185,7 +185,9 @@ def school_csv(school: SchoolResult, lang: str, headers: str, memo: VerdictMemo[
         add(start)
         add(tail)
         add(end)
-        add(b"%b\r\n" % number.encode("ascii") if number else b"\r\n")
+        if number:
+            add(number.encode("ascii"))
+        add(b"\r\n")
     return b"".join(parts)
 
 
