@@ -35,7 +35,7 @@ ENV_VAR = "APPAUDIT_DB"
 _WRITE_LOCK_KEY = 0x41505041  # "APPA": one advisory lock for every registry writer
 _SQLITE_BUSY_SECONDS = 60.0
 """How long a SQLite writer waits for another's transaction (`?timeout=S` in the URL sets it)."""
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 """The newest migration: a database stamped with it needs no migrating, which is known
 without loading Alembic (a test checks that it is Alembic's head)."""
 _WRITER = "appaudit_writer"

@@ -219,7 +219,7 @@ class LedgerItem(Base):
     item: Mapped[str] = mapped_column(String(200), default="")
     kind: Mapped[str] = mapped_column(String(20), default="")
     severity: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20))
     description: Mapped[str] = mapped_column(Text, default="")
     """The problem as the finding states it (问题描述), in Chinese."""
     basis: Mapped[list[str]] = mapped_column(JSON, default=list)
