@@ -278,6 +278,26 @@ class SchoolLedger:
     fixed: list[LedgerRecord] = field(default_factory=list)
     """Items this scan no longer sees and proposes for closing (拟销号), as they will be."""
     counts: dict[str, int] = field(default_factory=dict)
+    shared: tuple[str, date | None] | None = None
+    """The status and due date all its findings' items share (see `ledger_state`)."""
+    all_new: bool = True
+    """Every item its findings show is new."""
+
+
+def ledger_state(tags: Iterable[LedgerTag]) -> tuple[tuple[str, date | None] | None, bool]:
+    """The status and due date that every tag's item shares, when they all do and none is
+    marked (复发, 逾期, or 新增 among older items) — a school's list then gives them once —
+    and whether every item is new."""
+    found: set[tuple[str, date | None, bool]] = set()
+    all_new, marked = True, False
+    for tag in tags:
+        found.add((tag.status, tag.due, tag.new))
+        all_new = all_new and tag.new
+        marked = marked or tag.reopened or tag.overdue
+    if len(found) != 1 or marked:
+        return None, all_new
+    ((status, due, _new),) = found
+    return (status, due), all_new
 
 
 def reconcile_school(
@@ -427,6 +447,10 @@ def _reconcile(
         if status in OPEN_STATES and due is not None and due < today:
             counts["overdue"] += n
     out.counts = counts
+    if continuing == 0 and added == len(tags):  # a school's first scan: all new alike
+        out.shared, out.all_new = (("open", first_due), True) if added else (None, True)
+    else:
+        out.shared, out.all_new = ledger_state(tags.values())
     return out
 
 
@@ -540,6 +564,9 @@ class SchoolMarks:
     marks: list[Mark] = field(default_factory=list)
     fixed: list[LedgerRecord] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    shared: tuple[str, date | None] | None = None
+    """The status and due date all its findings' items share (see `ledger_state`)."""
+    all_new: bool = True
     waived_counts: dict[str, int] = field(default_factory=dict)
     """Waived findings by severity, taken off the school's counts."""
     required: int = 0
@@ -655,6 +682,7 @@ def mark_school(
         for mark, place in zip(out.marks, places, strict=True)
     ]
     out.fixed = ledger.fixed
+    out.shared, out.all_new = ledger.shared, ledger.all_new
     out.counts = ledger.counts
     return out, ledger
 
@@ -717,12 +745,13 @@ def pack_marks(marks: SchoolMarks) -> bytes:
         else mark
         for mark in marks.marks
     ]
-    rest = (marks.fixed, marks.counts, marks.waived_counts, marks.required, marks.baseline)
+    rest = (marks.fixed, marks.counts, marks.waived_counts, marks.required, marks.baseline,
+            marks.shared, marks.all_new)  # fmt: skip
     return pickle.dumps((packed, rest), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def unpack_marks(data: bytes) -> SchoolMarks:
-    packed, (fixed, counts, waived_counts, required, baseline) = pickle.loads(data)
+    packed, (fixed, counts, waived_counts, required, baseline, shared, all_new) = pickle.loads(data)
     tag = LedgerTag
     return SchoolMarks(
         marks=[tag(*mark) if type(mark) is tuple else mark for mark in packed],
@@ -731,6 +760,8 @@ def unpack_marks(data: bytes) -> SchoolMarks:
         waived_counts=waived_counts,
         required=required,
         baseline=baseline,
+        shared=shared,
+        all_new=all_new,
     )
 
 

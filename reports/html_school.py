@@ -12,7 +12,7 @@ from html import escape as _esc
 from itertools import repeat
 from typing import Any, NamedTuple
 
-from policies.ledger import status_label
+from policies.ledger import SchoolMarks, ledger_state, status_label
 from policies.model import SEVERITY_RANK, Clause, Finding, VerdictMemo
 from policies.results import SchoolResult
 from reports.apk_panel import ApkView, apk_view
@@ -304,7 +304,7 @@ def school_page(
 
     # The list: most serious first, a rule's findings together, then in item and row order.
     causes = sorted(by_cause, key=_CAUSES.__getitem__)
-    shared, all_new = _ledger_state(school.ledger_tags) if ledger else (None, False)
+    shared, all_new = _ledger_state(school) if ledger else (None, False)
     todo = _todo_html(
         [(_CAUSES[c], by_cause[c], c) for c in causes],
         several,
@@ -460,25 +460,15 @@ def _by_order(group: _Group) -> int:
     return group.order
 
 
-def _ledger_state(tags: Sequence[Any]) -> tuple[tuple[str, date | None] | None, bool]:
+def _ledger_state(school: SchoolResult) -> tuple[tuple[str, date | None] | None, bool]:
     """The status and due date every finding's item shares, when they all do and none is
     marked (复发, 逾期, or 新增 among older items): the list then gives them once, above it,
-    and each line only its 问题编号. And whether every item is new.
-
-    This looks at every finding's tag, in C."""
-    present = list(filter(None, tags))
-    all_new = all(map(_tag_new, present))
-    found = set(map(_tag_state, present))
-    if len(found) != 1 or any(map(_tag_reopened, present)) or any(map(_tag_overdue, present)):
-        return None, all_new
-    ((status, due, _new),) = found
-    return (status, due), all_new
-
-
-_tag_new = operator.attrgetter("new")
-_tag_state = operator.attrgetter("status", "due", "new")
-_tag_reopened = operator.attrgetter("reopened")
-_tag_overdue = operator.attrgetter("overdue")
+    and each line only its 问题编号. And whether every item is new. The ledger's pass
+    worked them out (its marks); a school given tags alone has them read from its tags."""
+    marks = school.marks
+    if isinstance(marks, SchoolMarks):
+        return marks.shared, marks.all_new
+    return ledger_state(filter(None, school.ledger_tags))
 
 
 def _tag_cell(tag: Any, lang: str, all_new: bool = False) -> str:

@@ -22,6 +22,7 @@ from policies.ledger import (
     closing,
     dismissing,
     item_key,
+    ledger_state,
     mark_school,
     pack_marks,
     parse_status,
@@ -338,6 +339,32 @@ def test_waived_findings_leave_the_counts_and_open_no_item() -> None:
     summary = MarkedSchools([school_of(ANTIFRAUD, UNKNOWN)], [marks]).summaries()[0]
     assert sum(summary.counts.values()) == total - len(waived)
     assert summary.waived == len(waived)
+
+
+@pytest.mark.parametrize(
+    "case", ["first scan", "same again", "overdue", "one closed", "one to verify", "one gone"]
+)
+def test_the_state_all_items_share_is_the_state_every_findings_tag_shows(case: str) -> None:
+    """The ledger works out once what the school's list says once (the status and due date
+    every item shares, and whether all are new): the same as reading every finding's tag."""
+    school = school_of(ANTIFRAUD, UNKNOWN, ANTIFRAUD._replace(row=9))
+    stored: list[LedgerRecord] | None = [] if case == "first scan" else stored_from(school)
+    today = TODAY + timedelta(days=31) if case == "overdue" else TODAY
+    if stored and case == "one closed":
+        stored[0] = replace(stored[0], status="closed")
+    if stored and case == "one to verify":
+        stored[-1] = replace(stored[-1], status="to_verify")
+    if stored and case == "one gone":
+        stored.append(replace(stored[0], id=99, number="2026-0099", item_key="app:gone"))
+    marks, _moves = mark_school(
+        school, [], stored, run_id=2, now=NOW, today=today, due_days=30, describe=describe
+    )
+    tags = annotate(school, marks).ledger_tags
+    assert tags and all(isinstance(t, LedgerTag) for t in tags)
+    assert (marks.shared, marks.all_new) == ledger_state(tags)
+    if case in ("first scan", "same again"):
+        assert marks.shared is not None and marks.shared[0] == "open"
+    assert marks.all_new is (case == "first scan")
 
 
 def test_marks_sent_to_another_process_apply_as_they_did_here() -> None:
