@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from policies.results import SchoolResult
+from reports import interface
 from reports.interface import SCHOOLS_AT_ONCE, Preparer, SchoolWriter, write_schools
 
 _SCHOOLS = 2 * SCHOOLS_AT_ONCE + 5
@@ -83,3 +84,21 @@ def test_a_failure_in_the_pass_aborts_every_writer() -> None:
     assert ("a", "aborted") in log.events and ("b", "aborted") in log.events
     assert ("prepare", "finished") not in log.events
     assert ("a", "closed") not in log.events
+
+
+def test_schools_with_many_findings_go_to_the_writers_fewer_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch ends once its schools hold `FINDINGS_AT_ONCE` findings, however few schools
+    it has: a district of large schools is not held in memory a hundred at a time."""
+    monkeypatch.setattr(interface, "FINDINGS_AT_ONCE", 25)
+    log = _Log()
+    schools = _schools(7)
+    for school in schools:
+        school.findings.extend([None] * 10)  # type: ignore[list-item]  # counted, not read
+    write_schools(schools, [_Writer("a", log), _Writer("b", log)])
+    writers = [who for who, name in log.events if name != "closed"]
+    assert writers == ["a"] * 3 + ["b"] * 3 + ["a"] * 3 + ["b"] * 3 + ["a", "b"]
+    assert [name for who, name in log.events if who == "b" and name != "closed"] == [
+        s.school for s in schools
+    ]
