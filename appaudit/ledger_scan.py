@@ -8,7 +8,7 @@ this is where a scan's findings meet the two, in the pass that writes the report
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 
 from policies.ledger import (
     LEDGER_COUNTS,
@@ -79,7 +79,6 @@ class LedgerPass(Preparer):
         recorder: ScanRecorder,
         *,
         run_id: int | None,
-        now: datetime,
         today: date,
         due_days: int,
     ) -> None:
@@ -87,7 +86,7 @@ class LedgerPass(Preparer):
         self.schools = result.schools
         self.recorder = recorder
         self.run_id = run_id
-        self.now, self.today, self.due_days = now, today, due_days
+        self.today, self.due_days = today, due_days
         self.waivers = active_waivers(ledger, today)
         self.keys = [school_key(s.school, s.school_code) for s in result.summaries()]
         self.stored: dict[str, list[StoredItem]] = {}
@@ -114,8 +113,6 @@ class LedgerPass(Preparer):
             school,
             self.waivers,
             stored,
-            run_id=self.run_id,
-            now=self.now,
             today=self.today,
             due_days=self.due_days,
             describe=self.described,

@@ -272,7 +272,6 @@ class _LedgerStep:
                     ledger,
                     recorder,
                     run_id=result.run_id,
-                    now=now,
                     today=today,
                     due_days=self.options.settings.ledger.due_days,
                 ),

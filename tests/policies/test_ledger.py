@@ -61,7 +61,7 @@ def keyed(school: SchoolResult) -> list[tuple[str, Finding]]:
 
 def stored_from(school: SchoolResult, **changes: object) -> list[LedgerRecord]:
     """The items a first scan of `school` opened, numbered, with `changes` applied."""
-    first = reconcile_school(keyed(school), [], **_args(run_id=1))
+    first = reconcile_school(keyed(school), [], **_args())
     stored = [
         LedgerRecord(id=n + 1, number=f"2026-{n + 1:04d}", status="open", **item._asdict())
         for n, item in enumerate(first.opened)
@@ -69,12 +69,10 @@ def stored_from(school: SchoolResult, **changes: object) -> list[LedgerRecord]:
     return [replace(r, **changes) for r in stored]  # type: ignore[arg-type]
 
 
-def _args(run_id: int, today: date = TODAY) -> dict[str, object]:
+def _args(today: date = TODAY) -> dict[str, object]:
     return {
         "school": SCHOOL,
         "school_code": CODE,
-        "run_id": run_id,
-        "now": NOW,
         "today": today,
         "due_days": 30,
         "describe": describe,
@@ -120,7 +118,7 @@ def test_the_same_entry_written_two_ways_is_one_item() -> None:
 
 def test_a_first_scan_opens_one_item_per_item_and_rule() -> None:
     school = school_of(ANTIFRAUD, ANTIFRAUD._replace(row=9))
-    moves = reconcile_school(keyed(school), [], **_args(run_id=1))
+    moves = reconcile_school(keyed(school), [], **_args())
     rules = {f.rule for f in school.findings}
     assert len(moves.opened) == len(rules) > 0
     assert {t.status for t in moves.tags.values()} == {"open"}
@@ -132,7 +130,7 @@ def test_a_first_scan_opens_one_item_per_item_and_rule() -> None:
 def test_scanning_the_same_submission_again_opens_nothing() -> None:
     school = school_of(ANTIFRAUD, UNKNOWN)
     stored = stored_from(school)
-    moves = reconcile_school(keyed(school), stored, **_args(run_id=2))
+    moves = reconcile_school(keyed(school), stored, **_args())
     assert moves.opened == []
     assert moves.fixed == []
     assert moves.counts["new"] == 0
@@ -143,7 +141,7 @@ def test_scanning_the_same_submission_again_opens_nothing() -> None:
 
 def test_an_item_no_longer_required_is_proposed_for_closing_never_closed() -> None:
     stored = stored_from(school_of(ANTIFRAUD, UNKNOWN))
-    moves = reconcile_school(keyed(school_of(UNKNOWN)), stored, **_args(run_id=2))
+    moves = reconcile_school(keyed(school_of(UNKNOWN)), stored, **_args())
     gone = [r for r in stored if r.item == "国家反诈中心"]
     assert {r.number for r in moves.fixed} == {r.number for r in gone}
     assert {r.status for r in moves.fixed} == {"to_verify"}
@@ -156,7 +154,7 @@ def test_an_item_no_longer_required_is_proposed_for_closing_never_closed() -> No
 def test_a_closed_item_found_again_is_reopened() -> None:
     school = school_of(ANTIFRAUD)
     stored = stored_from(school, status="closed", closed_by="李四", closed_at=NOW)
-    moves = reconcile_school(keyed(school), stored, **_args(run_id=3))
+    moves = reconcile_school(keyed(school), stored, **_args())
     for record, changes, action in moves.changed:
         assert action == "reopen"
         assert changes["status"] == "open"
@@ -169,7 +167,7 @@ def test_a_closed_item_found_again_is_reopened() -> None:
 def test_an_item_the_school_said_was_fixed_but_is_still_there_goes_back_to_open() -> None:
     school = school_of(ANTIFRAUD)
     stored = stored_from(school, status="to_verify")
-    moves = reconcile_school(keyed(school), stored, **_args(run_id=2))
+    moves = reconcile_school(keyed(school), stored, **_args())
     assert {c["status"] for _r, c, _a in moves.changed} == {"open"}
 
 
@@ -177,7 +175,7 @@ def test_dismissed_and_closed_items_not_seen_stay_as_they_are() -> None:
     school = school_of(ANTIFRAUD, UNKNOWN)
     stored = stored_from(school)
     stored = [replace(r, status="dismissed" if n % 2 else "closed") for n, r in enumerate(stored)]
-    moves = reconcile_school([], stored, **_args(run_id=2))
+    moves = reconcile_school([], stored, **_args())
     assert moves.changed == [] and moves.fixed == []
 
 
@@ -185,10 +183,8 @@ def test_overdue_items_are_counted() -> None:
     school = school_of(ANTIFRAUD)
     stored = stored_from(school)
     late = TODAY + timedelta(days=31)
-    assert reconcile_school(keyed(school), stored, **_args(2, late)).counts["overdue"] == len(
-        stored
-    )
-    assert reconcile_school(keyed(school), stored, **_args(2, TODAY)).counts["overdue"] == 0
+    assert reconcile_school(keyed(school), stored, **_args(late)).counts["overdue"] == len(stored)
+    assert reconcile_school(keyed(school), stored, **_args(TODAY)).counts["overdue"] == 0
 
 
 def test_the_counts_are_of_the_items_as_the_scan_leaves_them() -> None:
@@ -204,7 +200,7 @@ def test_the_counts_are_of_the_items_as_the_scan_leaves_them() -> None:
         for n, r in enumerate(stored)
     ]
     again = school_of(ANTIFRAUD, item("无名课堂", actions=["下载安装"]))
-    moves = reconcile_school(keyed(again), stored, **_args(run_id=2))
+    moves = reconcile_school(keyed(again), stored, **_args())
     assert moves.changed and len({r.status for r in stored}) == len(statuses)
     changes = {r.number: c for r, c, _a in moves.changed}
     after = [
@@ -327,7 +323,7 @@ def test_waived_findings_leave_the_counts_and_open_no_item() -> None:
     total = sum(school.counts().values())
     waived = [f for f in school.findings if f.item == "国家反诈中心"]
     marks, moves = mark_school(
-        school, [waiver(item="国家反诈中心")], [], run_id=1, now=NOW, today=TODAY, due_days=30,
+        school, [waiver(item="国家反诈中心")], [], today=TODAY, due_days=30,
         describe=describe,
     )  # fmt: skip
     assert moves is not None
@@ -356,9 +352,7 @@ def test_the_state_all_items_share_is_the_state_every_findings_tag_shows(case: s
         stored[-1] = replace(stored[-1], status="to_verify")
     if stored and case == "one gone":
         stored.append(replace(stored[0], id=99, number="2026-0099", item_key="app:gone"))
-    marks, _moves = mark_school(
-        school, [], stored, run_id=2, now=NOW, today=today, due_days=30, describe=describe
-    )
+    marks, _moves = mark_school(school, [], stored, today=today, due_days=30, describe=describe)
     tags = annotate(school, marks).ledger_tags
     assert tags and all(isinstance(t, LedgerTag) for t in tags)
     assert (marks.shared, marks.all_new) == ledger_state(tags)
@@ -374,8 +368,8 @@ def test_marks_sent_to_another_process_apply_as_they_did_here() -> None:
     stored = stored_from(school)
     stored[0] = replace(stored[0], item_key="app:gone", status="open")  # no longer seen
     marks, _moves = mark_school(
-        school_of(ANTIFRAUD, UNKNOWN), [waiver(item="国家反诈中心")], stored, run_id=2,
-        now=NOW, today=TODAY, due_days=30, describe=describe,
+        school_of(ANTIFRAUD, UNKNOWN), [waiver(item="国家反诈中心")], stored,
+        today=TODAY, due_days=30, describe=describe,
     )  # fmt: skip
     assert marks.fixed and any(isinstance(m, Waived) for m in marks.marks)
     assert any(isinstance(m, LedgerTag) for m in marks.marks)
@@ -390,7 +384,7 @@ def test_a_waived_finding_leaves_its_item_as_it_is() -> None:
     school = school_of(ANTIFRAUD, UNKNOWN)
     stored = stored_from(school)
     _marks, moves = mark_school(
-        school_of(ANTIFRAUD, UNKNOWN), [waiver(item="国家反诈中心")], stored, run_id=2, now=NOW,
+        school_of(ANTIFRAUD, UNKNOWN), [waiver(item="国家反诈中心")], stored,
         today=TODAY, due_days=30, describe=describe,
     )  # fmt: skip
     assert moves is not None
@@ -410,9 +404,7 @@ def test_a_scan_keys_each_finding_as_item_key_does() -> None:
         item("闽教高分", identifier="com.zhl.mjqk.aphone", actions=("打卡",), quota="参与率100%"),
         item("学习通", actions=("投票", "截图")),
     )
-    _marks, moves = mark_school(
-        school, [], [], run_id=1, now=NOW, today=TODAY, due_days=30, describe=describe
-    )
+    _marks, moves = mark_school(school, [], [], today=TODAY, due_days=30, describe=describe)
     assert moves is not None
     expected = {(key, f.rule) for key, f in keyed(school) if f.rule not in SKIPPED_RULES}
     assert {(new.item_key, new.rule) for new in moves.opened} == expected
